@@ -1,0 +1,64 @@
+"""The Flask application factory: settings, extensions, blueprints, error handlers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, jsonify
+
+from . import __version__
+from .clock import Clock, SystemClock
+from .config import Settings, load_settings
+from .db import Database
+from .migrations_check import require_current_schema
+from .oauth import views as oauth_views
+from .oauth.server import EntitlementsServer
+from .organizations.service import Actor
+from .remote_jwks import RemoteJwks
+from .signing import service as signing
+from .signing.keyring import KeyRingCache
+from .signing.keystore import FileKeyStore
+from .web import handlers
+
+SYSTEM_ACTOR = "system"
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, db: Database | None = None,
+    remote_jwks: RemoteJwks | None = None,
+) -> Flask:
+    settings = settings or load_settings()
+    clock = clock or SystemClock()
+    db = db or Database(settings.database_url)
+    require_current_schema(db.engine, settings.database_url)
+    logging.getLogger("entitlements").setLevel(settings.log_level)
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    store = FileKeyStore(settings.keys_dir, settings.keys_passphrase)
+    with db.transaction() as session:
+        signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()),
+                                   settings.signing_alg)
+    ttl = timedelta(seconds=settings.access_token_ttl + settings.clock_leeway)
+    keys = KeyRingCache(lambda: _load_ring(db, store, ttl))
+    app.extensions["entitlements.settings"] = settings
+    app.extensions["entitlements.db"] = db
+    app.extensions["entitlements.clock"] = clock
+    app.extensions["entitlements.oauth"] = EntitlementsServer(
+        db=db, settings=settings, clock=clock, keys=keys,
+        remote_jwks=remote_jwks or RemoteJwks(),
+    )
+    app.register_blueprint(oauth_views.blueprint)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    handlers.register(app)
+    return app
+
+
+def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta) -> signing.KeyRing:
+    with db.sessions() as session:
+        return signing.load_ring(session, store, ttl)
+
+
+def _healthz() -> object:
+    return jsonify(status="ok", version=__version__)

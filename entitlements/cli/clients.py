@@ -1,0 +1,120 @@
+from pathlib import Path
+
+import click
+
+from ..clients import service as clients
+from ..clients.models import AuthMethod
+from ..clients.schemas import ClientRegistrationSchema, ClientSchema
+from ..errors import InvalidInput
+from .context import CliContext, emit, json_option, pass_cli
+
+AUTH_METHODS = click.Choice([m.value for m in AuthMethod])
+
+
+@click.group("clients")
+def command() -> None:
+    """OAuth clients of organizations."""
+
+
+@command.command("create")
+@click.option("--org", "org_id", required=True, help="The organization's id.")
+@click.option("--name", default="", help="A label (default: the organization's name).")
+@click.option("--auth-method", type=AUTH_METHODS, default=AuthMethod.CLIENT_SECRET_BASIC.value,
+              show_default=True)
+@click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file with the client's public JWKS (private_key_jwt).")
+@click.option("--jwks-uri", help="An https URL of the client's JWKS (private_key_jwt).")
+@click.option("--default-tier", "default_tiers", multiple=True,
+              help="A tier granted when a request names none (repeatable).")
+@click.option("--introspect", "may_introspect", is_flag=True,
+              help="Let this client (a gateway) introspect any token.")
+@json_option
+@pass_cli
+def create_command(
+    cli: CliContext, org_id: str, name: str, auth_method: str, jwks_file: Path | None,
+    jwks_uri: str | None, default_tiers: tuple[str, ...], may_introspect: bool, as_json: bool,
+) -> None:
+    """Register a client. A secret is printed this once and never again."""
+    jwks = clients.load_jwks_file(_read(jwks_file)) if jwks_file else None
+    with cli.transaction() as session:
+        registration = clients.register(
+            session, cli.actor(), org_id, name=name, auth_method=auth_method, jwks=jwks,
+            jwks_uri=jwks_uri, default_tiers=list(default_tiers) or None,
+            may_introspect=may_introspect,
+        )
+        session.flush()
+        client = registration.client
+        data = ClientRegistrationSchema().dump(
+            {**_columns(client), "client_secret": registration.client_secret}
+        )
+    human = f"client_id: {client.client_id}"
+    if registration.client_secret:
+        human += f"\nclient_secret: {registration.client_secret}\n(shown once; store it now)"
+    emit(as_json, data, human)
+
+
+@command.command("list")
+@click.option("--org", "org_id", default=None, help="Only this organization's clients.")
+@json_option
+@pass_cli
+def list_command(cli: CliContext, org_id: str | None, as_json: bool) -> None:
+    """Every client (never a secret)."""
+    with cli.transaction() as session:
+        data = [_dump(c) for c in clients.list_all(session, org_id)]
+    human = "\n".join(f"{c['client_id']}  {c['status']:8} {c['auth_method']:20} "
+                      f"{c['organization_id']}" for c in data) or "no clients"
+    emit(as_json, data, human)
+
+
+@command.command("show")
+@click.argument("client_id")
+@json_option
+@pass_cli
+def show_command(cli: CliContext, client_id: str, as_json: bool) -> None:
+    """One client (never its secret)."""
+    with cli.transaction() as session:
+        data = _dump(clients.get(session, client_id))
+    emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@command.command("revoke")
+@click.argument("client_id")
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@json_option
+@pass_cli
+def revoke_command(cli: CliContext, client_id: str, reason: str, as_json: bool) -> None:
+    """Revoke a client: invalid_client from now on, its live tokens introspect inactive."""
+    with cli.transaction() as session:
+        data = _dump(clients.revoke(session, cli.actor(), client_id, reason))
+    emit(as_json, data, f"revoked client {client_id}")
+
+
+@command.command("rotate-secret")
+@click.argument("client_id")
+@json_option
+@pass_cli
+def rotate_secret_command(cli: CliContext, client_id: str, as_json: bool) -> None:
+    """Replace a client's secret; the new one is printed this once."""
+    with cli.transaction() as session:
+        registration = clients.rotate_secret(session, cli.actor(), client_id)
+        data = ClientRegistrationSchema().dump(
+            {**_columns(registration.client), "client_secret": registration.client_secret}
+        )
+    emit(as_json, data, f"client_secret: {registration.client_secret}\n(shown once)")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+
+
+def _columns(client: object) -> dict:
+    names = ("client_id", "organization_id", "name", "auth_method", "jwks_uri", "jwks",
+             "default_tiers", "may_introspect", "status", "created_at", "revoked_at")
+    return {n: getattr(client, n) for n in names}
+
+
+def _dump(client: object) -> dict:
+    return ClientSchema().dump(_columns(client))

@@ -1,0 +1,65 @@
+"""What every command needs, built on first use: settings, database, clock, actor."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from ..clock import SystemClock
+from ..config import Settings, load_settings
+from ..db import Database
+from ..migrations_check import require_current_schema
+from ..organizations.service import Actor
+from ..signing.keystore import FileKeyStore
+
+
+class CliContext:
+    def __init__(self, actor: str | None) -> None:
+        self._actor = actor
+        self.clock = SystemClock()
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @cached_property
+    def db(self) -> Database:
+        database = Database(self.settings.database_url)
+        require_current_schema(database.engine, self.settings.database_url)
+        return database
+
+    @cached_property
+    def key_store(self) -> FileKeyStore:
+        return FileKeyStore(self.settings.keys_dir, self.settings.keys_passphrase)
+
+    def actor(self) -> Actor:
+        name = self._actor or f"cli:{_user()}"
+        return Actor(name, self.clock.now())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.db.transaction() as session:
+            yield session
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def emit(as_json: bool, data: Any, human: str) -> None:
+    """Print ``data`` as JSON for scripts, or ``human`` for people."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else human)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+pass_cli = click.make_pass_decorator(CliContext)

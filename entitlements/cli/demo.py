@@ -1,0 +1,70 @@
+"""``entitlements demo``: a demo partner, gateway and client for trying the service."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clients import service as clients
+from ..clients.models import OAuthClient
+from ..organizations import service as organizations
+from ..organizations.models import Organization, TrustLevel
+from ..organizations.service import Actor
+from ..policy import service as policy
+from ..resources import service as resources
+from ..resources.models import ResourceServer
+from .context import CliContext, emit, json_option, pass_cli
+
+DEMO_ORG = "Demo Partner"
+DEMO_GATEWAY = "https://gateway.demo.invalid/models"
+
+
+@click.command("demo")
+@json_option
+@pass_cli
+def command(cli: CliContext, as_json: bool) -> None:
+    """Create (or reuse) the demo organization and client; print a fresh secret."""
+    actor = cli.actor()
+    with cli.transaction() as session:
+        org = _demo_org(session, actor)
+        _demo_gateway(session, actor)
+        client_id = _demo_client_id(session, actor, org.id)
+        secret = clients.rotate_secret(session, actor, client_id).client_secret
+    issuer = cli.settings.issuer
+    curl = (f"curl -s -u '{client_id}:{secret}' -d grant_type=client_credentials "
+            f"-d scope=tier:public {issuer}/oauth/token")
+    data = {"issuer": issuer, "organization_id": org.id, "client_id": client_id,
+            "client_secret": secret, "resource": DEMO_GATEWAY, "curl": curl}
+    human = "\n".join([f"issuer:        {issuer}", f"organization:  {org.id} ({DEMO_ORG})",
+                       f"client_id:     {client_id}", f"client_secret: {secret}",
+                       "get a token:", f"  {curl}"])
+    emit(as_json, data, human)
+
+
+def _demo_org(session: Session, actor: Actor) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == DEMO_ORG))
+    if org is None:
+        org = organizations.create(session, actor, DEMO_ORG, TrustLevel.VERIFIED)
+        session.flush()
+        policy.grant_tier(session, actor, org.id, "public")
+    return org
+
+
+def _demo_gateway(session: Session, actor: Actor) -> None:
+    if session.get(ResourceServer, DEMO_GATEWAY) is None:
+        default_taken = session.scalar(select(ResourceServer).where(ResourceServer.is_default))
+        resources.register(session, actor, DEMO_GATEWAY, "Demo gateway",
+                           default=default_taken is None)
+
+
+def _demo_client_id(session: Session, actor: Actor, org_id: str) -> str:
+    existing = session.scalar(
+        select(OAuthClient.client_id).where(OAuthClient.organization_id == org_id,
+                                            OAuthClient.status == "active")
+    )
+    if existing:
+        return existing
+    registration = clients.register(session, actor, org_id, name="Demo backend")
+    session.flush()
+    return registration.client.client_id

@@ -1,0 +1,66 @@
+from datetime import timedelta
+
+import click
+
+from ..signing import service as signing
+from ..signing.keyring import classify
+from ..signing.schemas import SigningKeySchema
+from .context import CliContext, emit, json_option, pass_cli
+
+
+@click.group("keys")
+def command() -> None:
+    """Signing keys: list, rotate, revoke."""
+
+
+@command.command("list")
+@json_option
+@pass_cli
+def list_command(cli: CliContext, as_json: bool) -> None:
+    """Every key with its state (pending, active, retired, expired, revoked)."""
+    now = cli.clock.now()
+    with cli.transaction() as session:
+        keys = signing.list_keys(session)
+    states = classify(keys, now, _max_ttl(cli))
+    rows = [{**k.__dict__, "state": states.state_of(k.kid)} for k in keys]
+    data = SigningKeySchema(many=True).dump(rows)
+    human = "\n".join(f"{r['kid']}  {r['alg']:6} {r['state']:8} activates {r['activates_at']}"
+                      for r in data) or "no keys"
+    emit(as_json, data, human)
+
+
+@command.command("rotate")
+@click.option("--now", "immediate", is_flag=True,
+              help="Sign with the new key at once (skips pre-publication; emergencies only).")
+@json_option
+@pass_cli
+def rotate_command(cli: CliContext, immediate: bool, as_json: bool) -> None:
+    """Publish a new key; it signs after the pre-publication window."""
+    settings = cli.settings
+    prepublish = timedelta(seconds=0 if immediate else settings.key_prepublish_seconds)
+    with cli.transaction() as session:
+        info = signing.rotate(session, cli.key_store, cli.actor(), settings.signing_alg,
+                              prepublish)
+    emit(as_json, {"kid": info.kid, "alg": info.alg,
+                   "activates_at": info.activates_at.isoformat()},
+         f"key {info.kid} published; it signs from {info.activates_at.isoformat()}")
+
+
+@command.command("revoke")
+@click.argument("kid")
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@json_option
+@pass_cli
+def revoke_command(cli: CliContext, kid: str, reason: str, as_json: bool) -> None:
+    """Withdraw a (compromised) key from the JWKS at once."""
+    settings = cli.settings
+    with cli.transaction() as session:
+        replacement = signing.revoke(session, cli.key_store, cli.actor(), kid, reason,
+                                     settings.signing_alg, _max_ttl(cli))
+    new_kid = replacement.kid if replacement else None
+    emit(as_json, {"revoked": kid, "replacement": new_kid},
+         f"key {kid} revoked" + (f"; key {new_kid} signs from now" if new_kid else ""))
+
+
+def _max_ttl(cli: CliContext) -> timedelta:
+    return timedelta(seconds=cli.settings.access_token_ttl + cli.settings.clock_leeway)

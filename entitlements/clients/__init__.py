@@ -1,0 +1,1 @@
+"""OAuth clients of partner organizations."""

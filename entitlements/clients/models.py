@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class AuthMethod(StrEnum):
+    CLIENT_SECRET_BASIC = "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+    @property
+    def uses_secret(self) -> bool:
+        return self is not AuthMethod.PRIVATE_KEY_JWT
+
+
+class ClientStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class OAuthClient(Base):
+    __tablename__ = "oauth_clients"
+    __table_args__ = (
+        CheckConstraint(
+            "auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt')",
+            name="auth_method",
+        ),
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    auth_method: Mapped[str] = mapped_column(String(32))
+    secret_hash: Mapped[str | None] = mapped_column(String(128))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    default_tiers: Mapped[list[str] | None] = mapped_column(JSON)
+    may_introspect: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=ClientStatus.ACTIVE)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,21 @@
+from marshmallow import Schema, fields
+
+
+class ClientSchema(Schema):
+    client_id = fields.String()
+    organization_id = fields.String()
+    name = fields.String()
+    auth_method = fields.String()
+    jwks_uri = fields.String(allow_none=True)
+    has_jwks = fields.Function(lambda c: c["jwks"] is not None)
+    default_tiers = fields.List(fields.String(), allow_none=True)
+    may_introspect = fields.Boolean()
+    status = fields.String()
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ClientRegistrationSchema(ClientSchema):
+    """The only response that carries the secret: shown once, never stored."""
+
+    client_secret = fields.String(allow_none=True)

@@ -1,0 +1,30 @@
+"""Client secrets: 256 random bits, shown once, stored only as a SHA-256 digest.
+
+A fast digest is right here, unlike for passwords: the secret is uniformly random
+and 256 bits long, so there is nothing for a slow hash to protect against, and the
+token endpoint stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+SCHEME = "sha256"
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return f"{SCHEME}${hashlib.sha256(secret.encode()).hexdigest()}"
+
+
+def check_secret(secret: str, stored: str | None) -> bool:
+    """Constant-time comparison of a presented secret with its stored digest."""
+    if not stored or not secret:
+        return False
+    candidate = hash_secret(secret)
+    return hmac.compare_digest(candidate.encode(), stored.encode())

@@ -1,0 +1,165 @@
+"""Register, read, revoke OAuth clients and rotate their secrets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import new_id
+from ..organizations import service as organizations
+from ..organizations.service import Actor
+from ..policy import service as policy
+from .models import AuthMethod, ClientStatus, OAuthClient
+from .secrets import generate_secret, hash_secret
+
+MAX_JWKS_KEYS = 10
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A new client and, for secret-based methods, its secret: shown this once."""
+
+    client: OAuthClient
+    client_secret: str | None
+
+
+def register(
+    session: Session,
+    actor: Actor,
+    org_id: str,
+    *,
+    name: str,
+    auth_method: str = AuthMethod.CLIENT_SECRET_BASIC,
+    jwks: dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
+    default_tiers: list[str] | None = None,
+    may_introspect: bool = False,
+) -> Registration:
+    org = organizations.get(session, org_id)
+    method = _auth_method(auth_method)
+    _validate_keys(method, jwks, jwks_uri)
+    for tier in default_tiers or []:
+        policy.get_tier(session, tier)
+    secret = generate_secret() if method.uses_secret else None
+    client = OAuthClient(
+        client_id=new_id("cli"),
+        organization_id=org.id,
+        name=name or org.name,
+        auth_method=method,
+        secret_hash=hash_secret(secret) if secret else None,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        default_tiers=default_tiers,
+        may_introspect=may_introspect,
+        status=ClientStatus.ACTIVE,
+        created_at=actor.now,
+    )
+    session.add(client)
+    audit.record(
+        session, at=actor.now, actor=actor.name, action="client.created",
+        target=client.client_id,
+        details={"organization_id": org.id, "auth_method": method.value,
+                 "may_introspect": may_introspect},
+    )
+    return Registration(client, secret)
+
+
+def get(session: Session, client_id: str) -> OAuthClient:
+    client = session.get(OAuthClient, client_id)
+    if client is None:
+        raise NotFound(f"no client with id {client_id!r}")
+    return client
+
+
+def list_all(session: Session, org_id: str | None = None) -> list[OAuthClient]:
+    query = select(OAuthClient).order_by(OAuthClient.created_at)
+    if org_id:
+        query = query.where(OAuthClient.organization_id == org_id)
+    return list(session.scalars(query))
+
+
+def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuthClient:
+    client = get(session, client_id)
+    if client.status == ClientStatus.REVOKED:
+        raise Conflict(f"client {client_id} is already revoked")
+    client.status, client.revoked_at = ClientStatus.REVOKED, actor.now
+    audit.record(
+        session, at=actor.now, actor=actor.name, action="client.revoked", target=client_id,
+        reason=reason,
+    )
+    return client
+
+
+def rotate_secret(session: Session, actor: Actor, client_id: str) -> Registration:
+    client = get(session, client_id)
+    if not AuthMethod(client.auth_method).uses_secret:
+        raise InvalidInput("this client authenticates with private_key_jwt and has no secret")
+    if client.status != ClientStatus.ACTIVE:
+        raise Conflict(f"client {client_id} is revoked")
+    secret = generate_secret()
+    client.secret_hash = hash_secret(secret)
+    audit.record(
+        session, at=actor.now, actor=actor.name, action="client.secret_rotated", target=client_id
+    )
+    return Registration(client, secret)
+
+
+def load_jwks_file(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidInput("the JWKS file is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("the JWKS must be a JSON object with a 'keys' array")
+    return value
+
+
+def _auth_method(value: str) -> AuthMethod:
+    try:
+        return AuthMethod(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in AuthMethod)
+        raise InvalidInput(f"auth method must be one of: {allowed}") from None
+
+
+def _validate_keys(method: AuthMethod, jwks: dict[str, Any] | None, jwks_uri: str | None) -> None:
+    if method.uses_secret:
+        if jwks or jwks_uri:
+            raise InvalidInput("a JWKS or jwks_uri is only for private_key_jwt clients")
+        return
+    if bool(jwks) == bool(jwks_uri):
+        raise InvalidInput("private_key_jwt needs exactly one of a JWKS or a jwks_uri")
+    if jwks_uri:
+        validate_jwks_uri(jwks_uri)
+    else:
+        validate_public_jwks(jwks or {})
+
+
+def validate_jwks_uri(uri: str) -> None:
+    parts = urlsplit(uri)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise InvalidInput("jwks_uri must be an https URL")
+    if len(uri) > 500:
+        raise InvalidInput("jwks_uri is too long")
+
+
+def validate_public_jwks(jwks: dict[str, Any]) -> None:
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not 0 < len(keys) <= MAX_JWKS_KEYS:
+        raise InvalidInput(f"the JWKS must hold 1 to {MAX_JWKS_KEYS} keys")
+    for key in keys:
+        if not isinstance(key, dict) or any(p in key for p in ("d", "p", "q", "k")):
+            raise InvalidInput("the JWKS must hold public keys only")
+    try:
+        jwt.PyJWKSet.from_dict(jwks)
+    except (jwt.PyJWKSetError, jwt.InvalidKeyError) as error:
+        raise InvalidInput(f"the JWKS is not usable: {error}") from None

@@ -1,0 +1,15 @@
+"""Every mapped model, imported once so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from .audit.models import AuditEvent, AuditHead
+from .clients.models import OAuthClient
+from .db import Base
+from .oauth.models import IssuedToken, UsedAssertion
+from .organizations.models import Organization
+from .policy.models import OrganizationTier, Tier
+from .resources.models import ResourceServer
+from .signing.models import SigningKey
+
+__all__ = [
+    "AuditEvent", "AuditHead", "Base", "IssuedToken", "OAuthClient", "Organization",
+    "OrganizationTier", "ResourceServer", "SigningKey", "Tier", "UsedAssertion",
+]

@@ -1,0 +1,170 @@
+"""private_key_jwt client authentication (RFC 7523 section 2.2, OIDC Core section 9).
+
+Checks, in order: the assertion parses; ``sub`` names a known client registered for
+private_key_jwt; the signature verifies with that client's key and an asymmetric
+algorithm; ``iss`` = ``sub`` = client_id; ``aud`` is this server; ``exp`` is near (a
+short-lived assertion); ``jti`` was never seen before. Time comes from our clock,
+not from PyJWT's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from authlib.oauth2.rfc6749 import InvalidClientError
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from ..clients.models import AuthMethod
+from ..clock import Clock
+from ..db import Database
+from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
+from .client_record import ClientRecord
+from .errors import echo
+from .models import UsedAssertion
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384",
+                        "RS512", "EdDSA")
+MAX_ASSERTION_BYTES = 8192
+REQUIRED = ["iss", "sub", "aud", "exp", "jti"]
+
+
+class PrivateKeyJWT:
+    METHOD = AuthMethod.PRIVATE_KEY_JWT.value
+
+    def __init__(
+        self, *, audiences: list[str], db: Database, clock: Clock, remote_jwks: RemoteJwks,
+        max_lifetime: int, leeway: int,
+    ) -> None:
+        self.audiences = audiences
+        self._db, self._clock, self._remote = db, clock, remote_jwks
+        self._max_lifetime = timedelta(seconds=max_lifetime)
+        self._leeway = timedelta(seconds=leeway)
+
+    def __call__(
+        self, query_client: Callable[[str], ClientRecord | None], request: Any
+    ) -> ClientRecord | None:
+        form = request.form
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return None
+        assertion = form.get("client_assertion") or ""
+        header, unverified = _peek(assertion)
+        client = self._client(query_client, unverified, form.get("client_id"))
+        claims = self._verify(assertion, header, client)
+        self._consume_jti(client.client_id, str(claims["jti"]), claims["exp"])
+        return client
+
+    def _client(
+        self, query_client: Callable[[str], ClientRecord | None], claims: dict[str, Any],
+        form_client_id: str | None,
+    ) -> ClientRecord:
+        client_id = claims.get("sub")
+        if not isinstance(client_id, str) or not client_id:
+            raise _invalid("The assertion has no 'sub' claim naming the client.")
+        if form_client_id and form_client_id != client_id:
+            raise _invalid("'client_id' does not match the assertion's 'sub'.")
+        client = query_client(client_id)
+        if client is None:
+            raise _invalid("The client does not exist on this server.")
+        if client.auth_method != self.METHOD:
+            raise _invalid("The client is not registered for private_key_jwt.")
+        return client
+
+    def _verify(self, assertion: str, header: dict[str, Any], client: ClientRecord) -> dict:
+        alg = header.get("alg")
+        if alg not in ASSERTION_ALGORITHMS:
+            raise _invalid(f"Assertion algorithm '{echo(alg)}' is not allowed.")
+        key = self._key(client, header.get("kid"))
+        try:
+            claims = jwt.decode(
+                assertion, key, algorithms=[alg], audience=self.audiences,
+                issuer=client.client_id,
+                options={"require": REQUIRED, "verify_exp": False, "verify_nbf": False,
+                         "verify_iat": False},
+            )
+        except jwt.InvalidAudienceError:
+            raise _invalid("The assertion's 'aud' is not this server.") from None
+        except jwt.InvalidIssuerError:
+            raise _invalid("The assertion's 'iss' must be the client_id.") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise _invalid(f"The assertion lacks the '{error.claim}' claim.") from None
+        except jwt.InvalidTokenError:
+            raise _invalid("The assertion's signature does not verify.") from None
+        self._check_times(claims)
+        return claims
+
+    def _key(self, client: ClientRecord, kid: str | None) -> jwt.PyJWK:
+        try:
+            if client.jwks_uri:
+                return self._remote.key(client.jwks_uri, kid)
+            keys = parse_jwks(client.jwks or {}, "the client's JWKS")
+        except JwksUnavailable as error:
+            raise _invalid(f"The client's keys are unavailable: {echo(error, 200)}") from None
+        except LookupError:
+            raise _invalid(f"No key '{echo(kid)}' is registered for the client.") from None
+        found = [k for k in keys.keys if kid is None or k.key_id == kid]
+        if len(found) != 1:
+            raise _invalid(f"No key '{echo(kid)}' is registered for the client.")
+        return found[0]
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock.now()
+        exp = _time(claims, "exp")
+        if exp is None or exp + self._leeway <= now:
+            raise _invalid("The assertion has expired.")
+        if exp - now > self._max_lifetime + self._leeway:
+            raise _invalid("The assertion lives too long; 'exp' must be within "
+                           f"{int(self._max_lifetime.total_seconds())} seconds.")
+        for name in ("iat", "nbf"):
+            moment = _time(claims, name)
+            if moment is not None and moment - self._leeway > now:
+                raise _invalid(f"The assertion's '{name}' is in the future.")
+
+    def _consume_jti(self, client_id: str, jti: str, exp: int) -> None:
+        if not jti or len(jti) > 200:
+            raise _invalid("The assertion's 'jti' must be 1 to 200 characters.")
+        now = self._clock.now()
+        expires = datetime.fromtimestamp(exp, UTC) + self._leeway
+        try:
+            with self._db.transaction() as session:
+                session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires))
+        except IntegrityError:
+            raise _invalid("The assertion's 'jti' has been used before.") from None
+        if secrets.randbelow(64) == 0:
+            self._forget_expired(now)
+
+    def _forget_expired(self, now: datetime) -> None:
+        with self._db.transaction() as session:
+            session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+
+
+def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not assertion or len(assertion) > MAX_ASSERTION_BYTES:
+        raise _invalid("The client_assertion is missing or too large.")
+    try:
+        header = jwt.get_unverified_header(assertion)
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        raise _invalid("The client_assertion is not a well-formed JWT.") from None
+    return header, claims
+
+
+def _time(claims: dict[str, Any], name: str) -> datetime | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _invalid(f"The assertion's '{name}' is not a NumericDate.")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _invalid(f"The assertion's '{name}' is out of range.") from None
+
+
+def _invalid(description: str) -> InvalidClientError:
+    return InvalidClientError(description=description, status_code=401)

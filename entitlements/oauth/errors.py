@@ -1,0 +1,24 @@
+"""OAuth errors Authlib lacks, and a guard for text echoed into error descriptions."""
+
+from __future__ import annotations
+
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import OAuth2Error
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 section 2: the requested resource is invalid or unknown."""
+
+    error = "invalid_target"
+
+
+class TemporarilyUnavailableError(OAuth2Error):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+def echo(value: object, limit: int = 100) -> str:
+    """Caller-supplied text made safe for ``error_description`` (RFC 6749 section 5.2)."""
+    text = str(value)[:limit]
+    bad = set(invalid_error_characters(text))
+    return "".join("?" if ch in bad else ch for ch in text)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class IssuedToken(Base):
+    """The record of one access token; the JWT itself is never stored."""
+
+    __tablename__ = "issued_tokens"
+    __table_args__ = (Index("ix_issued_tokens_expires_at", "expires_at"),)
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[str] = mapped_column(String(500))
+    scope: Mapped[str] = mapped_column(String(1000))
+    kid: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class UsedAssertion(Base):
+    """A private_key_jwt assertion's jti, kept until the assertion expires (single use)."""
+
+    __tablename__ = "used_assertions"
+    __table_args__ = (UniqueConstraint("client_id", "jti"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,68 @@
+"""Authlib's AuthorizationServer wired to our clients, grants, keys and ledger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Error
+
+from ..clock import Clock
+from ..config import Settings
+from ..db import Database
+from ..remote_jwks import RemoteJwks
+from ..signing.keyring import KeyRingCache
+from . import ledger
+from .catalog import Catalog
+from .client_auth import PrivateKeyJWT
+from .client_record import ClientDirectory, ClientRecord
+from .endpoints import Introspection, Revocation
+from .grants import ClientCredentialsGrant
+from .tokens import SignedToken, TokenSubject, sign_token
+
+
+class EntitlementsServer(AuthorizationServer):
+    def __init__(
+        self, *, db: Database, settings: Settings, clock: Clock, keys: KeyRingCache,
+        remote_jwks: RemoteJwks,
+    ) -> None:
+        self.db, self.settings, self.clock, self.keys = db, settings, clock, keys
+        self.clients = ClientDirectory(db, settings.client_cache_ttl)
+        self.catalog = Catalog(db, settings.client_cache_ttl)
+        super().__init__(query_client=self.clients.find)
+        issuer = settings.issuer
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(
+            audiences=[issuer, settings.token_endpoint, f"{issuer}/oauth/introspect",
+                       f"{issuer}/oauth/revoke"],
+            db=db, clock=clock, remote_jwks=remote_jwks,
+            max_lifetime=settings.assertion_max_lifetime, leeway=settings.clock_leeway,
+        ))
+        self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+
+    def issue_token(self, request: Any) -> SignedToken:
+        client: ClientRecord = request.client
+        who = TokenSubject(
+            subject=client.client_id,
+            client_id=client.client_id,
+            organization_id=client.organization_id,
+            trust_level=client.trust_level,
+            audience=request.audience,
+            tiers=request.tiers,
+        )
+        signed = sign_token(self.keys.get(), who, issuer=self.settings.issuer,
+                            now=self.clock.now(),
+                            ttl=timedelta(seconds=self.settings.access_token_ttl))
+        ledger.record_issued(self.db, signed, who)
+        return signed
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
+        if error.error == "invalid_client":
+            error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
+        return super().handle_error_response(request, error)
+
+    def invalidate_caches(self) -> None:
+        self.clients.invalidate()
+        self.catalog.invalidate()

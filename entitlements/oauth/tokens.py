@@ -1,0 +1,72 @@
+"""Entitlement tokens: RFC 9068 JWT access tokens carrying the granted tiers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from ..clock import epoch
+from ..gateway import claims as c
+from ..signing.keyring import KeyRing
+
+
+@dataclass(frozen=True)
+class TokenSubject:
+    """Who the token is about and what it grants."""
+
+    subject: str
+    client_id: str
+    organization_id: str
+    trust_level: str
+    audience: str
+    tiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignedToken:
+    token: str
+    jti: str
+    kid: str
+    issued_at: datetime
+    expires_at: datetime
+    scope: str
+
+    @property
+    def expires_in(self) -> int:
+        return int((self.expires_at - self.issued_at).total_seconds())
+
+
+def build_claims(
+    who: TokenSubject, *, issuer: str, jti: str, issued_at: datetime, expires_at: datetime
+) -> dict[str, Any]:
+    return {
+        c.ISSUER: issuer,
+        c.SUBJECT: who.subject,
+        c.AUDIENCE: who.audience,
+        c.EXPIRES_AT: epoch(expires_at),
+        c.ISSUED_AT: epoch(issued_at),
+        c.NOT_BEFORE: epoch(issued_at),
+        c.JWT_ID: jti,
+        c.CLIENT_ID: who.client_id,
+        c.SCOPE: " ".join(c.tier_scope(t) for t in who.tiers),
+        c.ENTITLEMENTS: list(who.tiers),
+        c.ORGANIZATION: {"id": who.organization_id, "trust": who.trust_level},
+        c.CLAIMS_VERSION_CLAIM: c.CLAIMS_VERSION,
+    }
+
+
+def sign_token(
+    ring: KeyRing, who: TokenSubject, *, issuer: str, now: datetime, ttl: timedelta
+) -> SignedToken:
+    info, private_key = ring.signer(now)
+    jti = secrets.token_urlsafe(18)
+    issued_at = now.replace(microsecond=0)
+    expires_at = issued_at + ttl
+    claims = build_claims(who, issuer=issuer, jti=jti, issued_at=issued_at, expires_at=expires_at)
+    token = jwt.encode(claims, private_key, algorithm=info.alg,
+                       headers={"kid": info.kid, "typ": c.ACCESS_TOKEN_TYP})
+    return SignedToken(token, jti, info.kid, issued_at, expires_at, claims[c.SCOPE])

@@ -1,0 +1,1 @@
+"""Partner organizations: status, trust level and tier grants."""

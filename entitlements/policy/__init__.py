@@ -1,0 +1,1 @@
+"""Tiers and who may use them."""

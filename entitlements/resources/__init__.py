@@ -1,0 +1,1 @@
+"""Registered resource servers (model gateways): the audiences tokens may name."""

@@ -1,0 +1,1 @@
+"""Signing keys: the on-disk private keys, their metadata, rotation and the JWKS."""

@@ -1,0 +1,79 @@
+"""Create, rotate, list and revoke signing keys; every change is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..errors import Conflict, NotFound
+from ..organizations.service import Actor
+from .keyring import KeyInfo, KeyRing, classify
+from .keystore import KeyStore, generate_private_key, public_jwk
+from .models import SigningKey
+
+
+def load_ring(session: Session, store: KeyStore, max_token_ttl: timedelta) -> KeyRing:
+    return KeyRing([_info(row) for row in session.scalars(select(SigningKey))], store,
+                   max_token_ttl)
+
+
+def ensure_signing_key(session: Session, store: KeyStore, actor: Actor, alg: str) -> KeyInfo | None:
+    """Create a key that signs at once when no usable key exists (first start)."""
+    rows = session.scalars(select(SigningKey).where(SigningKey.revoked_at.is_(None))).all()
+    if any(row.activates_at <= actor.now for row in rows):
+        return None
+    return _create(session, store, actor, alg, activates_at=actor.now, action="key.created")
+
+
+def rotate(
+    session: Session, store: KeyStore, actor: Actor, alg: str, prepublish: timedelta
+) -> KeyInfo:
+    """Publish a new key now; it becomes the signer after ``prepublish``."""
+    return _create(session, store, actor, alg, activates_at=actor.now + prepublish,
+                   action="key.rotated")
+
+
+def revoke(
+    session: Session, store: KeyStore, actor: Actor, kid: str, reason: str, alg: str,
+    max_token_ttl: timedelta,
+) -> KeyInfo | None:
+    """Withdraw a key from the JWKS at once; if it was the signer, a new key signs now."""
+    row = session.get(SigningKey, kid)
+    if row is None:
+        raise NotFound(f"no signing key with kid {kid!r}")
+    if row.revoked_at is not None:
+        raise Conflict(f"key {kid} is already revoked")
+    states = classify(list_keys(session), actor.now, max_token_ttl)
+    row.revoked_at = actor.now
+    audit.record(session, at=actor.now, actor=actor.name, action="key.revoked", target=kid,
+                 reason=reason)
+    if states.signer and states.signer.kid == kid:
+        return _create(session, store, actor, alg, activates_at=actor.now, action="key.created")
+    return None
+
+
+def list_keys(session: Session) -> list[KeyInfo]:
+    return [_info(r) for r in session.scalars(select(SigningKey).order_by(SigningKey.created_at))]
+
+
+def _create(
+    session: Session, store: KeyStore, actor: Actor, alg: str, *, activates_at: datetime,
+    action: str,
+) -> KeyInfo:
+    private = generate_private_key(alg)
+    jwk = public_jwk(private, alg)
+    store.save(jwk["kid"], private)
+    row = SigningKey(kid=jwk["kid"], alg=alg, public_jwk=jwk, created_at=actor.now,
+                     activates_at=activates_at)
+    session.add(row)
+    audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.kid,
+                 details={"alg": alg, "activates_at": activates_at.isoformat()})
+    return _info(row)
+
+
+def _info(row: SigningKey) -> KeyInfo:
+    return KeyInfo(row.kid, row.alg, row.public_jwk, row.created_at, row.activates_at,
+                   row.revoked_at)

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every blueprint: request guards and error rendering."""

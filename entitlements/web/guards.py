@@ -1,0 +1,31 @@
+"""Checks every OAuth endpoint's request passes before Authlib sees it."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..oauth.errors import echo
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def validate_form_request(request: Request, *, repeatable: frozenset[str] = frozenset()) -> None:
+    """RFC 6749 section 3.2 / 2.3.1: a form body, no query string, no repeated parameter."""
+    if request.mimetype != FORM_TYPE:
+        raise InvalidRequestError(f"The request body must be {FORM_TYPE}.", status_code=400)
+    if request.args:
+        raise InvalidRequestError("Parameters must be sent in the request body, not the URL.")
+    try:
+        form = request.form
+    except RequestEntityTooLarge:
+        raise InvalidRequestError(
+            f"The request body is larger than {request.max_content_length} bytes.",
+            status_code=413,
+        ) from None
+    if request.content_length and not form and request.get_data(cache=True):
+        raise InvalidRequestError("The request body is not a valid form.")
+    for name in form:
+        if name not in repeatable and len(form.getlist(name)) > 1:
+            raise InvalidRequestError(f"Parameter '{echo(name)}' is repeated.")
