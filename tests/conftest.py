@@ -1,0 +1,149 @@
+"""Shared fixtures: every database-backed test runs on SQLite and on PostgreSQL.
+
+Each test gets an empty, migrated database: SQLite copies a migrated template
+file; PostgreSQL migrates once per session, then truncates every table and
+restores the seed rows (tiers, audit head) before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, insert, select, text
+from werkzeug.serving import make_server
+
+from entitlements.app import create_app
+from entitlements.clock import FrozenClock
+from entitlements.config import load_settings, normalize_database_url
+from entitlements.db import Database
+from entitlements.migrations_check import upgrade
+from entitlements.models import Base
+from tests.factories import Admin
+
+POSTGRES_URL = normalize_database_url(
+    os.environ.get("ENTITLEMENTS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_seed() -> dict[str, list[dict]]:
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(POSTGRES_URL)
+    engine = create_engine(POSTGRES_URL)
+    with engine.connect() as connection:
+        seed = {t.name: [dict(r._mapping) for r in connection.execute(select(t))]
+                for t in Base.metadata.sorted_tables}
+    engine.dispose()
+    return seed
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "db.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    _reset_postgres(request.getfixturevalue("postgres_seed"))
+    return POSTGRES_URL
+
+
+def _reset_postgres(seed: dict[str, list[dict]]) -> None:
+    engine = create_engine(POSTGRES_URL)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in Base.metadata.sorted_tables:
+            if seed.get(table.name):
+                connection.execute(insert(table), seed[table.name])
+    engine.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    return tmp_path / "keys"
+
+
+@pytest.fixture
+def settings(db_url: str, keys_dir: Path):
+    return load_settings({}, database_url=db_url, keys_dir=str(keys_dir), client_cache_ttl=0)
+
+
+@pytest.fixture
+def app(settings, clock: FrozenClock, db: Database):
+    return create_app(settings, clock=clock, db=db)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(db: Database, clock: FrozenClock, keys_dir: Path) -> Admin:
+    return Admin(db, clock, keys_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """The real app on a loopback socket, in a thread of this process."""
+
+    def __init__(self, app, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.app = app
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(db_url: str, keys_dir: Path, clock: FrozenClock, db: Database) -> Iterator[
+    LiveServer
+]:
+    port = free_port()
+    live_settings = load_settings({}, database_url=db_url, keys_dir=str(keys_dir),
+                                  issuer=f"http://127.0.0.1:{port}", client_cache_ttl=0)
+    app = create_app(live_settings, clock=clock, db=db)
+    with LiveServer(app, port) as server:
+        yield server

@@ -1,0 +1,44 @@
+"""Small helpers for building requests and reading tokens in tests."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from tests.factories import Partner
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def client_assertion(partner: Partner, audience: str, now: datetime, *, lifetime: int = 60,
+                     **overrides: Any) -> str:
+    claims = {"iss": partner.client_id, "sub": partner.client_id, "aud": audience,
+              "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
+              "jti": uuid.uuid4().hex}
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, partner.private_key, algorithm="ES256", headers={"kid": partner.kid})
+
+
+def assertion_form(assertion: str, **extra: str) -> dict[str, str]:
+    return {
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+        **extra,
+    }
+
+
+def decode_with_jwks(token: str, jwks: dict, issuer: str, audience: str) -> dict:
+    header = jwt.get_unverified_header(token)
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    return jwt.decode(token, jwt.PyJWK(key).key, algorithms=[key["alg"]], issuer=issuer,
+                      audience=audience)
