@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, AuditHead
@@ -39,35 +39,57 @@ def record(
     head = session.execute(
         select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
     ).scalar_one()
-    event = AuditEvent(
-        seq=head.seq + 1,
-        at=at,
-        actor=actor[:200],
-        action=action,
-        target=target,
-        outcome=outcome,
-        reason=reason[:500] if reason else None,
-        details=details or {},
-        prev_hash=head.hash,
-    )
-    event.hash = event_hash(event)
-    head.seq, head.hash = event.seq, event.hash
+    fields = new_event(at=at, actor=actor, action=action, outcome=outcome, target=target,
+                       reason=reason, details=details)
+    (linked,) = link(head.seq, head.hash, [fields])
+    head.seq, head.hash = linked["seq"], linked["hash"]
+    event = AuditEvent(**linked)
     session.add(event)
     return event
 
 
+def append_many(connection: Connection, events: list[dict[str, Any]]) -> None:
+    """Append events (from ``new_event``) in the connection's transaction, in order."""
+    head = connection.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).one()
+    linked = link(head.seq, head.hash, events)
+    connection.execute(insert(AuditEvent), linked)
+    connection.execute(update(AuditHead).where(AuditHead.id == HEAD_ID)
+                       .values(seq=linked[-1]["seq"], hash=linked[-1]["hash"]))
+
+
+def new_event(
+    *, at: datetime, actor: str, action: str, outcome: str = SUCCESS, target: str | None = None,
+    reason: str | None = None, details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event's fields before it is linked into the chain."""
+    return {"at": at, "actor": actor[:200], "action": action, "target": target,
+            "outcome": outcome, "reason": reason[:500] if reason else None,
+            "details": details or {}}
+
+
+def link(head_seq: int, head_hash: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give each event its ``seq``, ``prev_hash`` and ``hash``, continuing from the head."""
+    linked, prev, seq = [], head_hash, head_seq
+    for fields in events:
+        seq += 1
+        event = {**fields, "seq": seq, "prev_hash": prev}
+        event["hash"] = prev = _hash(event)
+        linked.append(event)
+    return linked
+
+
 def event_hash(event: AuditEvent) -> str:
-    content = {
-        "seq": event.seq,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "outcome": event.outcome,
-        "reason": event.reason,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-    }
+    return _hash({name: getattr(event, name) for name in _HASHED})
+
+
+_HASHED = ("seq", "at", "actor", "action", "target", "outcome", "reason", "details", "prev_hash")
+
+
+def _hash(fields: dict[str, Any]) -> str:
+    content = {name: fields[name] for name in _HASHED}
+    content["at"] = content["at"].isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -1,34 +1,112 @@
-"""The durable record of issued tokens: written with its audit row before the response."""
+"""The durable record of issued tokens, written with its audit event before the response.
+
+Issuance goes through a ``TokenLedger``: request threads hand their record to one
+writer thread per process and wait; the writer commits whatever has queued up in
+one transaction (group commit), so the audit chain's lock and the WAL flush are
+paid once per batch instead of once per token. A request is answered only after
+its batch has committed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ..audit import service as audit
 from ..clients.models import ClientStatus, OAuthClient
 from ..db import Database
 from ..organizations.models import Organization, OrganizationStatus
+from .errors import TemporarilyUnavailableError
 from .models import IssuedToken
 from .tokens import SignedToken, TokenSubject
 
+log = logging.getLogger("entitlements.ledger")
 
-def record_issued(db: Database, signed: SignedToken, who: TokenSubject) -> None:
-    """Store the token's record and its ``grant.issued`` audit event in one transaction."""
-    with db.transaction() as session:
-        session.add(IssuedToken(
-            jti=signed.jti, client_id=who.client_id, organization_id=who.organization_id,
-            subject=who.subject, audience=who.audience, scope=signed.scope, kid=signed.kid,
-            issued_at=signed.issued_at, expires_at=signed.expires_at,
-        ))
-        audit.record(
-            session, at=signed.issued_at, actor=who.client_id, action="grant.issued",
-            target=who.organization_id,
-            details={"jti": signed.jti, "sub": who.subject, "aud": who.audience,
-                     "tiers": list(who.tiers), "exp": signed.expires_at.isoformat()},
-        )
+
+@dataclass
+class _Pending:
+    token: dict[str, Any]
+    event: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class TokenLedger:
+    def __init__(self, db: Database, *, max_batch: int = 128, max_queue: int = 2048,
+                 timeout: float = 10.0) -> None:
+        self._db = db
+        self._max_batch, self._timeout = max_batch, timeout
+        self._queue: queue.Queue[_Pending] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._pid = 0
+
+    def record(self, signed: SignedToken, who: TokenSubject) -> None:
+        """Return once the token's record and its ``grant.issued`` event are committed."""
+        pending = _Pending(_token_row(signed, who), _issued_event(signed, who))
+        self._ensure_writer()
+        try:
+            self._queue.put(pending, timeout=self._timeout)
+        except queue.Full:
+            raise TemporarilyUnavailableError("The token service is overloaded; retry.") from None
+        if not pending.done.wait(self._timeout) or pending.error is not None:
+            raise TemporarilyUnavailableError("The token could not be recorded; retry.")
+
+    def _ensure_writer(self) -> None:
+        if self._writer is not None and self._pid == os.getpid() and self._writer.is_alive():
+            return
+        with self._lock:
+            if self._writer is None or self._pid != os.getpid() or not self._writer.is_alive():
+                self._pid = os.getpid()
+                self._writer = threading.Thread(target=self._run, name="token-ledger",
+                                                daemon=True)
+                self._writer.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            with self._db.engine.begin() as connection:
+                connection.execute(insert(IssuedToken), [p.token for p in batch])
+                audit.append_many(connection, [p.event for p in batch])
+        except Exception as error:  # every waiter must hear of any failure
+            log.exception("could not record %d issued tokens", len(batch))
+            for pending in batch:
+                pending.error = error
+        for pending in batch:
+            pending.done.set()
+
+
+def _token_row(signed: SignedToken, who: TokenSubject) -> dict[str, Any]:
+    return {"jti": signed.jti, "client_id": who.client_id,
+            "organization_id": who.organization_id, "subject": who.subject,
+            "audience": who.audience, "scope": signed.scope, "kid": signed.kid,
+            "issued_at": signed.issued_at, "expires_at": signed.expires_at,
+            "revoked_at": None}
+
+
+def _issued_event(signed: SignedToken, who: TokenSubject) -> dict[str, Any]:
+    return audit.new_event(
+        at=signed.issued_at, actor=who.client_id, action="grant.issued",
+        target=who.organization_id,
+        details={"jti": signed.jti, "sub": who.subject, "aud": who.audience,
+                 "tiers": list(who.tiers), "exp": signed.expires_at.isoformat()},
+    )
 
 
 def record_refusal(

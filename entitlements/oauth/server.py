@@ -13,12 +13,12 @@ from ..config import Settings
 from ..db import Database
 from ..remote_jwks import RemoteJwks
 from ..signing.keyring import KeyRingCache
-from . import ledger
 from .catalog import Catalog
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
 from .endpoints import Introspection, Revocation
 from .grants import ClientCredentialsGrant
+from .ledger import TokenLedger
 from .tokens import SignedToken, TokenSubject, sign_token
 
 
@@ -30,6 +30,7 @@ class EntitlementsServer(AuthorizationServer):
         self.db, self.settings, self.clock, self.keys = db, settings, clock, keys
         self.clients = ClientDirectory(db, settings.client_cache_ttl)
         self.catalog = Catalog(db, settings.client_cache_ttl)
+        self.ledger = TokenLedger(db)
         super().__init__(query_client=self.clients.find)
         issuer = settings.issuer
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(
@@ -55,7 +56,7 @@ class EntitlementsServer(AuthorizationServer):
         signed = sign_token(self.keys.get(), who, issuer=self.settings.issuer,
                             now=self.clock.now(),
                             ttl=timedelta(seconds=self.settings.access_token_ttl))
-        ledger.record_issued(self.db, signed, who)
+        self.ledger.record(signed, who)
         return signed
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
