@@ -22,7 +22,8 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 def client_assertion(partner: Partner, audience: str, now: datetime, *, lifetime: int = 60,
                      **overrides: Any) -> str:
     claims = {"iss": partner.client_id, "sub": partner.client_id, "aud": audience,
-              "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
+              "iat": int(now.timestamp()),
+              "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
               "jti": uuid.uuid4().hex}
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}

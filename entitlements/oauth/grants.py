@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749 import InvalidClientError, grants
+from authlib.oauth2.rfc6749 import grants
 
 from .scopes import choose_audience, choose_tiers
 
@@ -15,8 +15,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
-        if client.inactive_reason:
-            raise InvalidClientError(description=client.inactive_reason, status_code=401)
         self.request.client = client
         catalog = self.server.catalog.snapshot()
         self.request.audience = choose_audience(

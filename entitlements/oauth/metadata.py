@@ -21,7 +21,8 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "grant_types_supported": ["client_credentials"],
-        "response_types_supported": ["token"],
+        # No authorization endpoint (yet): no response type is supported.
+        "response_types_supported": [],
         "scopes_supported": sorted(tier_scope(t) for t in tiers),
         "subject_types_supported": ["public"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id",

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
 
 from ..clock import Clock
 from ..config import Settings
@@ -58,6 +58,14 @@ class EntitlementsServer(AuthorizationServer):
                             ttl=timedelta(seconds=self.settings.access_token_ttl))
         self.ledger.record(signed, who)
         return signed
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token"
+                            ) -> ClientRecord:
+        """Authenticate, then refuse a revoked client or one of a suspended organization."""
+        client: ClientRecord = super().authenticate_client(request, methods, endpoint)
+        if client.inactive_reason:
+            raise InvalidClientError(description=client.inactive_reason, status_code=401)
+        return client
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         if error.error == "invalid_client":
