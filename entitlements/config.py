@@ -18,6 +18,8 @@ from .errors import ConfigError
 
 PREFIX = "ENTITLEMENTS_"
 SIGNING_ALGORITHMS = ("ES256", "EdDSA", "RS256")
+POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
+                     "postgresql+psycopg2://")
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ class _SettingsSchema(Schema):
 
     @validates("database_url")
     def _database_url(self, value: str, **_: Any) -> None:
-        if not value.startswith(("sqlite:", "postgres")):
-            raise ValidationError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if not value.startswith(("sqlite:", *POSTGRES_PREFIXES)):
+            raise ValidationError("must be a sqlite:/// or postgresql:// URL")
 
 
 def load_settings(
@@ -101,7 +103,7 @@ def load_settings(
 
 def normalize_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever driver the URL names."""
-    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+    for prefix in POSTGRES_PREFIXES:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url

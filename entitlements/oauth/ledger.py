@@ -36,6 +36,7 @@ class _Pending:
     event: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    abandoned: bool = False
 
 
 class TokenLedger:
@@ -56,7 +57,10 @@ class TokenLedger:
             self._queue.put(pending, timeout=self._timeout)
         except queue.Full:
             raise TemporarilyUnavailableError("The token service is overloaded; retry.") from None
-        if not pending.done.wait(self._timeout) or pending.error is not None:
+        if not pending.done.wait(self._timeout):
+            pending.abandoned = True  # the writer skips it unless already committing it
+            raise TemporarilyUnavailableError("The token could not be recorded; retry.")
+        if pending.error is not None:
             raise TemporarilyUnavailableError("The token could not be recorded; retry.")
 
     def _ensure_writer(self) -> None:
@@ -80,6 +84,9 @@ class TokenLedger:
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
+        batch = [p for p in batch if not p.abandoned]
+        if not batch:
+            return
         try:
             with self._db.engine.begin() as connection:
                 connection.execute(insert(IssuedToken), [p.token for p in batch])

@@ -70,6 +70,8 @@ class EntitlementsServer(AuthorizationServer):
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         if error.error == "invalid_client":
             error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
+        elif error.status_code == 401:
+            error.status_code = 400  # e.g. Authlib's unsupported_token_type (RFC 7009 2.2.1)
         return super().handle_error_response(request, error)
 
     def invalidate_caches(self) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,10 +26,14 @@ def server() -> EntitlementsServer:
 
 @blueprint.post("/oauth/token")
 def token() -> Response:
-    return _form_endpoint(
-        "grant.refused", lambda: server().create_token_response(),
-        repeatable=frozenset({"resource"}),
-    )
+    return _form_endpoint("grant.refused", _create_token_response,
+                          repeatable=frozenset({"resource"}))
+
+
+def _create_token_response() -> Response:
+    if not request.form.get("grant_type"):
+        raise InvalidRequestError("Missing 'grant_type' parameter.")
+    return server().create_token_response()
 
 
 @blueprint.post("/oauth/introspect")

@@ -12,20 +12,36 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def validate_form_request(request: Request, *, repeatable: frozenset[str] = frozenset()) -> None:
-    """RFC 6749 section 3.2 / 2.3.1: a form body, no query string, no repeated parameter."""
+    """RFC 6749 sections 2.3 and 3.2: a UTF-8 form body, no query string, no repeated
+    parameter, at most one set of client credentials."""
     if request.mimetype != FORM_TYPE:
         raise InvalidRequestError(f"The request body must be {FORM_TYPE}.", status_code=400)
     if request.args:
         raise InvalidRequestError("Parameters must be sent in the request body, not the URL.")
     try:
+        raw = request.get_data(cache=True)
         form = request.form
     except RequestEntityTooLarge:
         raise InvalidRequestError(
             f"The request body is larger than {request.max_content_length} bytes.",
             status_code=413,
         ) from None
-    if request.content_length and not form and request.get_data(cache=True):
+    if not _is_utf8(raw) or (raw.strip() and not form):
         raise InvalidRequestError("The request body is not a valid form.")
     for name in form:
         if name not in repeatable and len(form.getlist(name)) > 1:
             raise InvalidRequestError(f"Parameter '{echo(name)}' is repeated.")
+    credentials = ("Authorization" in request.headers, "client_secret" in form,
+                   "client_assertion" in form)
+    if sum(credentials) > 1:
+        # RFC 6749 section 2.3: one authentication method per request.
+        raise InvalidRequestError("Use exactly one client authentication method per request.")
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+

@@ -1,0 +1,256 @@
+"""The hash-chained audit log: append-only in the database, tamper-evident, atomic."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from entitlements.audit import service as audit
+from entitlements.audit.models import AuditEvent, AuditHead
+from entitlements.oauth import ledger
+from entitlements.oauth.errors import TemporarilyUnavailableError
+from entitlements.oauth.models import IssuedToken
+from entitlements.oauth.tokens import SignedToken, TokenSubject
+from entitlements.organizations import service as organizations
+from entitlements.organizations.models import Organization
+from entitlements.organizations.service import Actor
+from tests.factories import GATEWAY, Partner
+
+EVENTS = 5
+#: Statements that switch the append-only triggers off, per backend (undone by rollback).
+DISARM = {
+    "sqlite": ["DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"],
+    "postgresql": ["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"],
+}
+
+
+@pytest.fixture
+def seqs(db, clock) -> list[int]:
+    """EVENTS events, each recorded in its own transaction."""
+    recorded = []
+    for i in range(EVENTS):
+        with db.transaction() as session:
+            event = audit.record(session, at=clock.now(), actor="admin:test", action="test.event",
+                                 target=f"target-{i}", reason=f"reason {i}",
+                                 details={"i": i, "nested": {"naïve": [1, "two", None]}})
+            recorded.append(event.seq)
+        clock.advance(1)
+    return recorded
+
+
+def verify(db) -> audit.ChainReport:
+    with db.sessions() as session:
+        return audit.verify_chain(session)
+
+
+def test_recorded_events_form_a_chain(db, seqs):
+    assert seqs == list(range(seqs[0], seqs[0] + EVENTS))
+    with db.sessions() as session:
+        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        head = session.get(AuditHead, audit.HEAD_ID)
+    assert rows[0].prev_hash == audit.GENESIS_HASH
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+    assert all(audit.event_hash(row) == row.hash for row in rows)
+    assert (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash)
+    assert verify(db) == audit.ChainReport(True, len(rows))
+
+
+def test_verify_walks_in_batches(db, seqs):
+    with db.sessions() as session:
+        assert audit.verify_chain(session, batch=2) == audit.ChainReport(True, seqs[-1])
+
+
+def test_an_empty_chain_verifies(db):
+    assert verify(db) == audit.ChainReport(True, 0)
+
+
+@pytest.mark.parametrize("statement", [
+    pytest.param("UPDATE audit_events SET reason = 'rewritten' WHERE seq = :seq", id="update"),
+    pytest.param("UPDATE audit_events SET hash = hash WHERE seq = :seq", id="no-op-update"),
+    pytest.param("DELETE FROM audit_events WHERE seq = :seq", id="delete"),
+    pytest.param("DELETE FROM audit_events", id="delete-all"),
+])
+def test_the_database_refuses_to_change_audit_rows(db, seqs, statement):
+    with pytest.raises(DBAPIError, match="append-only"), db.transaction() as session:
+        session.execute(text(statement), {"seq": seqs[2]})
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == EVENTS
+    assert verify(db).ok
+
+
+@contextmanager
+def tampering(db) -> Iterator[Connection]:
+    """A connection with the triggers off, as an attacker with DDL rights has; rolled back."""
+    with db.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            for statement in DISARM[db.engine.dialect.name]:
+                connection.exec_driver_sql(statement)
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+def _sql(statement: str, pick: Callable[[list[int]], int]):
+    def tamper(connection: Connection, seqs: list[int]) -> None:
+        result = connection.execute(text(statement), {"seq": pick(seqs)})
+        assert result.rowcount == 1
+
+    return tamper
+
+
+def _rehash(connection: Connection, seqs: list[int]) -> None:
+    """Rewrite a row and recompute its own hash: the next row's link still gives it away."""
+    with Session(bind=connection) as session:
+        event = session.get(AuditEvent, seqs[2])
+        event.reason = "nothing happened"
+        event.hash = audit.event_hash(event)
+        session.flush()
+
+
+def middle(seqs: list[int]) -> int:
+    return seqs[2]
+
+
+@pytest.mark.parametrize(("tamper", "problem", "broken_at"), [
+    pytest.param(_sql("UPDATE audit_events SET reason = 'tampered' WHERE seq = :seq", middle),
+                 "content altered", middle, id="reason-altered"),
+    pytest.param(_sql("UPDATE audit_events SET actor = 'someone else' WHERE seq = :seq", middle),
+                 "content altered", middle, id="actor-altered"),
+    pytest.param(_sql("UPDATE audit_events SET details = '{}' WHERE seq = :seq", middle),
+                 "content altered", middle, id="details-altered"),
+    pytest.param(_rehash, "link broken", lambda s: s[3], id="altered-and-rehashed"),
+    pytest.param(_sql("DELETE FROM audit_events WHERE seq = :seq", middle),
+                 "event missing", middle, id="middle-deleted"),
+    pytest.param(_sql("DELETE FROM audit_events WHERE seq = :seq", lambda s: s[0]),
+                 "event missing", lambda s: s[0], id="first-deleted"),
+    pytest.param(_sql("DELETE FROM audit_events WHERE seq = :seq", lambda s: s[-1]),
+                 "tail removed or head altered", lambda s: s[-1], id="last-deleted"),
+    pytest.param(_sql("UPDATE audit_head SET seq = seq - 1 WHERE seq = :seq", lambda s: s[-1]),
+                 "tail removed or head altered", lambda s: s[-1] + 1, id="head-rewound"),
+])
+def test_tampering_is_detected(db, seqs, tamper, problem, broken_at):
+    assert verify(db).ok
+    with tampering(db) as connection:
+        tamper(connection, seqs)
+        with Session(bind=connection) as session:
+            report = audit.verify_chain(session)
+    assert (report.ok, report.problem, report.broken_at) == (False, problem, broken_at(seqs))
+    assert report.checked == broken_at(seqs) - 1
+    assert verify(db).ok, "the tampering was rolled back"
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_failed_transaction_leaves_neither_change_nor_audit_row(db, clock, seqs):
+    with pytest.raises(Boom), db.transaction() as session:
+        organizations.create(session, Actor("admin:test", clock.now()), "Ghost Org", "verified")
+        session.flush()
+        raise Boom
+    _assert_untouched(db, seqs)
+
+
+def test_a_database_error_rolls_back_the_audit_row_too(db, clock, seqs):
+    actor = Actor("admin:test", clock.now())
+    with db.transaction() as session:
+        organizations.create(session, actor, "Acme", "verified")
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        audit.record(session, at=clock.now(), actor="admin:test", action="test.event")
+        session.add(Organization(id="org_duplicate", name="Acme", status="active",
+                                 trust_level="verified", created_at=clock.now(),
+                                 updated_at=clock.now()))
+        session.flush()
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == EVENTS + 1
+        assert session.get(AuditHead, audit.HEAD_ID).seq == seqs[-1] + 1
+    assert verify(db).ok
+
+
+def _assert_untouched(db, seqs: list[int]) -> None:
+    with db.sessions() as session:
+        assert session.scalar(select(Organization).where(Organization.name == "Ghost Org")) is None
+        assert session.scalar(select(func.max(AuditEvent.seq))) == seqs[-1]
+        assert session.get(AuditHead, audit.HEAD_ID).seq == seqs[-1]
+    assert verify(db) == audit.ChainReport(True, EVENTS)
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(db, clock):
+    """Writers serialise on the head row, so seqs stay contiguous and every link holds."""
+
+    def write(worker: int) -> int:
+        for i in range(5):
+            with db.transaction() as session:
+                audit.record(session, at=clock.now(), actor=f"worker-{worker}",
+                             action="test.concurrent", details={"i": i})
+        return worker
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sorted(pool.map(write, range(4))) == [0, 1, 2, 3]
+    assert verify(db) == audit.ChainReport(True, 20)
+
+
+# -- issued tokens: group-committed with their grant.issued events ----------------------------
+
+
+@pytest.fixture
+def partner(admin) -> Partner:
+    admin.gateway()
+    return admin.partner()
+
+
+def signed(clock, jti: str) -> SignedToken:
+    now = clock.now()
+    return SignedToken("not.stored.here", jti, "kid-1", now, now + timedelta(minutes=5),
+                       "tier:public")
+
+
+def subject(partner: Partner, client_id: str | None = None) -> TokenSubject:
+    client_id = client_id or partner.client_id
+    return TokenSubject(client_id, client_id, partner.org_id, "verified", GATEWAY, ("public",))
+
+
+def test_group_committed_tokens_and_refusals_share_one_chain(db, clock, partner):
+    """Token batches and single refusal events interleave without breaking a link."""
+    tokens = ledger.TokenLedger(db, max_batch=4)
+
+    def work(i: int) -> int:
+        if i % 3:
+            tokens.record(signed(clock, f"jti-{i}"), subject(partner))
+        else:
+            ledger.record_refusal(db, at=clock.now(), actor="anonymous", action="grant.refused",
+                                  error="invalid_client", description=None, details={"i": i})
+        return i
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(work, range(30))) == list(range(30))
+    with db.sessions() as session:
+        jtis = set(session.scalars(select(IssuedToken.jti)))
+        issued = session.scalars(select(AuditEvent).where(AuditEvent.action == "grant.issued"))
+        assert {e.details["jti"] for e in issued} == jtis == {f"jti-{i}" for i in range(30)
+                                                               if i % 3}
+    assert verify(db).ok
+
+
+def test_a_failed_token_batch_writes_neither_token_nor_audit_row(db, clock, partner):
+    tokens = ledger.TokenLedger(db)
+    with db.sessions() as session:
+        last = session.scalar(select(func.max(AuditEvent.seq)))
+    with pytest.raises(TemporarilyUnavailableError):
+        tokens.record(signed(clock, "jti-orphan"), subject(partner, client_id="cli_missing"))
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(IssuedToken)) == 0
+        assert session.scalar(select(func.max(AuditEvent.seq))) == last
+    tokens.record(signed(clock, "jti-next"), subject(partner))
+    with db.sessions() as session:
+        assert session.scalars(select(IssuedToken.jti)).all() == ["jti-next"]
+    assert verify(db).ok

@@ -1,0 +1,150 @@
+"""Alembic migrations: they match the models, seed the catalog, and gate start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, select, text
+
+from entitlements.app import create_app
+from entitlements.audit.models import AuditHead
+from entitlements.audit.service import GENESIS_HASH, HEAD_ID
+from entitlements.config import load_settings
+from entitlements.db import Database
+from entitlements.errors import DatabaseNotReady
+from entitlements.migrations_check import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    require_current_schema,
+    upgrade,
+)
+from entitlements.models import Base
+from entitlements.policy.models import Tier
+
+HEAD = "0001"
+
+
+def test_head_revision():
+    assert head_revision("sqlite://") == HEAD
+
+
+def test_migrated_schema_matches_the_models(db):
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_migrated_database_is_current(db, db_url):
+    assert current_revision(db.engine) == HEAD
+    require_current_schema(db.engine, db_url)
+
+
+def test_seed_rows(db):
+    with db.sessions() as session:
+        tiers = session.scalars(select(Tier.name).order_by(Tier.name)).all()
+        head = session.get(AuditHead, HEAD_ID)
+    assert tiers == ["early-access", "public", "restricted"]
+    assert (head.seq, head.hash) == (0, GENESIS_HASH)
+
+
+def test_append_only_triggers_are_installed(db):
+    query = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
+        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                      "AND tgrelid = 'audit_events'::regclass",
+    }[db.engine.dialect.name]
+    with db.engine.connect() as connection:
+        names = connection.execute(text(query)).scalars().all()
+    expected = {"sqlite": ["audit_events_no_delete", "audit_events_no_update"],
+                "postgresql": ["audit_events_append_only"]}[db.engine.dialect.name]
+    assert names == expected
+
+
+def _empty(path: Path) -> None:
+    path.touch()
+
+
+def _stamped(revision: str):
+    def make(path: Path) -> None:
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) "
+                                    "NOT NULL PRIMARY KEY)"))
+            connection.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+        engine.dispose()
+
+    return make
+
+
+def _migrated_then_restamped(revision: str):
+    def make(path: Path) -> None:
+        upgrade(f"sqlite:///{path}")
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :r"),
+                               {"r": revision})
+        engine.dispose()
+
+    return make
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    pytest.param(lambda p: None, "has no schema", id="no-file"),
+    pytest.param(_empty, "has no schema", id="empty-file"),
+    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0001",
+                 id="older-revision"),
+    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0001",
+                 id="unknown-revision"),
+    pytest.param(_migrated_then_restamped("0002"), "at migration 0002 but the code expects 0001",
+                 id="ahead-of-the-code"),
+])
+def test_require_current_schema_refuses(tmp_path, make, expected):
+    path = tmp_path / "db.sqlite3"
+    make(path)
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    try:
+        with pytest.raises(DatabaseNotReady) as raised:
+            require_current_schema(engine, url)
+    finally:
+        engine.dispose()
+    assert expected in raised.value.message
+    assert "entitlements db upgrade" in raised.value.message
+
+
+def test_create_app_refuses_an_unmigrated_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    settings = load_settings({}, database_url=url, keys_dir=str(tmp_path / "keys"))
+    db = Database(url)
+    try:
+        with pytest.raises(DatabaseNotReady, match="entitlements db upgrade"):
+            create_app(settings, db=db)
+    finally:
+        db.dispose()
+    assert not (tmp_path / "keys").exists(), "no key is made for a database it will not serve"
+
+
+def test_upgrade_is_idempotent_and_downgrade_undoes_everything(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    upgrade(url)
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == ["alembic_version"]
+        assert current_revision(engine) is None
+        with engine.connect() as connection:
+            triggers = connection.execute(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
+        assert triggers == []
+        upgrade(url)
+        assert current_revision(engine) == HEAD
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        engine.dispose()
