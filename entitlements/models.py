@@ -1,6 +1,6 @@
 """Every mapped model, imported once so ``Base.metadata`` is complete (Alembic, tests)."""
 
-from .audit.models import AuditEvent, AuditHead
+from .audit.models import AuditEvent, AuditStream
 from .clients.models import OAuthClient
 from .db import Base
 from .oauth.models import IssuedToken, UsedAssertion
@@ -10,6 +10,6 @@ from .resources.models import ResourceServer
 from .signing.models import SigningKey
 
 __all__ = [
-    "AuditEvent", "AuditHead", "Base", "IssuedToken", "OAuthClient", "Organization",
+    "AuditEvent", "AuditStream", "Base", "IssuedToken", "OAuthClient", "Organization",
     "OrganizationTier", "ResourceServer", "SigningKey", "Tier", "UsedAssertion",
 ]

@@ -100,7 +100,9 @@ def settings(db_url: str, keys_dir: Path):
 
 @pytest.fixture
 def app(settings, clock: FrozenClock, db: Database):
-    return create_app(settings, clock=clock, db=db)
+    application = create_app(settings, clock=clock, db=db)
+    yield application
+    application.extensions["entitlements.oauth"].close()
 
 
 @pytest.fixture
@@ -147,3 +149,4 @@ def live_server(db_url: str, keys_dir: Path, clock: FrozenClock, db: Database) -
     app = create_app(live_settings, clock=clock, db=db)
     with LiveServer(app, port) as server:
         yield server
+    app.extensions["entitlements.oauth"].close()

@@ -3,38 +3,47 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
 
 
+class AuditStream(Base):
+    """One hash chain and its tip.
+
+    The ``main`` stream takes admin changes and refusals; its writers lock this row
+    for the length of their transaction. Each token-issuing process owns a stream
+    of its own (announced in ``main`` when opened), so issuance never waits on
+    another process for the chain.
+    """
+
+    __tablename__ = "audit_streams"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime]
+
+
 class AuditEvent(Base):
     """One grant, refusal or admin change. Never updated, never deleted.
 
-    ``hash`` covers this row's content and ``prev_hash``, so editing or removing
-    any row breaks every link after it (see ``audit.service.verify_chain``).
+    ``hash`` covers this event's content and ``prev_hash``, so editing or removing
+    any event breaks every link after it in its stream (``audit.service.verify_chain``).
     """
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_target_at", "target", "at"),)
 
+    stream: Mapped[str] = mapped_column(ForeignKey("audit_streams.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    target: Mapped[str | None] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditHead(Base):
-    """The chain's tip: one row, locked by every writer for the length of its transaction."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))

@@ -1,27 +1,32 @@
-"""Record audit events in the caller's transaction, and check the hash chain.
+"""Record audit events and check the hash chains.
 
-Writers lock the single ``AuditHead`` row, so events are totally ordered by ``seq``
-and each one links to the one before it.
+Admin changes and refusals go to the ``main`` stream in the caller's transaction
+(``record``). High-rate writers (the token ledger) open a stream of their own
+(``open_stream``) and append batches to it without locking anything shared.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, AuditHead
+from .models import AuditEvent, AuditStream
 
 GENESIS_HASH = "0" * 64
-HEAD_ID = 1
+MAIN_STREAM = "main"
+STREAM_OPENED = "audit.stream_opened"
 SUCCESS = "success"
 FAILURE = "failure"
+_HASHED = ("stream", "seq", "at", "actor", "action", "target", "outcome", "reason", "details",
+           "prev_hash")
 
 
 def record(
@@ -35,46 +40,45 @@ def record(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event; it commits or rolls back with the caller's change."""
+    """Append one event to ``main``; it commits or rolls back with the caller's change."""
     head = session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
+        select(AuditStream).where(AuditStream.id == MAIN_STREAM).with_for_update()
     ).scalar_one()
     fields = new_event(at=at, actor=actor, action=action, outcome=outcome, target=target,
                        reason=reason, details=details)
-    (linked,) = link(head.seq, head.hash, [fields])
+    (linked,) = link(MAIN_STREAM, head.seq, head.hash, [fields])
     head.seq, head.hash = linked["seq"], linked["hash"]
     event = AuditEvent(**linked)
     session.add(event)
     return event
 
 
-def append_many(connection: Connection, events: list[dict[str, Any]]) -> None:
-    """Append events (from ``new_event``) in the connection's transaction, in order."""
-    head = connection.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).one()
-    linked = link(head.seq, head.hash, events)
-    connection.execute(insert(AuditEvent), linked)
-    connection.execute(update(AuditHead).where(AuditHead.id == HEAD_ID)
-                       .values(seq=linked[-1]["seq"], hash=linked[-1]["hash"]))
+def open_stream(session: Session, *, at: datetime, owner: str) -> str:
+    """Create a stream for one writer and announce it in ``main`` (so it cannot vanish)."""
+    stream = f"{owner}-{secrets.token_hex(6)}"[:64]
+    session.add(AuditStream(id=stream, seq=0, hash=GENESIS_HASH, opened_at=at))
+    record(session, at=at, actor="system", action=STREAM_OPENED, target=stream,
+           details={"stream": stream, "owner": owner})
+    return stream
 
 
 def new_event(
     *, at: datetime, actor: str, action: str, outcome: str = SUCCESS, target: str | None = None,
     reason: str | None = None, details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An event's fields before it is linked into the chain."""
+    """An event's fields before it is linked into a stream."""
     return {"at": at, "actor": actor[:200], "action": action, "target": target,
             "outcome": outcome, "reason": reason[:500] if reason else None,
             "details": details or {}}
 
 
-def link(head_seq: int, head_hash: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give each event its ``seq``, ``prev_hash`` and ``hash``, continuing from the head."""
+def link(stream: str, head_seq: int, head_hash: str, events: list[dict[str, Any]]
+         ) -> list[dict[str, Any]]:
+    """Give each event its ``stream``, ``seq``, ``prev_hash`` and ``hash``."""
     linked, prev, seq = [], head_hash, head_seq
     for fields in events:
         seq += 1
-        event = {**fields, "seq": seq, "prev_hash": prev}
+        event = {**fields, "stream": stream, "seq": seq, "prev_hash": prev}
         event["hash"] = prev = _hash(event)
         linked.append(event)
     return linked
@@ -82,9 +86,6 @@ def link(head_seq: int, head_hash: str, events: list[dict[str, Any]]) -> list[di
 
 def event_hash(event: AuditEvent) -> str:
     return _hash({name: getattr(event, name) for name in _HASHED})
-
-
-_HASHED = ("seq", "at", "actor", "action", "target", "outcome", "reason", "details", "prev_hash")
 
 
 def _hash(fields: dict[str, Any]) -> str:
@@ -100,30 +101,55 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     problem: str | None = None
+    stream: str | None = None
 
 
 def verify_chain(session: Session, batch: int = 1000) -> ChainReport:
-    """Walk every event in order and check each link and hash, and the head."""
-    expected_prev, expected_seq, checked = GENESIS_HASH, 1, 0
-    for event in _events(session, batch):
+    """Walk every stream in order: each link, each hash, each tip, and that every
+    stream was announced in ``main``."""
+    streams = {s.id: s for s in session.scalars(select(AuditStream))}
+    announced: set[str] = set()
+    checked = 0
+    for stream_id in [MAIN_STREAM, *sorted(set(streams) - {MAIN_STREAM})]:
+        report = _verify_stream(session, streams.get(stream_id), stream_id, batch, announced)
+        checked += report.checked
+        if not report.ok:
+            return ChainReport(False, checked, report.broken_at, report.problem, stream_id)
+    missing = sorted(announced - set(streams))
+    if missing:
+        return ChainReport(False, checked, None, "stream removed", missing[0])
+    return ChainReport(True, checked)
+
+
+def _verify_stream(session: Session, head: AuditStream | None, stream: str, batch: int,
+                   announced: set[str]) -> ChainReport:
+    if head is None:
+        return ChainReport(False, 0, None, "stream head missing")
+    if stream != MAIN_STREAM and stream not in announced:
+        return ChainReport(False, 0, None, "stream never announced")
+    expected_prev, expected_seq = GENESIS_HASH, 1
+    for event in _events(session, stream, batch):
         if event.seq != expected_seq:
-            return ChainReport(False, checked, expected_seq, "event missing")
+            return ChainReport(False, expected_seq - 1, expected_seq, "event missing")
         if event.prev_hash != expected_prev:
-            return ChainReport(False, checked, event.seq, "link broken")
+            return ChainReport(False, expected_seq - 1, event.seq, "link broken")
         if event_hash(event) != event.hash:
-            return ChainReport(False, checked, event.seq, "content altered")
-        expected_prev, expected_seq, checked = event.hash, event.seq + 1, checked + 1
-    head = session.get(AuditHead, HEAD_ID)
-    if head is None or head.seq != checked or head.hash != expected_prev:
+            return ChainReport(False, expected_seq - 1, event.seq, "content altered")
+        if event.action == STREAM_OPENED and stream == MAIN_STREAM:
+            announced.add(str(event.details.get("stream")))
+        expected_prev, expected_seq = event.hash, event.seq + 1
+    checked = expected_seq - 1
+    if head.seq != checked or head.hash != expected_prev:
         return ChainReport(False, checked, checked + 1, "tail removed or head altered")
     return ChainReport(True, checked)
 
 
-def _events(session: Session, batch: int) -> Iterator[AuditEvent]:
+def _events(session: Session, stream: str, batch: int) -> Iterator[AuditEvent]:
     last = 0
     while True:
         rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            select(AuditEvent).where(AuditEvent.stream == stream, AuditEvent.seq > last)
+            .order_by(AuditEvent.seq).limit(batch)
         ).all()
         if not rows:
             return
@@ -132,24 +158,11 @@ def _events(session: Session, batch: int) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
-def as_dict(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "outcome": event.outcome,
-        "reason": event.reason,
-        "details": event.details,
-        "hash": event.hash,
-    }
-
-
 def list_events(
     session: Session, *, action: str | None = None, target: str | None = None, limit: int = 100
 ) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(min(limit, 10000))
+    query = (select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.stream,
+                                         AuditEvent.seq.desc()).limit(min(limit, 10000)))
     if action:
         query = query.where(AuditEvent.action == action)
     if target:

@@ -32,7 +32,7 @@ class _Gunicorn(BaseApplication):
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per worker.")
+              help="Threads per worker (1: gunicorn's sync worker).")
 @pass_cli
 def command(cli: CliContext, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the API with gunicorn (workers fork after the checks pass)."""
@@ -46,7 +46,7 @@ def command(cli: CliContext, host: str, port: int, workers: int, threads: int) -
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": "gthread" if threads > 1 else "sync",
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),

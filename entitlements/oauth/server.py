@@ -30,7 +30,7 @@ class EntitlementsServer(AuthorizationServer):
         self.db, self.settings, self.clock, self.keys = db, settings, clock, keys
         self.clients = ClientDirectory(db, settings.client_cache_ttl)
         self.catalog = Catalog(db, settings.client_cache_ttl)
-        self.ledger = TokenLedger(db)
+        self.ledger = TokenLedger(db, clock)
         super().__init__(query_client=self.clients.find)
         issuer = settings.issuer
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(
@@ -73,6 +73,10 @@ class EntitlementsServer(AuthorizationServer):
         elif error.status_code == 401:
             error.status_code = 400  # e.g. Authlib's unsupported_token_type (RFC 7009 2.2.1)
         return super().handle_error_response(request, error)
+
+    def close(self) -> None:
+        """Close the ledger's connections (tests, and a graceful shutdown)."""
+        self.ledger.close()
 
     def invalidate_caches(self) -> None:
         self.clients.invalidate()

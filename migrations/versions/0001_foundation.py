@@ -4,8 +4,8 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-27 16:22:33.622804
 
-Seeds the tier catalog (public, restricted, early-access) and the audit chain's
-genesis head, and makes audit_events append-only with triggers on both backends.
+Seeds the tier catalog (public, restricted, early-access) and the audit log's
+main stream, and makes audit_events append-only with triggers on both backends.
 """
 
 from collections.abc import Sequence
@@ -23,7 +23,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('audit_streams',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('opened_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_streams'))
+    )
     op.create_table('audit_events',
+    sa.Column('stream', sa.String(length=64), nullable=False),
     sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
@@ -34,19 +42,13 @@ def upgrade() -> None:
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_events'))
+    sa.ForeignKeyConstraint(['stream'], ['audit_streams.id'], name=op.f('fk_audit_events_stream_audit_streams')),
+    sa.PrimaryKeyConstraint('stream', 'seq', name=op.f('pk_audit_events'))
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_events_target'), ['target'], unique=False)
+        batch_op.create_index('ix_audit_events_target_at', ['target', 'at'], unique=False)
 
-    op.create_table('audit_head',
-    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
-    )
     op.create_table('organizations',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -161,9 +163,10 @@ def _seed() -> None:
         {"name": "early-access", "description": "Models before their public release.",
          "created_at": now},
     ])
-    head = sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.Integer),
-                    sa.column("hash", sa.String))
-    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
+    streams = sa.table("audit_streams", sa.column("id", sa.String), sa.column("seq", sa.Integer),
+                       sa.column("hash", sa.String),
+                       sa.column("opened_at", entitlements.db.UTCDateTime(timezone=True)))
+    op.bulk_insert(streams, [{"id": "main", "seq": 0, "hash": "0" * 64, "opened_at": now}])
 
 
 def _make_audit_append_only() -> None:
@@ -217,10 +220,9 @@ def downgrade() -> None:
     op.drop_table('signing_keys')
     op.drop_table('resource_servers')
     op.drop_table('organizations')
-    op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_events_target'))
+        batch_op.drop_index('ix_audit_events_target_at')
         batch_op.drop_index(batch_op.f('ix_audit_events_at'))
-        batch_op.drop_index(batch_op.f('ix_audit_events_action'))
 
     op.drop_table('audit_events')
+    op.drop_table('audit_streams')

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from entitlements.audit import service as audit
-from entitlements.audit.models import AuditEvent, AuditHead
+from entitlements.audit.models import AuditEvent, AuditStream
 from entitlements.oauth import ledger
 from entitlements.oauth.errors import TemporarilyUnavailableError
 from entitlements.oauth.models import IssuedToken
@@ -55,7 +55,7 @@ def test_recorded_events_form_a_chain(db, seqs):
     assert seqs == list(range(seqs[0], seqs[0] + EVENTS))
     with db.sessions() as session:
         rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-        head = session.get(AuditHead, audit.HEAD_ID)
+        head = session.get(AuditStream, audit.MAIN_STREAM)
     assert rows[0].prev_hash == audit.GENESIS_HASH
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert all(audit.event_hash(row) == row.hash for row in rows)
@@ -110,7 +110,7 @@ def _sql(statement: str, pick: Callable[[list[int]], int]):
 def _rehash(connection: Connection, seqs: list[int]) -> None:
     """Rewrite a row and recompute its own hash: the next row's link still gives it away."""
     with Session(bind=connection) as session:
-        event = session.get(AuditEvent, seqs[2])
+        event = session.get(AuditEvent, (audit.MAIN_STREAM, seqs[2]))
         event.reason = "nothing happened"
         event.hash = audit.event_hash(event)
         session.flush()
@@ -134,7 +134,7 @@ def middle(seqs: list[int]) -> int:
                  "event missing", lambda s: s[0], id="first-deleted"),
     pytest.param(_sql("DELETE FROM audit_events WHERE seq = :seq", lambda s: s[-1]),
                  "tail removed or head altered", lambda s: s[-1], id="last-deleted"),
-    pytest.param(_sql("UPDATE audit_head SET seq = seq - 1 WHERE seq = :seq", lambda s: s[-1]),
+    pytest.param(_sql("UPDATE audit_streams SET seq = seq - 1 WHERE seq = :seq", lambda s: s[-1]),
                  "tail removed or head altered", lambda s: s[-1] + 1, id="head-rewound"),
 ])
 def test_tampering_is_detected(db, seqs, tamper, problem, broken_at):
@@ -172,7 +172,7 @@ def test_a_database_error_rolls_back_the_audit_row_too(db, clock, seqs):
         session.flush()
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == EVENTS + 1
-        assert session.get(AuditHead, audit.HEAD_ID).seq == seqs[-1] + 1
+        assert session.get(AuditStream, audit.MAIN_STREAM).seq == seqs[-1] + 1
     assert verify(db).ok
 
 
@@ -180,7 +180,7 @@ def _assert_untouched(db, seqs: list[int]) -> None:
     with db.sessions() as session:
         assert session.scalar(select(Organization).where(Organization.name == "Ghost Org")) is None
         assert session.scalar(select(func.max(AuditEvent.seq))) == seqs[-1]
-        assert session.get(AuditHead, audit.HEAD_ID).seq == seqs[-1]
+        assert session.get(AuditStream, audit.MAIN_STREAM).seq == seqs[-1]
     assert verify(db) == audit.ChainReport(True, EVENTS)
 
 
@@ -208,6 +208,13 @@ def partner(admin) -> Partner:
     return admin.partner()
 
 
+@pytest.fixture
+def tokens(db, clock) -> Iterator[ledger.TokenLedger]:
+    token_ledger = ledger.TokenLedger(db, clock)
+    yield token_ledger
+    token_ledger.close()
+
+
 def signed(clock, jti: str) -> SignedToken:
     now = clock.now()
     return SignedToken("not.stored.here", jti, "kid-1", now, now + timedelta(minutes=5),
@@ -219,9 +226,8 @@ def subject(partner: Partner, client_id: str | None = None) -> TokenSubject:
     return TokenSubject(client_id, client_id, partner.org_id, "verified", GATEWAY, ("public",))
 
 
-def test_group_committed_tokens_and_refusals_share_one_chain(db, clock, partner):
-    """Token batches and single refusal events interleave without breaking a link."""
-    tokens = ledger.TokenLedger(db, max_batch=4)
+def test_issued_tokens_and_refusals_keep_every_chain_intact(db, clock, partner, tokens):
+    """Concurrent token records and refusal events never break a link."""
 
     def work(i: int) -> int:
         if i % 3:
@@ -241,16 +247,50 @@ def test_group_committed_tokens_and_refusals_share_one_chain(db, clock, partner)
     assert verify(db).ok
 
 
-def test_a_failed_token_batch_writes_neither_token_nor_audit_row(db, clock, partner):
-    tokens = ledger.TokenLedger(db)
+def test_a_failed_token_record_writes_neither_token_nor_audit_row(db, clock, partner, tokens):
     with db.sessions() as session:
-        last = session.scalar(select(func.max(AuditEvent.seq)))
+        last = session.scalar(select(func.count()).select_from(AuditEvent))
     with pytest.raises(TemporarilyUnavailableError):
         tokens.record(signed(clock, "jti-orphan"), subject(partner, client_id="cli_missing"))
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(IssuedToken)) == 0
-        assert session.scalar(select(func.max(AuditEvent.seq))) == last
+        # Only the ledger's stream announcement was added; the failed batch left nothing.
+        added = session.scalars(select(AuditEvent.action)
+                                .order_by(AuditEvent.at, AuditEvent.seq)).all()[last:]
+        assert added == [audit.STREAM_OPENED]
     tokens.record(signed(clock, "jti-next"), subject(partner))
     with db.sessions() as session:
         assert session.scalars(select(IssuedToken.jti)).all() == ["jti-next"]
     assert verify(db).ok
+
+
+def test_each_ledger_writer_appends_to_its_own_announced_stream(db, clock, partner, tokens):
+
+    def issue(i: int) -> int:
+        tokens.record(signed(clock, f"jti-{i}"), subject(partner))
+        return i
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert sorted(pool.map(issue, range(12))) == list(range(12))
+    with db.sessions() as session:
+        streams = session.scalars(select(AuditStream.id).where(AuditStream.id != "main")).all()
+        announced = session.scalars(select(AuditEvent.target)
+                                    .where(AuditEvent.action == audit.STREAM_OPENED)).all()
+        issued = session.scalar(select(func.count()).select_from(AuditEvent)
+                                .where(AuditEvent.action == "grant.issued"))
+    assert 1 <= len(streams) <= 3 and sorted(streams) == sorted(announced)
+    assert issued == 12
+    assert verify(db).ok
+
+
+def test_removing_a_whole_stream_is_detected(db, clock, partner, tokens):
+    tokens.record(signed(clock, "jti-1"), subject(partner))
+    with db.sessions() as session:
+        stream = session.scalar(select(AuditStream.id).where(AuditStream.id != "main"))
+    with tampering(db) as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE stream = :s"), {"s": stream})
+        connection.execute(text("DELETE FROM audit_streams WHERE id = :s"), {"s": stream})
+        with Session(bind=connection) as session:
+            report = audit.verify_chain(session)
+    assert (report.ok, report.problem, report.stream) == (False, "stream removed", stream)
+    assert verify(db).ok, "the tampering was rolled back"

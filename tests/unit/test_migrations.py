@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
 
 from entitlements.app import create_app
-from entitlements.audit.models import AuditHead
-from entitlements.audit.service import GENESIS_HASH, HEAD_ID
+from entitlements.audit.models import AuditStream
+from entitlements.audit.service import GENESIS_HASH, MAIN_STREAM
 from entitlements.config import load_settings
 from entitlements.db import Database
 from entitlements.errors import DatabaseNotReady
@@ -47,7 +47,7 @@ def test_migrated_database_is_current(db, db_url):
 def test_seed_rows(db):
     with db.sessions() as session:
         tiers = session.scalars(select(Tier.name).order_by(Tier.name)).all()
-        head = session.get(AuditHead, HEAD_ID)
+        head = session.get(AuditStream, MAIN_STREAM)
     assert tiers == ["early-access", "public", "restricted"]
     assert (head.seq, head.hash) == (0, GENESIS_HASH)
 
