@@ -4,12 +4,13 @@ from .audit.models import AuditEvent, AuditStream
 from .clients.models import OAuthClient
 from .db import Base
 from .oauth.models import IssuedToken, UsedAssertion
-from .organizations.models import Organization
+from .organizations.models import Organization, OrganizationChange, TrustRequest
 from .policy.models import OrganizationTier, Tier
 from .resources.models import ResourceServer
 from .signing.models import SigningKey
 
 __all__ = [
     "AuditEvent", "AuditStream", "Base", "IssuedToken", "OAuthClient", "Organization",
-    "OrganizationTier", "ResourceServer", "SigningKey", "Tier", "UsedAssertion",
+    "OrganizationChange", "OrganizationTier", "ResourceServer", "SigningKey", "Tier",
+    "TrustRequest", "UsedAssertion",
 ]

@@ -3,7 +3,11 @@ from sqlalchemy.orm import Session
 
 from ..organizations import service as organizations
 from ..organizations.models import Organization, TrustLevel
-from ..organizations.schemas import OrganizationSchema
+from ..organizations.schemas import (
+    OrganizationChangeSchema,
+    OrganizationSchema,
+    TrustRequestSchema,
+)
 from ..policy import service as policy
 from .context import CliContext, emit, json_option, pass_cli
 
@@ -17,15 +21,136 @@ def command() -> None:
 
 @command.command("create")
 @click.argument("name")
-@click.option("--trust", "trust_level", type=TRUST_LEVELS, default=TrustLevel.VERIFIED.value,
-              show_default=True)
+@click.option("--trust", "trust_level", type=click.Choice(["unverified", "verified"]),
+              default=TrustLevel.VERIFIED.value, show_default=True)
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 country of incorporation.")
 @json_option
 @pass_cli
-def create_command(cli: CliContext, name: str, trust_level: str, as_json: bool) -> None:
-    """Create an organization."""
+def create_command(cli: CliContext, name: str, trust_level: str, country: str | None,
+                   as_json: bool) -> None:
+    """Onboard a verified organization in one step (one admin vouches for it)."""
     with cli.transaction() as session:
-        org = organizations.create(session, cli.actor(), name, trust_level)
+        org = organizations.create(session, cli.actor(), name, trust_level, country)
         _emit_org(session, org, as_json, f"created organization {org.id} ({org.name})")
+
+
+@command.command("apply")
+@click.argument("name")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 country of incorporation.")
+@json_option
+@pass_cli
+def apply_command(cli: CliContext, name: str, country: str | None, as_json: bool) -> None:
+    """Record an application (status applied, trust unverified)."""
+    with cli.transaction() as session:
+        org = organizations.apply(session, cli.actor(), name, country)
+        _emit_org(session, org, as_json, f"organization {org.id} ({org.name}) applied")
+
+
+def _lifecycle_command(action: str, summary: str) -> None:
+    @command.command(action, help=summary)
+    @click.argument("org_id")
+    @click.option("--reason", required=True, help="Why, for the history and audit log.")
+    @json_option
+    @pass_cli
+    def run(cli: CliContext, org_id: str, reason: str, as_json: bool) -> None:
+        with cli.transaction() as session:
+            org = organizations.move(session, cli.actor(), org_id, action, reason)
+            _emit_org(session, org, as_json, f"organization {org.id} is now {org.status}")
+
+
+for _action, _summary in (
+    ("review", "Start reviewing an application (applied -> under_review)."),
+    ("verify", "Verify an organization under review (-> verified)."),
+    ("suspend", "Suspend: its clients get invalid_client, its live tokens introspect inactive."),
+    ("reinstate", "Lift a suspension (suspended -> verified)."),
+    ("revoke", "Revoke an organization for good."),
+):
+    _lifecycle_command(_action, _summary)
+
+
+@command.command("request-trust")
+@click.argument("org_id")
+@click.argument("level", type=click.Choice(["trusted", "government_partner"]))
+@click.option("--reason", required=True, help="Why, for the history and audit log.")
+@json_option
+@pass_cli
+def request_trust_command(cli: CliContext, org_id: str, level: str, reason: str,
+                          as_json: bool) -> None:
+    """Ask for a higher trust level; another admin must approve it."""
+    with cli.transaction() as session:
+        request = organizations.request_trust(session, cli.actor(), org_id, level, reason)
+        data = TrustRequestSchema().dump(request)
+    emit(as_json, data, f"trust request {data['id']} for {level} awaits a second admin")
+
+
+@command.command("approve-trust")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why, for the history and audit log.")
+@json_option
+@pass_cli
+def approve_trust_command(cli: CliContext, request_id: str, reason: str, as_json: bool) -> None:
+    """Approve another admin's trust request (two-person rule)."""
+    with cli.transaction() as session:
+        org = organizations.approve_trust(session, cli.actor(), request_id, reason)
+        _emit_org(session, org, as_json, f"organization {org.id} is now {org.trust_level}")
+
+
+@command.command("reject-trust")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why, for the history and audit log.")
+@json_option
+@pass_cli
+def reject_trust_command(cli: CliContext, request_id: str, reason: str, as_json: bool) -> None:
+    """Reject a trust request."""
+    with cli.transaction() as session:
+        request = organizations.reject_trust(session, cli.actor(), request_id, reason)
+        data = TrustRequestSchema().dump(request)
+    emit(as_json, data, f"trust request {request_id} rejected")
+
+
+@command.command("lower-trust")
+@click.argument("org_id")
+@click.argument("level", type=TRUST_LEVELS)
+@click.option("--reason", required=True, help="Why, for the history and audit log.")
+@json_option
+@pass_cli
+def lower_trust_command(cli: CliContext, org_id: str, level: str, reason: str,
+                        as_json: bool) -> None:
+    """Lower an organization's trust (one admin suffices)."""
+    with cli.transaction() as session:
+        org = organizations.lower_trust(session, cli.actor(), org_id, level, reason)
+        _emit_org(session, org, as_json, f"organization {org.id} is now {org.trust_level}")
+
+
+@command.command("trust-requests")
+@click.option("--org", "org_id", default=None)
+@click.option("--state", type=click.Choice(["pending", "approved", "rejected"]), default=None)
+@json_option
+@pass_cli
+def trust_requests_command(cli: CliContext, org_id: str | None, state: str | None,
+                           as_json: bool) -> None:
+    """Trust requests, oldest first."""
+    with cli.transaction() as session:
+        data = TrustRequestSchema(many=True).dump(
+            organizations.trust_requests(session, org_id, state))
+    human = "\n".join(f"{r['id']}  {r['state']:8} {r['level']:18} {r['organization_id']} "
+                      f"by {r['requested_by']}" for r in data) or "no trust requests"
+    emit(as_json, data, human)
+
+
+@command.command("history")
+@click.argument("org_id")
+@json_option
+@pass_cli
+def history_command(cli: CliContext, org_id: str, as_json: bool) -> None:
+    """Every lifecycle and trust change of an organization, with actor, reason and evidence."""
+    with cli.transaction() as session:
+        data = OrganizationChangeSchema(many=True).dump(organizations.history(session, org_id))
+    human = "\n".join(f"{c['at']} {c['action']:12} {c['from_status']}->{c['to_status']} "
+                      f"{c['from_trust']}->{c['to_trust']} by {c['actor']}"
+                      f"{' approved by ' + c['approved_by'] if c['approved_by'] else ''}: "
+                      f"{c['reason']}" for c in data)
+    emit(as_json, data, human)
 
 
 @command.command("list")
@@ -51,30 +176,6 @@ def show_command(cli: CliContext, org_id: str, as_json: bool) -> None:
         org = organizations.get(session, org_id)
         data = _dump(session, org)
     emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
-
-
-@command.command("suspend")
-@click.argument("org_id")
-@click.option("--reason", required=True, help="Why, for the audit log.")
-@json_option
-@pass_cli
-def suspend_command(cli: CliContext, org_id: str, reason: str, as_json: bool) -> None:
-    """Suspend: its clients get invalid_client, its live tokens introspect inactive."""
-    with cli.transaction() as session:
-        org = organizations.suspend(session, cli.actor(), org_id, reason)
-        _emit_org(session, org, as_json, f"suspended organization {org.id}")
-
-
-@command.command("reinstate")
-@click.argument("org_id")
-@click.option("--reason", required=True, help="Why, for the audit log.")
-@json_option
-@pass_cli
-def reinstate_command(cli: CliContext, org_id: str, reason: str, as_json: bool) -> None:
-    """Lift a suspension."""
-    with cli.transaction() as session:
-        org = organizations.reinstate(session, cli.actor(), org_id, reason)
-        _emit_org(session, org, as_json, f"reinstated organization {org.id}")
 
 
 @command.command("grant-tier")
@@ -109,8 +210,8 @@ def _dump(session: Session, org: Organization) -> dict:
 
 
 def _columns(org: Organization) -> dict:
-    return {c: getattr(org, c) for c in ("id", "name", "status", "trust_level", "created_at",
-                                         "updated_at")}
+    return {c: getattr(org, c) for c in ("id", "name", "status", "trust_level", "country",
+                                         "created_at", "updated_at")}
 
 
 def _emit_org(session: Session, org: Organization, as_json: bool, human: str) -> None:

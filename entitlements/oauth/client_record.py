@@ -22,6 +22,12 @@ from ..organizations.models import Organization, OrganizationStatus
 from ..policy.service import granted_tiers
 
 GRANT_TYPES = ("client_credentials",)
+ORGANIZATION_NOT_VERIFIED = {
+    OrganizationStatus.SUSPENDED: "The client's organization is suspended.",
+    OrganizationStatus.REVOKED: "The client's organization is revoked.",
+    OrganizationStatus.APPLIED: "The client's organization is not verified yet.",
+    OrganizationStatus.UNDER_REVIEW: "The client's organization is not verified yet.",
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class ClientRecord(ClientMixin):
     may_introspect: bool
     client_active: bool
     organization_id: str
-    organization_active: bool
+    organization_status: str
     trust_level: str
     entitled_tiers: tuple[str, ...]
 
@@ -43,8 +49,9 @@ class ClientRecord(ClientMixin):
     def inactive_reason(self) -> str | None:
         if not self.client_active:
             return "The client is revoked."
-        if not self.organization_active:
-            return "The client's organization is suspended."
+        if self.organization_status != OrganizationStatus.VERIFIED:
+            return ORGANIZATION_NOT_VERIFIED.get(self.organization_status,
+                                                 "The client's organization is not verified.")
         return None
 
     def get_client_id(self) -> str:
@@ -91,7 +98,7 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
         may_introspect=client.may_introspect,
         client_active=client.status == ClientStatus.ACTIVE,
         organization_id=org.id,
-        organization_active=org.status == OrganizationStatus.ACTIVE,
+        organization_status=org.status,
         trust_level=org.trust_level,
         entitled_tiers=tuple(granted_tiers(session, org.id)),
     )

@@ -130,7 +130,7 @@ def token_state(db: Database, jti: str) -> TokenState | None:
         return None
     client_id, expires_at, revoked_at, client_status, org_status = row
     active = (revoked_at is None and client_status == ClientStatus.ACTIVE
-              and org_status == OrganizationStatus.ACTIVE)
+              and org_status == OrganizationStatus.VERIFIED)
     return TokenState(client_id, expires_at, active)
 
 

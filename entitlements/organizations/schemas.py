@@ -6,6 +6,33 @@ class OrganizationSchema(Schema):
     name = fields.String()
     status = fields.String()
     trust_level = fields.String()
+    country = fields.String(allow_none=True)
     tiers = fields.List(fields.String())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class OrganizationChangeSchema(Schema):
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    from_status = fields.String()
+    to_status = fields.String()
+    from_trust = fields.String()
+    to_trust = fields.String()
+    reason = fields.String()
+    evidence = fields.Dict()
+    approved_by = fields.String(allow_none=True)
+
+
+class TrustRequestSchema(Schema):
+    id = fields.String()
+    organization_id = fields.String()
+    level = fields.String()
+    requested_by = fields.String()
+    requested_at = fields.DateTime()
+    reason = fields.String()
+    state = fields.String()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)

@@ -1,17 +1,27 @@
-"""Create, read, suspend and reinstate organizations; every change is audited."""
+"""Organizations: application, lifecycle moves and trust changes; every change is audited
+and kept in the organization's history with its actor, reason and evidence."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..ids import new_id
-from .models import Organization, OrganizationStatus, TrustLevel
+from . import lifecycle
+from .models import (
+    TWO_PERSON_LEVELS,
+    Organization,
+    OrganizationChange,
+    OrganizationStatus,
+    TrustLevel,
+    TrustRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -22,26 +32,26 @@ class Actor:
     now: datetime
 
 
-def create(session: Session, actor: Actor, name: str, trust_level: str) -> Organization:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("organization name must be 1 to 200 characters")
-    _validate_trust(trust_level)
-    if session.scalar(select(Organization.id).where(Organization.name == name)):
-        raise Conflict(f"an organization named {name!r} already exists")
-    org = Organization(
-        id=new_id("org"),
-        name=name,
-        status=OrganizationStatus.ACTIVE,
-        trust_level=trust_level,
-        created_at=actor.now,
-        updated_at=actor.now,
-    )
-    session.add(org)
-    audit.record(
-        session, at=actor.now, actor=actor.name, action="organization.created", target=org.id,
-        details={"name": name, "trust_level": trust_level},
-    )
+def apply(session: Session, actor: Actor, name: str, country: str | None = None
+          ) -> Organization:
+    """Record an application: the organization starts as ``applied`` and unverified."""
+    org = _new(session, actor, name, country, OrganizationStatus.APPLIED, TrustLevel.UNVERIFIED)
+    _changed(session, actor, org, "apply", OrganizationStatus.APPLIED, TrustLevel.UNVERIFIED,
+             "application received", {"country": country})
+    return org
+
+
+def create(session: Session, actor: Actor, name: str, trust_level: str = TrustLevel.VERIFIED,
+           country: str | None = None) -> Organization:
+    """Onboard an organization in one step, vouched for by one admin: verified status,
+    trust at most ``verified`` (higher trust always takes the two-person rule)."""
+    trust = _trust(trust_level)
+    if trust in TWO_PERSON_LEVELS:
+        raise Forbidden(f"trust {trust} needs a second admin: create the organization, then "
+                        "request the trust level and have another admin approve it")
+    org = _new(session, actor, name, country, OrganizationStatus.VERIFIED, trust)
+    _changed(session, actor, org, "create", OrganizationStatus.VERIFIED, trust,
+             "onboarded by an admin", {"country": country})
     return org
 
 
@@ -56,33 +66,176 @@ def list_all(session: Session) -> list[Organization]:
     return list(session.scalars(select(Organization).order_by(Organization.created_at)))
 
 
-def suspend(session: Session, actor: Actor, org_id: str, reason: str) -> Organization:
-    return _set_status(session, actor, org_id, OrganizationStatus.SUSPENDED, reason)
-
-
-def reinstate(session: Session, actor: Actor, org_id: str, reason: str) -> Organization:
-    return _set_status(session, actor, org_id, OrganizationStatus.ACTIVE, reason)
-
-
-def _set_status(
-    session: Session, actor: Actor, org_id: str, status: OrganizationStatus, reason: str
-) -> Organization:
+def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
+         evidence: dict[str, Any] | None = None) -> Organization:
+    """Apply a lifecycle action (review, verify, suspend, reinstate, revoke)."""
     org = get(session, org_id)
-    if org.status == status:
-        raise Conflict(f"organization {org_id} is already {status}")
-    before = org.status
-    org.status, org.updated_at = status, actor.now
-    action = "organization.suspended" if status is OrganizationStatus.SUSPENDED else (
-        "organization.reinstated"
-    )
-    audit.record(
-        session, at=actor.now, actor=actor.name, action=action, target=org.id, reason=reason,
-        details={"before": before, "after": status.value},
-    )
+    target = lifecycle.next_status(org.status, action)
+    trust = org.trust_level
+    if action == "verify" and trust == TrustLevel.UNVERIFIED:
+        trust = TrustLevel.VERIFIED
+    _changed(session, actor, org, action, target, TrustLevel(trust), _reason(reason), evidence)
     return org
 
 
-def _validate_trust(trust_level: str) -> None:
-    if trust_level not in set(TrustLevel):
+def suspend(session: Session, actor: Actor, org_id: str, reason: str) -> Organization:
+    return move(session, actor, org_id, "suspend", reason)
+
+
+def reinstate(session: Session, actor: Actor, org_id: str, reason: str) -> Organization:
+    return move(session, actor, org_id, "reinstate", reason)
+
+
+def request_trust(session: Session, actor: Actor, org_id: str, level: str, reason: str,
+                  ) -> TrustRequest:
+    """Ask for a higher trust level; a different admin must approve it."""
+    org = get(session, org_id)
+    target = _trust(level)
+    if target not in TWO_PERSON_LEVELS:
+        raise InvalidInput(f"only {', '.join(sorted(TWO_PERSON_LEVELS))} are requested; "
+                           "an organization becomes verified by the verify action")
+    if org.status != OrganizationStatus.VERIFIED:
+        raise Conflict(f"organization {org_id} is {org.status}; only a verified organization's "
+                       "trust can be raised", code="invalid_transition")
+    if target.rank <= TrustLevel(org.trust_level).rank:
+        raise Conflict(f"organization {org_id} is already {org.trust_level}")
+    request = TrustRequest(id=new_id("trq"), organization_id=org.id, level=target,
+                           requested_by=actor.name, requested_at=actor.now,
+                           reason=_reason(reason), state="pending")
+    session.add(request)
+    audit.record(session, at=actor.now, actor=actor.name, action="organization.trust_requested",
+                 target=org.id, reason=request.reason,
+                 details={"request": request.id, "level": target.value})
+    return request
+
+
+def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
+                  evidence: dict[str, Any] | None = None) -> Organization:
+    """The second admin's approval: applies the requested level (two-person rule)."""
+    request = _pending(session, request_id)
+    if actor.name == request.requested_by:
+        raise Forbidden("two-person rule: the admin who requested a trust level cannot "
+                        "approve it", code="two_person_rule")
+    org = get(session, request.organization_id)
+    if org.status != OrganizationStatus.VERIFIED:
+        raise Conflict(f"organization {org.id} is {org.status}", code="invalid_transition")
+    _decide(request, actor, "approved", reason)
+    _changed(session, actor, org, "raise_trust", OrganizationStatus.VERIFIED,
+             TrustLevel(request.level), request.reason, evidence,
+             approved_by=actor.name, requested_by=request.requested_by)
+    return org
+
+
+def reject_trust(session: Session, actor: Actor, request_id: str, reason: str) -> TrustRequest:
+    request = _pending(session, request_id)
+    _decide(request, actor, "rejected", reason)
+    audit.record(session, at=actor.now, actor=actor.name, action="organization.trust_rejected",
+                 target=request.organization_id, reason=request.decision_reason,
+                 details={"request": request.id, "level": request.level})
+    return request
+
+
+def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason: str
+                ) -> Organization:
+    """Lowering trust reduces risk, so one admin may do it."""
+    org = get(session, org_id)
+    target = _trust(level)
+    if target.rank >= TrustLevel(org.trust_level).rank:
+        raise Conflict(f"{target} is not lower than {org.trust_level}")
+    _changed(session, actor, org, "lower_trust", OrganizationStatus(org.status), target,
+             _reason(reason), None)
+    return org
+
+
+def history(session: Session, org_id: str) -> list[OrganizationChange]:
+    get(session, org_id)
+    return list(session.scalars(select(OrganizationChange)
+                                .where(OrganizationChange.organization_id == org_id)
+                                .order_by(OrganizationChange.id)))
+
+
+def trust_requests(session: Session, org_id: str | None = None, state: str | None = None
+                   ) -> list[TrustRequest]:
+    query = select(TrustRequest).order_by(TrustRequest.requested_at)
+    if org_id:
+        query = query.where(TrustRequest.organization_id == org_id)
+    if state:
+        query = query.where(TrustRequest.state == state)
+    return list(session.scalars(query))
+
+
+def _new(session: Session, actor: Actor, name: str, country: str | None,
+         status: OrganizationStatus, trust: TrustLevel) -> Organization:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("organization name must be 1 to 200 characters")
+    if country is not None and not (len(country) == 2 and country.isalpha() and
+                                    country.isupper()):
+        raise InvalidInput("country must be an ISO 3166-1 alpha-2 code, such as US")
+    if session.scalar(select(Organization.id).where(Organization.name == name)):
+        raise Conflict(f"an organization named {name!r} already exists")
+    org = Organization(id=new_id("org"), name=name, status=status, trust_level=trust,
+                       country=country, created_at=actor.now, updated_at=actor.now)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def _changed(session: Session, actor: Actor, org: Organization, action: str,
+             status: OrganizationStatus, trust: TrustLevel, reason: str,
+             evidence: dict[str, Any] | None, *, approved_by: str | None = None,
+             requested_by: str | None = None) -> None:
+    """Apply the new status and trust, and record the change in history and audit log."""
+    change = OrganizationChange(
+        organization_id=org.id, at=actor.now, actor=requested_by or actor.name, action=action,
+        from_status=org.status if action not in ("apply", "create") else status,
+        to_status=status, from_trust=org.trust_level if action not in ("apply", "create")
+        else trust, to_trust=trust, reason=reason, evidence=evidence or {},
+        approved_by=approved_by,
+    )
+    session.add(change)
+    details = {"status": [change.from_status, status.value],
+               "trust": [change.from_trust, trust.value], "evidence": evidence or {}}
+    if approved_by:
+        details["requested_by"], details["approved_by"] = requested_by, approved_by
+    org.status, org.trust_level, org.updated_at = status, trust, actor.now
+    audit.record(session, at=actor.now, actor=actor.name, action=f"organization.{_past(action)}",
+                 target=org.id, reason=reason, details=details)
+
+
+_PAST = {"apply": "applied", "create": "created", "review": "under_review",
+         "verify": "verified", "suspend": "suspended", "reinstate": "reinstated",
+         "revoke": "revoked", "raise_trust": "trust_raised", "lower_trust": "trust_lowered"}
+
+
+def _past(action: str) -> str:
+    return _PAST[action]
+
+
+def _pending(session: Session, request_id: str) -> TrustRequest:
+    request = session.get(TrustRequest, request_id)
+    if request is None:
+        raise NotFound(f"no trust request with id {request_id!r}")
+    if request.state != "pending":
+        raise Conflict(f"trust request {request_id} is already {request.state}")
+    return request
+
+
+def _decide(request: TrustRequest, actor: Actor, state: str, reason: str) -> None:
+    request.state, request.decided_by, request.decided_at = state, actor.name, actor.now
+    request.decision_reason = _reason(reason)
+
+
+def _trust(value: str) -> TrustLevel:
+    try:
+        return TrustLevel(value)
+    except ValueError:
         allowed = ", ".join(t.value for t in TrustLevel)
-        raise InvalidInput(f"trust level must be one of: {allowed}")
+        raise InvalidInput(f"trust level must be one of: {allowed}") from None
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput("a reason of 1 to 500 characters is required")
+    return reason

@@ -15,6 +15,7 @@ from jwt.algorithms import ECAlgorithm
 
 from entitlements.cli import context, main
 from entitlements.db import Database
+from entitlements.migrations_check import head_revision
 from tests.factories import GATEWAY, client_keypair
 
 ACTOR = "admin:cli-test"
@@ -81,9 +82,10 @@ def org_id(cli: Run) -> str:
 
 
 def test_orgs_create_prints_json_with_an_id(cli: Run):
-    org = as_json(cli("orgs", "create", "Acme Labs", "--trust", "trusted", "--json"))
+    org = as_json(cli("orgs", "create", "Acme Labs", "--country", "US", "--json"))
     assert org["id"].startswith("org_")
-    assert (org["name"], org["status"], org["trust_level"]) == ("Acme Labs", "active", "trusted")
+    assert (org["name"], org["status"], org["trust_level"], org["country"]) == (
+        "Acme Labs", "verified", "verified", "US")
     assert org["tiers"] == []
 
 
@@ -250,9 +252,11 @@ def test_an_unmigrated_database_is_refused(tmp_path: Path, databases):
 def test_db_upgrade_on_a_fresh_sqlite_path(tmp_path: Path, databases):
     path = tmp_path / "not" / "yet" / "there.sqlite3"
     run = runner_for(f"sqlite:///{path}", tmp_path / "keys")
-    assert as_json(run("db", "upgrade", "--json")) == {"revision": "0001"}
+    head = head_revision(f"sqlite:///{path}")
+    assert head is not None
+    assert as_json(run("db", "upgrade", "--json")) == {"revision": head}
     assert path.is_file()
-    assert as_json(run("db", "current", "--json")) == {"current": "0001", "head": "0001",
+    assert as_json(run("db", "current", "--json")) == {"current": head, "head": head,
                                                         "up_to_date": True}
     assert as_json(run("orgs", "list", "--json")) == []
-    assert ok(run("db", "upgrade")).strip() == "database is at migration 0001"
+    assert ok(run("db", "upgrade")).strip() == f"database is at migration {head}"
