@@ -8,12 +8,16 @@ from datetime import timedelta
 from flask import Flask, jsonify
 
 from . import __version__
+from .admin import openapi
+from .audit import views as audit_views
+from .clients import views as client_views
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import Database
 from .migrations_check import require_current_schema
 from .oauth import views as oauth_views
 from .oauth.server import EntitlementsServer
+from .organizations import views as organization_views
 from .organizations.service import Actor
 from .remote_jwks import RemoteJwks
 from .signing import service as signing
@@ -50,6 +54,9 @@ def create_app(
         remote_jwks=remote_jwks or RemoteJwks(),
     )
     app.register_blueprint(oauth_views.blueprint)
+    for blueprint in (organization_views.blueprint, client_views.blueprint,
+                      audit_views.blueprint, openapi.blueprint):
+        app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     handlers.register(app)
     return app

@@ -1,5 +1,6 @@
 """Every mapped model, imported once so ``Base.metadata`` is complete (Alembic, tests)."""
 
+from .admin.models import AdminKey
 from .audit.models import AuditEvent, AuditStream
 from .clients.models import OAuthClient
 from .db import Base
@@ -10,7 +11,7 @@ from .resources.models import ResourceServer
 from .signing.models import SigningKey
 
 __all__ = [
-    "AuditEvent", "AuditStream", "Base", "IssuedToken", "OAuthClient", "Organization",
+    "AdminKey", "AuditEvent", "AuditStream", "Base", "IssuedToken", "OAuthClient", "Organization",
     "OrganizationChange", "OrganizationTier", "ResourceServer", "SigningKey", "Tier",
     "TrustRequest", "UsedAssertion",
 ]

@@ -2,6 +2,7 @@ from marshmallow import Schema, fields
 
 
 class AuditEventSchema(Schema):
+    stream = fields.String()
     seq = fields.Integer()
     at = fields.DateTime()
     actor = fields.String()
@@ -18,3 +19,4 @@ class ChainReportSchema(Schema):
     checked = fields.Integer()
     broken_at = fields.Integer(allow_none=True)
     problem = fields.String(allow_none=True)
+    stream = fields.String(allow_none=True)

@@ -4,7 +4,7 @@ import click
 
 from ..clients import service as clients
 from ..clients.models import AuthMethod
-from ..clients.schemas import ClientRegistrationSchema, ClientSchema
+from ..clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
 from ..errors import InvalidInput
 from .context import CliContext, emit, json_option, pass_cli
 
@@ -45,7 +45,7 @@ def create_command(
         session.flush()
         client = registration.client
         data = ClientRegistrationSchema().dump(
-            {**_columns(client), "client_secret": registration.client_secret}
+            {**client_columns(client), "client_secret": registration.client_secret}
         )
     human = f"client_id: {client.client_id}"
     if registration.client_secret:
@@ -98,7 +98,7 @@ def rotate_secret_command(cli: CliContext, client_id: str, as_json: bool) -> Non
     with cli.transaction() as session:
         registration = clients.rotate_secret(session, cli.actor(), client_id)
         data = ClientRegistrationSchema().dump(
-            {**_columns(registration.client), "client_secret": registration.client_secret}
+            {**client_columns(registration.client), "client_secret": registration.client_secret}
         )
     emit(as_json, data, f"client_secret: {registration.client_secret}\n(shown once)")
 
@@ -110,11 +110,6 @@ def _read(path: Path) -> str:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
 
 
-def _columns(client: object) -> dict:
-    names = ("client_id", "organization_id", "name", "auth_method", "jwks_uri", "jwks",
-             "default_tiers", "may_introspect", "status", "created_at", "revoked_at")
-    return {n: getattr(client, n) for n in names}
-
 
 def _dump(client: object) -> dict:
-    return ClientSchema().dump(_columns(client))
+    return ClientSchema().dump(client_columns(client))

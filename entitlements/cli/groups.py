@@ -1,8 +1,8 @@
 import click
 
-from . import audit, clients, db, demo, keys, orgs, resources, serve, tiers
+from . import admins, audit, clients, db, demo, keys, orgs, resources, serve, tiers
 
 
 def register_groups(main: click.Group) -> None:
-    for module in (db, keys, orgs, clients, resources, tiers, audit, serve, demo):
+    for module in (db, keys, orgs, clients, resources, tiers, audit, admins, serve, demo):
         main.add_command(module.command)

@@ -5,8 +5,8 @@ from ..organizations import service as organizations
 from ..organizations.models import Organization, TrustLevel
 from ..organizations.schemas import (
     OrganizationChangeSchema,
-    OrganizationSchema,
     TrustRequestSchema,
+    dump_organization,
 )
 from ..policy import service as policy
 from .context import CliContext, emit, json_option, pass_cli
@@ -205,13 +205,7 @@ def revoke_tier_command(cli: CliContext, org_id: str, tier: str, as_json: bool) 
 
 
 def _dump(session: Session, org: Organization) -> dict:
-    return OrganizationSchema().dump({**_columns(org), "tiers": policy.granted_tiers(session,
-                                                                                       org.id)})
-
-
-def _columns(org: Organization) -> dict:
-    return {c: getattr(org, c) for c in ("id", "name", "status", "trust_level", "country",
-                                         "created_at", "updated_at")}
+    return dump_organization(org, policy.granted_tiers(session, org.id))
 
 
 def _emit_org(session: Session, org: Organization, as_json: bool, human: str) -> None:

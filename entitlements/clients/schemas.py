@@ -1,3 +1,5 @@
+from typing import Any
+
 from marshmallow import Schema, fields
 
 
@@ -19,3 +21,11 @@ class ClientRegistrationSchema(ClientSchema):
     """The only response that carries the secret: shown once, never stored."""
 
     client_secret = fields.String(allow_none=True)
+
+
+CLIENT_COLUMNS = ("client_id", "organization_id", "name", "auth_method", "jwks_uri", "jwks",
+                  "default_tiers", "may_introspect", "status", "created_at", "revoked_at")
+
+
+def client_columns(client: Any) -> dict[str, Any]:
+    return {name: getattr(client, name) for name in CLIENT_COLUMNS}

@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Any
+
 from marshmallow import Schema, fields
 
 
@@ -36,3 +39,12 @@ class TrustRequestSchema(Schema):
     decided_by = fields.String(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     decision_reason = fields.String(allow_none=True)
+
+
+ORGANIZATION_COLUMNS = ("id", "name", "status", "trust_level", "country", "created_at",
+                        "updated_at")
+
+
+def dump_organization(org: Any, tiers: Sequence[str]) -> dict[str, Any]:
+    return OrganizationSchema().dump({**{c: getattr(org, c) for c in ORGANIZATION_COLUMNS},
+                                      "tiers": list(tiers)})

@@ -3,6 +3,7 @@ and kept in the organization's history with its actor, reason and evidence."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ from .models import (
     TrustLevel,
     TrustRequest,
 )
+
+COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,9 @@ def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
     org = get(session, request.organization_id)
     if org.status != OrganizationStatus.VERIFIED:
         raise Conflict(f"organization {org.id} is {org.status}", code="invalid_transition")
+    if TrustLevel(request.level).rank <= TrustLevel(org.trust_level).rank:
+        raise Conflict(f"organization {org.id} is already {org.trust_level}; a request for "
+                       f"{request.level} would not raise its trust (use lower-trust)")
     _decide(request, actor, "approved", reason)
     _changed(session, actor, org, "raise_trust", OrganizationStatus.VERIFIED,
              TrustLevel(request.level), request.reason, evidence,
@@ -169,8 +175,7 @@ def _new(session: Session, actor: Actor, name: str, country: str | None,
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("organization name must be 1 to 200 characters")
-    if country is not None and not (len(country) == 2 and country.isalpha() and
-                                    country.isupper()):
+    if country is not None and not COUNTRY.fullmatch(country):
         raise InvalidInput("country must be an ISO 3166-1 alpha-2 code, such as US")
     if session.scalar(select(Organization.id).where(Organization.name == name)):
         raise Conflict(f"an organization named {name!r} already exists")
@@ -222,8 +227,9 @@ def _pending(session: Session, request_id: str) -> TrustRequest:
 
 
 def _decide(request: TrustRequest, actor: Actor, state: str, reason: str) -> None:
+    decision_reason = _reason(reason)
     request.state, request.decided_by, request.decided_at = state, actor.name, actor.now
-    request.decision_reason = _reason(reason)
+    request.decision_reason = decision_reason
 
 
 def _trust(value: str) -> TrustLevel:

@@ -18,6 +18,7 @@ from ..errors import ProblemError
 log = logging.getLogger("entitlements.errors")
 OAUTH_PREFIXES = ("/oauth/",)
 PROBLEM_TYPE = "application/problem+json"
+ADMIN_REALM = 'Bearer realm="entitlements-admin"'
 
 
 def register(app: Flask) -> None:
@@ -43,7 +44,10 @@ def oauth_error(status: int, error: str, description: str) -> Response:
 def _problem_error(error: ProblemError) -> Response:
     if error.detail:
         log.info("%s: %s", error.code, error.detail)
-    return problem(error.status, error.title, error.message, error.type_uri)
+    response = problem(error.status, error.title, error.message, error.type_uri)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = ADMIN_REALM
+    return response
 
 
 def _validation_error(error: ValidationError) -> Response:

@@ -176,7 +176,8 @@ def test_audit_verify_and_list(cli: Run, org_id: str):
     cli("orgs", "grant-tier", org_id, "public")
     assert ok(cli("audit", "verify")).strip() == "audit chain intact: 2 events"
     assert as_json(cli("audit", "verify", "--json")) == {"ok": True, "checked": 2,
-                                                         "broken_at": None, "problem": None}
+                                                         "broken_at": None, "problem": None,
+                                                         "stream": None}
     events = as_json(cli("audit", "list", "--json"))
     assert [e["action"] for e in events] == ["organization.tier_granted", "organization.created"]
     assert {e["actor"] for e in events} == {ACTOR}

@@ -1,0 +1,118 @@
+"""The admin API's OpenAPI 3.1 document, built from the same marshmallow schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Response, current_app, jsonify
+
+from .. import __version__
+from ..audit.schemas import AuditEventSchema, ChainReportSchema
+from ..audit.views import AuditQuerySchema
+from ..clients.schemas import ClientRegistrationSchema, ClientSchema
+from ..clients.views import ClientCreateSchema, RevokeSchema
+from ..organizations.schemas import (
+    OrganizationChangeSchema,
+    OrganizationSchema,
+    TrustRequestSchema,
+)
+from ..organizations.views import (
+    DecisionSchema,
+    LifecycleActionSchema,
+    OrganizationCreateSchema,
+    TierGrantSchema,
+    TrustRequestCreateSchema,
+)
+
+blueprint = Blueprint("admin_openapi", __name__, url_prefix="/admin")
+
+#: (method, path, summary, request schema, status, response schema, list?)
+OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
+    ("get", "/admin/organizations", "List organizations", None, 200, OrganizationSchema, True),
+    ("post", "/admin/organizations", "Apply, or onboard a verified organization",
+     OrganizationCreateSchema, 201, OrganizationSchema, False),
+    ("get", "/admin/organizations/{org_id}", "Show an organization", None, 200,
+     OrganizationSchema, False),
+    ("get", "/admin/organizations/{org_id}/history", "Lifecycle and trust history", None, 200,
+     OrganizationChangeSchema, True),
+    ("post", "/admin/organizations/{org_id}/{action}",
+     "Lifecycle move: review, verify, suspend, reinstate or revoke", LifecycleActionSchema,
+     200, OrganizationSchema, False),
+    ("post", "/admin/organizations/{org_id}/trust-requests",
+     "Request a higher trust level (a second admin approves)", TrustRequestCreateSchema, 201,
+     TrustRequestSchema, False),
+    ("post", "/admin/organizations/{org_id}/tiers", "Grant a tier", TierGrantSchema, 201,
+     OrganizationSchema, False),
+    ("delete", "/admin/organizations/{org_id}/tiers/{tier}", "Take a tier away", None, 200,
+     OrganizationSchema, False),
+    ("get", "/admin/trust-requests", "List trust requests", None, 200, TrustRequestSchema, True),
+    ("post", "/admin/trust-requests/{request_id}/approve",
+     "Approve another admin's request (two-person rule)", DecisionSchema, 200,
+     OrganizationSchema, False),
+    ("post", "/admin/trust-requests/{request_id}/reject", "Reject a trust request",
+     DecisionSchema, 200, TrustRequestSchema, False),
+    ("get", "/admin/clients", "List clients", None, 200, ClientSchema, True),
+    ("post", "/admin/clients", "Register a client (the secret is shown once)",
+     ClientCreateSchema, 201, ClientRegistrationSchema, False),
+    ("get", "/admin/clients/{client_id}", "Show a client", None, 200, ClientSchema, False),
+    ("post", "/admin/clients/{client_id}/revoke", "Revoke a client", RevokeSchema, 200,
+     ClientSchema, False),
+    ("post", "/admin/clients/{client_id}/secret", "Rotate a client's secret (shown once)",
+     None, 200, ClientRegistrationSchema, False),
+    ("get", "/admin/audit", "Read the audit log, newest first", None, 200, AuditEventSchema,
+     True),
+    ("get", "/admin/audit/verify", "Check every hash chain", None, 200, ChainReportSchema,
+     False),
+]
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_spec(current_app.extensions["entitlements.settings"].issuer))
+
+
+def build_spec(issuer: str) -> dict[str, Any]:
+    spec = APISpec(title="entitlements admin API", version=__version__, openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin()], servers=[{"url": issuer}])
+    spec.components.security_scheme("adminKey", {"type": "http", "scheme": "bearer",
+                                                 "description": "an admin API key (eak_...)"})
+    spec.components.response("Problem", {
+        "description": "An RFC 9457 problem", "content": {"application/problem+json": {
+            "schema": {"type": "object", "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, body, status, response, many in OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(summary, body, status, response, many,
+                                                        path)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(summary: str, body: Any, status: int, response: Any, many: bool,
+               path: str) -> dict[str, Any]:
+    schema: Any = {"type": "array", "items": response} if many else response
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"adminKey": []}],
+        "parameters": [{"in": "path", "name": name, "required": True,
+                        "schema": {"type": "string"}}
+                       for name in _path_names(path)],
+        "responses": {str(status): {"description": "OK", "content": {
+            "application/json": {"schema": schema}}},
+            **{code: {"$ref": "#/components/responses/Problem"}
+               for code in ("400", "401", "404", "409", "415")}},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": body}}}
+    if path == "/admin/audit":
+        operation["parameters"] = [{"in": "query", "schema": AuditQuerySchema}]
+    return operation
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]

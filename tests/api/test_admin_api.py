@@ -1,0 +1,200 @@
+"""The admin REST API: authentication, problem+json errors, lifecycle, two-person rule."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from entitlements.admin import service as admins
+from entitlements.audit.models import AuditEvent
+from entitlements.organizations.models import Organization
+from entitlements.organizations.service import Actor
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def keys(db, clock) -> dict[str, str]:
+    """Two admins (alice, bob) and a revoked key."""
+    issued = {}
+    with db.transaction() as session:
+        for name in ("alice", "bob", "mallory"):
+            issued[name] = admins.issue(session, Actor("cli:root", clock.now()), name)
+        admins.revoke(session, Actor("cli:root", clock.now()), issued["mallory"].key.id)
+    return {name: key.secret for name, key in issued.items()}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def audit_count(db, action: str) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == action))
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param({}, id="no-header"),
+    pytest.param({"Authorization": "Bearer eak_not-a-real-key"}, id="unknown-key"),
+    pytest.param({"Authorization": "Basic YWxpY2U6c2VjcmV0"}, id="wrong-scheme"),
+    pytest.param("revoked", id="revoked-key"),
+])
+def test_admin_endpoints_need_a_valid_key(client, db, keys, headers):
+    if headers == "revoked":
+        headers = bearer(keys["mallory"])
+    before = audit_count(db, "admin.auth_refused")
+    response = client.get("/admin/organizations", headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="entitlements-admin"'
+    body = response.get_json()
+    assert body["status"] == 401 and body["type"] == "urn:entitlements:problem:unauthorized"
+    assert audit_count(db, "admin.auth_refused") == before + 1
+
+
+def test_lifecycle_through_the_api_is_audited_with_the_admin(client, db, keys):
+    alice = bearer(keys["alice"])
+    created = client.post("/admin/organizations", headers=alice,
+                          json={"name": "Acme Labs", "country": "US"})
+    assert created.status_code == 201
+    org = created.get_json()
+    assert (org["status"], org["trust_level"], org["country"]) == ("applied", "unverified", "US")
+    for action, status in (("review", "under_review"), ("verify", "verified"),
+                           ("suspend", "suspended"), ("reinstate", "verified")):
+        moved = client.post(f"/admin/organizations/{org['id']}/{action}", headers=alice,
+                            json={"reason": f"{action} it", "evidence": {"lei": "checked"}})
+        assert moved.status_code == 200, moved.get_json()
+        assert moved.get_json()["status"] == status
+    history = client.get(f"/admin/organizations/{org['id']}/history", headers=alice).get_json()
+    assert [h["action"] for h in history] == ["apply", "review", "verify", "suspend",
+                                              "reinstate"]
+    assert {h["actor"] for h in history} == {"admin:alice"}
+    assert history[2]["evidence"] == {"lei": "checked"}
+
+
+def test_two_person_rule_through_the_api(client, keys, admin):
+    org_id = admin.org("Acme Labs")
+    alice, bob = bearer(keys["alice"]), bearer(keys["bob"])
+    request = client.post(f"/admin/organizations/{org_id}/trust-requests", headers=alice,
+                          json={"level": "trusted", "reason": "domestic lab, LEI checked"})
+    assert request.status_code == 201
+    request_id = request.get_json()["id"]
+    self_approval = client.post(f"/admin/trust-requests/{request_id}/approve", headers=alice,
+                                json={"reason": "looks fine"})
+    assert self_approval.status_code == 403
+    assert self_approval.get_json()["type"] == "urn:entitlements:problem:two_person_rule"
+    approved = client.post(f"/admin/trust-requests/{request_id}/approve", headers=bob,
+                           json={"reason": "agreed"})
+    assert approved.status_code == 200
+    assert approved.get_json()["trust_level"] == "trusted"
+    history = client.get(f"/admin/organizations/{org_id}/history", headers=bob).get_json()
+    assert history[-1]["actor"] == "admin:alice" and history[-1]["approved_by"] == "admin:bob"
+
+
+@pytest.mark.parametrize(("kwargs", "status", "problem"), [
+    pytest.param({"data": "not json", "content_type": "text/plain"}, 415,
+                 "unsupported_media_type", id="text-plain"),
+    pytest.param({"data": "{not json", "content_type": "application/json"}, 400,
+                 "malformed_json", id="malformed-json"),
+    pytest.param({"json": ["a", "list"]}, 400, "malformed_json", id="not-an-object"),
+    pytest.param({"json": {"name": "X", "colour": "red"}}, 400, "invalid_input",
+                 id="unknown-field"),
+    pytest.param({"json": {"country": "US"}}, 400, "invalid_input", id="missing-name"),
+    pytest.param({"json": {"name": "X", "country": "usa"}}, 400, "invalid_input",
+                 id="bad-country"),
+    pytest.param({"json": {"name": "x" * 201}}, 400, "invalid_input", id="name-too-long"),
+    pytest.param({"data": "{" + " " * 70_000 + "}", "content_type": "application/json"}, 413,
+                 None, id="oversize"),
+])
+def test_bad_bodies_are_precise_problems_and_change_nothing(client, db, keys, kwargs, status,
+                                                            problem):
+    response = client.post("/admin/organizations", headers=bearer(keys["alice"]), **kwargs)
+    assert response.status_code == status
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["status"] == status and body["detail"]
+    if problem:
+        assert body["type"] == f"urn:entitlements:problem:{problem}"
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Organization)) == 0
+
+
+def test_field_errors_are_listed(client, keys):
+    response = client.post("/admin/organizations", headers=bearer(keys["alice"]),
+                           json={"name": "", "onboard": "perhaps"})
+    assert response.status_code == 400
+    assert set(response.get_json()["errors"]) == {"name", "onboard"}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "problem"), [
+    pytest.param("get", "/admin/organizations/org_nope", None, 404, "not_found",
+                 id="unknown-org"),
+    pytest.param("post", "/admin/organizations/org_nope/verify", {"reason": "r"}, 404,
+                 "not_found", id="verify-unknown-org"),
+    pytest.param("post", "/admin/trust-requests/trq_nope/approve", {"reason": "r"}, 404,
+                 "not_found", id="unknown-trust-request"),
+    pytest.param("get", "/admin/clients/cli_nope", None, 404, "not_found", id="unknown-client"),
+    pytest.param("post", "/admin/organizations/{org}/suspend", {"reason": "r"}, 409,
+                 "invalid_transition", id="suspend-an-application"),
+    pytest.param("post", "/admin/organizations/{org}/tiers", {"tier": "platinum"}, 404,
+                 "not_found", id="unknown-tier"),
+    pytest.param("post", "/admin/organizations/{org}/fly", {"reason": "r"}, 404, None,
+                 id="unknown-action"),
+])
+def test_unknown_ids_and_refused_moves(client, db, keys, method, path, body, status, problem):
+    alice = bearer(keys["alice"])
+    org = client.post("/admin/organizations", headers=alice, json={"name": "Applicant"})
+    path = path.format(org=org.get_json()["id"])
+    response = getattr(client, method)(path, headers=alice, json=body)
+    assert response.status_code == status
+    assert response.mimetype == PROBLEM
+    if problem:
+        assert response.get_json()["type"] == f"urn:entitlements:problem:{problem}"
+    with db.sessions() as session:
+        assert session.scalar(select(Organization.status)) == "applied"
+
+
+def test_clients_through_the_api_show_the_secret_once(client, keys, admin):
+    org_id = admin.org("Acme Labs")
+    alice = bearer(keys["alice"])
+    created = client.post("/admin/clients", headers=alice, json={"organization_id": org_id})
+    assert created.status_code == 201
+    secret = created.get_json()["client_secret"]
+    assert secret and len(secret) >= 43
+    client_id = created.get_json()["client_id"]
+    shown = client.get(f"/admin/clients/{client_id}", headers=alice)
+    listed = client.get("/admin/clients", headers=alice)
+    for response in (shown, listed):
+        assert secret not in response.get_data(as_text=True)
+        assert "sha256$" not in response.get_data(as_text=True)
+    revoked = client.post(f"/admin/clients/{client_id}/revoke", headers=alice,
+                          json={"reason": "rotated out"})
+    assert revoked.get_json()["status"] == "revoked"
+
+
+def test_audit_endpoints(client, keys, admin):
+    admin.org("Acme Labs")
+    alice = bearer(keys["alice"])
+    events = client.get("/admin/audit?action=organization.created&limit=5", headers=alice)
+    assert [e["action"] for e in events.get_json()] == ["organization.created"]
+    assert client.get("/admin/audit/verify", headers=alice).get_json()["ok"] is True
+    bad = client.get("/admin/audit?limit=0", headers=alice)
+    assert bad.status_code == 400 and bad.mimetype == PROBLEM
+
+
+def test_openapi_document_describes_every_admin_route(client, app):
+    document = client.get("/admin/openapi.json").get_json()
+    assert document["openapi"] == "3.1.0"
+    assert document["components"]["securitySchemes"]["adminKey"]["scheme"] == "bearer"
+    assert "OrganizationCreate" in document["components"]["schemas"]
+    documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    routes = {(method, _openapi_path(rule.rule)) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/admin") and rule.endpoint != "admin_openapi.openapi"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes == documented
+
+
+def _openapi_path(rule: str) -> str:
+    path = rule.replace("<any(review, verify, suspend, reinstate, revoke):action>", "{action}")
+    return path.replace("<", "{").replace(">", "}")
