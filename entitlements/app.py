@@ -17,7 +17,10 @@ from .db import Database
 from .migrations_check import require_current_schema
 from .oauth import views as oauth_views
 from .oauth.server import EntitlementsServer
+from .organizations import evidence_views
 from .organizations import views as organization_views
+from .organizations.domains import DnsPythonResolver
+from .organizations.lei import GleifRegistry
 from .organizations.service import Actor
 from .remote_jwks import RemoteJwks
 from .signing import service as signing
@@ -54,8 +57,10 @@ def create_app(
         remote_jwks=remote_jwks or RemoteJwks(),
     )
     app.register_blueprint(oauth_views.blueprint)
-    for blueprint in (organization_views.blueprint, client_views.blueprint,
-                      audit_views.blueprint, openapi.blueprint):
+    app.extensions["entitlements.dns"] = DnsPythonResolver()
+    app.extensions["entitlements.lei_registry"] = GleifRegistry()
+    for blueprint in (organization_views.blueprint, evidence_views.blueprint,
+                      client_views.blueprint, audit_views.blueprint, openapi.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     handlers.register(app)

@@ -5,13 +5,25 @@ from .audit.models import AuditEvent, AuditStream
 from .clients.models import OAuthClient
 from .db import Base
 from .oauth.models import IssuedToken, UsedAssertion
-from .organizations.models import Organization, OrganizationChange, TrustRequest
+from .organizations.models import Evidence, Organization, OrganizationChange, TrustRequest
 from .policy.models import OrganizationTier, Tier
 from .resources.models import ResourceServer
 from .signing.models import SigningKey
 
 __all__ = [
-    "AdminKey", "AuditEvent", "AuditStream", "Base", "IssuedToken", "OAuthClient", "Organization",
-    "OrganizationChange", "OrganizationTier", "ResourceServer", "SigningKey", "Tier",
-    "TrustRequest", "UsedAssertion",
+    "AdminKey",
+    "AuditEvent",
+    "AuditStream",
+    "Base",
+    "Evidence",
+    "IssuedToken",
+    "OAuthClient",
+    "Organization",
+    "OrganizationChange",
+    "OrganizationTier",
+    "ResourceServer",
+    "SigningKey",
+    "Tier",
+    "TrustRequest",
+    "UsedAssertion",
 ]

@@ -13,7 +13,13 @@ from ..audit.schemas import AuditEventSchema, ChainReportSchema
 from ..audit.views import AuditQuerySchema
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema
 from ..clients.views import ClientCreateSchema, RevokeSchema
+from ..organizations.evidence_views import (
+    AgreementSchema,
+    DomainChallengeSchema,
+    LeiCheckSchema,
+)
 from ..organizations.schemas import (
+    EvidenceSchema,
     OrganizationChangeSchema,
     OrganizationSchema,
     TrustRequestSchema,
@@ -47,6 +53,18 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
      OrganizationSchema, False),
     ("delete", "/admin/organizations/{org_id}/tiers/{tier}", "Take a tier away", None, 200,
      OrganizationSchema, False),
+    ("get", "/admin/organizations/{org_id}/evidence", "List an organization's evidence", None,
+     200, EvidenceSchema, True),
+    ("post", "/admin/organizations/{org_id}/evidence/domain",
+     "Issue a DNS TXT domain-control challenge", DomainChallengeSchema, 201, EvidenceSchema,
+     False),
+    ("post", "/admin/evidence/{evidence_id}/check", "Check a domain challenge's TXT record",
+     None, 200, EvidenceSchema, False),
+    ("post", "/admin/organizations/{org_id}/evidence/lei",
+     "Check an LEI (check digits, then the GLEIF registry)", LeiCheckSchema, 201,
+     EvidenceSchema, False),
+    ("post", "/admin/organizations/{org_id}/evidence/agreement",
+     "Record the signed partner agreement", AgreementSchema, 201, EvidenceSchema, False),
     ("get", "/admin/trust-requests", "List trust requests", None, 200, TrustRequestSchema, True),
     ("post", "/admin/trust-requests/{request_id}/approve",
      "Approve another admin's request (two-person rule)", DecisionSchema, 200,
@@ -104,7 +122,7 @@ def _operation(summary: str, body: Any, status: int, response: Any, many: bool,
         "responses": {str(status): {"description": "OK", "content": {
             "application/json": {"schema": schema}}},
             **{code: {"$ref": "#/components/responses/Problem"}
-               for code in ("400", "401", "404", "409", "415")}},
+               for code in ("400", "401", "404", "409", "415", "503")}},
     }
     if body is not None:
         operation["requestBody"] = {"required": True,

@@ -1,9 +1,13 @@
 import click
 from sqlalchemy.orm import Session
 
+from ..organizations import evidence
 from ..organizations import service as organizations
+from ..organizations.domains import DnsPythonResolver
+from ..organizations.lei import GleifRegistry
 from ..organizations.models import Organization, TrustLevel
 from ..organizations.schemas import (
+    EvidenceSchema,
     OrganizationChangeSchema,
     TrustRequestSchema,
     dump_organization,
@@ -211,3 +215,71 @@ def _dump(session: Session, org: Organization) -> dict:
 def _emit_org(session: Session, org: Organization, as_json: bool, human: str) -> None:
     session.flush()
     emit(as_json, _dump(session, org), human)
+
+
+@command.command("evidence")
+@click.argument("org_id")
+@json_option
+@pass_cli
+def evidence_command(cli: CliContext, org_id: str, as_json: bool) -> None:
+    """An organization's evidence and whether each piece was verified."""
+    with cli.transaction() as session:
+        data = EvidenceSchema(many=True).dump(evidence.list_evidence(session, org_id))
+    human = "\n".join(f"{e['id']}  {e['kind']:9} {e['status']:8} {e['value']}"
+                      for e in data) or "no evidence"
+    emit(as_json, data, human)
+
+
+@command.command("challenge-domain")
+@click.argument("org_id")
+@click.argument("domain")
+@json_option
+@pass_cli
+def challenge_domain_command(cli: CliContext, org_id: str, domain: str, as_json: bool) -> None:
+    """Issue a DNS TXT challenge the organization must publish."""
+    with cli.transaction() as session:
+        found = evidence.start_domain_challenge(session, cli.actor(), org_id, domain)
+        data = EvidenceSchema().dump(found)
+    emit(as_json, data, f"publish: {data['details']['record']} TXT "
+                        f"\"{data['details']['value']}\"\nthen: entitlements orgs check-domain "
+                        f"{data['id']}")
+
+
+@command.command("check-domain")
+@click.argument("evidence_id")
+@json_option
+@pass_cli
+def check_domain_command(cli: CliContext, evidence_id: str, as_json: bool) -> None:
+    """Look the challenge's TXT record up in DNS."""
+    with cli.transaction() as session:
+        found = evidence.check_domain(session, cli.actor(), evidence_id, DnsPythonResolver())
+        data = EvidenceSchema().dump(found)
+    emit(as_json, data, f"domain {data['value']}: {data['status']}")
+
+
+@command.command("check-lei")
+@click.argument("org_id")
+@click.argument("lei")
+@json_option
+@pass_cli
+def check_lei_command(cli: CliContext, org_id: str, lei: str, as_json: bool) -> None:
+    """Check an LEI's digits, then its GLEIF record against the application."""
+    with cli.transaction() as session:
+        found = evidence.check_lei(session, cli.actor(), org_id, lei, GleifRegistry())
+        data = EvidenceSchema().dump(found)
+    mismatches = ", ".join(data["details"]["mismatches"]) or "none"
+    emit(as_json, data, f"LEI {data['value']}: {data['status']} (mismatches: {mismatches})")
+
+
+@command.command("record-agreement")
+@click.argument("org_id")
+@click.argument("reference")
+@json_option
+@pass_cli
+def record_agreement_command(cli: CliContext, org_id: str, reference: str,
+                             as_json: bool) -> None:
+    """Record the signed partner agreement by its reference."""
+    with cli.transaction() as session:
+        data = EvidenceSchema().dump(evidence.record_agreement(session, cli.actor(), org_id,
+                                                               reference))
+    emit(as_json, data, f"agreement {reference} recorded")

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from ..errors import EntitlementsError, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, ProblemError
 
 GLEIF_API = "https://api.gleif.org/api/v1"
 LEI_FORMAT = re.compile(r"[0-9A-Z]{18}[0-9]{2}")
@@ -25,11 +25,12 @@ class LeiNotFound(NotFound):
     code = "lei_not_found"
 
 
-class RegistryUnavailable(EntitlementsError):
+class RegistryUnavailable(ProblemError):
     """The registry failed or timed out: retry later."""
 
     code = "registry_unavailable"
     status = 503
+    title = "Upstream unavailable"
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,31 @@ class TrustRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class EvidenceKind(StrEnum):
+    DOMAIN = "domain"
+    LEI = "lei"
+    AGREEMENT = "agreement"
+
+
+class Evidence(Base):
+    """One piece of evidence about an organization and whether it has been checked."""
+
+    __tablename__ = "organization_evidence"
+    __table_args__ = (
+        CheckConstraint("kind IN ('domain', 'lei', 'agreement')", name="kind"),
+        CheckConstraint("status IN ('pending', 'verified', 'failed')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    challenge: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+    checked_by: Mapped[str | None] = mapped_column(String(200))

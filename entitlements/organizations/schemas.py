@@ -48,3 +48,15 @@ ORGANIZATION_COLUMNS = ("id", "name", "status", "trust_level", "country", "creat
 def dump_organization(org: Any, tiers: Sequence[str]) -> dict[str, Any]:
     return OrganizationSchema().dump({**{c: getattr(org, c) for c in ORGANIZATION_COLUMNS},
                                       "tiers": list(tiers)})
+
+
+class EvidenceSchema(Schema):
+    id = fields.String()
+    organization_id = fields.String()
+    kind = fields.String()
+    value = fields.String()
+    status = fields.String()
+    details = fields.Dict()
+    created_at = fields.DateTime()
+    checked_at = fields.DateTime(allow_none=True)
+    checked_by = fields.String(allow_none=True)

@@ -38,6 +38,7 @@ class FileKeyStore:
 
     def save(self, kid: str, key: PrivateKey) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(self._passphrase)
             if self._passphrase

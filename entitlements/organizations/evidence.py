@@ -1,0 +1,125 @@
+"""Evidence about an organization: domain control, its LEI record, a signed agreement.
+
+Each check is recorded (verified or failed, with what was compared) and audited.
+A registry or DNS outage raises a retryable error and records nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import new_id
+from . import domains
+from .lei import GleifRegistry, LeiRecord
+from .models import Evidence, EvidenceKind
+from .service import Actor, get
+
+VERIFIED, FAILED, PENDING = "verified", "failed", "pending"
+
+
+def start_domain_challenge(session: Session, actor: Actor, org_id: str, domain: str
+                           ) -> Evidence:
+    """A fresh challenge for the organization to publish as a TXT record."""
+    org = get(session, org_id)
+    name = domains.normalize_domain(domain)
+    challenge = domains.new_challenge()
+    evidence = _add(session, actor, org.id, EvidenceKind.DOMAIN, name, PENDING, {
+        "record": domains.record_name(name), "value": domains.expected_value(challenge)})
+    evidence.challenge = challenge
+    audit.record(session, at=actor.now, actor=actor.name, action="organization.domain_challenged",
+                 target=org.id, details={"evidence": evidence.id, "domain": name})
+    return evidence
+
+
+def check_domain(session: Session, actor: Actor, evidence_id: str,
+                 resolver: domains.TxtResolver) -> Evidence:
+    evidence = _get(session, evidence_id)
+    if evidence.kind != EvidenceKind.DOMAIN or not evidence.challenge:
+        raise Conflict(f"evidence {evidence_id} is not a domain challenge")
+    published = domains.check_challenge(resolver, evidence.value, evidence.challenge)
+    details = {**evidence.details, "found": published}
+    return _checked(session, actor, evidence, VERIFIED if published else FAILED, details)
+
+
+def check_lei(session: Session, actor: Actor, org_id: str, lei: str, registry: GleifRegistry
+              ) -> Evidence:
+    """Look the LEI up and compare legal name, country and status with the application."""
+    org = get(session, org_id)
+    record = registry.lookup(lei)
+    mismatches = lei_mismatches(record, org.name, org.country)
+    details: dict[str, Any] = {"legal_name": record.legal_name, "country": record.country,
+                               "entity_status": record.entity_status,
+                               "registration_status": record.registration_status,
+                               "mismatches": mismatches}
+    evidence = _add(session, actor, org.id, EvidenceKind.LEI, record.lei, PENDING, details)
+    return _checked(session, actor, evidence, FAILED if mismatches else VERIFIED, details)
+
+
+def lei_mismatches(record: LeiRecord, name: str, country: str | None) -> list[str]:
+    mismatches = []
+    if _comparable(record.legal_name) != _comparable(name):
+        mismatches.append("legal_name")
+    if country is None or record.country != country:
+        mismatches.append("country")
+    if not record.is_current:
+        mismatches.append("registration_status")
+    return mismatches
+
+
+def record_agreement(session: Session, actor: Actor, org_id: str, reference: str) -> Evidence:
+    """An admin attests the signed partner agreement, by its reference."""
+    org = get(session, org_id)
+    reference = reference.strip()
+    if not 1 <= len(reference) <= 300:
+        raise InvalidInput("an agreement reference is 1 to 300 characters")
+    evidence = _add(session, actor, org.id, EvidenceKind.AGREEMENT, reference, PENDING, {})
+    return _checked(session, actor, evidence, VERIFIED, {})
+
+
+def list_evidence(session: Session, org_id: str) -> list[Evidence]:
+    get(session, org_id)
+    return list(session.scalars(select(Evidence).where(Evidence.organization_id == org_id)
+                                .order_by(Evidence.created_at, Evidence.id)))
+
+
+def verified_kinds(session: Session, org_id: str) -> set[str]:
+    return {e.kind for e in list_evidence(session, org_id) if e.status == VERIFIED}
+
+
+def _add(session: Session, actor: Actor, org_id: str, kind: EvidenceKind, value: str,
+         status: str, details: dict[str, Any]) -> Evidence:
+    evidence = Evidence(id=new_id("evd"), organization_id=org_id, kind=kind, value=value,
+                        status=status, details=details, created_at=actor.now)
+    session.add(evidence)
+    session.flush()
+    return evidence
+
+
+def _checked(session: Session, actor: Actor, evidence: Evidence, status: str,
+             details: dict[str, Any]) -> Evidence:
+    evidence.status, evidence.details = status, details
+    evidence.checked_at, evidence.checked_by = actor.now, actor.name
+    audit.record(session, at=actor.now, actor=actor.name, action="organization.evidence_checked",
+                 target=evidence.organization_id,
+                 outcome=audit.SUCCESS if status == VERIFIED else audit.FAILURE,
+                 reason=None if status == VERIFIED else f"{evidence.kind} check failed",
+                 details={"evidence": evidence.id, "kind": evidence.kind,
+                          "value": evidence.value, "status": status})
+    return evidence
+
+
+def _get(session: Session, evidence_id: str) -> Evidence:
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"no evidence with id {evidence_id!r}")
+    return evidence
+
+
+def _comparable(name: str) -> str:
+    return re.sub(r"[\W_]+", " ", name).casefold().strip()

@@ -1,0 +1,68 @@
+"""/admin/organizations/{id}/evidence: domain challenges, LEI checks, agreements."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+from marshmallow import Schema, fields, validate
+
+from ..web.admin import actor, admin_required, database, json_body, transaction
+from . import evidence
+from .schemas import EvidenceSchema
+
+blueprint = Blueprint("admin_evidence", __name__, url_prefix="/admin")
+
+
+class DomainChallengeSchema(Schema):
+    domain = fields.String(required=True, validate=validate.Length(1, 253))
+
+
+class LeiCheckSchema(Schema):
+    lei = fields.String(required=True, validate=validate.Length(1, 40))
+
+
+class AgreementSchema(Schema):
+    reference = fields.String(required=True, validate=validate.Length(1, 300))
+
+
+@blueprint.get("/organizations/<org_id>/evidence")
+@admin_required
+def list_evidence(org_id: str) -> Response:
+    with database().sessions() as session:
+        return jsonify(EvidenceSchema(many=True).dump(evidence.list_evidence(session, org_id)))
+
+
+@blueprint.post("/organizations/<org_id>/evidence/domain")
+@admin_required
+def start_domain_challenge(org_id: str) -> tuple[Response, int]:
+    body = json_body(DomainChallengeSchema())
+    with transaction() as session:
+        found = evidence.start_domain_challenge(session, actor(), org_id, body["domain"])
+        return jsonify(EvidenceSchema().dump(found)), 201
+
+
+@blueprint.post("/evidence/<evidence_id>/check")
+@admin_required
+def check_domain(evidence_id: str) -> Response:
+    resolver = current_app.extensions["entitlements.dns"]
+    with transaction() as session:
+        found = evidence.check_domain(session, actor(), evidence_id, resolver)
+        return jsonify(EvidenceSchema().dump(found))
+
+
+@blueprint.post("/organizations/<org_id>/evidence/lei")
+@admin_required
+def check_lei(org_id: str) -> tuple[Response, int]:
+    body = json_body(LeiCheckSchema())
+    registry = current_app.extensions["entitlements.lei_registry"]
+    with transaction() as session:
+        found = evidence.check_lei(session, actor(), org_id, body["lei"], registry)
+        return jsonify(EvidenceSchema().dump(found)), 201
+
+
+@blueprint.post("/organizations/<org_id>/evidence/agreement")
+@admin_required
+def record_agreement(org_id: str) -> tuple[Response, int]:
+    body = json_body(AgreementSchema())
+    with transaction() as session:
+        found = evidence.record_agreement(session, actor(), org_id, body["reference"])
+        return jsonify(EvidenceSchema().dump(found)), 201
