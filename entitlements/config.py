@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 PREFIX = "ENTITLEMENTS_"
 SIGNING_ALGORITHMS = ("ES256", "EdDSA", "RS256")
+EVIDENCE_KINDS = frozenset({"domain", "lei", "agreement"})
 POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
                      "postgresql+psycopg2://")
 
@@ -37,6 +38,14 @@ class Settings:
     assertion_max_lifetime: int = 300
     clock_leeway: int = 30
     log_level: str = "INFO"
+    evidence_verified: str = ""
+    evidence_trusted: str = "domain,lei,agreement"
+    evidence_government_partner: str = "domain,lei,agreement"
+
+    def evidence_required(self, level: str) -> frozenset[str]:
+        """The evidence kinds that must be verified before reaching trust ``level``."""
+        listed = getattr(self, f"evidence_{level}", "")
+        return frozenset(kind for kind in listed.split(",") if kind)
 
     @property
     def token_endpoint(self) -> str:
@@ -60,6 +69,16 @@ class _SettingsSchema(Schema):
     assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 3600))
     clock_leeway = f.Integer(strict=False, validate=validate.Range(0, 300))
     log_level = f.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
+    evidence_verified = f.String()
+    evidence_trusted = f.String()
+    evidence_government_partner = f.String()
+
+    @validates("evidence_verified", "evidence_trusted", "evidence_government_partner")
+    def _evidence(self, value: str, **_: Any) -> None:
+        unknown = {kind for kind in value.split(",") if kind} - EVIDENCE_KINDS
+        if unknown:
+            raise ValidationError(f"unknown evidence kinds {sorted(unknown)}; "
+                                  f"use a comma list of {', '.join(sorted(EVIDENCE_KINDS))}")
 
     @validates("issuer")
     def _issuer(self, value: str, **_: Any) -> None:

@@ -58,7 +58,8 @@ def _lifecycle_command(action: str, summary: str) -> None:
     @pass_cli
     def run(cli: CliContext, org_id: str, reason: str, as_json: bool) -> None:
         with cli.transaction() as session:
-            org = organizations.move(session, cli.actor(), org_id, action, reason)
+            org = organizations.move(session, cli.actor(), org_id, action, reason,
+                                     required=cli.settings.evidence_required("verified"))
             _emit_org(session, org, as_json, f"organization {org.id} is now {org.status}")
 
 
@@ -95,7 +96,9 @@ def request_trust_command(cli: CliContext, org_id: str, level: str, reason: str,
 def approve_trust_command(cli: CliContext, request_id: str, reason: str, as_json: bool) -> None:
     """Approve another admin's trust request (two-person rule)."""
     with cli.transaction() as session:
-        org = organizations.approve_trust(session, cli.actor(), request_id, reason)
+        level = organizations.get_trust_request(session, request_id).level
+        org = organizations.approve_trust(session, cli.actor(), request_id, reason,
+                                          required=cli.settings.evidence_required(level))
         _emit_org(session, org, as_json, f"organization {org.id} is now {org.trust_level}")
 
 

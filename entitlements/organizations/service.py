@@ -4,6 +4,7 @@ and kept in the organization's history with its actor, reason and evidence."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from ..ids import new_id
 from . import lifecycle
 from .models import (
     TWO_PERSON_LEVELS,
+    Evidence,
     Organization,
     OrganizationChange,
     OrganizationStatus,
@@ -70,13 +72,17 @@ def list_all(session: Session) -> list[Organization]:
 
 
 def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
-         evidence: dict[str, Any] | None = None) -> Organization:
-    """Apply a lifecycle action (review, verify, suspend, reinstate, revoke)."""
+         evidence: dict[str, Any] | None = None, *, required: Collection[str] = ()
+         ) -> Organization:
+    """Apply a lifecycle action (review, verify, suspend, reinstate, revoke); ``verify``
+    needs verified evidence of each ``required`` kind."""
     org = get(session, org_id)
     target = lifecycle.next_status(org.status, action)
     trust = org.trust_level
-    if action == "verify" and trust == TrustLevel.UNVERIFIED:
-        trust = TrustLevel.VERIFIED
+    if action == "verify":
+        evidence = {**(evidence or {}), **_required_evidence(session, org.id, required, action)}
+        if trust == TrustLevel.UNVERIFIED:
+            trust = TrustLevel.VERIFIED
     _changed(session, actor, org, action, target, TrustLevel(trust), _reason(reason), evidence)
     return org
 
@@ -113,8 +119,10 @@ def request_trust(session: Session, actor: Actor, org_id: str, level: str, reaso
 
 
 def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
-                  evidence: dict[str, Any] | None = None) -> Organization:
-    """The second admin's approval: applies the requested level (two-person rule)."""
+                  evidence: dict[str, Any] | None = None, *, required: Collection[str] = ()
+                  ) -> Organization:
+    """The second admin's approval: applies the requested level (two-person rule), given
+    verified evidence of each ``required`` kind."""
     request = _pending(session, request_id)
     if actor.name == request.requested_by:
         raise Forbidden("two-person rule: the admin who requested a trust level cannot "
@@ -125,11 +133,21 @@ def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
     if TrustLevel(request.level).rank <= TrustLevel(org.trust_level).rank:
         raise Conflict(f"organization {org.id} is already {org.trust_level}; a request for "
                        f"{request.level} would not raise its trust (use lower-trust)")
+    considered = _required_evidence(session, org.id, required,
+                                    f"raising trust to {request.level}")
+    evidence = {**(evidence or {}), **considered}
     _decide(request, actor, "approved", reason)
     _changed(session, actor, org, "raise_trust", OrganizationStatus.VERIFIED,
              TrustLevel(request.level), request.reason, evidence,
              approved_by=actor.name, requested_by=request.requested_by)
     return org
+
+
+def get_trust_request(session: Session, request_id: str) -> TrustRequest:
+    request = session.get(TrustRequest, request_id)
+    if request is None:
+        raise NotFound(f"no trust request with id {request_id!r}")
+    return request
 
 
 def reject_trust(session: Session, actor: Actor, request_id: str, reason: str) -> TrustRequest:
@@ -217,10 +235,21 @@ def _past(action: str) -> str:
     return _PAST[action]
 
 
+def _required_evidence(session: Session, org_id: str, required: Collection[str], what: str
+                       ) -> dict[str, Any]:
+    """The verified evidence considered, or Conflict naming each required kind missing."""
+    verified = session.scalars(select(Evidence).where(Evidence.organization_id == org_id,
+                                                      Evidence.status == "verified")).all()
+    missing = sorted(set(required) - {e.kind for e in verified})
+    if missing:
+        raise Conflict(f"{what} needs verified evidence of: {', '.join(missing)}",
+                       code="evidence_missing")
+    return {"verified_evidence": [{"id": e.id, "kind": e.kind, "value": e.value}
+                                  for e in verified if e.kind in required]} if required else {}
+
+
 def _pending(session: Session, request_id: str) -> TrustRequest:
-    request = session.get(TrustRequest, request_id)
-    if request is None:
-        raise NotFound(f"no trust request with id {request_id!r}")
+    request = get_trust_request(session, request_id)
     if request.state != "pending":
         raise Conflict(f"trust request {request_id} is already {request.state}")
     return request

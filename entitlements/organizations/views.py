@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
@@ -83,7 +83,7 @@ def move_organization(org_id: str, action: str) -> Response:
     body = json_body(LifecycleActionSchema())
     with transaction() as session:
         org = organizations.move(session, actor(), org_id, action, body["reason"],
-                                 body["evidence"])
+                                 body["evidence"], required=_required("verified"))
         return jsonify(_dump(session, org))
 
 
@@ -109,8 +109,9 @@ def list_trust_requests() -> Response:
 def approve_trust(request_id: str) -> Response:
     body = json_body(DecisionSchema())
     with transaction() as session:
+        level = organizations.get_trust_request(session, request_id).level
         org = organizations.approve_trust(session, actor(), request_id, body["reason"],
-                                          body["evidence"])
+                                          body["evidence"], required=_required(level))
         return jsonify(_dump(session, org))
 
 
@@ -138,6 +139,10 @@ def revoke_tier(org_id: str, tier: str) -> Response:
     with transaction() as session:
         policy.revoke_tier(session, actor(), org_id, tier)
         return jsonify(_dump(session, organizations.get(session, org_id)))
+
+
+def _required(level: str) -> frozenset[str]:
+    return current_app.extensions["entitlements.settings"].evidence_required(level)
 
 
 def _dump(session: Session, org: Organization) -> dict:

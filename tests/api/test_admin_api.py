@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import responses
 from sqlalchemy import func, select
 
 from entitlements.admin import service as admins
 from entitlements.audit.models import AuditEvent
+from entitlements.organizations import service as organizations
+from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Organization
 from entitlements.organizations.service import Actor
+from tests.unit.test_lei import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
 
@@ -73,9 +77,12 @@ def test_lifecycle_through_the_api_is_audited_with_the_admin(client, db, keys):
     assert history[2]["evidence"] == {"lei": "checked"}
 
 
-def test_two_person_rule_through_the_api(client, keys, admin):
-    org_id = admin.org("Acme Labs")
+@responses.activate(assert_all_requests_are_fired=True)
+def test_two_person_rule_through_the_api(client, keys, db, clock, app):
     alice, bob = bearer(keys["alice"]), bearer(keys["bob"])
+    with db.transaction() as session:
+        org_id = organizations.create(session, Actor("cli:root", clock.now()), "Acme Labs",
+                                      country="US").id
     request = client.post(f"/admin/organizations/{org_id}/trust-requests", headers=alice,
                           json={"level": "trusted", "reason": "domestic lab, LEI checked"})
     assert request.status_code == 201
@@ -84,12 +91,46 @@ def test_two_person_rule_through_the_api(client, keys, admin):
                                 json={"reason": "looks fine"})
     assert self_approval.status_code == 403
     assert self_approval.get_json()["type"] == "urn:entitlements:problem:two_person_rule"
+    unproven = client.post(f"/admin/trust-requests/{request_id}/approve", headers=bob,
+                           json={"reason": "agreed"})
+    assert unproven.status_code == 409
+    assert unproven.get_json()["type"] == "urn:entitlements:problem:evidence_missing"
+    assert unproven.get_json()["detail"].endswith("agreement, domain, lei")
+    _prove(client, app, alice, org_id)
     approved = client.post(f"/admin/trust-requests/{request_id}/approve", headers=bob,
                            json={"reason": "agreed"})
     assert approved.status_code == 200
     assert approved.get_json()["trust_level"] == "trusted"
     history = client.get(f"/admin/organizations/{org_id}/history", headers=bob).get_json()
     assert history[-1]["actor"] == "admin:alice" and history[-1]["approved_by"] == "admin:bob"
+    considered = history[-1]["evidence"]["verified_evidence"]
+    assert sorted(e["kind"] for e in considered) == ["agreement", "domain", "lei"]
+
+
+class _PublishedEverything:
+    """A resolver that finds whatever record is asked for: the value set by the test."""
+
+    value = ""
+
+    def txt(self, name: str) -> list[str]:
+        return [self.value]
+
+
+def _prove(client, app, admin_headers, org_id) -> None:
+    """Verified domain, LEI and agreement evidence, as trust 'trusted' requires by default."""
+    resolver = app.extensions["entitlements.dns"] = _PublishedEverything()
+    challenge = client.post(f"/admin/organizations/{org_id}/evidence/domain",
+                            headers=admin_headers, json={"domain": "acme.example"}).get_json()
+    resolver.value = challenge["details"]["value"]
+    checked = client.post(f"/admin/evidence/{challenge['id']}/check", headers=admin_headers)
+    assert checked.get_json()["status"] == "verified"
+    responses.get(f"{GLEIF_API}/lei-records/{BANK_LEI}", json=record(BANK_LEI, "Acme Labs"))
+    lei = client.post(f"/admin/organizations/{org_id}/evidence/lei", headers=admin_headers,
+                      json={"lei": BANK_LEI})
+    assert lei.get_json()["status"] == "verified"
+    agreement = client.post(f"/admin/organizations/{org_id}/evidence/agreement",
+                            headers=admin_headers, json={"reference": "MSA-1"})
+    assert agreement.get_json()["status"] == "verified"
 
 
 @pytest.mark.parametrize(("kwargs", "status", "problem"), [

@@ -130,3 +130,17 @@ def test_overrides_are_validated_too():
 def test_postgres_urls_use_psycopg3(url, expected):
     assert normalize_database_url(url) == expected
     assert load_settings({"ENTITLEMENTS_DATABASE_URL": url}).database_url == expected
+
+
+def test_evidence_requirements_are_configuration():
+    settings = load_settings({"ENTITLEMENTS_EVIDENCE_TRUSTED": "lei,agreement"})
+    assert settings.evidence_required("trusted") == {"lei", "agreement"}
+    assert settings.evidence_required("government_partner") == {"domain", "lei", "agreement"}
+    assert settings.evidence_required("verified") == frozenset()
+
+
+def test_unknown_evidence_kinds_are_refused():
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"ENTITLEMENTS_EVIDENCE_GOVERNMENT_PARTNER": "lei,passport"})
+    assert str(raised.value).startswith("ENTITLEMENTS_EVIDENCE_GOVERNMENT_PARTNER")
+    assert "passport" in str(raised.value)

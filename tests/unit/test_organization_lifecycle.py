@@ -636,7 +636,8 @@ def test_history_of_an_unknown_organization(db: Database):
 # -- the orgs commands -------------------------------------------------------------------------
 
 
-def test_cli_lifecycle_with_the_two_person_rule(cli: Run):
+def test_cli_lifecycle_with_the_two_person_rule(cli: Run, monkeypatch):
+    monkeypatch.setenv("ENTITLEMENTS_EVIDENCE_TRUSTED", "agreement")
     org = as_json(cli("orgs", "apply", NAME, "--country", "DE", "--json"))
     org_id = org["id"]
     assert (org["status"], org["trust_level"], org["country"], org["tiers"]) == (
@@ -656,6 +657,11 @@ def test_cli_lifecycle_with_the_two_person_rule(cli: Run):
     assert (listed["id"], listed["state"]) == (asked["id"], "pending")
     assert as_json(cli("orgs", "show", org_id, "--json"))["trust_level"] == "verified"
 
+    unproven = failed(cli("--actor", "bob", "orgs", "approve-trust", asked["id"],
+                          "--reason", "report read"))
+    assert unproven.endswith("raising trust to trusted needs verified evidence of: agreement")
+    agreement = as_json(cli("orgs", "record-agreement", org_id, "MSA-7", "--json"))
+    assert (agreement["kind"], agreement["status"]) == ("agreement", "verified")
     raised = as_json(cli("--actor", "bob", "orgs", "approve-trust", asked["id"],
                          "--reason", "report read", "--json"))
     assert (raised["id"], raised["status"], raised["trust_level"]) == (
@@ -690,7 +696,8 @@ def test_cli_lifecycle_with_the_two_person_rule(cli: Run):
     assert "raise_trust" in human[3] and "by alice approved by bob: audit passed" in human[3]
     actions = [e["action"] for e in as_json(cli("audit", "list", "--json"))]
     assert actions == ["organization.revoked", "organization.trust_raised",
-                       "organization.trust_requested", "organization.verified",
+                       "organization.evidence_checked", "organization.trust_requested",
+                       "organization.verified",
                        "organization.under_review", "organization.applied"]
 
 
