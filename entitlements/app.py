@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 
 from . import __version__
 from .admin import openapi
+from .attestations import views as issuer_views
 from .audit import views as audit_views
 from .clients import views as client_views
 from .clock import Clock, SystemClock
@@ -22,6 +23,7 @@ from .organizations import views as organization_views
 from .organizations.domains import DnsPythonResolver
 from .organizations.lei import GleifRegistry
 from .organizations.service import Actor
+from .persons import views as person_views
 from .remote_jwks import RemoteJwks
 from .signing import service as signing
 from .signing.keyring import KeyRingCache
@@ -60,7 +62,8 @@ def create_app(
     app.extensions["entitlements.dns"] = DnsPythonResolver()
     app.extensions["entitlements.lei_registry"] = GleifRegistry()
     for blueprint in (organization_views.blueprint, evidence_views.blueprint,
-                      client_views.blueprint, audit_views.blueprint, openapi.blueprint):
+                      person_views.blueprint, issuer_views.blueprint, client_views.blueprint,
+                      audit_views.blueprint, openapi.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     handlers.register(app)

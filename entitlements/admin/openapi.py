@@ -9,6 +9,11 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, current_app, jsonify
 
 from .. import __version__
+from ..attestations.schemas import (
+    AttestationIssuerCreateSchema,
+    AttestationIssuerSchema,
+    IssuerStatusSchema,
+)
 from ..audit.schemas import AuditEventSchema, ChainReportSchema
 from ..audit.views import AuditQuerySchema
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema
@@ -31,6 +36,7 @@ from ..organizations.views import (
     TierGrantSchema,
     TrustRequestCreateSchema,
 )
+from ..persons.schemas import PersonCreateSchema, PersonSchema
 
 blueprint = Blueprint("admin_openapi", __name__, url_prefix="/admin")
 
@@ -65,6 +71,20 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
      EvidenceSchema, False),
     ("post", "/admin/organizations/{org_id}/evidence/agreement",
      "Record the signed partner agreement", AgreementSchema, 201, EvidenceSchema, False),
+    ("post", "/admin/organizations/{org_id}/persons", "Create a person of an organization",
+     PersonCreateSchema, 201, PersonSchema, False),
+    ("get", "/admin/organizations/{org_id}/persons", "List an organization's persons", None,
+     200, PersonSchema, True),
+    ("get", "/admin/persons/{person_id}", "Show a person", None, 200, PersonSchema, False),
+    ("post", "/admin/attestation-issuers", "Register an attestation issuer and its limits",
+     AttestationIssuerCreateSchema, 201, AttestationIssuerSchema, False),
+    ("get", "/admin/attestation-issuers", "List attestation issuers", None, 200,
+     AttestationIssuerSchema, True),
+    ("get", "/admin/attestation-issuers/{issuer_id}", "Show an attestation issuer", None, 200,
+     AttestationIssuerSchema, False),
+    ("post", "/admin/attestation-issuers/{issuer_id}/{action}",
+     "Suspend or reinstate an issuer (its verifications stop counting at once)",
+     IssuerStatusSchema, 200, AttestationIssuerSchema, False),
     ("get", "/admin/trust-requests", "List trust requests", None, 200, TrustRequestSchema, True),
     ("post", "/admin/trust-requests/{request_id}/approve",
      "Approve another admin's request (two-person rule)", DecisionSchema, 200,

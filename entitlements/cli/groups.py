@@ -1,8 +1,22 @@
 import click
 
-from . import admins, audit, clients, db, demo, keys, orgs, resources, serve, tiers
+from . import (
+    admins,
+    audit,
+    clients,
+    db,
+    demo,
+    issuers,
+    keys,
+    orgs,
+    persons,
+    resources,
+    serve,
+    tiers,
+)
 
 
 def register_groups(main: click.Group) -> None:
-    for module in (db, keys, orgs, clients, resources, tiers, audit, admins, serve, demo):
+    for module in (db, keys, orgs, persons, issuers, clients, resources, tiers, audit, admins,
+                   serve, demo):
         main.add_command(module.command)

@@ -1,0 +1,1 @@
+"""Citizenship attestations and the registry of issuers whose statements we accept."""

@@ -1,0 +1,95 @@
+"""Register attestation issuers, change their limits, suspend and reinstate them.
+
+Suspending an issuer makes its verifications stop counting at once: verification
+reads the issuer's status every time it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..clients.service import validate_jwks_uri, validate_public_jwks
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import new_id
+from ..organizations.service import COUNTRY, Actor
+from .models import ASSURANCE_LEVELS, FORMATS, AttestationIssuer
+
+
+def register(session: Session, actor: Actor, *, issuer: str, name: str,
+             jwks: dict[str, Any] | None = None, jwks_uri: str | None = None,
+             formats: Sequence[str], nationalities: Sequence[str],
+             assurance_levels: Sequence[str], max_age_days: int) -> AttestationIssuer:
+    if session.scalar(select(AttestationIssuer.id).where(AttestationIssuer.issuer == issuer)):
+        raise Conflict(f"issuer {issuer!r} is already registered")
+    _validate_keys(jwks, jwks_uri)
+    _validate_limits(formats, nationalities, assurance_levels, max_age_days)
+    row = AttestationIssuer(
+        id=new_id("ati"), issuer=issuer, name=name, jwks=jwks, jwks_uri=jwks_uri,
+        formats=sorted(set(formats)), nationalities=sorted(set(nationalities)),
+        assurance_levels=sorted(set(assurance_levels)), max_age_days=max_age_days,
+        status="active", created_at=actor.now, updated_at=actor.now)
+    session.add(row)
+    audit.record(session, at=actor.now, actor=actor.name, action="issuer.registered",
+                 target=row.id, details=_limits(row))
+    return row
+
+
+def get(session: Session, issuer_id: str) -> AttestationIssuer:
+    row = session.get(AttestationIssuer, issuer_id)
+    if row is None:
+        raise NotFound(f"no attestation issuer with id {issuer_id!r}")
+    return row
+
+
+def find_by_issuer(session: Session, issuer: str) -> AttestationIssuer | None:
+    return session.scalar(select(AttestationIssuer).where(AttestationIssuer.issuer == issuer))
+
+
+def list_all(session: Session) -> list[AttestationIssuer]:
+    return list(session.scalars(select(AttestationIssuer).order_by(AttestationIssuer.created_at)))
+
+
+def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reason: str
+               ) -> AttestationIssuer:
+    row = get(session, issuer_id)
+    if status not in ("active", "suspended"):
+        raise InvalidInput("status is active or suspended")
+    if row.status == status:
+        raise Conflict(f"issuer {issuer_id} is already {status}")
+    row.status, row.updated_at = status, actor.now
+    action = "issuer.suspended" if status == "suspended" else "issuer.reinstated"
+    audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.id,
+                 reason=reason)
+    return row
+
+
+def _validate_keys(jwks: dict[str, Any] | None, jwks_uri: str | None) -> None:
+    if bool(jwks) == bool(jwks_uri):
+        raise InvalidInput("an issuer needs exactly one of a JWKS or a jwks_uri")
+    if jwks_uri:
+        validate_jwks_uri(jwks_uri)
+    else:
+        validate_public_jwks(jwks or {})
+
+
+def _validate_limits(formats: Sequence[str], nationalities: Sequence[str],
+                     levels: Sequence[str], max_age_days: int) -> None:
+    if not formats or set(formats) - set(FORMATS):
+        raise InvalidInput(f"formats must be some of: {', '.join(FORMATS)}")
+    if not nationalities or not all(COUNTRY.fullmatch(n) for n in nationalities):
+        raise InvalidInput("nationalities must be ISO 3166-1 alpha-2 codes, such as US")
+    if not levels or set(levels) - set(ASSURANCE_LEVELS):
+        raise InvalidInput(f"assurance levels must be some of: {', '.join(ASSURANCE_LEVELS)}")
+    if not 1 <= max_age_days <= 3650:
+        raise InvalidInput("max_age_days must be 1 to 3650")
+
+
+def _limits(row: AttestationIssuer) -> dict[str, Any]:
+    return {"issuer": row.issuer, "formats": row.formats, "nationalities": row.nationalities,
+            "assurance_levels": row.assurance_levels, "max_age_days": row.max_age_days,
+            "jwks_uri": row.jwks_uri}

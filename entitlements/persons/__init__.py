@@ -1,0 +1,1 @@
+"""People acting for an organization, known by the organization's identity provider."""

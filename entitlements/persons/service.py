@@ -1,0 +1,49 @@
+"""Create and find persons; every creation is audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import new_id
+from ..organizations import service as organizations
+from ..organizations.service import Actor
+from .models import Person
+
+
+def create(session: Session, actor: Actor, org_id: str, *, idp_issuer: str | None = None,
+           idp_subject: str | None = None) -> Person:
+    org = organizations.get(session, org_id)
+    if (idp_issuer is None) != (idp_subject is None):
+        raise InvalidInput("give both the identity provider's issuer and the subject, or neither")
+    if idp_issuer is not None and find_by_idp(session, org.id, idp_issuer, idp_subject or ""):
+        raise Conflict(f"a person with subject {idp_subject!r} at {idp_issuer!r} already exists "
+                       "in this organization")
+    person = Person(id=new_id("per"), organization_id=org.id, idp_issuer=idp_issuer,
+                    idp_subject=idp_subject, created_at=actor.now)
+    session.add(person)
+    audit.record(session, at=actor.now, actor=actor.name, action="person.created",
+                 target=person.id, details={"organization_id": org.id,
+                                            "idp_issuer": idp_issuer})
+    return person
+
+
+def get(session: Session, person_id: str) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"no person with id {person_id!r}")
+    return person
+
+
+def find_by_idp(session: Session, org_id: str, issuer: str, subject: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.organization_id == org_id,
+                                               Person.idp_issuer == issuer,
+                                               Person.idp_subject == subject))
+
+
+def list_for(session: Session, org_id: str) -> list[Person]:
+    organizations.get(session, org_id)
+    return list(session.scalars(select(Person).where(Person.organization_id == org_id)
+                                .order_by(Person.created_at, Person.id)))
