@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 
 from . import __version__
 from .admin import openapi
+from .attestations import partner_views as partner_attestations
 from .attestations import views as issuer_views
 from .audit import views as audit_views
 from .clients import views as client_views
@@ -59,6 +60,7 @@ def create_app(
         remote_jwks=remote_jwks or RemoteJwks(),
     )
     app.register_blueprint(oauth_views.blueprint)
+    app.register_blueprint(partner_attestations.blueprint)
     app.extensions["entitlements.dns"] = DnsPythonResolver()
     app.extensions["entitlements.lei_registry"] = GleifRegistry()
     for blueprint in (organization_views.blueprint, evidence_views.blueprint,

@@ -52,6 +52,10 @@ class RemoteJwks:
             raise LookupError(f"no key {kid!r} in the JWKS at {uri}")
         return found
 
+    def key_set(self, uri: str) -> jwt.PyJWKSet:
+        """The whole (cached) set at ``uri``."""
+        return self._sets.get_or_load(uri, self._fetch).keys
+
     def _fetch(self, uri: str) -> _Fetched:
         try:
             with requests.get(uri, timeout=self.timeout, stream=True,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -30,3 +30,34 @@ class AttestationIssuer(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class AttestationNonce(Base):
+    """A single-use nonce issued to one client; only its SHA-256 is kept."""
+
+    __tablename__ = "attestation_nonces"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class VerifiedAttestation(Base):
+    """The verified fact only: who, which nationalities, how sure, from whom, until when,
+    and the SHA-256 of the evidence. Never the credential itself."""
+
+    __tablename__ = "verified_attestations"
+    __table_args__ = (UniqueConstraint("issuer_id", "credential_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+                                           index=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("attestation_issuers.id"))
+    credential_id: Mapped[str] = mapped_column(String(200))
+    nationalities: Mapped[list[str]] = mapped_column(JSON)
+    assurance_level: Mapped[str] = mapped_column(String(16))
+    verified_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]

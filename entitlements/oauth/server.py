@@ -28,6 +28,7 @@ class EntitlementsServer(AuthorizationServer):
         remote_jwks: RemoteJwks,
     ) -> None:
         self.db, self.settings, self.clock, self.keys = db, settings, clock, keys
+        self.remote_jwks = remote_jwks
         self.clients = ClientDirectory(db, settings.client_cache_ttl)
         self.catalog = Catalog(db, settings.client_cache_ttl)
         self.ledger = TokenLedger(db, clock)

@@ -11,9 +11,12 @@ from ..oauth.errors import echo
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def validate_form_request(request: Request, *, repeatable: frozenset[str] = frozenset()) -> None:
+def validate_form_request(request: Request, *, repeatable: frozenset[str] = frozenset(),
+                          allow_empty: bool = False) -> None:
     """RFC 6749 sections 2.3 and 3.2: a UTF-8 form body, no query string, no repeated
     parameter, at most one set of client credentials."""
+    if allow_empty and not request.content_length and not request.mimetype:
+        return
     if request.mimetype != FORM_TYPE:
         raise InvalidRequestError(f"The request body must be {FORM_TYPE}.", status_code=400)
     if request.args:

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import ProblemError
 
 log = logging.getLogger("entitlements.errors")
-OAUTH_PREFIXES = ("/oauth/",)
+OAUTH_PREFIXES = ("/oauth/", "/attestations")
 PROBLEM_TYPE = "application/problem+json"
 ADMIN_REALM = 'Bearer realm="entitlements-admin"'
 

@@ -1,0 +1,151 @@
+"""Nonces, and the submission of a person's attestation by a partner's backend.
+
+A submission consumes the nonce the attestation carries (single use, unexpired,
+issued to this client), verifies the attestation against the issuer registry,
+refuses a credential already bound to another person, and stores only the
+verified facts. Refusals raise ``AttestationRefused``; nothing is written for them
+but the caller's audit event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..ids import new_id
+from ..organizations.service import Actor
+from ..persons import service as persons
+from ..persons.models import Person
+from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
+from . import issuers
+from .models import AttestationIssuer, AttestationNonce, VerifiedAttestation
+from .verify import AttestationFacts, AttestationRefused, TrustedIssuer, verify_jwt_attestation
+
+NONCE_TTL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """Which person: our id, or the organization's IdP issuer and subject."""
+
+    person_id: str | None = None
+    idp_issuer: str | None = None
+    idp_subject: str | None = None
+
+
+def issue_nonce(session: Session, client_id: str, now: datetime) -> tuple[str, int]:
+    nonce = secrets.token_urlsafe(24)
+    session.add(AttestationNonce(nonce_hash=_digest(nonce), client_id=client_id,
+                                 expires_at=now + NONCE_TTL))
+    return nonce, int(NONCE_TTL.total_seconds())
+
+
+def submit(session: Session, *, client_id: str, org_id: str, ref: PersonRef, credential: str,
+           audience: str, now: datetime, remote_jwks: RemoteJwks) -> VerifiedAttestation:
+    nonce = _consume_nonce(session, client_id, credential, now)
+    facts = verify_jwt_attestation(credential, issuers=_registry(session, remote_jwks),
+                                   audience=audience, nonce=nonce, now=now)
+    issuer = issuers.find_by_issuer(session, facts.issuer)
+    person = _person(session, client_id, org_id, ref, now)
+    return _store(session, person, issuer, facts, client_id, now)
+
+
+def current_facts(session: Session, person_id: str, now: datetime) -> list[VerifiedAttestation]:
+    """Unexpired verifications from issuers that are still active: expiry needs no job."""
+    return list(session.scalars(
+        select(VerifiedAttestation)
+        .join(AttestationIssuer, AttestationIssuer.id == VerifiedAttestation.issuer_id)
+        .where(VerifiedAttestation.person_id == person_id, VerifiedAttestation.expires_at > now,
+               AttestationIssuer.status == "active")))
+
+
+def _consume_nonce(session: Session, client_id: str, credential: str, now: datetime) -> str:
+    try:
+        nonce = jwt.decode(credential, options={"verify_signature": False}).get("nonce")
+    except jwt.InvalidTokenError:
+        raise AttestationRefused("malformed", "the attestation is not a well-formed JWT") from None
+    if not isinstance(nonce, str) or not nonce:
+        raise AttestationRefused("missing_claim", "the attestation lacks the nonce claim")
+    row = session.get(AttestationNonce, _digest(nonce), with_for_update=True)
+    if row is None or row.client_id != client_id:
+        raise AttestationRefused("nonce_unknown", "the nonce was not issued to this client")
+    if row.used_at is not None:
+        raise AttestationRefused("nonce_reused", "the nonce has been used already")
+    if row.expires_at <= now:
+        raise AttestationRefused("nonce_expired", "the nonce has expired")
+    row.used_at = now
+    return nonce
+
+
+def _registry(session: Session, remote_jwks: RemoteJwks):
+    def lookup(name: str) -> TrustedIssuer | None:
+        row = issuers.find_by_issuer(session, name)
+        if row is None:
+            return None
+        try:
+            keys = (parse_jwks(row.jwks, "the issuer's JWKS") if row.jwks else
+                    remote_jwks.key_set(row.jwks_uri or ""))
+        except JwksUnavailable:
+            raise AttestationRefused("issuer_keys_unavailable",
+                                     "the issuer's keys could not be fetched; retry") from None
+        return TrustedIssuer(
+            issuer=row.issuer, keys=keys, formats=frozenset(row.formats),
+            nationalities=frozenset(row.nationalities),
+            assurance_levels=frozenset(row.assurance_levels),
+            max_age=timedelta(days=row.max_age_days), active=row.status == "active")
+
+    return lookup
+
+
+def _person(session: Session, client_id: str, org_id: str, ref: PersonRef, now: datetime
+            ) -> Person:
+    if ref.person_id:
+        person = session.get(Person, ref.person_id)
+        if person is None or person.organization_id != org_id:
+            raise AttestationRefused("unknown_person", "no such person in this organization")
+        return person
+    if not (ref.idp_issuer and ref.idp_subject):
+        raise AttestationRefused("unknown_person", "name the person by person_id, or by "
+                                                   "idp_issuer and idp_subject")
+    found = persons.find_by_idp(session, org_id, ref.idp_issuer, ref.idp_subject)
+    if found is not None:
+        return found
+    actor = Actor(f"client:{client_id}", now)
+    person = persons.create(session, actor, org_id, idp_issuer=ref.idp_issuer,
+                            idp_subject=ref.idp_subject)
+    session.flush()
+    return person
+
+
+def _store(session: Session, person: Person, issuer: AttestationIssuer | None,
+           facts: AttestationFacts, client_id: str, now: datetime) -> VerifiedAttestation:
+    if issuer is None:  # removed between verification and storage
+        raise AttestationRefused("unknown_issuer", "the attestation's issuer is not registered")
+    bound = session.scalar(select(VerifiedAttestation).where(
+        VerifiedAttestation.issuer_id == issuer.id,
+        VerifiedAttestation.credential_id == facts.credential_id))
+    if bound is not None:
+        raise AttestationRefused("replayed", "this credential was presented before")
+    row = VerifiedAttestation(
+        id=new_id("att"), person_id=person.id, issuer_id=issuer.id,
+        credential_id=facts.credential_id, nationalities=list(facts.nationalities),
+        assurance_level=facts.assurance_level, verified_at=facts.verified_at,
+        expires_at=facts.expires_at, evidence_sha256=facts.evidence_sha256, recorded_at=now)
+    session.add(row)
+    audit.record(session, at=now, actor=f"client:{client_id}", action="attestation.verified",
+                 target=person.id, details={"issuer": issuer.issuer, "attestation": row.id,
+                                            "nationalities": row.nationalities,
+                                            "assurance_level": row.assurance_level,
+                                            "expires_at": row.expires_at.isoformat()})
+    return row
+
+
+def _digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
