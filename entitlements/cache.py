@@ -44,6 +44,3 @@ class TTLCache(Generic[K, V]):
                 self._entries.clear()
             else:
                 self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -5,8 +5,7 @@ import click
 from ..clients import service as clients
 from ..clients.models import AuthMethod
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
-from ..errors import InvalidInput
-from .context import CliContext, emit, json_option, pass_cli
+from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 
 AUTH_METHODS = click.Choice([m.value for m in AuthMethod])
 
@@ -35,7 +34,7 @@ def create_command(
     jwks_uri: str | None, default_tiers: tuple[str, ...], may_introspect: bool, as_json: bool,
 ) -> None:
     """Register a client. A secret is printed this once and never again."""
-    jwks = clients.load_jwks_file(_read(jwks_file)) if jwks_file else None
+    jwks = read_jwks_file(jwks_file) if jwks_file else None
     with cli.transaction() as session:
         registration = clients.register(
             session, cli.actor(), org_id, name=name, auth_method=auth_method, jwks=jwks,
@@ -101,14 +100,6 @@ def rotate_secret_command(cli: CliContext, client_id: str, as_json: bool) -> Non
             {**client_columns(registration.client), "client_secret": registration.client_secret}
         )
     emit(as_json, data, f"client_secret: {registration.client_secret}\n(shown once)")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-
 
 
 def _dump(client: object) -> dict:

@@ -7,14 +7,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
+from ..clients.service import load_jwks_file
 from ..clock import SystemClock
 from ..config import Settings, load_settings
 from ..db import Database
+from ..errors import InvalidInput
 from ..migrations_check import require_current_schema
 from ..organizations.service import Actor
 from ..signing.keystore import FileKeyStore
@@ -54,6 +57,15 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def read_jwks_file(path: Path) -> dict[str, Any]:
+    """A JWKS from a file named on the command line; unreadable or bad JSON is InvalidInput."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    return load_jwks_file(text)
 
 
 def emit(as_json: bool, data: Any, human: str) -> None:

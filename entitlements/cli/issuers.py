@@ -5,8 +5,7 @@ import click
 from ..attestations import issuers
 from ..attestations.models import ASSURANCE_LEVELS, FORMATS
 from ..attestations.schemas import AttestationIssuerSchema
-from ..clients.service import load_jwks_file
-from .context import CliContext, emit, json_option, pass_cli
+from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 
 
 @click.group("issuers")
@@ -32,7 +31,7 @@ def register_command(cli: CliContext, issuer: str, name: str, jwks_file: Path | 
                      nationalities: tuple[str, ...], levels: tuple[str, ...],
                      max_age_days: int, as_json: bool) -> None:
     """Register an issuer with its keys and limits."""
-    jwks = load_jwks_file(jwks_file.read_text()) if jwks_file else None
+    jwks = read_jwks_file(jwks_file) if jwks_file else None
     with cli.transaction() as session:
         row = issuers.register(session, cli.actor(), issuer=issuer, name=name, jwks=jwks,
                                jwks_uri=jwks_uri, formats=formats, nationalities=nationalities,

@@ -88,10 +88,6 @@ def list_evidence(session: Session, org_id: str) -> list[Evidence]:
                                 .order_by(Evidence.created_at, Evidence.id)))
 
 
-def verified_kinds(session: Session, org_id: str) -> set[str]:
-    return {e.kind for e in list_evidence(session, org_id) if e.status == VERIFIED}
-
-
 def _add(session: Session, actor: Actor, org_id: str, kind: EvidenceKind, value: str,
          status: str, details: dict[str, Any]) -> Evidence:
     evidence = Evidence(id=new_id("evd"), organization_id=org_id, kind=kind, value=value,

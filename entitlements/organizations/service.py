@@ -222,7 +222,7 @@ def _changed(session: Session, actor: Actor, org: Organization, action: str,
     if approved_by:
         details["requested_by"], details["approved_by"] = requested_by, approved_by
     org.status, org.trust_level, org.updated_at = status, trust, actor.now
-    audit.record(session, at=actor.now, actor=actor.name, action=f"organization.{_past(action)}",
+    audit.record(session, at=actor.now, actor=actor.name, action=f"organization.{_PAST[action]}",
                  target=org.id, reason=reason, details=details)
 
 
@@ -230,9 +230,6 @@ _PAST = {"apply": "applied", "create": "created", "review": "under_review",
          "verify": "verified", "suspend": "suspended", "reinstate": "reinstated",
          "revoke": "revoked", "raise_trust": "trust_raised", "lower_trust": "trust_lowered"}
 
-
-def _past(action: str) -> str:
-    return _PAST[action]
 
 
 def _required_evidence(session: Session, org_id: str, required: Collection[str], what: str

@@ -35,3 +35,13 @@ def test_issuers_commands(cli: Run, tmp_path: Path):
                       "--jwks", str(path), "--format", "jwt", "--nationality", "usa",
                       "--level", "high", "--max-age-days", "30"))
     assert "ISO 3166-1" in line
+
+
+def test_issuers_register_with_an_unreadable_jwks_file_is_one_clean_error(cli: Run,
+                                                                          tmp_path: Path):
+    missing = tmp_path / "no-such.jwks"
+    line = failed(cli("issuers", "register", "https://verifier.example", "--name", "V",
+                      "--jwks", str(missing), "--format", "jwt", "--nationality", "US",
+                      "--level", "high", "--max-age-days", "30"))
+    assert f"cannot read {missing}" in line
+    assert as_json(cli("issuers", "list", "--json")) == []
