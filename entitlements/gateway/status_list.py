@@ -1,0 +1,230 @@
+"""Token Status List (draft-ietf-oauth-status-list): the status array and its signed token.
+
+A status list packs one status of ``bits`` bits per referenced token into a byte array
+(index ``i`` at byte ``i*bits // 8``, bit offset ``(i*bits) % 8`` from the least significant
+bit), compressed with zlib (RFC 1950) and base64url encoded without padding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import jwt
+
+VALID = 0
+INVALID = 1
+SUSPENDED = 2
+
+#: The JOSE header ``typ`` of a status list token.
+STATUS_LIST_TYP = "statuslist+jwt"
+
+#: Claim names: ``status`` in a referenced token, ``status_list`` in both tokens.
+STATUS = "status"
+STATUS_LIST = "status_list"
+IDX = "idx"
+URI = "uri"
+TTL = "ttl"
+
+ALLOWED_BITS = (1, 2, 4, 8)
+#: Default bound on a decompressed status list (16 MiB: 134M entries of one bit).
+MAX_BYTES = 16 * 1024 * 1024
+COMPRESSION_LEVEL = 9
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class StatusList:
+    """A fixed-size array of ``size`` statuses, each ``bits`` bits wide."""
+
+    def __init__(self, size: int, bits: int = 1) -> None:
+        _check_bits(bits)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"status list size must be a non-negative int, got {size!r}")
+        self._bits = bits
+        self._size = size
+        self._data = bytearray((size * bits + 7) // 8)
+
+    @property
+    def bits(self) -> int:
+        return self._bits
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __repr__(self) -> str:
+        return f"StatusList(size={self._size}, bits={self._bits})"
+
+    def get(self, index: int) -> int:
+        byte, shift = self._locate(index)
+        return (self._data[byte] >> shift) & self._mask
+
+    def set(self, index: int, value: int) -> None:
+        byte, shift = self._locate(index)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= self._mask:
+            raise ValueError(f"status {value!r} does not fit in {self._bits} bits")
+        cleared = self._data[byte] & ~(self._mask << shift)
+        self._data[byte] = cleared | (value << shift)
+
+    def to_bytes(self) -> bytes:
+        """The uncompressed byte array."""
+        return bytes(self._data)
+
+    def encode(self) -> dict[str, Any]:
+        """The ``status_list`` claim: ``{"bits": ..., "lst": ...}``."""
+        compressed = zlib.compress(bytes(self._data), COMPRESSION_LEVEL)
+        lst = base64.urlsafe_b64encode(compressed).rstrip(b"=").decode("ascii")
+        return {"bits": self._bits, "lst": lst}
+
+    @classmethod
+    def decode(cls, obj: Any, *, max_bytes: int = MAX_BYTES) -> StatusList:
+        """Parse a ``status_list`` claim; its size is the number of entries the bytes hold."""
+        if not isinstance(obj, dict):
+            raise ValueError("status list must be a JSON object")
+        bits = obj.get("bits")
+        _check_bits(bits)
+        lst = obj.get("lst")
+        if not isinstance(lst, str):
+            raise ValueError("status list 'lst' must be a string")
+        data = _inflate(_b64url_decode(lst), max_bytes)
+        status_list = cls(len(data) * 8 // bits, bits)
+        status_list._data[:] = data
+        return status_list
+
+    @property
+    def _mask(self) -> int:
+        return (1 << self._bits) - 1
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self._size:
+            raise ValueError(f"index {index!r} out of range for a status list of {self._size}")
+        offset = index * self._bits
+        return offset // 8, offset % 8
+
+
+def _check_bits(bits: Any) -> None:
+    if isinstance(bits, bool) or bits not in ALLOWED_BITS:
+        raise ValueError(f"status list bits must be one of {ALLOWED_BITS}, got {bits!r}")
+
+
+def _b64url_decode(text: str) -> bytes:
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("status list 'lst' is not base64url without padding")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"status list 'lst' is not valid base64url: {exc}") from exc
+
+
+def _inflate(data: bytes, max_bytes: int) -> bytes:
+    """Decompress a complete zlib stream, refusing output beyond ``max_bytes``."""
+    decompressor = zlib.decompressobj()
+    try:
+        out = decompressor.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise ValueError(f"status list 'lst' is not valid zlib data: {exc}") from exc
+    if len(out) > max_bytes:
+        raise ValueError(f"status list decompresses to more than {max_bytes} bytes")
+    if not decompressor.eof:
+        raise ValueError("status list 'lst' is a truncated zlib stream")
+    if decompressor.unused_data:
+        raise ValueError("status list 'lst' has data after the zlib stream")
+    return out
+
+
+def reference(claims: dict[str, Any]) -> tuple[str, int] | None:
+    """``(uri, idx)`` of a referenced token's status list entry; None without ``status``."""
+    if STATUS not in claims:
+        return None
+    status = claims[STATUS]
+    if not isinstance(status, dict) or not isinstance(status.get(STATUS_LIST), dict):
+        raise ValueError(f"'{STATUS}' claim has no '{STATUS_LIST}' object")
+    entry = status[STATUS_LIST]
+    idx, uri = entry.get(IDX), entry.get(URI)
+    if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+        raise ValueError(f"status list '{IDX}' must be a non-negative integer, got {idx!r}")
+    if not isinstance(uri, str) or not uri:
+        raise ValueError(f"status list '{URI}' must be a non-empty string")
+    return uri, idx
+
+
+def encode_status_list_token(
+    status_list: StatusList,
+    *,
+    private_key: Any,
+    algorithm: str,
+    kid: str,
+    issuer: str,
+    uri: str,
+    issued_at: int,
+    expires_at: int | None,
+    ttl: int | None,
+) -> str:
+    """Sign a status list token for the list published at ``uri``."""
+    claims: dict[str, Any] = {"iss": issuer, "sub": uri, "iat": issued_at}
+    if expires_at is not None:
+        claims["exp"] = expires_at
+    if ttl is not None:
+        claims[TTL] = ttl
+    claims[STATUS_LIST] = status_list.encode()
+    headers = {"typ": STATUS_LIST_TYP, "kid": kid}
+    return jwt.encode(claims, private_key, algorithm=algorithm, headers=headers)
+
+
+def decode_status_list_token(
+    token: str,
+    key: Any,
+    *,
+    algorithms: Sequence[str],
+    expected_uri: str,
+    now: float,
+    max_bytes: int = MAX_BYTES,
+) -> tuple[StatusList, float | None]:
+    """Verify a status list token; return its status list and ``ttl`` (None if absent)."""
+    header, claims = _verify(token, key, algorithms)
+    if header.get("typ") != STATUS_LIST_TYP:
+        raise ValueError(f"status list token typ is {header.get('typ')!r}, not {STATUS_LIST_TYP}")
+    if claims["sub"] != expected_uri:
+        raise ValueError(f"status list token sub {claims['sub']!r} is not {expected_uri!r}")
+    _number(claims, "iat")
+    exp = _number(claims, "exp")
+    if exp is not None and now >= exp:
+        raise ValueError("status list token has expired")
+    nbf = _number(claims, "nbf")
+    if nbf is not None and now < nbf:
+        raise ValueError("status list token is not yet valid")
+    ttl = _number(claims, TTL)
+    if ttl is not None and ttl <= 0:
+        raise ValueError(f"status list token '{TTL}' must be positive")
+    return StatusList.decode(claims.get(STATUS_LIST), max_bytes=max_bytes), ttl
+
+
+def _verify(token: str, key: Any, algorithms: Sequence[str]) -> tuple[dict, dict]:
+    """Check the signature and required claims; time checks are left to the caller."""
+    options = {
+        "require": ["iat", "sub"],
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+        "verify_aud": False,
+    }
+    try:
+        decoded = jwt.decode_complete(token, key, algorithms=list(algorithms), options=options)
+    except jwt.PyJWTError as exc:
+        raise ValueError(f"invalid status list token: {exc}") from exc
+    return decoded["header"], decoded["payload"]
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"status list token '{name}' must be a number")
+    return value
