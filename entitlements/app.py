@@ -11,11 +11,14 @@ from . import __version__
 from .admin import openapi
 from .attestations import partner_views as partner_attestations
 from .attestations import views as issuer_views
+from .attestations.service import Verifiers
+from .attestations.status import CredentialStatus
 from .audit import views as audit_views
 from .clients import views as client_views
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import Database
+from .identity_providers import views as idp_views
 from .migrations_check import require_current_schema
 from .oauth import views as oauth_views
 from .oauth.server import EntitlementsServer
@@ -55,17 +58,18 @@ def create_app(
     app.extensions["entitlements.settings"] = settings
     app.extensions["entitlements.db"] = db
     app.extensions["entitlements.clock"] = clock
+    remote_jwks = remote_jwks or RemoteJwks()
     app.extensions["entitlements.oauth"] = EntitlementsServer(
-        db=db, settings=settings, clock=clock, keys=keys,
-        remote_jwks=remote_jwks or RemoteJwks(),
+        db=db, settings=settings, clock=clock, keys=keys, remote_jwks=remote_jwks,
     )
+    app.extensions["entitlements.verifiers"] = Verifiers(remote_jwks, CredentialStatus())
     app.register_blueprint(oauth_views.blueprint)
     app.register_blueprint(partner_attestations.blueprint)
     app.extensions["entitlements.dns"] = DnsPythonResolver()
     app.extensions["entitlements.lei_registry"] = GleifRegistry()
     for blueprint in (organization_views.blueprint, evidence_views.blueprint,
-                      person_views.blueprint, issuer_views.blueprint, client_views.blueprint,
-                      audit_views.blueprint, openapi.blueprint):
+                      person_views.blueprint, issuer_views.blueprint, idp_views.blueprint,
+                      client_views.blueprint, audit_views.blueprint, openapi.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     handlers.register(app)

@@ -37,6 +37,7 @@ class Settings:
     client_cache_ttl: float = 1.0
     assertion_max_lifetime: int = 300
     clock_leeway: int = 30
+    id_token_max_lifetime: int = 86400
     log_level: str = "INFO"
     evidence_verified: str = ""
     evidence_trusted: str = "domain,lei,agreement"
@@ -68,6 +69,7 @@ class _SettingsSchema(Schema):
     client_cache_ttl = f.Float(validate=validate.Range(0, 60))
     assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 3600))
     clock_leeway = f.Integer(strict=False, validate=validate.Range(0, 300))
+    id_token_max_lifetime = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
     log_level = f.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     evidence_verified = f.String()
     evidence_trusted = f.String()

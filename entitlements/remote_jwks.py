@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-import requests
 
 from .cache import TTLCache
+from .fetch import FetchFailed, get_bounded
 
 MAX_JWKS_BYTES = 64 * 1024
 
@@ -58,14 +58,10 @@ class RemoteJwks:
 
     def _fetch(self, uri: str) -> _Fetched:
         try:
-            with requests.get(uri, timeout=self.timeout, stream=True,
-                              headers={"Accept": "application/json"}) as response:
-                response.raise_for_status()
-                body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-        except requests.RequestException as error:
-            raise JwksUnavailable(f"cannot fetch {uri}: {type(error).__name__}") from None
-        if len(body) > MAX_JWKS_BYTES:
-            raise JwksUnavailable(f"the JWKS at {uri} is larger than {MAX_JWKS_BYTES} bytes")
+            body = get_bounded(uri, max_bytes=MAX_JWKS_BYTES, timeout=self.timeout,
+                               accept="application/json")
+        except FetchFailed as error:
+            raise JwksUnavailable(str(error)) from None
         return _Fetched(parse_jwks(body, uri), time.monotonic())
 
 

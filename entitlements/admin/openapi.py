@@ -18,6 +18,11 @@ from ..audit.schemas import AuditEventSchema, ChainReportSchema
 from ..audit.views import AuditQuerySchema
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema
 from ..clients.views import ClientCreateSchema, RevokeSchema
+from ..identity_providers.schemas import (
+    IdentityProviderCreateSchema,
+    IdentityProviderSchema,
+    IdentityProviderStatusSchema,
+)
 from ..organizations.evidence_views import (
     AgreementSchema,
     DomainChallengeSchema,
@@ -85,6 +90,16 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
     ("post", "/admin/attestation-issuers/{issuer_id}/{action}",
      "Suspend or reinstate an issuer (its verifications stop counting at once)",
      IssuerStatusSchema, 200, AttestationIssuerSchema, False),
+    ("post", "/admin/organizations/{org_id}/identity-providers",
+     "Register an organization's identity provider (for token exchange)",
+     IdentityProviderCreateSchema, 201, IdentityProviderSchema, False),
+    ("get", "/admin/organizations/{org_id}/identity-providers",
+     "List an organization's identity providers", None, 200, IdentityProviderSchema, True),
+    ("get", "/admin/identity-providers/{idp_id}", "Show an identity provider", None, 200,
+     IdentityProviderSchema, False),
+    ("post", "/admin/identity-providers/{idp_id}/{action}",
+     "Suspend or reinstate an identity provider (its ID tokens stop being exchanged at once)",
+     IdentityProviderStatusSchema, 200, IdentityProviderSchema, False),
     ("get", "/admin/trust-requests", "List trust requests", None, 200, TrustRequestSchema, True),
     ("post", "/admin/trust-requests/{request_id}/approve",
      "Approve another admin's request (two-person rule)", DecisionSchema, 200,

@@ -38,16 +38,15 @@ def _issue_nonce(client: ClientRecord) -> Response:
 
 def _submit(client: ClientRecord) -> Response:
     form = request.form
-    if form.get("format", "jwt") != "jwt":
-        raise AttestationRefused("format_not_supported", "only the jwt format is accepted here")
     ref = attestations.PersonRef(form.get("person_id"), form.get("idp_issuer"),
                                  form.get("idp_subject"))
     settings = current_app.extensions["entitlements.settings"]
     with current_app.extensions["entitlements.db"].transaction() as session:
         row = attestations.submit(
             session, client_id=client.client_id, org_id=client.organization_id, ref=ref,
-            credential=form.get("credential", ""), audience=settings.issuer, now=_now(),
-            remote_jwks=current_app.extensions["entitlements.oauth"].remote_jwks)
+            credential=form.get("credential", ""), form=form.get("format", "jwt"),
+            audience=settings.issuer, now=_now(),
+            verifiers=current_app.extensions["entitlements.verifiers"])
         body = {"attestation_id": row.id, "person_id": row.person_id,
                 "nationalities": row.nationalities, "assurance_level": row.assurance_level,
                 "verified_at": row.verified_at.isoformat(),

@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,9 +23,15 @@ from ..organizations.service import Actor
 from ..persons import service as persons
 from ..persons.models import Person
 from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
-from . import issuers
-from .models import AttestationIssuer, AttestationNonce, VerifiedAttestation
-from .verify import AttestationFacts, AttestationRefused, TrustedIssuer, verify_jwt_attestation
+from . import issuers, sd_jwt_vc, verify
+from .models import ASSURANCE_LEVELS, AttestationIssuer, AttestationNonce, VerifiedAttestation
+from .verify import AttestationFacts, AttestationRefused, StatusCheck, TrustedIssuer
+
+#: format -> (where the presented nonce is, the verifier)
+FORMATS = {
+    "jwt": (verify.presented_nonce, verify.verify_jwt_attestation),
+    sd_jwt_vc.FORMAT: (sd_jwt_vc.presented_nonce, sd_jwt_vc.verify_sd_jwt_vc),
+}
 
 NONCE_TTL = timedelta(minutes=5)
 
@@ -47,11 +52,24 @@ def issue_nonce(session: Session, client_id: str, now: datetime) -> tuple[str, i
     return nonce, int(NONCE_TTL.total_seconds())
 
 
+@dataclass(frozen=True)
+class Verifiers:
+    """What verification needs from outside: issuers' remote keys, credential status."""
+
+    remote_jwks: RemoteJwks
+    status: StatusCheck
+
+
 def submit(session: Session, *, client_id: str, org_id: str, ref: PersonRef, credential: str,
-           audience: str, now: datetime, remote_jwks: RemoteJwks) -> VerifiedAttestation:
-    nonce = _consume_nonce(session, client_id, credential, now)
-    facts = verify_jwt_attestation(credential, issuers=_registry(session, remote_jwks),
-                                   audience=audience, nonce=nonce, now=now)
+           form: str, audience: str, now: datetime, verifiers: Verifiers
+           ) -> VerifiedAttestation:
+    if form not in FORMATS:
+        raise AttestationRefused("format_not_supported",
+                                 f"the format must be one of {', '.join(FORMATS)}")
+    presented_nonce, verify = FORMATS[form]
+    nonce = _consume_nonce(session, client_id, presented_nonce(credential), now)
+    facts = verify(credential, issuers=_registry(session, verifiers.remote_jwks),
+                   audience=audience, nonce=nonce, now=now, status=verifiers.status)
     issuer = issuers.find_by_issuer(session, facts.issuer)
     person = _person(session, client_id, org_id, ref, now)
     return _store(session, person, issuer, facts, client_id, now)
@@ -66,11 +84,34 @@ def current_facts(session: Session, person_id: str, now: datetime) -> list[Verif
                AttestationIssuer.status == "active")))
 
 
-def _consume_nonce(session: Session, client_id: str, credential: str, now: datetime) -> str:
-    try:
-        nonce = jwt.decode(credential, options={"verify_signature": False}).get("nonce")
-    except jwt.InvalidTokenError:
-        raise AttestationRefused("malformed", "the attestation is not a well-formed JWT") from None
+@dataclass(frozen=True)
+class Citizenship:
+    """One verified nationality, at the best level we hold for it, and until when."""
+
+    nationality: str
+    level: str
+    expires_at: datetime
+
+
+def citizenship_summary(session: Session, person_id: str, now: datetime,
+                        min_remaining: timedelta) -> tuple[Citizenship, ...]:
+    """Per nationality, the strongest current verification (then the longest-lived one).
+    Verifications with less than ``min_remaining`` left are left out: a token capped by
+    them would be useless."""
+    best: dict[str, Citizenship] = {}
+    for row in current_facts(session, person_id, now + min_remaining):
+        for nationality in row.nationalities:
+            candidate = Citizenship(nationality, row.assurance_level, row.expires_at)
+            if nationality not in best or _rank(candidate) > _rank(best[nationality]):
+                best[nationality] = candidate
+    return tuple(best[n] for n in sorted(best))
+
+
+def _rank(citizenship: Citizenship) -> tuple[int, datetime]:
+    return ASSURANCE_LEVELS.index(citizenship.level), citizenship.expires_at
+
+
+def _consume_nonce(session: Session, client_id: str, nonce: object, now: datetime) -> str:
     if not isinstance(nonce, str) or not nonce:
         raise AttestationRefused("missing_claim", "the attestation lacks the nonce claim")
     row = session.get(AttestationNonce, _digest(nonce), with_for_update=True)

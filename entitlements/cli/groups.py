@@ -6,6 +6,7 @@ from . import (
     clients,
     db,
     demo,
+    idps,
     issuers,
     keys,
     orgs,
@@ -17,6 +18,6 @@ from . import (
 
 
 def register_groups(main: click.Group) -> None:
-    for module in (db, keys, orgs, persons, issuers, clients, resources, tiers, audit, admins,
+    for module in (db, keys, orgs, persons, issuers, idps, clients, resources, tiers, audit, admins,
                    serve, demo):
         main.add_command(module.command)

@@ -21,6 +21,13 @@ ENTITLEMENTS = "entitlements"
 #: ``{"id": ..., "trust": ...}``: the organization the caller acts for.
 ORGANIZATION = "org"
 CLAIMS_VERSION_CLAIM = "ent_ver"
+#: RFC 8693 section 4.1: ``{"sub": client_id}``, the partner backend acting for a person.
+ACTOR = "act"
+#: Person tokens only: ``[{"nationality": "US", "level": "high", "exp": 1798675200}, ...]``,
+#: the verified nationalities, each at its assurance level and until when it counts.
+CITIZENSHIP = "citizenship"
+NATIONALITY = "nationality"
+ASSURANCE_LEVEL = "level"
 
 REQUIRED_CLAIMS = (
     ISSUER, SUBJECT, AUDIENCE, EXPIRES_AT, ISSUED_AT, JWT_ID, CLIENT_ID, ENTITLEMENTS,

@@ -22,14 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from ..clients.models import AuthMethod
 from ..clock import Clock
 from ..db import Database
+from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
 from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
 from .client_record import ClientRecord
 from .errors import echo
 from .models import UsedAssertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384",
-                        "RS512", "EdDSA")
+ASSERTION_ALGORITHMS = ASYMMETRIC_ALGORITHMS
 MAX_ASSERTION_BYTES = 8192
 REQUIRED = ["iss", "sub", "aud", "exp", "jti"]
 
@@ -155,15 +155,10 @@ def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _time(claims: dict[str, Any], name: str) -> datetime | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise _invalid(f"The assertion's '{name}' is not a NumericDate.")
     try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise _invalid(f"The assertion's '{name}' is out of range.") from None
+        return numeric_date(claims, name)
+    except ValueError as error:
+        raise _invalid(f"The assertion's {error}.") from None
 
 
 def _invalid(description: str) -> InvalidClientError:

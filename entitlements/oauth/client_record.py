@@ -20,8 +20,8 @@ from ..clients.secrets import check_secret
 from ..db import Database
 from ..organizations.models import Organization, OrganizationStatus
 from ..policy.service import granted_tiers
+from .grants import GRANT_TYPES
 
-GRANT_TYPES = ("client_credentials",)
 ORGANIZATION_NOT_VERIFIED = {
     OrganizationStatus.SUSPENDED: "The client's organization is suspended.",
     OrganizationStatus.REVOKED: "The client's organization is revoked.",

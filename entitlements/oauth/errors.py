@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 
 
 class InvalidTargetError(OAuth2Error):
@@ -22,3 +22,15 @@ def echo(value: object, limit: int = 100) -> str:
     text = str(value)[:limit]
     bad = set(invalid_error_characters(text))
     return "".join("?" if ch in bad else ch for ch in text)
+
+
+class ReasonedInvalidRequest(InvalidRequestError):
+    """``invalid_request`` with a machine-readable ``reason`` member (an extension
+    parameter, RFC 6749 section 8.2), so a partner can tell refusals apart."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description=description)
+        self.reason = reason
+
+    def get_body(self) -> list[tuple[str, str]]:
+        return [*super().get_body(), ("reason", self.reason)]

@@ -8,7 +8,7 @@ from typing import Any
 from ..config import Settings
 from ..gateway.claims import tier_scope
 from .client_auth import ASSERTION_ALGORITHMS
-from .grants import AUTH_METHODS
+from .grants import AUTH_METHODS, GRANT_TYPES
 
 
 def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
@@ -20,13 +20,16 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/jwks.json",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
-        "grant_types_supported": ["client_credentials"],
+        # Ours: where a partner's backend submits its people's citizenship attestations.
+        "attestation_nonce_endpoint": f"{issuer}/attestations/nonce",
+        "attestation_endpoint": f"{issuer}/attestations",
+        "grant_types_supported": list(GRANT_TYPES),
         # No authorization endpoint (yet): no response type is supported.
         "response_types_supported": [],
         "scopes_supported": sorted(tier_scope(t) for t in tiers),
         "subject_types_supported": ["public"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id",
-                             "scope", "entitlements", "org", "ent_ver"],
+                             "scope", "entitlements", "org", "ent_ver", "act", "citizenship"],
         "access_token_signing_alg_values_supported": [settings.signing_alg],
         "authorization_response_iss_parameter_supported": False,
     }

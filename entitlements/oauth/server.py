@@ -8,18 +8,26 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
 
+from ..attestations import service as attestations
 from ..clock import Clock
 from ..config import Settings
 from ..db import Database
+from ..identity_providers import exchange
+from ..identity_providers.id_token import SubjectTokenRefused
 from ..remote_jwks import RemoteJwks
 from ..signing.keyring import KeyRingCache
 from .catalog import Catalog
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
 from .endpoints import Introspection, Revocation
+from .errors import ReasonedInvalidRequest
 from .grants import ClientCredentialsGrant
 from .ledger import TokenLedger
+from .token_exchange import TokenExchangeGrant
 from .tokens import SignedToken, TokenSubject, sign_token
+
+#: A person token lives at least this long: verifications closer to expiry are left out.
+MIN_TOKEN_LIFETIME = timedelta(seconds=10)
 
 
 class EntitlementsServer(AuthorizationServer):
@@ -41,19 +49,46 @@ class EntitlementsServer(AuthorizationServer):
             max_lifetime=settings.assertion_max_lifetime, leeway=settings.clock_leeway,
         ))
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(TokenExchangeGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
 
     def issue_token(self, request: Any) -> SignedToken:
         client: ClientRecord = request.client
-        who = TokenSubject(
+        return self._issue(TokenSubject(
             subject=client.client_id,
             client_id=client.client_id,
             organization_id=client.organization_id,
             trust_level=client.trust_level,
             audience=request.audience,
             tiers=request.tiers,
-        )
+        ))
+
+    def exchange_token(self, request: Any) -> SignedToken:
+        """Mark the verified ID token used, find its person, and issue a person token."""
+        client: ClientRecord = request.client
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            try:
+                exchange.consume(session, request.id_token, now)
+            except SubjectTokenRefused as refused:
+                raise ReasonedInvalidRequest(refused.reason,
+                                             f"subject_token: {refused.message}.") from None
+            person = exchange.person_for(session, request.id_token, client.client_id, now)
+            citizenship = attestations.citizenship_summary(
+                session, person.id, now, min_remaining=MIN_TOKEN_LIFETIME)
+        return self._issue(TokenSubject(
+            subject=person.id,
+            client_id=client.client_id,
+            organization_id=client.organization_id,
+            trust_level=client.trust_level,
+            audience=request.audience,
+            tiers=request.tiers,
+            actor=client.client_id,
+            citizenship=citizenship,
+        ))
+
+    def _issue(self, who: TokenSubject) -> SignedToken:
         signed = sign_token(self.keys.get(), who, issuer=self.settings.issuer,
                             now=self.clock.now(),
                             ttl=timedelta(seconds=self.settings.access_token_ttl))

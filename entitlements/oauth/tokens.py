@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 
+from ..attestations.service import Citizenship
 from ..clock import epoch
 from ..gateway import claims as c
 from ..signing.keyring import KeyRing
@@ -24,6 +25,15 @@ class TokenSubject:
     trust_level: str
     audience: str
     tiers: tuple[str, ...]
+    #: For a person subject: the client acting for them, and their verified citizenship.
+    actor: str | None = None
+    citizenship: tuple[Citizenship, ...] | None = None
+
+    @property
+    def not_after(self) -> datetime | None:
+        """No token outlives the verifications its citizenship summary came from."""
+        return min((c.expires_at for c in self.citizenship), default=None) if (
+            self.citizenship) else None
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,19 @@ def build_claims(
         c.ENTITLEMENTS: list(who.tiers),
         c.ORGANIZATION: {"id": who.organization_id, "trust": who.trust_level},
         c.CLAIMS_VERSION_CLAIM: c.CLAIMS_VERSION,
+        **_person_claims(who),
     }
+
+
+def _person_claims(who: TokenSubject) -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    if who.actor is not None:
+        claims[c.ACTOR] = {c.SUBJECT: who.actor}
+    if who.citizenship is not None:
+        claims[c.CITIZENSHIP] = [
+            {c.NATIONALITY: x.nationality, c.ASSURANCE_LEVEL: x.level,
+             c.EXPIRES_AT: epoch(x.expires_at)} for x in who.citizenship]
+    return claims
 
 
 def sign_token(
@@ -66,6 +88,8 @@ def sign_token(
     jti = secrets.token_urlsafe(18)
     issued_at = now.replace(microsecond=0)
     expires_at = issued_at + ttl
+    if who.not_after is not None:
+        expires_at = min(expires_at, who.not_after.replace(microsecond=0))
     claims = build_claims(who, issuer=issuer, jti=jti, issued_at=issued_at, expires_at=expires_at)
     token = jwt.encode(claims, private_key, algorithm=info.alg,
                        headers={"kid": info.kid, "typ": c.ACCESS_TOKEN_TYP})

@@ -90,7 +90,7 @@ def _audit_refusal(oauth: EntitlementsServer, action: str, response: Response) -
         oauth.db, at=oauth.clock.now(), actor="anonymous", action=action,
         error=str(body.get("error", "invalid_request")),
         description=body.get("error_description"),
-        details={"claimed_client_id": _claimed_client_id(),
+        details={"claimed_client_id": _claimed_client_id(), "reason": body.get("reason"),
                  "grant_type": _form_value("grant_type"), "status": response.status_code},
     )
 

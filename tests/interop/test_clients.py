@@ -84,7 +84,8 @@ def test_discovery_documents_agree_and_validate(live_server, admin):
     assert {k: rfc8414[k] for k in ENDPOINTS} == {k: oidc[k] for k in ENDPOINTS}
     assert rfc8414["issuer"] == live_server.url
     assert rfc8414["token_endpoint"] == live_server.url + "/oauth/token"
-    assert rfc8414["grant_types_supported"] == ["client_credentials"]
+    assert rfc8414["grant_types_supported"] == [
+        "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
     assert "authorization_endpoint" not in rfc8414
     assert "tier:public" in rfc8414["scopes_supported"]
     assert set(rfc8414["token_endpoint_auth_methods_supported"]) == {

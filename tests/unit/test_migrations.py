@@ -26,7 +26,7 @@ from entitlements.migrations_check import (
 from entitlements.models import Base
 from entitlements.policy.models import Tier
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def test_head_revision():
@@ -96,11 +96,11 @@ def _migrated_then_restamped(revision: str):
 @pytest.mark.parametrize(("make", "expected"), [
     pytest.param(lambda p: None, "has no schema", id="no-file"),
     pytest.param(_empty, "has no schema", id="empty-file"),
-    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0006",
+    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0007",
                  id="older-revision"),
-    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0006",
+    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0007",
                  id="unknown-revision"),
-    pytest.param(_migrated_then_restamped("0007"), "at migration 0007 but the code expects 0006",
+    pytest.param(_migrated_then_restamped("0008"), "at migration 0008 but the code expects 0007",
                  id="ahead-of-the-code"),
 ])
 def test_require_current_schema_refuses(tmp_path, make, expected):

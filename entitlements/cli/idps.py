@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import click
+
+from ..identity_providers import service as idps
+from ..identity_providers.schemas import IdentityProviderSchema
+from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
+
+
+@click.group("idps")
+def command() -> None:
+    """Organizations' identity providers, whose ID tokens partners exchange for person tokens."""
+
+
+@command.command("register")
+@click.argument("org_id")
+@click.argument("issuer")
+@click.option("--audience", "audiences", multiple=True, required=True,
+              help="A client id the provider puts in its ID tokens' aud (repeatable).")
+@click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--jwks-uri", default=None)
+@json_option
+@pass_cli
+def register_command(cli: CliContext, org_id: str, issuer: str, audiences: tuple[str, ...],
+                     jwks_file: Path | None, jwks_uri: str | None, as_json: bool) -> None:
+    """Register ORG_ID's identity provider ISSUER with its keys (a JWKS file or a URI)."""
+    jwks = read_jwks_file(jwks_file) if jwks_file else None
+    with cli.transaction() as session:
+        row = idps.register(session, cli.actor(), org_id, issuer=issuer, audiences=audiences,
+                            jwks=jwks, jwks_uri=jwks_uri)
+        session.flush()
+        data = IdentityProviderSchema().dump(row)
+    emit(as_json, data, f"registered identity provider {data['id']} ({issuer}) for {org_id}")
+
+
+@command.command("list")
+@click.argument("org_id")
+@json_option
+@pass_cli
+def list_command(cli: CliContext, org_id: str, as_json: bool) -> None:
+    """ORG_ID's identity providers."""
+    with cli.transaction() as session:
+        data = IdentityProviderSchema(many=True).dump(idps.list_for(session, org_id))
+    human = "\n".join(f"{i['id']}  {i['status']:9} {i['issuer']}" for i in data) or (
+        "no identity providers")
+    emit(as_json, data, human)
+
+
+@command.command("suspend")
+@click.argument("idp_id")
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def suspend_command(cli: CliContext, idp_id: str, reason: str, as_json: bool) -> None:
+    """Suspend an identity provider: its ID tokens are refused at once."""
+    _set_status(cli, idp_id, "suspended", reason, as_json)
+
+
+@command.command("reinstate")
+@click.argument("idp_id")
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def reinstate_command(cli: CliContext, idp_id: str, reason: str, as_json: bool) -> None:
+    """Reinstate a suspended identity provider."""
+    _set_status(cli, idp_id, "active", reason, as_json)
+
+
+def _set_status(cli: CliContext, idp_id: str, status: str, reason: str, as_json: bool) -> None:
+    with cli.transaction() as session:
+        data = IdentityProviderSchema().dump(
+            idps.set_status(session, cli.actor(), idp_id, status, reason))
+    done = "reinstated" if status == "active" else status
+    emit(as_json, data, f"identity provider {idp_id} {done}")

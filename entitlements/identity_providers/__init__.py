@@ -1,0 +1,1 @@
+"""Organizations' own identity providers, whose ID tokens we exchange for person tokens."""

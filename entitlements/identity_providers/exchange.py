@@ -1,0 +1,87 @@
+"""The stateful half of token exchange: the provider registry and its keys, single use
+of each ID token, and the person an ID token names (created on first exchange)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+import jwt
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..organizations.service import Actor
+from ..persons import service as persons
+from ..persons.models import Person
+from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
+from .id_token import KeyLookup, Provider, SubjectTokenRefused, VerifiedIdToken
+from .models import IdentityProvider, UsedSubjectToken
+
+
+def has_provider(session: Session, org_id: str) -> bool:
+    return session.scalar(select(IdentityProvider.id).where(
+        IdentityProvider.organization_id == org_id).limit(1)) is not None
+
+
+def registry(session: Session, remote_jwks: RemoteJwks
+             ) -> tuple[Callable[[str], Provider | None], KeyLookup]:
+    """Provider lookup by issuer, and key lookup by provider and kid, for ``verify_id_token``."""
+    rows: dict[str, IdentityProvider] = {}
+
+    def provider(issuer: str) -> Provider | None:
+        row = session.scalar(select(IdentityProvider).where(IdentityProvider.issuer == issuer))
+        if row is None:
+            return None
+        rows[row.id] = row
+        return Provider(row.id, row.issuer, row.organization_id, tuple(row.audiences),
+                        row.status == "active")
+
+    def key(found: Provider, kid: str | None) -> jwt.PyJWK:
+        row = rows[found.id]
+        try:
+            if row.jwks_uri:
+                return remote_jwks.key(row.jwks_uri, kid)
+            keys = parse_jwks(row.jwks or {}, "the identity provider's JWKS").keys
+        except JwksUnavailable:
+            raise SubjectTokenRefused("idp_keys_unavailable", "the identity provider's keys "
+                                      "could not be fetched; retry") from None
+        except LookupError:
+            keys = []
+        match = [k for k in keys if k.key_id == kid or (kid is None and len(keys) == 1)]
+        if not match:
+            raise SubjectTokenRefused("unknown_key", "the signing key is not registered for "
+                                                     "the identity provider")
+        return match[0]
+
+    return provider, key
+
+
+def consume(session: Session, verified: VerifiedIdToken, now: datetime) -> None:
+    """Record the ID token as used; a second use is refused. Old records are pruned now and
+    then, so the table holds only unexpired tokens (at most their lifetime's worth)."""
+    try:
+        with session.begin_nested():
+            session.add(UsedSubjectToken(token_hash=verified.digest,
+                                         expires_at=verified.expires_at))
+    except IntegrityError:
+        raise SubjectTokenRefused("replayed", "the subject_token has been exchanged "
+                                              "before") from None
+    if secrets.randbelow(64) == 0:
+        session.execute(delete(UsedSubjectToken).where(UsedSubjectToken.expires_at < now))
+
+
+def person_for(session: Session, verified: VerifiedIdToken, client_id: str, now: datetime
+               ) -> Person:
+    """The person the ID token names in its organization, created on first exchange."""
+    provider = verified.provider
+    found = persons.find_by_idp(session, provider.organization_id, provider.issuer,
+                                verified.subject)
+    if found is not None:
+        return found
+    person = persons.create(session, Actor(f"client:{client_id}", now),
+                            provider.organization_id, idp_issuer=provider.issuer,
+                            idp_subject=verified.subject)
+    session.flush()
+    return person

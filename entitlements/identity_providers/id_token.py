@@ -1,0 +1,143 @@
+"""Verify an organization's ID token presented as an RFC 8693 subject_token. Pure: the
+caller supplies the provider registry, the keys and the time.
+
+Accepted only if: its issuer is a registered provider of the calling client's own
+organization and is active; it is signed with one of that provider's keys and an
+asymmetric algorithm; ``aud`` names one of the provider's registered audiences; ``exp``,
+``iat`` and ``nbf`` hold (with leeway) and it does not live longer than ``max_lifetime``.
+Single use is the caller's job (it needs storage): ``digest`` identifies the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
+
+MAX_BYTES = 16 * 1024
+REQUIRED = ["iss", "sub", "aud", "exp", "iat"]
+MAX_SUBJECT = 255
+
+
+class SubjectTokenRefused(Exception):
+    """A refused subject_token: ``reason`` is a stable code, ``message`` is safe to show."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason, self.message = reason, message
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    issuer: str
+    organization_id: str
+    audiences: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class VerifiedIdToken:
+    provider: Provider
+    subject: str
+    expires_at: datetime
+    digest: str
+
+
+KeyLookup = Callable[[Provider, str | None], jwt.PyJWK]
+
+
+def verify_id_token(
+    token: str, *, providers: Callable[[str], Provider | None], organization_id: str,
+    key: KeyLookup, now: datetime, leeway: timedelta, max_lifetime: timedelta,
+) -> VerifiedIdToken:
+    header, unverified = _peek(token)
+    provider = _provider(providers, unverified.get("iss"), organization_id)
+    claims = _decode(token, header, provider, key)
+    expires_at = _check_times(claims, now, leeway, max_lifetime)
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
+        raise SubjectTokenRefused("malformed", f"sub must be 1 to {MAX_SUBJECT} characters")
+    return VerifiedIdToken(provider, subject, expires_at, _digest(token, claims))
+
+
+def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not token or len(token) > MAX_BYTES:
+        raise SubjectTokenRefused("malformed", "the subject_token is missing or too large")
+    try:
+        return (jwt.get_unverified_header(token),
+                jwt.decode(token, options={"verify_signature": False}))
+    except jwt.InvalidTokenError:
+        raise SubjectTokenRefused("malformed", "the subject_token is not a well-formed "
+                                               "JWT") from None
+
+
+def _provider(providers: Callable[[str], Provider | None], issuer: Any,
+              organization_id: str) -> Provider:
+    provider = providers(issuer) if isinstance(issuer, str) else None
+    if provider is None:
+        raise SubjectTokenRefused("unknown_issuer", "the subject_token's issuer is not a "
+                                                    "registered identity provider")
+    if provider.organization_id != organization_id:
+        raise SubjectTokenRefused("idp_of_another_organization", "the subject_token comes "
+                                  "from another organization's identity provider")
+    if not provider.active:
+        raise SubjectTokenRefused("idp_suspended", "the identity provider is suspended")
+    return provider
+
+
+def _decode(token: str, header: dict[str, Any], provider: Provider, key: KeyLookup
+            ) -> dict[str, Any]:
+    alg = header.get("alg")
+    if alg not in ASYMMETRIC_ALGORITHMS:
+        raise SubjectTokenRefused("algorithm_not_allowed", "the signing algorithm is not "
+                                                           "allowed")
+    kid = header.get("kid")
+    signing_key = key(provider, kid if isinstance(kid, str) else None)
+    try:
+        return jwt.decode(token, signing_key, algorithms=[alg],
+                          audience=list(provider.audiences), issuer=provider.issuer,
+                          options={"require": REQUIRED, "verify_exp": False,
+                                   "verify_nbf": False, "verify_iat": False})
+    except jwt.InvalidAudienceError:
+        raise SubjectTokenRefused("wrong_audience", "the subject_token's aud is not a "
+                                                    "registered audience") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise SubjectTokenRefused("missing_claim", f"the subject_token lacks the "
+                                                   f"{error.claim} claim") from None
+    except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
+        raise SubjectTokenRefused("bad_signature", "the signature does not verify") from None
+    except jwt.InvalidTokenError:
+        raise SubjectTokenRefused("malformed", "the subject_token's claims are "
+                                               "invalid") from None
+
+
+def _check_times(claims: dict[str, Any], now: datetime, leeway: timedelta,
+                 max_lifetime: timedelta) -> datetime:
+    try:
+        expires, issued = numeric_date(claims, "exp"), numeric_date(claims, "iat")
+        not_before = numeric_date(claims, "nbf") or issued
+    except ValueError as error:
+        raise SubjectTokenRefused("malformed", f"the claim {error}") from None
+    assert expires is not None and issued is not None and not_before is not None  # required
+    if expires + leeway <= now:
+        raise SubjectTokenRefused("expired", "the subject_token has expired")
+    if min(issued, not_before) - leeway > now:
+        raise SubjectTokenRefused("not_yet_valid", "the subject_token is not valid yet")
+    if expires - issued > max_lifetime:
+        raise SubjectTokenRefused("lifetime_too_long", "the subject_token lives longer than "
+                                  f"{int(max_lifetime.total_seconds())} seconds")
+    return expires
+
+
+def _digest(token: str, claims: dict[str, Any]) -> str:
+    """Identify the token: by issuer and jti when it has one, else by its bytes."""
+    jti = claims.get("jti")
+    source = f"{claims['iss']}\0{jti}" if isinstance(jti, str) and jti else token
+    return hashlib.sha256(source.encode()).hexdigest()

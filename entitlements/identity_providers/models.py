@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class IdentityProvider(Base):
+    """An organization's OpenID provider: its issuer belongs to exactly one organization,
+    so an ID token names the organization its subject acts for."""
+
+    __tablename__ = "identity_providers"
+    __table_args__ = (CheckConstraint("status IN ('active', 'suspended')", name="status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(300), unique=True)
+    audiences: Mapped[list[str]] = mapped_column(JSON)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class UsedSubjectToken(Base):
+    """An exchanged ID token (by digest), kept until it expires: each is used once."""
+
+    __tablename__ = "used_subject_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,83 @@
+"""Register an organization's identity provider, list, suspend and reinstate it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..clients.service import validate_jwks_uri, validate_public_jwks
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import new_id
+from ..organizations import service as organizations
+from ..organizations.service import Actor
+from .models import IdentityProvider
+
+MAX_AUDIENCES = 10
+
+
+def register(session: Session, actor: Actor, org_id: str, *, issuer: str,
+             audiences: Sequence[str], jwks: dict[str, Any] | None = None,
+             jwks_uri: str | None = None) -> IdentityProvider:
+    org = organizations.get(session, org_id)
+    if not issuer.startswith("https://"):
+        raise InvalidInput("the identity provider's issuer must be an https URL")
+    if find_by_issuer(session, issuer) is not None:
+        raise Conflict(f"identity provider {issuer!r} is already registered")
+    _validate(audiences, jwks, jwks_uri)
+    row = IdentityProvider(
+        id=new_id("idp"), organization_id=org.id, issuer=issuer,
+        audiences=sorted(set(audiences)), jwks=jwks, jwks_uri=jwks_uri, status="active",
+        created_at=actor.now, updated_at=actor.now)
+    session.add(row)
+    audit.record(session, at=actor.now, actor=actor.name, action="idp.registered",
+                 target=row.id, details={"organization_id": org.id, "issuer": issuer,
+                                         "audiences": row.audiences, "jwks_uri": jwks_uri})
+    return row
+
+
+def get(session: Session, idp_id: str) -> IdentityProvider:
+    row = session.get(IdentityProvider, idp_id)
+    if row is None:
+        raise NotFound(f"no identity provider with id {idp_id!r}")
+    return row
+
+
+def find_by_issuer(session: Session, issuer: str) -> IdentityProvider | None:
+    return session.scalar(select(IdentityProvider).where(IdentityProvider.issuer == issuer))
+
+
+def list_for(session: Session, org_id: str) -> list[IdentityProvider]:
+    organizations.get(session, org_id)
+    return list(session.scalars(select(IdentityProvider)
+                                .where(IdentityProvider.organization_id == org_id)
+                                .order_by(IdentityProvider.created_at, IdentityProvider.id)))
+
+
+def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason: str
+               ) -> IdentityProvider:
+    row = get(session, idp_id)
+    if row.status == status:
+        raise Conflict(f"identity provider {idp_id} is already {status}")
+    row.status, row.updated_at = status, actor.now
+    action = "idp.suspended" if status == "suspended" else "idp.reinstated"
+    audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.id,
+                 reason=reason)
+    return row
+
+
+def _validate(audiences: Sequence[str], jwks: dict[str, Any] | None,
+              jwks_uri: str | None) -> None:
+    if not audiences or len(audiences) > MAX_AUDIENCES or not all(
+            isinstance(a, str) and 0 < len(a) <= 300 for a in audiences):
+        raise InvalidInput(f"audiences: 1 to {MAX_AUDIENCES} client ids the provider puts "
+                           "in its ID tokens' aud")
+    if bool(jwks) == bool(jwks_uri):
+        raise InvalidInput("an identity provider needs exactly one of a JWKS or a jwks_uri")
+    if jwks_uri:
+        validate_jwks_uri(jwks_uri)
+    else:
+        validate_public_jwks(jwks or {})
