@@ -7,12 +7,13 @@ leaves a half-written row.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, delete, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -103,3 +104,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def prune_expired(session: Session, model: Any, now: datetime, *, one_in: int = 64) -> None:
+    """Now and then (once in ``one_in`` calls, at random), delete ``model``'s rows whose
+    ``expires_at`` has passed: single-use tables stay bounded with no job to run."""
+    if secrets.randbelow(one_in) == 0:
+        session.execute(delete(model).where(model.expires_at < now))

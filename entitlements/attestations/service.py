@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..db import prune_expired
 from ..ids import new_id
 from ..organizations.service import Actor
 from ..persons import service as persons
@@ -49,6 +50,7 @@ def issue_nonce(session: Session, client_id: str, now: datetime) -> tuple[str, i
     nonce = secrets.token_urlsafe(24)
     session.add(AttestationNonce(nonce_hash=_digest(nonce), client_id=client_id,
                                  expires_at=now + NONCE_TTL))
+    prune_expired(session, AttestationNonce, now)
     return nonce, int(NONCE_TTL.total_seconds())
 
 

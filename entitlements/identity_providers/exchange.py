@@ -3,15 +3,15 @@ of each ID token, and the person an ID token names (created on first exchange)."
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 
 import jwt
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..db import prune_expired
 from ..organizations.service import Actor
 from ..persons import service as persons
 from ..persons.models import Person
@@ -68,8 +68,7 @@ def consume(session: Session, verified: VerifiedIdToken, now: datetime) -> None:
     except IntegrityError:
         raise SubjectTokenRefused("replayed", "the subject_token has been exchanged "
                                               "before") from None
-    if secrets.randbelow(64) == 0:
-        session.execute(delete(UsedSubjectToken).where(UsedSubjectToken.expires_at < now))
+    prune_expired(session, UsedSubjectToken, now)
 
 
 def person_for(session: Session, verified: VerifiedIdToken, client_id: str, now: datetime

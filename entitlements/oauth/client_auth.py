@@ -9,19 +9,17 @@ not from PyJWT's.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from authlib.oauth2.rfc6749 import InvalidClientError
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.models import AuthMethod
 from ..clock import Clock
-from ..db import Database
+from ..db import Database, prune_expired
 from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
 from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
 from .client_record import ClientRecord
@@ -135,12 +133,8 @@ class PrivateKeyJWT:
                 session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires))
         except IntegrityError:
             raise _invalid("The assertion's 'jti' has been used before.") from None
-        if secrets.randbelow(64) == 0:
-            self._forget_expired(now)
-
-    def _forget_expired(self, now: datetime) -> None:
         with self._db.transaction() as session:
-            session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+            prune_expired(session, UsedAssertion, now)
 
 
 def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
