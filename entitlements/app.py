@@ -28,10 +28,15 @@ from .organizations.domains import DnsPythonResolver
 from .organizations.lei import GleifRegistry
 from .organizations.service import Actor
 from .persons import views as person_views
+from .policy import partner_views as policy_partner_views
+from .policy import views as policy_views
+from .policy.snapshot import PolicySnapshotPublisher
 from .remote_jwks import RemoteJwks
 from .signing import service as signing
 from .signing.keyring import KeyRingCache
 from .signing.keystore import FileKeyStore
+from .token_status import views as published_views
+from .token_status.publisher import StatusListPublisher
 from .web import handlers
 
 SYSTEM_ACTOR = "system"
@@ -63,12 +68,19 @@ def create_app(
         db=db, settings=settings, clock=clock, keys=keys, remote_jwks=remote_jwks,
     )
     app.extensions["entitlements.verifiers"] = Verifiers(remote_jwks, CredentialStatus())
+    oauth = app.extensions["entitlements.oauth"]
+    app.extensions["entitlements.status_lists"] = StatusListPublisher(db, keys, settings, clock)
+    app.extensions["entitlements.policy_snapshot"] = PolicySnapshotPublisher(
+        oauth.policies, keys, settings, clock)
+    app.register_blueprint(published_views.blueprint)
+    app.register_blueprint(policy_partner_views.blueprint)
     app.register_blueprint(oauth_views.blueprint)
     app.register_blueprint(partner_attestations.blueprint)
     app.extensions["entitlements.dns"] = DnsPythonResolver()
     app.extensions["entitlements.lei_registry"] = GleifRegistry()
     for blueprint in (organization_views.blueprint, evidence_views.blueprint,
                       person_views.blueprint, issuer_views.blueprint, idp_views.blueprint,
+                      policy_views.blueprint,
                       client_views.blueprint, audit_views.blueprint, openapi.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)

@@ -9,9 +9,10 @@ from .identity_providers.models import IdentityProvider, UsedSubjectToken
 from .oauth.models import IssuedToken, UsedAssertion
 from .organizations.models import Evidence, Organization, OrganizationChange, TrustRequest
 from .persons.models import Person
-from .policy.models import OrganizationTier, Tier
+from .policy.models import PolicyActivation, PolicyVersion
 from .resources.models import ResourceServer
 from .signing.models import SigningKey
+from .token_status.models import StatusListRecord
 
 __all__ = [
     "AdminKey",
@@ -26,11 +27,12 @@ __all__ = [
     "OAuthClient",
     "Organization",
     "OrganizationChange",
-    "OrganizationTier",
     "Person",
+    "PolicyActivation",
+    "PolicyVersion",
     "ResourceServer",
     "SigningKey",
-    "Tier",
+    "StatusListRecord",
     "TrustRequest",
     "UsedAssertion",
     "UsedSubjectToken",

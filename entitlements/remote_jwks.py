@@ -11,13 +11,16 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
 from .cache import TTLCache
+from .errors import InvalidInput
 from .fetch import FetchFailed, get_bounded
 
 MAX_JWKS_BYTES = 64 * 1024
+MAX_JWKS_KEYS = 10
 
 
 class JwksUnavailable(Exception):
@@ -78,3 +81,36 @@ def _pick(keys: jwt.PyJWKSet, kid: str | None) -> jwt.PyJWK | None:
     if kid is None:
         return keys.keys[0] if len(keys.keys) == 1 else None
     return next((k for k in keys.keys if k.key_id == kid), None)
+
+
+def validate_jwks_uri(uri: str) -> None:
+    parts = urlsplit(uri)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise InvalidInput("jwks_uri must be an https URL")
+    if len(uri) > 500:
+        raise InvalidInput("jwks_uri is too long")
+
+
+def validate_public_jwks(jwks: dict[str, Any]) -> None:
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not 0 < len(keys) <= MAX_JWKS_KEYS:
+        raise InvalidInput(f"the JWKS must hold 1 to {MAX_JWKS_KEYS} keys")
+    for key in keys:
+        if (not isinstance(key, dict) or key.get("kty") == "oct"
+                or any(p in key for p in ("d", "p", "q", "k"))):
+            raise InvalidInput("the JWKS must hold public keys only")
+    try:
+        jwt.PyJWKSet.from_dict(jwks)
+    except (jwt.PyJWKSetError, jwt.InvalidKeyError, KeyError, TypeError, ValueError) as error:
+        raise InvalidInput(f"the JWKS is not usable: {error}") from None
+
+
+def validate_key_source(jwks: dict[str, Any] | None, jwks_uri: str | None, owner: str) -> None:
+    """Exactly one of an inline public JWKS or an https ``jwks_uri``, each well formed."""
+    if (jwks is None) == (jwks_uri is None):
+        raise InvalidInput(f"{owner} needs exactly one of a JWKS or a jwks_uri")
+    if jwks_uri is not None:
+        validate_jwks_uri(jwks_uri)
+    else:
+        validate_public_jwks(jwks or {})

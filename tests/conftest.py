@@ -73,7 +73,18 @@ def _reset_postgres(seed: dict[str, list[dict]]) -> None:
         for table in Base.metadata.sorted_tables:
             if seed.get(table.name):
                 connection.execute(insert(table), seed[table.name])
+                _advance_serial(connection, table)
     engine.dispose()
+
+
+def _advance_serial(connection, table) -> None:
+    """Seed rows carry explicit ids: move a serial id's sequence past them."""
+    serial = [c for c in table.primary_key.columns if c.autoincrement is True]
+    if serial:
+        name = serial[0].name
+        connection.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{name}'), "
+            f"(SELECT max({name}) FROM {table.name}))"))
 
 
 @pytest.fixture
@@ -95,7 +106,8 @@ def keys_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(db_url: str, keys_dir: Path):
-    return load_settings({}, database_url=db_url, keys_dir=str(keys_dir), client_cache_ttl=0)
+    return load_settings({}, database_url=db_url, keys_dir=str(keys_dir), client_cache_ttl=0,
+                         policy_cache_ttl=0)
 
 
 @pytest.fixture
@@ -145,7 +157,8 @@ def live_server(db_url: str, keys_dir: Path, clock: FrozenClock, db: Database) -
 ]:
     port = free_port()
     live_settings = load_settings({}, database_url=db_url, keys_dir=str(keys_dir),
-                                  issuer=f"http://127.0.0.1:{port}", client_cache_ttl=0)
+                                  issuer=f"http://127.0.0.1:{port}", client_cache_ttl=0,
+                         policy_cache_ttl=0)
     app = create_app(live_settings, clock=clock, db=db)
     with LiveServer(app, port) as server:
         yield server

@@ -61,6 +61,13 @@ class Admin:
                 policy.grant_tier(session, self.actor(), org.id, tier)
             return org.id
 
+    def raise_trust(self, org_id: str, level: str) -> None:
+        """Two admins: one requests, the other approves (the two-person rule)."""
+        with self.db.transaction() as session:
+            request = organizations.request_trust(session, self.actor("admin:alice"), org_id,
+                                                  level, "test")
+            organizations.approve_trust(session, self.actor("admin:bob"), request.id, "agreed")
+
     def client(self, org_id: str, auth_method: str = "client_secret_basic", **kwargs: Any
                ) -> Partner:
         with self.db.transaction() as session:

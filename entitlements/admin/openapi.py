@@ -25,6 +25,7 @@ from ..identity_providers.schemas import (
 )
 from ..organizations.evidence_views import (
     AgreementSchema,
+    CitizenshipAttestationSchema,
     DomainChallengeSchema,
     LeiCheckSchema,
 )
@@ -42,6 +43,22 @@ from ..organizations.views import (
     TrustRequestCreateSchema,
 )
 from ..persons.schemas import PersonCreateSchema, PersonSchema
+from ..policy.schemas import (
+    ActivateSchema,
+    ActivationSchema,
+    CancelSchema,
+    DryRunSchema,
+    ExplainSchema,
+    FreeFormSchema,
+    PolicyStateSchema,
+    PolicyVersionSchema,
+    PolicyVersionSummarySchema,
+    RevokedSchema,
+    RevokeTokensSchema,
+    RollbackSchema,
+    VersionCreatedSchema,
+    VersionCreateSchema,
+)
 
 blueprint = Blueprint("admin_openapi", __name__, url_prefix="/admin")
 
@@ -74,6 +91,9 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
     ("post", "/admin/organizations/{org_id}/evidence/lei",
      "Check an LEI (check digits, then the GLEIF registry)", LeiCheckSchema, 201,
      EvidenceSchema, False),
+    ("post", "/admin/organizations/{org_id}/evidence/citizenship",
+     "Record the organization's attestation that all its users are citizens",
+     CitizenshipAttestationSchema, 201, EvidenceSchema, False),
     ("post", "/admin/organizations/{org_id}/evidence/agreement",
      "Record the signed partner agreement", AgreementSchema, 201, EvidenceSchema, False),
     ("post", "/admin/organizations/{org_id}/persons", "Create a person of an organization",
@@ -100,6 +120,33 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
     ("post", "/admin/identity-providers/{idp_id}/{action}",
      "Suspend or reinstate an identity provider (its ID tokens stop being exchanged at once)",
      IdentityProviderStatusSchema, 200, IdentityProviderSchema, False),
+    ("get", "/admin/policy", "The active and latest policy versions, and recent activations",
+     None, 200, PolicyStateSchema, False),
+    ("get", "/admin/policy/versions", "List policy versions", None, 200,
+     PolicyVersionSummarySchema, True),
+    ("get", "/admin/policy/versions/{number}", "Show a policy version with its diff", None, 200,
+     PolicyVersionSchema, False),
+    ("post", "/admin/policy/versions",
+     "Create a version (whole document or merge patch against the latest; 409 if stale), "
+     "optionally activating it now or at a time", VersionCreateSchema, 201,
+     VersionCreatedSchema, False),
+    ("post", "/admin/policy/versions/{number}/activate",
+     "Activate a version now or at a time; with revoke_disallowed, re-impose it and revoke the "
+     "live tokens it no longer allows", ActivateSchema, 201, ActivationSchema, False),
+    ("post", "/admin/policy/versions/{number}/dry-run",
+     "Which organizations and persons would gain or lose which tiers", DryRunSchema, 200,
+     FreeFormSchema, False),
+    ("post", "/admin/policy/rollback",
+     "Reactivate an earlier version's policy now (as a new version, a copy of it)",
+     RollbackSchema, 201, VersionCreatedSchema, False),
+    ("post", "/admin/policy/activations/{activation_id}/cancel",
+     "Cancel a scheduled activation", CancelSchema, 200, ActivationSchema, False),
+    ("post", "/admin/policy/explain",
+     "May this organization, client or person use this model or these tiers now; why not; "
+     "the fallback", ExplainSchema, 200, FreeFormSchema, False),
+    ("post", "/admin/tokens/revoke",
+     "Revoke every live token of an organization, client, person or tier", RevokeTokensSchema,
+     200, RevokedSchema, False),
     ("get", "/admin/trust-requests", "List trust requests", None, 200, TrustRequestSchema, True),
     ("post", "/admin/trust-requests/{request_id}/approve",
      "Approve another admin's request (two-person rule)", DecisionSchema, 200,

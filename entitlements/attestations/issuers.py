@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..clients.service import validate_jwks_uri, validate_public_jwks
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import new_id
 from ..organizations.service import COUNTRY, Actor
+from ..remote_jwks import validate_key_source
 from .models import ASSURANCE_LEVELS, FORMATS, AttestationIssuer
 
 
@@ -26,7 +26,7 @@ def register(session: Session, actor: Actor, *, issuer: str, name: str,
              assurance_levels: Sequence[str], max_age_days: int) -> AttestationIssuer:
     if session.scalar(select(AttestationIssuer.id).where(AttestationIssuer.issuer == issuer)):
         raise Conflict(f"issuer {issuer!r} is already registered")
-    _validate_keys(jwks, jwks_uri)
+    validate_key_source(jwks, jwks_uri, "an issuer")
     _validate_limits(formats, nationalities, assurance_levels, max_age_days)
     row = AttestationIssuer(
         id=new_id("ati"), issuer=issuer, name=name, jwks=jwks, jwks_uri=jwks_uri,
@@ -66,15 +66,6 @@ def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reas
     audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.id,
                  reason=reason)
     return row
-
-
-def _validate_keys(jwks: dict[str, Any] | None, jwks_uri: str | None) -> None:
-    if bool(jwks) == bool(jwks_uri):
-        raise InvalidInput("an issuer needs exactly one of a JWKS or a jwks_uri")
-    if jwks_uri:
-        validate_jwks_uri(jwks_uri)
-    else:
-        validate_public_jwks(jwks or {})
 
 
 def _validate_limits(formats: Sequence[str], nationalities: Sequence[str],

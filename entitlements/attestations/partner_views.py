@@ -3,15 +3,13 @@ submits a person's attestation; the answer is the verified facts, or a reason co
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..audit import service as audit
 from ..oauth.client_record import ClientRecord
-from ..oauth.grants import AUTH_METHODS
-from ..web.guards import validate_form_request
+from ..web.partner import partner_call
 from . import service as attestations
 from .verify import AttestationRefused
 
@@ -20,12 +18,12 @@ blueprint = Blueprint("partner_attestations", __name__)
 
 @blueprint.post("/attestations/nonce")
 def nonce() -> Response:
-    return _partner_call(_issue_nonce)
+    return partner_call(_refusals_answered(_issue_nonce), "attestation")
 
 
 @blueprint.post("/attestations")
 def submit() -> Response:
-    return _partner_call(_submit)
+    return partner_call(_refusals_answered(_submit), "attestation")
 
 
 def _issue_nonce(client: ClientRecord) -> Response:
@@ -54,20 +52,20 @@ def _submit(client: ClientRecord) -> Response:
     return jsonify(body)
 
 
-def _partner_call(handler: Any) -> Response:
-    server = current_app.extensions["entitlements.oauth"]
-    try:
-        validate_form_request(request, allow_empty=True)
-        client = server.authenticate_client(server.create_oauth2_request(None), AUTH_METHODS,
-                                            "attestation")
-        return handler(client)
-    except OAuth2Error as error:
-        return server.handle_error_response(None, error)
-    except AttestationRefused as refused:
-        _audit_refusal(refused)
-        response = jsonify(error=refused.reason, error_description=refused.message)
-        response.status_code = 400
-        return response
+def _refusals_answered(handler: Callable[[ClientRecord], Response]
+                       ) -> Callable[[ClientRecord], Response]:
+    """A refused attestation: 400 with its reason code, and one audit event."""
+
+    def answered(client: ClientRecord) -> Response:
+        try:
+            return handler(client)
+        except AttestationRefused as refused:
+            _audit_refusal(refused)
+            response = jsonify(error=refused.reason, error_description=refused.message)
+            response.status_code = 400
+            return response
+
+    return answered
 
 
 def _audit_refusal(refused: AttestationRefused) -> None:

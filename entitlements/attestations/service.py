@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,8 +101,24 @@ def citizenship_summary(session: Session, person_id: str, now: datetime,
     """Per nationality, the strongest current verification (then the longest-lived one).
     Verifications with less than ``min_remaining`` left are left out: a token capped by
     them would be useless."""
+    return summarize(current_facts(session, person_id, now + min_remaining))
+
+
+def summaries_by_person(session: Session, now: datetime) -> dict[str, tuple[Citizenship, ...]]:
+    """Every person's citizenship summary at ``now``, in one query (dry runs, re-imposition)."""
+    rows = session.scalars(
+        select(VerifiedAttestation)
+        .join(AttestationIssuer, AttestationIssuer.id == VerifiedAttestation.issuer_id)
+        .where(VerifiedAttestation.expires_at > now, AttestationIssuer.status == "active"))
+    grouped: dict[str, list[VerifiedAttestation]] = {}
+    for row in rows:
+        grouped.setdefault(row.person_id, []).append(row)
+    return {person: summarize(facts) for person, facts in grouped.items()}
+
+
+def summarize(rows: Iterable[VerifiedAttestation]) -> tuple[Citizenship, ...]:
     best: dict[str, Citizenship] = {}
-    for row in current_facts(session, person_id, now + min_remaining):
+    for row in rows:
         for nationality in row.nationalities:
             candidate = Citizenship(nationality, row.assurance_level, row.expires_at)
             if nationality not in best or _rank(candidate) > _rank(best[nationality]):

@@ -11,13 +11,15 @@ from . import (
     keys,
     orgs,
     persons,
+    policy,
     resources,
     serve,
     tiers,
+    tokens,
 )
 
 
 def register_groups(main: click.Group) -> None:
-    for module in (db, keys, orgs, persons, issuers, idps, clients, resources, tiers, audit, admins,
-                   serve, demo):
+    for module in (db, keys, orgs, persons, issuers, idps, clients, resources, tiers, policy,
+                   tokens, audit, admins, serve, demo):
         main.add_command(module.command)

@@ -1,6 +1,9 @@
+from datetime import UTC, datetime
+
 import click
 from sqlalchemy.orm import Session
 
+from ..clock import SystemClock
 from ..organizations import evidence
 from ..organizations import service as organizations
 from ..organizations.domains import DnsPythonResolver
@@ -212,7 +215,7 @@ def revoke_tier_command(cli: CliContext, org_id: str, tier: str, as_json: bool) 
 
 
 def _dump(session: Session, org: Organization) -> dict:
-    return dump_organization(org, policy.granted_tiers(session, org.id))
+    return dump_organization(org, policy.granted_tiers(session, org.id, SystemClock().now()))
 
 
 def _emit_org(session: Session, org: Organization, as_json: bool, human: str) -> None:
@@ -272,6 +275,27 @@ def check_lei_command(cli: CliContext, org_id: str, lei: str, as_json: bool) -> 
         data = EvidenceSchema().dump(found)
     mismatches = ", ".join(data["details"]["mismatches"]) or "none"
     emit(as_json, data, f"LEI {data['value']}: {data['status']} (mismatches: {mismatches})")
+
+
+@command.command("record-citizenship")
+@click.argument("org_id")
+@click.argument("reference")
+@click.option("--nationality", "nationalities", multiple=True, required=True)
+@click.option("--level", type=click.Choice(["low", "substantial", "high"]), required=True)
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+              required=True)
+@json_option
+@pass_cli
+def record_citizenship_command(cli: CliContext, org_id: str, reference: str,
+                               nationalities: tuple[str, ...], level: str, expires: datetime,
+                               as_json: bool) -> None:
+    """Record the organization's attestation that all its users are citizens."""
+    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    with cli.transaction() as session:
+        data = EvidenceSchema().dump(evidence.record_citizenship(
+            session, cli.actor(), org_id, reference, nationalities=list(nationalities),
+            level=level, expires_at=expires))
+    emit(as_json, data, f"citizenship attestation {reference} recorded")
 
 
 @command.command("record-agreement")

@@ -6,7 +6,7 @@ from .context import CliContext, emit, json_option, pass_cli
 
 @click.group("tiers")
 def command() -> None:
-    """The tier catalog."""
+    """The tiers of the active policy version."""
 
 
 @command.command("list")
@@ -15,6 +15,7 @@ def command() -> None:
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Every tier."""
     with cli.transaction() as session:
-        data = [{"name": t.name, "description": t.description}
-                for t in policy.list_tiers(session)]
-    emit(as_json, data, "\n".join(f"{t['name']:14} {t['description']}" for t in data))
+        data = [{"name": name, "status": rule["status"], "description": rule["description"]}
+                for name, rule in policy.list_tiers(session, cli.clock.now())]
+    emit(as_json, data, "\n".join(f"{t['name']:14} {t['status']:15} {t['description']}"
+                                   for t in data))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,10 +15,10 @@ from ..ids import new_id
 from ..organizations import service as organizations
 from ..organizations.service import Actor
 from ..policy import service as policy
+from ..remote_jwks import validate_key_source
+from ..token_status import revocation
 from .models import AuthMethod, ClientStatus, OAuthClient
 from .secrets import generate_secret, hash_secret
-
-MAX_JWKS_KEYS = 10
 
 
 @dataclass(frozen=True)
@@ -95,6 +93,8 @@ def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuth
         session, at=actor.now, actor=actor.name, action="client.revoked", target=client_id,
         reason=reason,
     )
+    revocation.revoke(session, actor, reason=f"client revoked: {reason}", quiet=True,
+                      client_id=client_id)
     return client
 
 
@@ -132,34 +132,7 @@ def _auth_method(value: str) -> AuthMethod:
 
 def _validate_keys(method: AuthMethod, jwks: dict[str, Any] | None, jwks_uri: str | None) -> None:
     if method.uses_secret:
-        if jwks or jwks_uri:
+        if jwks is not None or jwks_uri is not None:
             raise InvalidInput("a JWKS or jwks_uri is only for private_key_jwt clients")
         return
-    if bool(jwks) == bool(jwks_uri):
-        raise InvalidInput("private_key_jwt needs exactly one of a JWKS or a jwks_uri")
-    if jwks_uri:
-        validate_jwks_uri(jwks_uri)
-    else:
-        validate_public_jwks(jwks or {})
-
-
-def validate_jwks_uri(uri: str) -> None:
-    parts = urlsplit(uri)
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        raise InvalidInput("jwks_uri must be an https URL")
-    if len(uri) > 500:
-        raise InvalidInput("jwks_uri is too long")
-
-
-def validate_public_jwks(jwks: dict[str, Any]) -> None:
-    keys = jwks.get("keys")
-    if not isinstance(keys, list) or not 0 < len(keys) <= MAX_JWKS_KEYS:
-        raise InvalidInput(f"the JWKS must hold 1 to {MAX_JWKS_KEYS} keys")
-    for key in keys:
-        if not isinstance(key, dict) or any(p in key for p in ("d", "p", "q", "k")):
-            raise InvalidInput("the JWKS must hold public keys only")
-    try:
-        jwt.PyJWKSet.from_dict(jwks)
-    except (jwt.PyJWKSetError, jwt.InvalidKeyError) as error:
-        raise InvalidInput(f"the JWKS is not usable: {error}") from None
+    validate_key_source(jwks, jwks_uri, "private_key_jwt")

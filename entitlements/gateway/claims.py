@@ -28,6 +28,10 @@ ACTOR = "act"
 CITIZENSHIP = "citizenship"
 NATIONALITY = "nationality"
 ASSURANCE_LEVEL = "level"
+#: The policy version the token's tiers were decided under.
+POLICY_VERSION = "pol_ver"
+#: IETF Token Status List: ``{"status_list": {"idx": 7, "uri": "https://.../status-lists/1"}}``.
+STATUS = "status"
 
 REQUIRED_CLAIMS = (
     ISSUER, SUBJECT, AUDIENCE, EXPIRES_AT, ISSUED_AT, JWT_ID, CLIENT_ID, ENTITLEMENTS,

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..clients.service import validate_jwks_uri, validate_public_jwks
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import new_id
 from ..organizations import service as organizations
 from ..organizations.service import Actor
+from ..remote_jwks import validate_key_source
 from .models import IdentityProvider
 
 MAX_AUDIENCES = 10
@@ -75,9 +75,4 @@ def _validate(audiences: Sequence[str], jwks: dict[str, Any] | None,
             isinstance(a, str) and 0 < len(a) <= 300 for a in audiences):
         raise InvalidInput(f"audiences: 1 to {MAX_AUDIENCES} client ids the provider puts "
                            "in its ID tokens' aud")
-    if bool(jwks) == bool(jwks_uri):
-        raise InvalidInput("an identity provider needs exactly one of a JWKS or a jwks_uri")
-    if jwks_uri:
-        validate_jwks_uri(jwks_uri)
-    else:
-        validate_public_jwks(jwks or {})
+    validate_key_source(jwks, jwks_uri, "an identity provider")

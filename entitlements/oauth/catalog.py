@@ -1,5 +1,6 @@
-"""The tier names and registered resource servers the token endpoint checks against,
-read once per ``ttl`` seconds rather than once per request."""
+"""The registered resource servers (gateways) the token endpoint checks ``resource``
+against, read once per ``ttl`` seconds rather than once per request. (Tiers are the
+policy's: see ``policy.store``.)"""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from sqlalchemy import select
 
 from ..cache import TTLCache
 from ..db import Database
-from ..policy.models import Tier
 from ..resources.models import ResourceServer
 
 
 @dataclass(frozen=True)
 class CatalogSnapshot:
-    tiers: frozenset[str]
     resources: frozenset[str]
     default_resource: str | None
 
@@ -33,9 +32,8 @@ class Catalog:
 
     def _load(self, _key: str) -> CatalogSnapshot:
         with self._db.sessions() as session:
-            tiers = frozenset(session.scalars(select(Tier.name)))
             resources = session.execute(
                 select(ResourceServer.identifier, ResourceServer.is_default)
             ).all()
         default = next((r.identifier for r in resources if r.is_default), None)
-        return CatalogSnapshot(tiers, frozenset(r.identifier for r in resources), default)
+        return CatalogSnapshot(frozenset(r.identifier for r in resources), default)

@@ -1,7 +1,7 @@
 """What the token endpoint knows of a client: a read-only snapshot, cached briefly.
 
-The snapshot joins the client, its organization and the organization's tiers in
-one read, so the token path needs no other query. Changes reach it within
+The snapshot joins the client, its organization and the organization's citizenship
+attestations, so the token path needs no other query. Changes reach it within
 ``client_cache_ttl`` seconds (at once in the process that made them).
 """
 
@@ -19,7 +19,8 @@ from ..clients.models import ClientStatus, OAuthClient
 from ..clients.secrets import check_secret
 from ..db import Database
 from ..organizations.models import Organization, OrganizationStatus
-from ..policy.service import granted_tiers
+from ..policy.decision import Subject
+from ..policy.subjects import organization_citizenship
 from .grants import GRANT_TYPES
 
 ORGANIZATION_NOT_VERIFIED = {
@@ -43,7 +44,8 @@ class ClientRecord(ClientMixin):
     organization_id: str
     organization_status: str
     trust_level: str
-    entitled_tiers: tuple[str, ...]
+    #: The organization as a decision subject (trust, its citizenship attestations).
+    subject: Subject
 
     @property
     def inactive_reason(self) -> str | None:
@@ -100,7 +102,8 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
         organization_id=org.id,
         organization_status=org.status,
         trust_level=org.trust_level,
-        entitled_tiers=tuple(granted_tiers(session, org.id)),
+        subject=Subject(org.id, org.trust_level, False,
+                        organization_citizenship(session, org.id)),
     )
 
 

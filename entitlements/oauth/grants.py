@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
 
-from .scopes import choose_audience, choose_tiers
+from .scopes import choose_audience
 
 CLIENT_CREDENTIALS = "client_credentials"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
@@ -20,16 +20,10 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
         self.request.client = client
-        catalog = self.server.catalog.snapshot()
         self.request.audience = choose_audience(
-            self.request.payload.datalist.get("resource", []), catalog
+            self.request.payload.datalist.get("resource", []), self.server.catalog.snapshot()
         )
-        self.request.tiers = choose_tiers(
-            self.request.payload.scope,
-            entitled=client.entitled_tiers,
-            defaults=client.default_tiers,
-            known=catalog.tiers,
-        )
+        self.server.entitle(self.request, client.subject)
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
         signed = self.server.issue_token(self.request)

@@ -23,7 +23,7 @@ from ..db import Database
 from .models import IssuedToken
 
 TOKEN_COLUMNS = ("jti", "client_id", "organization_id", "subject", "audience", "scope", "kid",
-                 "issued_at", "expires_at")
+                 "issued_at", "expires_at", "policy_version", "status_list_id", "status_idx")
 EVENT_COLUMNS = ("stream", "seq", "at", "actor", "action", "target", "outcome", "reason",
                  "details", "prev_hash", "hash")
 

@@ -23,13 +23,18 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         # Ours: where a partner's backend submits its people's citizenship attestations.
         "attestation_nonce_endpoint": f"{issuer}/attestations/nonce",
         "attestation_endpoint": f"{issuer}/attestations",
+        # Ours: what gateways poll (the signed policy snapshot, the token status lists).
+        "policy_snapshot_uri": f"{issuer}/policy",
+        "policy_explain_endpoint": f"{issuer}/policy/explain",
+        "status_lists_uri": f"{issuer}/status-lists",
         "grant_types_supported": list(GRANT_TYPES),
         # No authorization endpoint (yet): no response type is supported.
         "response_types_supported": [],
         "scopes_supported": sorted(tier_scope(t) for t in tiers),
         "subject_types_supported": ["public"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id",
-                             "scope", "entitlements", "org", "ent_ver", "act", "citizenship"],
+                             "scope", "entitlements", "org", "ent_ver", "act", "citizenship",
+                             "pol_ver", "status"],
         "access_token_signing_alg_values_supported": [settings.signing_alg],
         "authorization_response_iss_parameter_supported": False,
     }

@@ -12,7 +12,8 @@ class IssuedToken(Base):
     """The record of one access token; the JWT itself is never stored."""
 
     __tablename__ = "issued_tokens"
-    __table_args__ = (Index("ix_issued_tokens_expires_at", "expires_at"),)
+    __table_args__ = (Index("ix_issued_tokens_expires_at", "expires_at"),
+                      Index("ix_issued_tokens_status", "status_list_id", "revoked_at"))
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id"), index=True)
@@ -24,6 +25,10 @@ class IssuedToken(Base):
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: Where the token's revocation bit lives (IETF Token Status List).
+    status_list_id: Mapped[int | None]
+    status_idx: Mapped[int | None]
+    policy_version: Mapped[int | None]
 
 
 class UsedAssertion(Base):

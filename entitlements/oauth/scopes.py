@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from authlib.oauth2.rfc6749 import InvalidScopeError
 
@@ -19,6 +19,7 @@ def choose_tiers(
     entitled: Sequence[str],
     defaults: Sequence[str] | None,
     known: Collection[str],
+    denied: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
     """The tiers to grant: the requested subset, or the client's defaults when none is asked.
 
@@ -43,7 +44,9 @@ def choose_tiers(
         if tier not in known:
             raise InvalidScopeError(f"Unknown tier '{echo(tier)}'.")
         if tier not in entitled:
-            raise InvalidScopeError(f"The organization is not entitled to '{tier_scope(tier)}'.")
+            why = (denied or {}).get(tier)
+            raise InvalidScopeError(f"The organization is not entitled to '{tier_scope(tier)}'"
+                                    + (f" ({why})." if why else "."))
         tiers.append(tier)
     return tuple(sorted(set(tiers)))
 

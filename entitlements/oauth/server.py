@@ -9,13 +9,20 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
 
 from ..attestations import service as attestations
+from ..attestations.service import Citizenship
 from ..clock import Clock
 from ..config import Settings
 from ..db import Database
 from ..identity_providers import exchange
 from ..identity_providers.id_token import SubjectTokenRefused
+from ..persons import service as persons
+from ..policy.decision import Subject, decide
+from ..policy.document import Policy
+from ..policy.store import PolicyStore
 from ..remote_jwks import RemoteJwks
 from ..signing.keyring import KeyRingCache
+from ..token_status.allocator import StatusIndexAllocator
+from ..token_status.publisher import status_list_uri
 from .catalog import Catalog
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
@@ -23,8 +30,9 @@ from .endpoints import Introspection, Revocation
 from .errors import ReasonedInvalidRequest
 from .grants import ClientCredentialsGrant
 from .ledger import TokenLedger
+from .scopes import choose_tiers
 from .token_exchange import TokenExchangeGrant
-from .tokens import SignedToken, TokenSubject, sign_token
+from .tokens import SignedToken, StatusRef, TokenSubject, sign_token
 
 #: A person token lives at least this long: verifications closer to expiry are left out.
 MIN_TOKEN_LIFETIME = timedelta(seconds=10)
@@ -39,6 +47,8 @@ class EntitlementsServer(AuthorizationServer):
         self.remote_jwks = remote_jwks
         self.clients = ClientDirectory(db, settings.client_cache_ttl)
         self.catalog = Catalog(db, settings.client_cache_ttl)
+        self.policies = PolicyStore(db, settings.policy_cache_ttl)
+        self.status_slots = StatusIndexAllocator(db, clock)
         self.ledger = TokenLedger(db, clock)
         super().__init__(query_client=self.clients.find)
         issuer = settings.issuer
@@ -62,7 +72,31 @@ class EntitlementsServer(AuthorizationServer):
             trust_level=client.trust_level,
             audience=request.audience,
             tiers=request.tiers,
+            policy_version=request.policy.version,
+            max_lifetime=_max_lifetime(request.policy, request.tiers),
         ))
+
+    def entitle(self, request: Any, subject: Subject) -> None:
+        """Decide the subject's tiers under the active policy; keep the requested ones
+        (or the client's defaults) on the request, or refuse with the reason."""
+        now = self.clock.now()
+        policy = self.policies.active(now)
+        decision = decide(policy, subject, None, now)
+        request.policy = policy
+        request.tiers = choose_tiers(request.payload.scope, entitled=decision.granted,
+                                     denied=decision.denied, known=policy.tiers,
+                                     defaults=request.client.default_tiers)
+
+    def known_citizenship(self, id_token: Any) -> tuple[Citizenship, ...]:
+        """The citizenship summary of the person an ID token names, if we know them yet."""
+        provider, now = id_token.provider, self.clock.now()
+        with self.db.sessions() as session:
+            person = persons.find_by_idp(session, provider.organization_id, provider.issuer,
+                                         id_token.subject)
+            if person is None:
+                return ()
+            return attestations.citizenship_summary(session, person.id, now,
+                                                    min_remaining=MIN_TOKEN_LIFETIME)
 
     def exchange_token(self, request: Any) -> SignedToken:
         """Mark the verified ID token used, find its person, and issue a person token."""
@@ -75,8 +109,6 @@ class EntitlementsServer(AuthorizationServer):
                 raise ReasonedInvalidRequest(refused.reason,
                                              f"subject_token: {refused.message}.") from None
             person = exchange.person_for(session, request.id_token, client.client_id, now)
-            citizenship = attestations.citizenship_summary(
-                session, person.id, now, min_remaining=MIN_TOKEN_LIFETIME)
         return self._issue(TokenSubject(
             subject=person.id,
             client_id=client.client_id,
@@ -85,13 +117,17 @@ class EntitlementsServer(AuthorizationServer):
             audience=request.audience,
             tiers=request.tiers,
             actor=client.client_id,
-            citizenship=citizenship,
+            citizenship=request.citizenship,
+            policy_version=request.policy.version,
+            max_lifetime=_max_lifetime(request.policy, request.tiers),
         ))
 
     def _issue(self, who: TokenSubject) -> SignedToken:
+        slot = self.status_slots.allocate()
+        status = StatusRef(slot.list_id, slot.idx, status_list_uri(self.settings, slot.list_id))
         signed = sign_token(self.keys.get(), who, issuer=self.settings.issuer,
                             now=self.clock.now(),
-                            ttl=timedelta(seconds=self.settings.access_token_ttl))
+                            ttl=timedelta(seconds=self.settings.access_token_ttl), status=status)
         self.ledger.record(signed, who)
         return signed
 
@@ -117,3 +153,9 @@ class EntitlementsServer(AuthorizationServer):
     def invalidate_caches(self) -> None:
         self.clients.invalidate()
         self.catalog.invalidate()
+        self.policies.invalidate()
+
+
+def _max_lifetime(policy: Policy, tiers: tuple[str, ...]) -> int | None:
+    limits = [policy.tiers[t].max_token_lifetime for t in tiers]
+    return min((limit for limit in limits if limit is not None), default=None)

@@ -17,9 +17,10 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
 from ..identity_providers import exchange
 from ..identity_providers.id_token import SubjectTokenRefused, VerifiedIdToken, verify_id_token
+from ..policy.subjects import person_subject
 from .errors import ReasonedInvalidRequest
 from .grants import AUTH_METHODS, TOKEN_EXCHANGE
-from .scopes import choose_audience, choose_tiers
+from .scopes import choose_audience
 
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -37,14 +38,14 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         self.request.client = client
         form = self.request.payload.data
         _check_token_types(form)
-        catalog = self.server.catalog.snapshot()
         targets = self.request.payload.datalist
         self.request.audience = choose_audience(
-            [*targets.get("resource", []), *targets.get("audience", [])], catalog)
-        self.request.tiers = choose_tiers(self.request.payload.scope,
-                                          entitled=client.entitled_tiers,
-                                          defaults=client.default_tiers, known=catalog.tiers)
+            [*targets.get("resource", []), *targets.get("audience", [])],
+            self.server.catalog.snapshot())
         self.request.id_token = self._verified_id_token(form["subject_token"])
+        self.request.citizenship = self.server.known_citizenship(self.request.id_token)
+        self.server.entitle(self.request, person_subject(
+            client.organization_id, client.trust_level, self.request.citizenship))
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
         signed = self.server.exchange_token(self.request)

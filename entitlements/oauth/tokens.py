@@ -12,6 +12,7 @@ import jwt
 from ..attestations.service import Citizenship
 from ..clock import epoch
 from ..gateway import claims as c
+from ..gateway import status_list as sl
 from ..signing.keyring import KeyRing
 
 
@@ -28,12 +29,24 @@ class TokenSubject:
     #: For a person subject: the client acting for them, and their verified citizenship.
     actor: str | None = None
     citizenship: tuple[Citizenship, ...] | None = None
+    policy_version: int | None = None
+    #: The shortest ``max_token_lifetime`` of the granted tiers, if any sets one.
+    max_lifetime: int | None = None
 
     @property
     def not_after(self) -> datetime | None:
         """No token outlives the verifications its citizenship summary came from."""
         return min((c.expires_at for c in self.citizenship), default=None) if (
             self.citizenship) else None
+
+
+@dataclass(frozen=True)
+class StatusRef:
+    """The token's entry in a status list."""
+
+    list_id: int
+    idx: int
+    uri: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class SignedToken:
     issued_at: datetime
     expires_at: datetime
     scope: str
+    status: StatusRef | None = None
 
     @property
     def expires_in(self) -> int:
@@ -51,7 +65,8 @@ class SignedToken:
 
 
 def build_claims(
-    who: TokenSubject, *, issuer: str, jti: str, issued_at: datetime, expires_at: datetime
+    who: TokenSubject, *, issuer: str, jti: str, issued_at: datetime, expires_at: datetime,
+    status: StatusRef | None = None,
 ) -> dict[str, Any]:
     return {
         c.ISSUER: issuer,
@@ -67,7 +82,17 @@ def build_claims(
         c.ORGANIZATION: {"id": who.organization_id, "trust": who.trust_level},
         c.CLAIMS_VERSION_CLAIM: c.CLAIMS_VERSION,
         **_person_claims(who),
+        **_status_claims(who, status),
     }
+
+
+def _status_claims(who: TokenSubject, status: StatusRef | None) -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    if who.policy_version is not None:
+        claims[c.POLICY_VERSION] = who.policy_version
+    if status is not None:
+        claims[c.STATUS] = {sl.STATUS_LIST: {sl.IDX: status.idx, sl.URI: status.uri}}
+    return claims
 
 
 def _person_claims(who: TokenSubject) -> dict[str, Any]:
@@ -82,15 +107,19 @@ def _person_claims(who: TokenSubject) -> dict[str, Any]:
 
 
 def sign_token(
-    ring: KeyRing, who: TokenSubject, *, issuer: str, now: datetime, ttl: timedelta
+    ring: KeyRing, who: TokenSubject, *, issuer: str, now: datetime, ttl: timedelta,
+    status: StatusRef | None = None,
 ) -> SignedToken:
     info, private_key = ring.signer(now)
     jti = secrets.token_urlsafe(18)
     issued_at = now.replace(microsecond=0)
+    if who.max_lifetime is not None:
+        ttl = min(ttl, timedelta(seconds=who.max_lifetime))
     expires_at = issued_at + ttl
     if who.not_after is not None:
         expires_at = min(expires_at, who.not_after.replace(microsecond=0))
-    claims = build_claims(who, issuer=issuer, jti=jti, issued_at=issued_at, expires_at=expires_at)
+    claims = build_claims(who, issuer=issuer, jti=jti, issued_at=issued_at,
+                          expires_at=expires_at, status=status)
     token = jwt.encode(claims, private_key, algorithm=info.alg,
                        headers={"kid": info.kid, "typ": c.ACCESS_TOKEN_TYP})
-    return SignedToken(token, jti, info.kid, issued_at, expires_at, claims[c.SCOPE])
+    return SignedToken(token, jti, info.kid, issued_at, expires_at, claims[c.SCOPE], status)

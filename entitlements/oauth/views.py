@@ -54,7 +54,8 @@ def revoke() -> Response:
 @blueprint.get("/.well-known/openid-configuration")
 def metadata() -> Response:
     oauth = server()
-    response = jsonify(server_metadata(oauth.settings, oauth.catalog.snapshot().tiers))
+    tiers = oauth.policies.active(oauth.clock.now()).tiers
+    response = jsonify(server_metadata(oauth.settings, tiers))
     response.cache_control.public = True
     response.cache_control.max_age = 300
     return response

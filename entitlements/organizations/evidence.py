@@ -7,18 +7,20 @@ A registry or DNS outage raises a retryable error and records nothing.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..attestations.models import ASSURANCE_LEVELS
 from ..audit import service as audit
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import new_id
 from . import domains
 from .lei import GleifRegistry, LeiRecord
 from .models import Evidence, EvidenceKind
-from .service import Actor, get
+from .service import COUNTRY, Actor, get
 
 VERIFIED, FAILED, PENDING = "verified", "failed", "pending"
 
@@ -80,6 +82,27 @@ def record_agreement(session: Session, actor: Actor, org_id: str, reference: str
         raise InvalidInput("an agreement reference is 1 to 300 characters")
     evidence = _add(session, actor, org.id, EvidenceKind.AGREEMENT, reference, PENDING, {})
     return _checked(session, actor, evidence, VERIFIED, {})
+
+
+def record_citizenship(session: Session, actor: Actor, org_id: str, reference: str, *,
+                       nationalities: list[str], level: str, expires_at: datetime) -> Evidence:
+    """An admin records the organization's signed attestation that all its users are
+    citizens of ``nationalities`` (what organization-level callers need for tiers whose
+    rule says ``organization_subjects: attestation``)."""
+    org = get(session, org_id)
+    reference = reference.strip()
+    if not 1 <= len(reference) <= 300:
+        raise InvalidInput("an attestation reference is 1 to 300 characters")
+    if not nationalities or not all(COUNTRY.fullmatch(n) for n in nationalities):
+        raise InvalidInput("nationalities must be ISO 3166-1 alpha-2 codes, such as US")
+    if level not in ASSURANCE_LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(ASSURANCE_LEVELS)}")
+    if expires_at <= actor.now:
+        raise InvalidInput("the attestation must expire in the future")
+    details = {"nationalities": sorted(set(nationalities)), "level": level,
+               "expires_at": expires_at.isoformat()}
+    evidence = _add(session, actor, org.id, EvidenceKind.CITIZENSHIP, reference, PENDING, {})
+    return _checked(session, actor, evidence, VERIFIED, details)
 
 
 def list_evidence(session: Session, org_id: str) -> list[Evidence]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import Schema, fields, validate
 
+from ..attestations.models import ASSURANCE_LEVELS
 from ..web.admin import actor, admin_required, database, json_body, transaction
 from . import evidence
 from .schemas import EvidenceSchema
@@ -18,6 +19,14 @@ class DomainChallengeSchema(Schema):
 
 class LeiCheckSchema(Schema):
     lei = fields.String(required=True, validate=validate.Length(1, 40))
+
+
+class CitizenshipAttestationSchema(Schema):
+    reference = fields.String(required=True, validate=validate.Length(1, 300))
+    nationalities = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z]{2}$")),
+                                required=True, validate=validate.Length(1, 50))
+    level = fields.String(required=True, validate=validate.OneOf(ASSURANCE_LEVELS))
+    expires_at = fields.AwareDateTime(required=True)
 
 
 class AgreementSchema(Schema):
@@ -56,6 +65,17 @@ def check_lei(org_id: str) -> tuple[Response, int]:
     registry = current_app.extensions["entitlements.lei_registry"]
     with transaction() as session:
         found = evidence.check_lei(session, actor(), org_id, body["lei"], registry)
+        return jsonify(EvidenceSchema().dump(found)), 201
+
+
+@blueprint.post("/organizations/<org_id>/evidence/citizenship")
+@admin_required
+def record_citizenship(org_id: str) -> tuple[Response, int]:
+    body = json_body(CitizenshipAttestationSchema())
+    with transaction() as session:
+        found = evidence.record_citizenship(session, actor(), org_id, body["reference"],
+                                            nationalities=body["nationalities"],
+                                            level=body["level"], expires_at=body["expires_at"])
         return jsonify(EvidenceSchema().dump(found)), 201
 
 

@@ -107,6 +107,8 @@ class EvidenceKind(StrEnum):
     DOMAIN = "domain"
     LEI = "lei"
     AGREEMENT = "agreement"
+    #: The organization's attestation that all its users are citizens of given countries.
+    CITIZENSHIP = "citizenship"
 
 
 class Evidence(Base):
@@ -114,7 +116,7 @@ class Evidence(Base):
 
     __tablename__ = "organization_evidence"
     __table_args__ = (
-        CheckConstraint("kind IN ('domain', 'lei', 'agreement')", name="kind"),
+        CheckConstraint("kind IN ('domain', 'lei', 'agreement', 'citizenship')", name="kind"),
         CheckConstraint("status IN ('pending', 'verified', 'failed')", name="status"),
     )
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..ids import new_id
+from ..token_status import revocation
 from . import lifecycle
 from .models import (
     TWO_PERSON_LEVELS,
@@ -84,6 +85,10 @@ def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
         if trust == TrustLevel.UNVERIFIED:
             trust = TrustLevel.VERIFIED
     _changed(session, actor, org, action, target, TrustLevel(trust), _reason(reason), evidence)
+    if target in (OrganizationStatus.SUSPENDED, OrganizationStatus.REVOKED):
+        # Gateways validate offline: flip the live tokens' status bits too.
+        revocation.revoke(session, actor, reason=f"organization {action}: {reason}",
+                          quiet=True, organization_id=org.id)
     return org
 
 

@@ -147,4 +147,4 @@ def _required(level: str) -> frozenset[str]:
 
 def _dump(session: Session, org: Organization) -> dict:
     session.flush()
-    return dump_organization(org, policy.granted_tiers(session, org.id))
+    return dump_organization(org, policy.granted_tiers(session, org.id, actor().now))

@@ -1,31 +1,43 @@
+"""Policy versions (immutable documents) and their activations (immediate, scheduled,
+rollbacks). The active version at any time is the latest activation due by then: a
+scheduled change takes effect with no job to run."""
+
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
 
 
-class Tier(Base):
-    """A class of models (public, restricted, early-access, ...). Data, not code."""
+class PolicyVersion(Base):
+    __tablename__ = "policy_versions"
 
-    __tablename__ = "tiers"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    description: Mapped[str] = mapped_column(String(500), default="")
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    base_version: Mapped[int | None]
+    author: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(500))
+    diff: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
 
 
-class OrganizationTier(Base):
-    """A plain per-organization grant of one tier (policy rules replace this later)."""
-
-    __tablename__ = "organization_tiers"
-
-    organization_id: Mapped[str] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+class PolicyActivation(Base):
+    __tablename__ = "policy_activations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('activate', 'rollback', 'reimpose')", name="kind"),
+        Index("ix_policy_activations_due", "activate_at", "id"),
     )
-    tier: Mapped[str] = mapped_column(ForeignKey("tiers.name"), primary_key=True)
-    granted_at: Mapped[datetime]
-    granted_by: Mapped[str] = mapped_column(String(200))
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(ForeignKey("policy_versions.version"))
+    kind: Mapped[str] = mapped_column(String(16))
+    activate_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]

@@ -1,60 +1,227 @@
-"""The tier catalog and the plain per-organization tier grants."""
+"""Policy versions: create (from a full document or a merge patch, against the version it
+was based on), activate now or later, roll back, and the per-organization allowlist edits
+the earlier tier grants became. Every change is audited with its diff."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, NotFound
-from ..organizations import service as organizations
+from ..errors import Conflict, InvalidInput, NotFound
+from ..organizations.models import Organization
 from ..organizations.service import Actor
-from .models import OrganizationTier, Tier
+from . import changes
+from .decision import decide
+from .document import Policy, compile_policy
+from .models import PolicyActivation, PolicyVersion
+from .store import load_schedule
+from .subjects import organization_subject
+
+ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
+           "reimpose": "policy.reimposed"}
 
 
-def list_tiers(session: Session) -> list[Tier]:
-    return list(session.scalars(select(Tier).order_by(Tier.name)))
+def latest(session: Session) -> PolicyVersion:
+    row = session.scalar(select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1))
+    if row is None:
+        raise NotFound("there is no policy version yet")
+    return row
 
 
-def get_tier(session: Session, name: str) -> Tier:
-    tier = session.get(Tier, name)
-    if tier is None:
-        known = ", ".join(t.name for t in list_tiers(session))
-        raise NotFound(f"no tier named {name!r} (known tiers: {known})")
-    return tier
+def get_version(session: Session, number: int) -> PolicyVersion:
+    row = session.get(PolicyVersion, number)
+    if row is None:
+        raise NotFound(f"no policy version {number}", code="unknown_version")
+    return row
 
 
-def granted_tiers(session: Session, org_id: str) -> list[str]:
-    rows = session.scalars(
-        select(OrganizationTier.tier)
-        .where(OrganizationTier.organization_id == org_id)
-        .order_by(OrganizationTier.tier)
-    )
-    return list(rows)
+def list_versions(session: Session) -> list[PolicyVersion]:
+    return list(session.scalars(select(PolicyVersion).order_by(PolicyVersion.version)))
 
 
-def grant_tier(session: Session, actor: Actor, org_id: str, tier: str) -> OrganizationTier:
-    organizations.get(session, org_id)
-    get_tier(session, tier)
-    if session.get(OrganizationTier, (org_id, tier)) is not None:
-        raise Conflict(f"organization {org_id} already has tier {tier!r}")
-    grant = OrganizationTier(
-        organization_id=org_id, tier=tier, granted_at=actor.now, granted_by=actor.name
-    )
-    session.add(grant)
-    audit.record(
-        session, at=actor.now, actor=actor.name, action="organization.tier_granted",
-        target=org_id, details={"tier": tier},
-    )
-    return grant
+def create_version(session: Session, actor: Actor, *, base_version: int, reason: str,
+                   document: dict[str, Any] | None = None,
+                   patch: dict[str, Any] | None = None) -> PolicyVersion:
+    """A new immutable version, from ``document`` or ``patch`` applied to ``base_version``,
+    which must still be the latest (optimistic concurrency)."""
+    if (document is None) == (patch is None):
+        raise InvalidInput("give either a whole 'document' or a 'patch', not both or neither")
+    base = _latest_locked(session)
+    if base.version != base_version:
+        raise Conflict(f"version {base_version} is not the latest (the latest is "
+                       f"{base.version}); re-read the policy and apply the change again",
+                       code="stale_version")
+    raw = document if document is not None else changes.merge_patch(base.document, patch)
+    compiled = compile_policy(base.version + 1, raw, now=actor.now)
+    _check_allowlists(session, compiled)
+    row = _store(session, actor, base, compiled, reason)
+    return row
 
 
-def revoke_tier(session: Session, actor: Actor, org_id: str, tier: str) -> None:
-    grant = session.get(OrganizationTier, (org_id, tier))
-    if grant is None:
-        raise NotFound(f"organization {org_id} has no tier {tier!r}")
-    session.delete(grant)
-    audit.record(
-        session, at=actor.now, actor=actor.name, action="organization.tier_revoked",
-        target=org_id, details={"tier": tier},
-    )
+def activate(session: Session, actor: Actor, number: int, *, reason: str,
+             at: datetime | None = None, kind: str = "activate", audited: bool = True
+             ) -> PolicyActivation:
+    """Make version ``number`` active at ``at`` (now when None); never in the past.
+    ``audited=False`` when the caller records one event of its own (re-imposition)."""
+    get_version(session, number)
+    if at is not None and at < actor.now:
+        raise InvalidInput(f"cannot schedule in the past ({at.isoformat()} is before "
+                           f"{actor.now.isoformat()})", code="schedule_in_past")
+    before = active_version(session, actor.now)
+    row = PolicyActivation(version=number, kind=kind, activate_at=at or actor.now,
+                           created_by=actor.name, reason=reason, created_at=actor.now)
+    session.add(row)
+    session.flush()
+    if audited:
+        _audit_activation(session, actor, row, before)
+    return row
+
+
+def _audit_activation(session: Session, actor: Actor, row: PolicyActivation,
+                      before: int | None) -> None:
+    at, number, reason = row.activate_at, row.version, row.reason
+    audit.record(session, at=actor.now, actor=actor.name,
+                 action="policy.scheduled" if at > actor.now else ACTIONS[row.kind],
+                 target=f"policy:{number}", reason=reason,
+                 details={"before": before, "after": number,
+                          "activate_at": at.isoformat(), "activation": row.id})
+
+
+def rollback(session: Session, actor: Actor, number: int, reason: str
+             ) -> tuple[PolicyVersion, PolicyActivation]:
+    """Reactivate an earlier version's policy now, as a new version with the same document:
+    history stays a line, and later edits build on what is active."""
+    target = get_version(session, number)
+    base = _latest_locked(session)
+    compiled = compile_policy(base.version + 1, target.document)
+    row = _store(session, actor, base, compiled, f"rollback to version {number}: {reason}")
+    return row, activate(session, actor, row.version, reason=reason, kind="rollback")
+
+
+def cancel(session: Session, actor: Actor, activation_id: int, reason: str
+           ) -> PolicyActivation:
+    row = session.get(PolicyActivation, activation_id)
+    if row is None:
+        raise NotFound(f"no activation {activation_id}")
+    if row.cancelled_at is not None or row.activate_at <= actor.now:
+        raise Conflict(f"activation {activation_id} is not pending", code="not_pending")
+    row.cancelled_at = actor.now
+    audit.record(session, at=actor.now, actor=actor.name, action="policy.schedule_cancelled",
+                 target=f"policy:{row.version}", reason=reason,
+                 details={"activation": row.id, "activate_at": row.activate_at.isoformat()})
+    return row
+
+
+def activations(session: Session) -> list[PolicyActivation]:
+    return list(session.scalars(select(PolicyActivation).order_by(PolicyActivation.id)))
+
+
+def active_version(session: Session, now: datetime) -> int | None:
+    return load_schedule(session).version_at(now)
+
+
+def active_policy(session: Session, now: datetime) -> Policy:
+    number = active_version(session, now)
+    if number is None:
+        raise NotFound("no policy version is active")
+    return compile_policy(number, get_version(session, number).document)
+
+
+def list_tiers(session: Session, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """The active version's tiers and their rules, by name."""
+    return sorted(active_policy(session, now).document["tiers"].items())
+
+
+def get_tier(session: Session, name: str) -> dict[str, Any]:
+    """A tier of the latest version (what new clients and edits are checked against)."""
+    tiers = latest(session).document["tiers"]
+    if name not in tiers:
+        raise NotFound(f"no tier named {name!r} (known tiers: {', '.join(sorted(tiers))})")
+    return tiers[name]
+
+
+def granted_tiers(session: Session, org_id: str, now: datetime) -> list[str]:
+    """The tiers whose allowlist names the organization in the active version."""
+    policy = active_policy(session, now)
+    return sorted(name for name, rule in policy.tiers.items() if org_id in rule.allowlist)
+
+
+def usable_tiers(session: Session, org: Organization, now: datetime) -> list[str]:
+    """What the organization itself (a client-credentials caller) may use now."""
+    policy = active_policy(session, now)
+    return list(decide(policy, organization_subject(session, org, now), None, now).granted)
+
+
+def grant_tier(session: Session, actor: Actor, org_id: str, tier: str) -> PolicyVersion:
+    """Put the organization on the tier's allowlist: a new version, active at once."""
+    return _edit_allowlist(session, actor, org_id, tier, add=True)
+
+
+def revoke_tier(session: Session, actor: Actor, org_id: str, tier: str) -> PolicyVersion:
+    return _edit_allowlist(session, actor, org_id, tier, add=False)
+
+
+def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, add: bool
+                    ) -> PolicyVersion:
+    if session.get(Organization, org_id) is None:
+        raise NotFound(f"no organization with id {org_id!r}")
+    base = _latest_locked(session)
+    tiers = base.document["tiers"]
+    if tier not in tiers:
+        raise NotFound(f"no tier named {tier!r} (known tiers: {', '.join(sorted(tiers))})")
+    listed = tiers[tier]["allowlist"]
+    if add == (org_id in listed):
+        state = "already has" if add else "has no"
+        raise (Conflict if add else NotFound)(f"organization {org_id} {state} tier {tier!r}")
+    allowlist = sorted({*listed, org_id}) if add else [o for o in listed if o != org_id]
+    verb = "granted" if add else "revoked"
+    row = create_version(session, actor, base_version=base.version,
+                         reason=f"tier {tier} {verb} to {org_id}",
+                         patch={"tiers": {tier: {"allowlist": allowlist}}})
+    activate(session, actor, row.version, reason=row.reason)
+    audit.record(session, at=actor.now, actor=actor.name, action=f"organization.tier_{verb}",
+                 target=org_id, details={"tier": tier, "policy_version": row.version})
+    return row
+
+
+def _latest_locked(session: Session) -> PolicyVersion:
+    """The latest version, locked on PostgreSQL so concurrent editors serialize."""
+    number = session.scalar(select(func.max(PolicyVersion.version)))
+    if number is None:
+        raise NotFound("there is no policy version yet")
+    return session.get(PolicyVersion, number, with_for_update=True)
+
+
+def _check_allowlists(session: Session, policy: Policy) -> None:
+    listed = {org for rule in policy.tiers.values() for org in rule.allowlist}
+    if not listed:
+        return
+    known = set(session.scalars(select(Organization.id).where(Organization.id.in_(listed))))
+    unknown = sorted(listed - known)
+    if unknown:
+        raise InvalidInput(f"unknown organizations on allowlists: {', '.join(unknown[:5])}",
+                           code="unknown_organization")
+
+
+def _store(session: Session, actor: Actor, base: PolicyVersion, compiled: Policy,
+           reason: str) -> PolicyVersion:
+    document = compiled.document
+    delta = changes.diff(base.document, document)
+    if not delta:
+        raise InvalidInput("the change leaves the policy as it is", code="no_change")
+    row = PolicyVersion(
+        version=compiled.version, document=document, base_version=base.version,
+        author=actor.name, reason=reason, diff=delta, created_at=actor.now,
+        digest=hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest())
+    session.add(row)
+    session.flush()
+    audit.record(session, at=actor.now, actor=actor.name, action="policy.version_created",
+                 target=f"policy:{row.version}", reason=reason,
+                 details={"base_version": base.version, "diff": delta[:200]})
+    return row

@@ -40,6 +40,7 @@ def transaction() -> Iterator[Session]:
     with database().transaction() as session:
         yield session
     current_app.extensions["entitlements.oauth"].invalidate_caches()
+    current_app.extensions["entitlements.status_lists"].invalidate()
 
 
 def admin_required(view: F) -> F:

@@ -135,8 +135,10 @@ def test_suspension_and_reinstatement_at_the_token_endpoint(client, admin, db):
     assert token_rows(db) == 2
 
 
-def test_live_token_follows_suspension_and_reinstatement(client, admin):
-    """Suspension deactivates a token issued before it; reinstatement restores it.
+def test_suspension_revokes_live_tokens_and_reinstatement_allows_new_ones(client, admin):
+    """Suspension revokes the tokens issued before it (their status-list bits flip, so
+    offline gateways stop honouring them too); after reinstatement they stay revoked and
+    new tokens work.
 
     While suspended, the organization's own client cannot authenticate at introspection
     at all (401), so a gateway client of another organization checks the token then.
@@ -154,11 +156,13 @@ def test_live_token_follows_suspension_and_reinstatement(client, admin):
     assert_invalid_client(introspect(client, token, partner), OrganizationStatus.SUSPENDED)
 
     move(admin, partner.org_id, "reinstate")
+    assert introspect(client, token, gateway).get_json() == INACTIVE
+    fresh = get_token(client, partner).get_json()["access_token"]
     for caller in (partner, gateway):
-        response = introspect(client, token, caller)
+        response = introspect(client, fresh, caller)
         assert response.status_code == 200
         assert response.get_json()["active"] is True
-        assert response.get_json()["jti"] == jti
+        assert response.get_json()["jti"] != jti
 
 
 def test_revocation_ends_a_live_token_for_good(client, admin):

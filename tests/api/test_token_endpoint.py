@@ -85,7 +85,8 @@ def test_default_tiers_of_the_client(client, admin):
 
 @pytest.mark.parametrize(("form", "status", "error", "description"), [
     pytest.param({"scope": "tier:early-access"}, 400, "invalid_scope",
-                 "The organization is not entitled to 'tier:early-access'.", id="not-entitled"),
+                 "The organization is not entitled to 'tier:early-access' (not_on_allowlist).",
+                 id="not-entitled"),
     pytest.param({"scope": "tier:nonesuch"}, 400, "invalid_scope", "Unknown tier 'nonesuch'.",
                  id="unknown-tier"),
     pytest.param({"scope": "openid"}, 400, "invalid_scope",

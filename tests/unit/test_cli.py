@@ -173,15 +173,17 @@ def test_keys_revoke_the_signer_makes_a_new_one(cli: Run):
 
 
 def test_audit_verify_and_list(cli: Run, org_id: str):
-    cli("orgs", "grant-tier", org_id, "public")
-    assert ok(cli("audit", "verify")).strip() == "audit chain intact: 2 events"
-    assert as_json(cli("audit", "verify", "--json")) == {"ok": True, "checked": 2,
+    cli("orgs", "grant-tier", org_id, "public")  # a policy version, its activation, the grant
+    assert ok(cli("audit", "verify")).strip() == "audit chain intact: 4 events"
+    assert as_json(cli("audit", "verify", "--json")) == {"ok": True, "checked": 4,
                                                          "broken_at": None, "problem": None,
                                                          "stream": None}
     events = as_json(cli("audit", "list", "--json"))
-    assert [e["action"] for e in events] == ["organization.tier_granted", "organization.created"]
+    assert [e["action"] for e in events] == [
+        "organization.tier_granted", "policy.activated", "policy.version_created",
+        "organization.created"]
     assert {e["actor"] for e in events} == {ACTOR}
-    assert events[0]["details"] == {"tier": "public"} and events[0]["hash"]
+    assert events[0]["details"] == {"tier": "public", "policy_version": 2} and events[0]["hash"]
 
 
 def test_actor_option_overrides_the_environment(cli: Run):

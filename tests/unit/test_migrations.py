@@ -24,9 +24,9 @@ from entitlements.migrations_check import (
     upgrade,
 )
 from entitlements.models import Base
-from entitlements.policy.models import Tier
+from entitlements.policy.models import PolicyActivation, PolicyVersion
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_head_revision():
@@ -46,9 +46,12 @@ def test_migrated_database_is_current(db, db_url):
 
 def test_seed_rows(db):
     with db.sessions() as session:
-        tiers = session.scalars(select(Tier.name).order_by(Tier.name)).all()
+        first = session.get(PolicyVersion, 1)
+        activation = session.scalars(select(PolicyActivation)).one()
         head = session.get(AuditStream, MAIN_STREAM)
-    assert tiers == ["early-access", "public", "restricted"]
+    assert sorted(first.document["tiers"]) == ["early-access", "public", "restricted"]
+    assert {t["status"] for t in first.document["tiers"].values()} == {"allowlist_only"}
+    assert (activation.version, activation.activate_at.year) == (1, 1970)
     assert (head.seq, head.hash) == (0, GENESIS_HASH)
 
 
@@ -96,11 +99,11 @@ def _migrated_then_restamped(revision: str):
 @pytest.mark.parametrize(("make", "expected"), [
     pytest.param(lambda p: None, "has no schema", id="no-file"),
     pytest.param(_empty, "has no schema", id="empty-file"),
-    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0007",
+    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0008",
                  id="older-revision"),
-    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0007",
+    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0008",
                  id="unknown-revision"),
-    pytest.param(_migrated_then_restamped("0008"), "at migration 0008 but the code expects 0007",
+    pytest.param(_migrated_then_restamped("0009"), "at migration 0009 but the code expects 0008",
                  id="ahead-of-the-code"),
 ])
 def test_require_current_schema_refuses(tmp_path, make, expected):

@@ -1,0 +1,308 @@
+"""`entitlements policy ...`: versions, edits (whole documents, merge patches, or one tier,
+model or window at a time), activation, scheduling, rollback, dry runs, re-imposition and
+explain. Every edit names the version it builds on (the latest, unless --base says)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InvalidInput
+from ..policy import impact, service
+from ..policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
+from ..policy.explain import SubjectRef, explain
+from ..policy.schemas import ActivationSchema, PolicyVersionSchema, PolicyVersionSummarySchema
+from .context import CliContext, emit, json_option, pass_cli
+
+ISO = click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"])
+TRUST = click.Choice(["unverified", "verified", "trusted", "government_partner"])
+
+
+@click.group("policy")
+def command() -> None:
+    """Entitlement policy: versions, tier rules, the model catalog, activation, explain."""
+
+
+@command.command("show")
+@json_option
+@pass_cli
+def show_command(cli: CliContext, as_json: bool) -> None:
+    """The active and latest versions, and the activation history."""
+    now = cli.clock.now()
+    with cli.transaction() as session:
+        data = {"active_version": service.active_version(session, now),
+                "latest_version": service.latest(session).version,
+                "activations": ActivationSchema(many=True).dump(service.activations(session))}
+    pending = [a for a in data["activations"] if a["activate_at"] > now.isoformat()
+               and not a["cancelled_at"]]
+    emit(as_json, data, f"active version {data['active_version']}, latest "
+                        f"{data['latest_version']}, {len(pending)} scheduled")
+
+
+@command.command("versions")
+@json_option
+@pass_cli
+def versions_command(cli: CliContext, as_json: bool) -> None:
+    """Every version, oldest first."""
+    with cli.transaction() as session:
+        data = PolicyVersionSummarySchema(many=True).dump(service.list_versions(session))
+    emit(as_json, data, "\n".join(f"{v['version']:>4}  {v['created_at']}  {v['author']:20} "
+                                  f"{v['reason']}" for v in data))
+
+
+@command.command("version")
+@click.argument("number", type=int)
+@json_option
+@pass_cli
+def version_command(cli: CliContext, number: int, as_json: bool) -> None:
+    """One version: its document and its diff from the one before."""
+    with cli.transaction() as session:
+        data = PolicyVersionSchema().dump(service.get_version(session, number))
+    emit(as_json, data, json.dumps(data["document"], indent=2, sort_keys=True))
+
+
+def _edit_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--reason", required=True),
+        click.option("--base", type=int, default=None,
+                     help="The version this edit builds on (default: the latest)."),
+        click.option("--activate-now", is_flag=True),
+        click.option("--activate-at", type=ISO, default=None),
+        json_option, pass_cli,
+    ]):
+        func = option(func)
+    return func
+
+
+@command.command("apply")
+@click.option("--document", "document_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--patch", "patch_file", type=click.Path(dir_okay=False, path_type=Path))
+@_edit_options
+def apply_command(cli: CliContext, document_file: Path | None, patch_file: Path | None,
+                  **edit: Any) -> None:
+    """A new version from a whole document or an RFC 7396 merge patch (JSON files)."""
+    document = _read_json(document_file) if document_file else None
+    patch = _read_json(patch_file) if patch_file else None
+    _new_version(cli, document=document, patch=patch, **edit)
+
+
+@command.command("set-tier")
+@click.argument("tier")
+@click.option("--status", type=click.Choice(TIER_STATUSES))
+@click.option("--trust", "trust_levels", multiple=True, type=TRUST)
+@click.option("--citizenship", "nationalities", multiple=True,
+              help="Require a verified nationality (repeatable); persons need one of them.")
+@click.option("--min-level", type=click.Choice(["low", "substantial", "high"]))
+@click.option("--organization-subjects", type=click.Choice(ORGANIZATION_SUBJECTS))
+@click.option("--no-citizenship", is_flag=True, help="Drop the citizenship requirement.")
+@click.option("--allow", "allowlist", multiple=True, help="The allowlist (replaces it).")
+@click.option("--max-lifetime", type=int)
+@click.option("--description")
+@_edit_options
+def set_tier_command(cli: CliContext, tier: str, status: str | None,
+                     trust_levels: tuple[str, ...], nationalities: tuple[str, ...],
+                     min_level: str | None, organization_subjects: str | None,
+                     no_citizenship: bool, allowlist: tuple[str, ...],
+                     max_lifetime: int | None, description: str | None, **edit: Any) -> None:
+    """Create or change one tier's rule."""
+    rule: dict[str, Any] = {"status": status, "description": description,
+                            "trust_levels": list(trust_levels) or None,
+                            "allowlist": list(allowlist) or None,
+                            "max_token_lifetime": max_lifetime}
+    if nationalities:
+        rule["citizenship"] = {"nationalities": list(nationalities),
+                               "min_level": min_level or "substantial",
+                               "organization_subjects": organization_subjects or "attestation"}
+    patch_rule = {k: v for k, v in rule.items() if v is not None}
+    if no_citizenship:
+        patch_rule["citizenship"] = None
+        _new_version(cli, mutate=lambda doc: _replace_tier(doc, tier, patch_rule), **edit)
+    else:
+        _new_version(cli, patch={"tiers": {tier: patch_rule}}, **edit)
+
+
+@command.command("add-window")
+@click.argument("tier")
+@click.option("--starts", type=ISO, required=True)
+@click.option("--ends", type=ISO, default=None)
+@click.option("--trust", "trust_levels", multiple=True, type=TRUST)
+@_edit_options
+def add_window_command(cli: CliContext, tier: str, starts: datetime, ends: datetime | None,
+                       trust_levels: tuple[str, ...], **edit: Any) -> None:
+    """Add an availability window to a tier (for these trust levels, or everyone)."""
+    window = {"starts_at": starts.isoformat(), "ends_at": ends.isoformat() if ends else None,
+              "trust_levels": list(trust_levels) or None}
+
+    def mutate(doc: dict[str, Any]) -> dict[str, Any]:
+        if tier not in doc["tiers"]:
+            raise InvalidInput(f"no tier named {tier!r}")
+        doc["tiers"][tier]["windows"] = [*doc["tiers"][tier]["windows"], window]
+        return doc
+
+    _new_version(cli, mutate=mutate, **edit)
+
+
+@command.command("set-model")
+@click.argument("model")
+@click.option("--tier", required=True)
+@click.option("--fallback", default=None)
+@click.option("--released-at", type=ISO, default=None)
+@_edit_options
+def set_model_command(cli: CliContext, model: str, tier: str, fallback: str | None,
+                      released_at: datetime | None, **edit: Any) -> None:
+    """Add or change a model in the catalog."""
+    entry = {"tier": tier, "fallback": fallback,
+             "released_at": released_at.isoformat() if released_at else None}
+    _new_version(cli, mutate=lambda doc: _set(doc, "models", model, entry), **edit)
+
+
+@command.command("remove-model")
+@click.argument("model")
+@_edit_options
+def remove_model_command(cli: CliContext, model: str, **edit: Any) -> None:
+    """Remove a model from the catalog (refused while another falls back to it)."""
+    _new_version(cli, patch={"models": {model: None}}, **edit)
+
+
+@command.command("activate")
+@click.argument("number", type=int)
+@click.option("--reason", required=True)
+@click.option("--at", type=ISO, default=None, help="Schedule for this time.")
+@click.option("--revoke-disallowed", is_flag=True,
+              help="Re-impose: activate now and revoke every live token it no longer allows.")
+@json_option
+@pass_cli
+def activate_command(cli: CliContext, number: int, reason: str, at: datetime | None,
+                     revoke_disallowed: bool, as_json: bool) -> None:
+    """Activate a version now, or schedule it."""
+    if revoke_disallowed and at is not None:
+        raise InvalidInput("--revoke-disallowed applies to an immediate activation")
+    with cli.transaction() as session:
+        if revoke_disallowed:
+            data = impact.reimpose(session, cli.actor(), number, reason=reason,
+                                   revoke_disallowed=True)
+            human = (f"version {number} re-imposed; {data['revoked']} of "
+                     f"{data.get('checked', 0)} live tokens revoked")
+        else:
+            data = ActivationSchema().dump(service.activate(session, cli.actor(), number,
+                                                            reason=reason, at=at))
+            human = f"version {number} active from {data['activate_at']}"
+    emit(as_json, data, human)
+
+
+@command.command("rollback")
+@click.argument("number", type=int)
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def rollback_command(cli: CliContext, number: int, reason: str, as_json: bool) -> None:
+    """Reactivate an earlier version's policy now (as a new version)."""
+    with cli.transaction() as session:
+        row, _ = service.rollback(session, cli.actor(), number, reason)
+        data = PolicyVersionSummarySchema().dump(row)
+    emit(as_json, data, f"version {data['version']} (a copy of {number}) is active")
+
+
+@command.command("cancel")
+@click.argument("activation_id", type=int)
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def cancel_command(cli: CliContext, activation_id: int, reason: str, as_json: bool) -> None:
+    """Cancel a scheduled activation."""
+    with cli.transaction() as session:
+        data = ActivationSchema().dump(service.cancel(session, cli.actor(), activation_id,
+                                                      reason))
+    emit(as_json, data, f"activation {activation_id} cancelled")
+
+
+@command.command("dry-run")
+@click.argument("number", type=int)
+@click.option("--at", type=ISO, default=None)
+@json_option
+@pass_cli
+def dry_run_command(cli: CliContext, number: int, at: datetime | None, as_json: bool) -> None:
+    """Who would gain or lose which tiers if the version became active."""
+    with cli.transaction() as session:
+        data = impact.dry_run(session, number, at or cli.clock.now())
+    lines = [f"{kind[:-1]} {c['id']}: +{','.join(c['gains']) or '-'} "
+             f"-{','.join(c['loses']) or '-'}"
+             for kind in ("organizations", "persons") for c in data[kind]]
+    emit(as_json, data, "\n".join(lines) or "no change for anyone")
+
+
+@command.command("explain")
+@click.option("--org", "organization_id")
+@click.option("--client", "client_id")
+@click.option("--person", "person_id")
+@click.option("--model")
+@click.option("--tier", "tiers", multiple=True)
+@click.option("--at", type=ISO, default=None)
+@json_option
+@pass_cli
+def explain_command(cli: CliContext, organization_id: str | None, client_id: str | None,
+                    person_id: str | None, model: str | None, tiers: tuple[str, ...],
+                    at: datetime | None, as_json: bool) -> None:
+    """May this organization, client or person use the model (or tiers) now, and why."""
+    when = at or cli.clock.now()
+    with cli.transaction() as session:
+        policy = service.active_policy(session, when)
+        data = explain(session, policy, SubjectRef(organization_id, client_id, person_id),
+                       when, model=model, tiers=list(tiers) or None)
+    human = [f"granted: {', '.join(data['granted']) or '-'}"]
+    human += [f"denied {t}: {d['reason']}" for t, d in data["denied"].items()]
+    if "model" in data:
+        m = data["model"]
+        human.append(f"model {m['requested']}: {m['outcome']}"
+                     + (f" -> {m['route_to']}" if m["outcome"] == "fallback" else "")
+                     + (f" ({m['reason']})" if m.get("reason") else ""))
+    emit(as_json, data, "\n".join(human))
+
+
+def _new_version(cli: CliContext, *, reason: str, base: int | None, activate_now: bool,
+                 activate_at: datetime | None, as_json: bool,
+                 document: dict[str, Any] | None = None, patch: dict[str, Any] | None = None,
+                 mutate: Any = None) -> None:
+    who = cli.actor()
+    with cli.transaction() as session:
+        latest = service.latest(session)
+        if mutate is not None:
+            document = mutate(json.loads(json.dumps(latest.document)))
+        row = service.create_version(session, who, base_version=base or latest.version,
+                                     reason=reason, document=document, patch=patch)
+        if activate_now or activate_at:
+            service.activate(session, who, row.version, reason=reason, at=activate_at)
+        data = PolicyVersionSchema().dump(row)
+    state = "active now" if activate_now else (
+        f"active from {activate_at.isoformat()}" if activate_at else "not active")
+    emit(as_json, data, f"version {data['version']} created ({state}); "
+                        f"{len(data['diff'])} change(s)")
+
+
+def _replace_tier(doc: dict[str, Any], tier: str, rule: dict[str, Any]) -> dict[str, Any]:
+    if tier not in doc["tiers"]:
+        raise InvalidInput(f"no tier named {tier!r}")
+    doc["tiers"][tier].update(rule)
+    return doc
+
+
+def _set(doc: dict[str, Any], section: str, key: str, value: Any) -> dict[str, Any]:
+    doc[section][key] = value
+    return doc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    except ValueError:
+        raise InvalidInput(f"{path} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{path} must hold a JSON object")
+    return value
+

@@ -1,0 +1,219 @@
+"""The entitlement policy as data: tiers with their rules, and the model catalog.
+
+A document is JSON (admins write it, versions store it); ``compile_policy`` validates it
+and turns it into the frozen, indexed form the decision function reads. Validation is
+whole-document: unknown tiers, dangling fallbacks, fallback cycles, chains that do not end
+in a model every verified organization may use, and windows that end before they start are
+all refused with a message naming the culprit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..attestations.models import ASSURANCE_LEVELS
+from ..errors import InvalidInput
+from ..organizations.models import TrustLevel
+
+TIER_STATUSES = ("open", "allowlist_only", "suspended")
+#: What a client-credentials (organization) subject needs for a tier that requires
+#: citizenship: nothing more, the organization's attestation that all its users are
+#: citizens, or nothing will do (person tokens only).
+ORGANIZATION_SUBJECTS = ("allow", "attestation", "deny")
+VERIFIED_LEVELS = frozenset({TrustLevel.VERIFIED, TrustLevel.TRUSTED,
+                             TrustLevel.GOVERNMENT_PARTNER})
+NAME = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$",
+                       error="names are 1 to 64 of a-z, 0-9, '.', '_' and '-'")
+MAX_TIERS, MAX_MODELS, MAX_ALLOWLIST, MAX_WINDOWS = 200, 2000, 50_000, 20
+
+
+class _WindowSchema(Schema):
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(load_default=None)
+    trust_levels = fields.List(fields.String(validate=validate.OneOf(list(TrustLevel))),
+                               load_default=None)
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data["ends_at"] is not None and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("a window must end after it starts", "ends_at")
+
+
+class _CitizenshipSchema(Schema):
+    nationalities = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z]{2}$")),
+                                required=True, validate=validate.Length(1, 250))
+    min_level = fields.String(load_default="substantial",
+                              validate=validate.OneOf(ASSURANCE_LEVELS))
+    organization_subjects = fields.String(load_default="attestation",
+                                          validate=validate.OneOf(ORGANIZATION_SUBJECTS))
+
+
+class _TierSchema(Schema):
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+    status = fields.String(load_default="open", validate=validate.OneOf(TIER_STATUSES))
+    trust_levels = fields.List(fields.String(validate=validate.OneOf(list(TrustLevel))),
+                               load_default=lambda: sorted(VERIFIED_LEVELS))
+    citizenship = fields.Nested(_CitizenshipSchema, load_default=None, allow_none=True)
+    allowlist = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
+                            validate=validate.Length(max=MAX_ALLOWLIST))
+    windows = fields.List(fields.Nested(_WindowSchema), load_default=list,
+                          validate=validate.Length(max=MAX_WINDOWS))
+    max_token_lifetime = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                        validate=validate.Range(30, 86400))
+
+
+class _ModelSchema(Schema):
+    tier = fields.String(required=True)
+    fallback = fields.String(load_default=None, allow_none=True)
+    released_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class PolicyDocumentSchema(Schema):
+    tiers = fields.Dict(keys=fields.String(validate=NAME), values=fields.Nested(_TierSchema),
+                        required=True, validate=validate.Length(1, MAX_TIERS))
+    models = fields.Dict(keys=fields.String(validate=NAME), values=fields.Nested(_ModelSchema),
+                         load_default=dict, validate=validate.Length(max=MAX_MODELS))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    starts_at: datetime
+    ends_at: datetime | None
+    trust_levels: frozenset[str] | None
+
+    def admits(self, trust_level: str, now: datetime) -> bool:
+        return (self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
+                and (self.trust_levels is None or trust_level in self.trust_levels))
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenshipRule:
+    nationalities: frozenset[str]
+    min_rank: int
+    organization_subjects: str
+
+
+@dataclass(frozen=True, slots=True)
+class TierRule:
+    name: str
+    status: str
+    trust_levels: frozenset[str]
+    citizenship: CitizenshipRule | None
+    allowlist: frozenset[str]
+    windows: tuple[Window, ...]
+    max_token_lifetime: int | None
+
+    @property
+    def universal(self) -> bool:
+        """Every verified organization (and any of its people) may use it, at any time."""
+        return (self.status == "open" and self.trust_levels >= VERIFIED_LEVELS
+                and self.citizenship is None and not self.windows)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: str
+    tier: str
+    fallback: str | None
+    released_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One immutable policy version, compiled."""
+
+    version: int
+    tiers: dict[str, TierRule]
+    models: dict[str, Model]
+    document: dict[str, Any]
+
+
+def load_document(raw: Any) -> dict[str, Any]:
+    """Validate a policy document's shape; InvalidInput names every field at fault."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("a policy document is a JSON object with 'tiers' and 'models'")
+    try:
+        return PolicyDocumentSchema().load(raw)
+    except ValidationError as error:
+        where = _first_message(error.normalized_messages())
+        raise InvalidInput(f"the policy document is invalid: {where}", code="invalid_policy"
+                           ) from None
+
+
+def compile_policy(version: int, raw: dict[str, Any], *, now: datetime | None = None
+                   ) -> Policy:
+    """Compile a document. With ``now`` (a new version), the catalog is checked too: a
+    stored version is never refused on load."""
+    doc = load_document(raw)
+    tiers = {name: _tier(name, rule) for name, rule in doc["tiers"].items()}
+    models = {mid: Model(mid, m["tier"], m["fallback"], m["released_at"])
+              for mid, m in doc["models"].items()}
+    if now is not None:
+        _check_catalog(tiers, models, now)
+    return Policy(version, tiers, models, dump_document(doc))
+
+
+def dump_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The canonical JSON form of a loaded document (what versions store and diff)."""
+    return PolicyDocumentSchema().dump(doc)
+
+
+def _tier(name: str, rule: dict[str, Any]) -> TierRule:
+    citizenship = rule["citizenship"]
+    return TierRule(
+        name=name, status=rule["status"], trust_levels=frozenset(rule["trust_levels"]),
+        citizenship=CitizenshipRule(
+            frozenset(citizenship["nationalities"]),
+            ASSURANCE_LEVELS.index(citizenship["min_level"]),
+            citizenship["organization_subjects"]) if citizenship else None,
+        allowlist=frozenset(rule["allowlist"]),
+        windows=tuple(Window(w["starts_at"], w["ends_at"],
+                             frozenset(w["trust_levels"]) if w["trust_levels"] else None)
+                      for w in rule["windows"]),
+        max_token_lifetime=rule["max_token_lifetime"])
+
+
+def _check_catalog(tiers: dict[str, TierRule], models: dict[str, Model], now: datetime
+                   ) -> None:
+    for model in models.values():
+        if model.tier not in tiers:
+            raise _catalog_error(f"model {model.id!r} names unknown tier {model.tier!r}")
+        if model.fallback is not None and model.fallback not in models:
+            raise _catalog_error(f"model {model.id!r} falls back to unknown model "
+                                 f"{model.fallback!r}")
+    for model in models.values():
+        _check_chain(model, tiers, models, now)
+
+
+def _check_chain(model: Model, tiers: dict[str, TierRule], models: dict[str, Model],
+                 now: datetime) -> None:
+    seen = [model.id]
+    current = model
+    while current.fallback is not None:
+        current = models[current.fallback]
+        if current.id in seen:
+            raise _catalog_error("fallback cycle: " + " -> ".join([*seen, current.id]))
+        seen.append(current.id)
+    released = current.released_at is None or current.released_at <= now
+    if not (tiers[current.tier].universal and released):
+        raise _catalog_error(
+            f"the fallback chain of {model.id!r} ends in {current.id!r}, which not every "
+            "verified organization may use (its tier must be open to every verified trust "
+            "level, without citizenship rule or windows, and the model released)")
+
+
+def _catalog_error(message: str) -> InvalidInput:
+    return InvalidInput(message, code="invalid_catalog")
+
+
+def _first_message(messages: Any, path: str = "") -> str:
+    if isinstance(messages, dict):
+        key, value = next(iter(messages.items()))
+        return _first_message(value, f"{path}.{key}" if path else str(key))
+    if isinstance(messages, list) and messages:
+        return _first_message(messages[0], path)
+    return f"{path}: {messages}"

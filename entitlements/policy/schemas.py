@@ -1,0 +1,111 @@
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+REASON = validate.Length(1, 500)
+
+
+class PolicyVersionSummarySchema(Schema):
+    version = fields.Integer()
+    base_version = fields.Integer(allow_none=True)
+    author = fields.String()
+    reason = fields.String()
+    digest = fields.String()
+    created_at = fields.DateTime()
+
+
+class PolicyVersionSchema(PolicyVersionSummarySchema):
+    document = fields.Dict()
+    diff = fields.List(fields.Dict())
+
+
+class ActivationSchema(Schema):
+    id = fields.Integer()
+    version = fields.Integer()
+    kind = fields.String()
+    activate_at = fields.DateTime()
+    created_by = fields.String()
+    reason = fields.String()
+    created_at = fields.DateTime()
+    cancelled_at = fields.DateTime(allow_none=True)
+
+
+class PolicyStateSchema(Schema):
+    active_version = fields.Integer(allow_none=True)
+    latest_version = fields.Integer()
+    activations = fields.List(fields.Nested(ActivationSchema))
+
+
+class VersionCreateSchema(Schema):
+    base_version = fields.Integer(required=True, strict=True, metadata={
+        "description": "The latest version you read: a stale one is refused (409)."})
+    reason = fields.String(required=True, validate=REASON)
+    document = fields.Dict(load_default=None, metadata={"description": "A whole policy."})
+    patch = fields.Dict(load_default=None, metadata={
+        "description": "An RFC 7396 merge patch applied to base_version's document."})
+    activate_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "Activate at this time (not in the past)."})
+    activate_now = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _one_activation(self, data: dict, **_: object) -> None:
+        if data["activate_now"] and data["activate_at"] is not None:
+            raise ValidationError("give activate_now or activate_at, not both", "activate_at")
+
+
+class VersionCreatedSchema(Schema):
+    version = fields.Nested(PolicyVersionSchema)
+    activation = fields.Nested(ActivationSchema, allow_none=True)
+
+
+class ActivateSchema(Schema):
+    reason = fields.String(required=True, validate=REASON)
+    at = fields.AwareDateTime(load_default=None)
+    revoke_disallowed = fields.Boolean(load_default=False, metadata={
+        "description": "Re-imposition: activate now and revoke every live token the version "
+                       "no longer allows (one audited event)."})
+
+    @validates_schema
+    def _now_to_revoke(self, data: dict, **_: object) -> None:
+        if data["revoke_disallowed"] and data["at"] is not None:
+            raise ValidationError("revoke_disallowed applies to an immediate activation", "at")
+
+
+class RollbackSchema(Schema):
+    version = fields.Integer(required=True, strict=True)
+    reason = fields.String(required=True, validate=REASON)
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=REASON)
+
+
+class DryRunSchema(Schema):
+    at = fields.AwareDateTime(load_default=None)
+
+
+class ExplainSchema(Schema):
+    organization_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    client_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    person_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    model = fields.String(load_default=None, validate=validate.Length(1, 64))
+    tiers = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=None,
+                        validate=validate.Length(1, 200))
+    at = fields.AwareDateTime(load_default=None)
+
+
+class RevokeTokensSchema(Schema):
+    organization_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    client_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    person_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    tier = fields.String(load_default=None, validate=validate.Length(1, 64))
+    reason = fields.String(required=True, validate=REASON)
+
+
+class RevokedSchema(Schema):
+    revoked = fields.Integer()
+
+
+class FreeFormSchema(Schema):
+    """Documented by example in the README (explain, dry run, re-imposition results)."""
+
+    class Meta:
+        unknown = "include"

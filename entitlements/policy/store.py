@@ -1,0 +1,67 @@
+"""The active policy, in memory: compiled versions are cached by number (they never
+change) and the activation schedule is re-read every ``ttl`` seconds, so a decision never
+costs a database query and every process sees a change within ``ttl``."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..cache import TTLCache
+from ..db import Database
+from .document import Policy, compile_policy
+from .models import PolicyActivation, PolicyVersion
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Due times (sorted) and the version each activates."""
+
+    times: tuple[datetime, ...]
+    versions: tuple[int, ...]
+
+    def version_at(self, now: datetime) -> int | None:
+        index = bisect.bisect_right(self.times, now)
+        return self.versions[index - 1] if index else None
+
+
+def load_schedule(session: Session) -> Schedule:
+    rows = session.execute(
+        select(PolicyActivation.activate_at, PolicyActivation.version)
+        .where(PolicyActivation.cancelled_at.is_(None))
+        .order_by(PolicyActivation.activate_at, PolicyActivation.id)).all()
+    return Schedule(tuple(r[0] for r in rows), tuple(r[1] for r in rows))
+
+
+class PolicyStore:
+    def __init__(self, db: Database, ttl: float, maxsize: int = 32) -> None:
+        self._db = db
+        self._schedule: TTLCache[str, Schedule] = TTLCache(1, ttl)
+        self._versions: TTLCache[int, Policy] = TTLCache(maxsize, float("inf"))
+
+    def active(self, now: datetime) -> Policy:
+        version = self._schedule.get_or_load("schedule", self._load_schedule).version_at(now)
+        if version is None:
+            raise LookupError("no policy version is active")
+        return self.version(version)
+
+    def version(self, number: int) -> Policy:
+        return self._versions.get_or_load(number, self._load_version)
+
+    def invalidate(self) -> None:
+        self._schedule.invalidate()
+
+    def _load_schedule(self, _key: str) -> Schedule:
+        with self._db.sessions() as session:
+            return load_schedule(session)
+
+    def _load_version(self, number: int) -> Policy:
+        with self._db.sessions() as session:
+            row = session.get(PolicyVersion, number)
+            if row is None:
+                raise LookupError(f"no policy version {number}")
+            return compile_policy(row.version, row.document)
