@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..errors import Conflict, InvalidInput, NotFound
+from ..gateway.policy import ASSURANCE_LEVELS
 from ..ids import new_id
 from ..organizations.service import COUNTRY, Actor
 from ..remote_jwks import validate_key_source
-from .models import ASSURANCE_LEVELS, FORMATS, AttestationIssuer
+from .models import FORMATS, AttestationIssuer
 
 
 def register(session: Session, actor: Actor, *, issuer: str, name: str,

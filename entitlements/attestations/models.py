@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base
 
 FORMATS = ("jwt", "sd-jwt-vc")
-ASSURANCE_LEVELS = ("low", "substantial", "high")
 
 
 class AttestationIssuer(Base):

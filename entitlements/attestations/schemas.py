@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from .models import ASSURANCE_LEVELS, FORMATS
+from ..gateway.policy import ASSURANCE_LEVELS
+from .models import FORMATS
 
 
 class AttestationIssuerSchema(Schema):

@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..db import prune_expired
+from ..gateway.policy import ASSURANCE_LEVELS
 from ..ids import new_id
 from ..organizations.service import Actor
 from ..persons import service as persons
 from ..persons.models import Person
 from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
 from . import issuers, sd_jwt_vc, verify
-from .models import ASSURANCE_LEVELS, AttestationIssuer, AttestationNonce, VerifiedAttestation
+from .models import AttestationIssuer, AttestationNonce, VerifiedAttestation
 from .verify import AttestationFacts, AttestationRefused, StatusCheck, TrustedIssuer
 
 #: format -> (where the presented nonce is, the verifier)

@@ -3,8 +3,9 @@ from pathlib import Path
 import click
 
 from ..attestations import issuers
-from ..attestations.models import ASSURANCE_LEVELS, FORMATS
+from ..attestations.models import FORMATS
 from ..attestations.schemas import AttestationIssuerSchema
+from ..gateway.policy import ASSURANCE_LEVELS
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 
 

@@ -74,6 +74,7 @@ class EntitlementsServer(AuthorizationServer):
             tiers=request.tiers,
             policy_version=request.policy.version,
             max_lifetime=_max_lifetime(request.policy, request.tiers),
+            organization_citizenship=client.subject.citizenship,
         ))
 
     def entitle(self, request: Any, subject: Subject) -> None:

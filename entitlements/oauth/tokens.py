@@ -13,6 +13,8 @@ from ..attestations.service import Citizenship
 from ..clock import epoch
 from ..gateway import claims as c
 from ..gateway import status_list as sl
+from ..gateway.policy import ASSURANCE_LEVELS
+from ..gateway.policy import Citizenship as OrgCitizenship
 from ..signing.keyring import KeyRing
 
 
@@ -30,6 +32,8 @@ class TokenSubject:
     actor: str | None = None
     citizenship: tuple[Citizenship, ...] | None = None
     policy_version: int | None = None
+    #: The organization's own citizenship attestation (client-credentials subjects).
+    organization_citizenship: tuple[OrgCitizenship, ...] = ()
     #: The shortest ``max_token_lifetime`` of the granted tiers, if any sets one.
     max_lifetime: int | None = None
 
@@ -79,7 +83,7 @@ def build_claims(
         c.CLIENT_ID: who.client_id,
         c.SCOPE: " ".join(c.tier_scope(t) for t in who.tiers),
         c.ENTITLEMENTS: list(who.tiers),
-        c.ORGANIZATION: {"id": who.organization_id, "trust": who.trust_level},
+        c.ORGANIZATION: _organization_claim(who),
         c.CLAIMS_VERSION_CLAIM: c.CLAIMS_VERSION,
         **_person_claims(who),
         **_status_claims(who, status),
@@ -93,6 +97,15 @@ def _status_claims(who: TokenSubject, status: StatusRef | None) -> dict[str, Any
     if status is not None:
         claims[c.STATUS] = {sl.STATUS_LIST: {sl.IDX: status.idx, sl.URI: status.uri}}
     return claims
+
+
+def _organization_claim(who: TokenSubject) -> dict[str, Any]:
+    claim: dict[str, Any] = {"id": who.organization_id, "trust": who.trust_level}
+    if who.organization_citizenship:
+        claim[c.CITIZENSHIP] = [
+            {c.NATIONALITY: x.nationality, c.ASSURANCE_LEVEL: ASSURANCE_LEVELS[x.rank],
+             c.EXPIRES_AT: epoch(x.expires_at)} for x in who.organization_citizenship]
+    return claim
 
 
 def _person_claims(who: TokenSubject) -> dict[str, Any]:

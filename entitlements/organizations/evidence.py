@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..attestations.models import ASSURANCE_LEVELS
 from ..audit import service as audit
 from ..errors import Conflict, InvalidInput, NotFound
+from ..gateway.policy import ASSURANCE_LEVELS
 from ..ids import new_id
 from . import domains
 from .lei import GleifRegistry, LeiRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import Schema, fields, validate
 
-from ..attestations.models import ASSURANCE_LEVELS
+from ..gateway.policy import ASSURANCE_LEVELS
 from ..web.admin import actor, admin_required, database, json_body, transaction
 from . import evidence
 from .schemas import EvidenceSchema

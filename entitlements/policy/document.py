@@ -9,14 +9,20 @@ all refused with a message naming the culprit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..attestations.models import ASSURANCE_LEVELS
 from ..errors import InvalidInput
+from ..gateway.policy import (
+    ASSURANCE_LEVELS,
+    VERIFIED_LEVELS,
+    Model,
+    Policy,
+    TierRule,
+    compile_document,
+)
 from ..organizations.models import TrustLevel
 
 TIER_STATUSES = ("open", "allowlist_only", "suspended")
@@ -24,8 +30,6 @@ TIER_STATUSES = ("open", "allowlist_only", "suspended")
 #: citizenship: nothing more, the organization's attestation that all its users are
 #: citizens, or nothing will do (person tokens only).
 ORGANIZATION_SUBJECTS = ("allow", "attestation", "deny")
-VERIFIED_LEVELS = frozenset({TrustLevel.VERIFIED, TrustLevel.TRUSTED,
-                             TrustLevel.GOVERNMENT_PARTNER})
 NAME = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$",
                        error="names are 1 to 64 of a-z, 0-9, '.', '_' and '-'")
 MAX_TIERS, MAX_MODELS, MAX_ALLOWLIST, MAX_WINDOWS = 200, 2000, 50_000, 20
@@ -79,59 +83,6 @@ class PolicyDocumentSchema(Schema):
                          load_default=dict, validate=validate.Length(max=MAX_MODELS))
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    starts_at: datetime
-    ends_at: datetime | None
-    trust_levels: frozenset[str] | None
-
-    def admits(self, trust_level: str, now: datetime) -> bool:
-        return (self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
-                and (self.trust_levels is None or trust_level in self.trust_levels))
-
-
-@dataclass(frozen=True, slots=True)
-class CitizenshipRule:
-    nationalities: frozenset[str]
-    min_rank: int
-    organization_subjects: str
-
-
-@dataclass(frozen=True, slots=True)
-class TierRule:
-    name: str
-    status: str
-    trust_levels: frozenset[str]
-    citizenship: CitizenshipRule | None
-    allowlist: frozenset[str]
-    windows: tuple[Window, ...]
-    max_token_lifetime: int | None
-
-    @property
-    def universal(self) -> bool:
-        """Every verified organization (and any of its people) may use it, at any time."""
-        return (self.status == "open" and self.trust_levels >= VERIFIED_LEVELS
-                and self.citizenship is None and not self.windows)
-
-
-@dataclass(frozen=True, slots=True)
-class Model:
-    id: str
-    tier: str
-    fallback: str | None
-    released_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Policy:
-    """One immutable policy version, compiled."""
-
-    version: int
-    tiers: dict[str, TierRule]
-    models: dict[str, Model]
-    document: dict[str, Any]
-
-
 def load_document(raw: Any) -> dict[str, Any]:
     """Validate a policy document's shape; InvalidInput names every field at fault."""
     if not isinstance(raw, dict):
@@ -148,33 +99,16 @@ def compile_policy(version: int, raw: dict[str, Any], *, now: datetime | None = 
                    ) -> Policy:
     """Compile a document. With ``now`` (a new version), the catalog is checked too: a
     stored version is never refused on load."""
-    doc = load_document(raw)
-    tiers = {name: _tier(name, rule) for name, rule in doc["tiers"].items()}
-    models = {mid: Model(mid, m["tier"], m["fallback"], m["released_at"])
-              for mid, m in doc["models"].items()}
+    document = dump_document(load_document(raw))
+    policy = compile_document(version, document)
     if now is not None:
-        _check_catalog(tiers, models, now)
-    return Policy(version, tiers, models, dump_document(doc))
+        _check_catalog(policy.tiers, policy.models, now)
+    return policy
 
 
 def dump_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The canonical JSON form of a loaded document (what versions store and diff)."""
     return PolicyDocumentSchema().dump(doc)
-
-
-def _tier(name: str, rule: dict[str, Any]) -> TierRule:
-    citizenship = rule["citizenship"]
-    return TierRule(
-        name=name, status=rule["status"], trust_levels=frozenset(rule["trust_levels"]),
-        citizenship=CitizenshipRule(
-            frozenset(citizenship["nationalities"]),
-            ASSURANCE_LEVELS.index(citizenship["min_level"]),
-            citizenship["organization_subjects"]) if citizenship else None,
-        allowlist=frozenset(rule["allowlist"]),
-        windows=tuple(Window(w["starts_at"], w["ends_at"],
-                             frozenset(w["trust_levels"]) if w["trust_levels"] else None)
-                      for w in rule["windows"]),
-        max_token_lifetime=rule["max_token_lifetime"])
 
 
 def _check_catalog(tiers: dict[str, TierRule], models: dict[str, Model], now: datetime

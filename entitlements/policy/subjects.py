@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..attestations.models import ASSURANCE_LEVELS
 from ..attestations.service import Citizenship as PersonCitizenship
 from ..attestations.service import citizenship_summary
+from ..gateway.policy import ASSURANCE_LEVELS
 from ..organizations.models import Evidence, EvidenceKind, Organization
 from .decision import Citizenship, Subject
 

@@ -1,0 +1,303 @@
+"""``Gateway.decide(token, model)``: allow the model, fall back to another, or deny, offline.
+
+Per request: the token's signature (cached JWKS, allowed algorithms only), ``typ``, ``iss``,
+``aud``, times and required claims; its status-list bit; the current policy snapshot (a
+suspended tier or an allowlist change applies at once, whatever the token says); the
+model's tier, release date and windows. Verified tokens and decisions are cached (bounded)
+until they expire or a document changes. A background thread keeps the snapshot and the
+status lists fresh with conditional GETs; past a tier's maximum staleness, a tier that is
+not fail-open is treated as unavailable (``stale_policy``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from . import claims as c
+from . import http
+from .feeds import Feed, Jwks, snapshot_parser, status_list_parser
+from .jws import TokenRejected, verified
+from .policy import ASSURANCE_LEVELS, Citizenship, Policy, Subject, decide_model
+from .status_list import STATUS_LIST, URI, VALID, StatusList
+
+DISCOVERY = "/.well-known/oauth-authorization-server"
+DEFAULT_MAX_STALENESS = 10.0
+_MISS = object()
+
+
+@dataclass(frozen=True)
+class GatewayDecision:
+    """``outcome`` allow / fallback / deny; ``model`` is what to route to (None on deny)."""
+
+    outcome: str
+    model: str | None
+    requested: str
+    reason: str | None = None
+    subject: str | None = None
+    organization_id: str | None = None
+    policy_version: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome != "deny"
+
+    @property
+    def token_problem(self) -> bool:
+        """A deny because of the token itself (HTTP 401), not of the policy (403)."""
+        return self.outcome == "deny" and self.reason in TOKEN_REASONS
+
+
+TOKEN_REASONS = frozenset({
+    "malformed", "algorithm_not_allowed", "wrong_typ", "unknown_kid", "bad_signature",
+    "missing_claims", "wrong_issuer", "wrong_audience", "expired", "not_yet_valid",
+    "revoked", "untrusted_status_list", "missing_token"})
+
+
+@dataclass(frozen=True)
+class _Verified:
+    claims: dict[str, Any]
+    expires_at: float
+    subject: Subject
+    tiers: frozenset[str]
+    status: tuple[str, int] | None
+
+
+class Gateway:
+    def __init__(self, issuer: str, audience: str, *, poll_interval: float = 1.0,
+                 leeway: float = 30.0, max_staleness: Mapping[str, float] | None = None,
+                 default_max_staleness: float = DEFAULT_MAX_STALENESS,
+                 fail_open_tiers: frozenset[str] = frozenset({"public"}),
+                 cache_size: int = 10_000, timeout: float = 5.0, background: bool = True
+                 ) -> None:
+        self.issuer, self.audience = issuer.rstrip("/"), audience
+        self.poll_interval, self.leeway, self.timeout = poll_interval, leeway, timeout
+        self.max_staleness = dict(max_staleness or {})
+        self.default_max_staleness = default_max_staleness
+        self.fail_open_tiers = fail_open_tiers
+        self.cache_size = cache_size
+        metadata = json.loads(http.get(self.issuer + DISCOVERY, timeout=timeout).body or b"{}")
+        if metadata.get("issuer") != self.issuer:
+            raise http.FetchError("the discovery document names another issuer")
+        self.jwks = Jwks(metadata["jwks_uri"], timeout)
+        self.snapshot: Feed[Policy] = Feed(metadata["policy_snapshot_uri"],
+                                           snapshot_parser(self.jwks, self.issuer), timeout)
+        self.status_prefix = metadata["status_lists_uri"].rstrip("/") + "/"
+        self._lists: dict[str, Feed[StatusList]] = {}
+        self._tokens: dict[str, _Verified] = {}
+        self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._background = background
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.refresh()
+        if background:
+            self._start()
+        _register_fork_handler(self)
+
+    # -- the decision --------------------------------------------------------------------
+
+    def decide(self, token: str | None, model: str) -> GatewayDecision:
+        if self._pid != os.getpid():
+            self._after_fork()
+        if not token:
+            return GatewayDecision("deny", None, model, "missing_token")
+        key = (token, model)
+        cached = self._decisions.get(key, _MISS)
+        if cached is not _MISS and cached[2] == self._generation and time.time() < cached[1]:
+            return cached[0]
+        try:
+            checked = self._verified(token)
+        except TokenRejected as rejected:
+            return GatewayDecision("deny", None, model, rejected.reason)
+        decision, valid_until = self._decide(checked, model)
+        if len(self._decisions) >= self.cache_size:
+            self._decisions.clear()
+        self._decisions[key] = (decision, valid_until, self._generation)
+        return decision
+
+    def _verified(self, token: str) -> _Verified:
+        found = self._tokens.get(token)
+        if found is not None and time.time() < found.expires_at:
+            return found
+        _, claims = verified(token, self.jwks.key, c.ACCESS_TOKEN_TYP)
+        checked = self._checked(claims)
+        if len(self._tokens) >= self.cache_size:
+            self._tokens.pop(next(iter(self._tokens)), None)
+        self._tokens[token] = checked
+        return checked
+
+    def _checked(self, claims: dict[str, Any]) -> _Verified:
+        if any(name not in claims for name in c.REQUIRED_CLAIMS):
+            raise TokenRejected("missing_claims")
+        if claims[c.ISSUER] != self.issuer:
+            raise TokenRejected("wrong_issuer")
+        audience = claims[c.AUDIENCE]
+        if audience != self.audience and not (isinstance(audience, list)
+                                              and self.audience in audience):
+            raise TokenRejected("wrong_audience")
+        now = time.time()
+        exp, nbf = claims[c.EXPIRES_AT], claims.get(c.NOT_BEFORE, claims[c.ISSUED_AT])
+        if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
+            raise TokenRejected("malformed", "exp and nbf must be NumericDates")
+        if exp + self.leeway <= now:
+            raise TokenRejected("expired")
+        if nbf - self.leeway > now:
+            raise TokenRejected("not_yet_valid")
+        return _Verified(claims, exp + self.leeway, _subject(claims),
+                         frozenset(claims[c.ENTITLEMENTS]), self._status_ref(claims))
+
+    def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
+        ref = claims.get(c.STATUS)
+        if ref is None:
+            return None
+        try:
+            uri, idx = ref[STATUS_LIST][URI], int(ref[STATUS_LIST]["idx"])
+        except (KeyError, TypeError, ValueError):
+            raise TokenRejected("malformed", "the status claim is invalid") from None
+        if not isinstance(uri, str) or not uri.startswith(self.status_prefix):
+            raise TokenRejected("untrusted_status_list")
+        return uri, idx
+
+    def _decide(self, checked: _Verified, model: str) -> tuple[GatewayDecision, float]:
+        claims, subject = checked.claims, checked.subject
+        if checked.status is not None and self._status(checked.status) != VALID:
+            return (GatewayDecision("deny", None, model, "revoked", claims[c.SUBJECT],
+                                    subject.organization_id), checked.expires_at)
+        policy = self.snapshot.value
+        if policy is None:
+            return GatewayDecision("deny", None, model, "stale_policy"), time.time() + 1
+        stale = self._staleness(checked)
+        now = datetime.now(UTC)
+
+        def usable(tier: str) -> bool:
+            return tier in checked.tiers and (tier in self.fail_open_tiers or not stale(tier))
+
+        verdict = decide_model(policy, subject, model, now, usable)
+        reason = verdict.reason
+        if reason == "tier_not_in_token" and verdict.tier in checked.tiers:
+            reason = "stale_policy"
+        decision = GatewayDecision(verdict.outcome, verdict.route_to, model, reason,
+                                   claims[c.SUBJECT], subject.organization_id, policy.version)
+        return decision, min(checked.expires_at, time.time() + self._cache_horizon())
+
+    def _staleness(self, checked: _Verified) -> Any:
+        ages = [self.snapshot.age()]
+        if checked.status is not None:
+            feed = self._lists.get(checked.status[0])
+            ages.append(feed.age() if feed is not None else float("inf"))
+        age = max(ages)
+        return lambda tier: age > self.max_staleness.get(tier, self.default_max_staleness)
+
+    def _cache_horizon(self) -> float:
+        """How long a decision may be reused when no document changes: one poll period (so
+        windows, release dates and staleness take effect within it)."""
+        return min(self.poll_interval, self.default_max_staleness / 2)
+
+    def _status(self, ref: tuple[str, int]) -> int:
+        uri, idx = ref
+        feed = self._lists.get(uri)
+        if feed is None:
+            feed = self._watch(uri)
+        bits = feed.value
+        if bits is None or idx >= bits.size:
+            return VALID if bits is None else 1  # unknown list: staleness decides
+        return bits.get(idx)
+
+    def _watch(self, uri: str) -> Feed[StatusList]:
+        with self._lock:
+            feed = self._lists.get(uri)
+            if feed is None:
+                feed = Feed(uri, status_list_parser(self.jwks, uri), self.timeout)
+                while len(self._lists) >= 64:
+                    self._lists.pop(next(iter(self._lists)))
+                self._lists[uri] = feed
+        self._refresh_feed(feed)
+        return feed
+
+    # -- keeping documents fresh ---------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Poll every document once (the background thread does this every period)."""
+        if self.jwks.feed.value is None or self.jwks.feed.age() > 300:
+            self._refresh_feed(self.jwks.feed)
+        for feed in [self.snapshot, *list(self._lists.values())]:
+            self._refresh_feed(feed)
+
+    def _refresh_feed(self, feed: Feed[Any]) -> None:
+        try:
+            changed = feed.refresh()
+        except (http.FetchError, TokenRejected, KeyError, ValueError, TypeError):
+            return  # keep the last good value; its age grows and staleness rules apply
+        if changed:
+            with self._lock:
+                self._generation += 1
+                if feed is self.jwks.feed:  # a withdrawn key must stop verifying tokens
+                    self._tokens.clear()
+
+    def _start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="entitlements-gateway",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            self.refresh()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks, and a poller thread of its own."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        for feed in [self.jwks.feed, self.snapshot, *self._lists.values()]:
+            feed.reset_after_fork()
+        if self._background:
+            self._start()
+
+
+def _subject(claims: dict[str, Any]) -> Subject:
+    org = claims[c.ORGANIZATION]
+    if not isinstance(org, dict) or "id" not in org or "trust" not in org:
+        raise TokenRejected("missing_claims", "org needs id and trust")
+    is_person = claims[c.SUBJECT] != claims[c.CLIENT_ID]
+    held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
+    return Subject(org["id"], org["trust"], is_person, _citizenship(held or ()))
+
+
+def _citizenship(entries: Any) -> tuple[Citizenship, ...]:
+    try:
+        return tuple(Citizenship(e[c.NATIONALITY], ASSURANCE_LEVELS.index(e[c.ASSURANCE_LEVEL]),
+                                 datetime.fromtimestamp(e[c.EXPIRES_AT], UTC))
+                     for e in entries)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        raise TokenRejected("malformed", "the citizenship claim is invalid") from None
+
+
+_GATEWAYS: weakref.WeakSet[Gateway] = weakref.WeakSet()
+
+
+def _register_fork_handler(gateway: Gateway) -> None:
+    _GATEWAYS.add(gateway)
+
+
+def _after_fork_in_child() -> None:
+    for gateway in list(_GATEWAYS):
+        gateway._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

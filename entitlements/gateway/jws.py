@@ -1,0 +1,96 @@
+"""Compact JWS verification against pre-parsed public keys, with cryptography directly:
+PyJWT parses each JWK once; per token we do only what the signature needs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+
+#: What the entitlement service signs with. Never ``none``, never HMAC.
+ALGORITHMS = frozenset({"ES256", "EdDSA", "RS256"})
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
+class TokenRejected(Exception):
+    """A token that must not be honoured; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    kid: str
+    alg: str
+    key: Any
+
+    @classmethod
+    def from_jwk(cls, jwk: dict[str, Any]) -> PublicKey | None:
+        """The key, or None for one we would never accept (private, symmetric, unknown)."""
+        alg = jwk.get("alg")
+        if alg not in ALGORITHMS or jwk.get("kty") == "oct" or "d" in jwk or not jwk.get("kid"):
+            return None
+        try:
+            return cls(jwk["kid"], alg, jwt.PyJWK(jwk, algorithm=alg).key)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+            return None
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        try:
+            if self.alg == "ES256":
+                if len(signature) != 64:
+                    return False
+                der = utils.encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                                                 int.from_bytes(signature[32:], "big"))
+                self.key.verify(der, signing_input, _ECDSA_SHA256)
+            elif self.alg == "EdDSA":
+                self.key.verify(signature, signing_input)
+            else:
+                self.key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """(header, payload, signing input, signature) of a compact JWS, or TokenRejected."""
+    try:
+        head, body, sig = token.split(".")
+        header = json.loads(b64decode(head))
+        payload = json.loads(b64decode(body))
+        signature = b64decode(sig)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise TokenRejected("malformed", "not a compact JWS") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise TokenRejected("malformed", "header and payload must be JSON objects")
+    return header, payload, f"{head}.{body}".encode("ascii"), signature
+
+
+def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a token signed by ``key_for(kid)`` with an allowed algorithm and
+    the expected ``typ``; TokenRejected otherwise."""
+    header, payload, signing_input, signature = split(token)
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise TokenRejected("algorithm_not_allowed", f"alg {str(alg)[:20]!r}")
+    if header.get("typ") != typ:
+        raise TokenRejected("wrong_typ", f"typ must be {typ}")
+    key = key_for(header.get("kid"))
+    if key is None:
+        raise TokenRejected("unknown_kid", "no published key has this kid")
+    if key.alg != alg or not key.verify(signing_input, signature):
+        raise TokenRejected("bad_signature", "the signature does not verify")
+    return header, payload

@@ -1,0 +1,223 @@
+"""The gateway SDK against the real service over loopback: imports alone, decides allow /
+fallback / deny, refuses every kind of bad token with its reason, follows policy changes
+and revocations within two seconds of the admin's action, and survives key rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from entitlements.gateway.gateway import Gateway
+from entitlements.policy import service as policy
+from entitlements.signing import service as signing
+from entitlements.signing.keystore import FileKeyStore
+from entitlements.token_status import revocation
+from tests.factories import GATEWAY, client_keypair
+
+VERIFIED = ["government_partner", "trusted", "verified"]
+CATALOG = {
+    "tiers": {name: {"status": "open", "trust_levels": VERIFIED}
+              for name in ("public", "restricted", "early-access")},
+    "models": {"base-1": {"tier": "public"},
+               "frontier-2": {"tier": "restricted", "fallback": "base-1"},
+               "preview-3": {"tier": "early-access", "fallback": "frontier-2"}},
+}
+
+
+def test_the_sdk_imports_without_flask_or_sqlalchemy():
+    code = ("import sys, entitlements.gateway.gateway, entitlements.gateway.policy; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('flask', 'sqlalchemy', 'marshmallow', 'authlib', 'werkzeug')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def change_policy(db, admin, reason: str, **patch) -> int:
+    with db.transaction() as session:
+        base = policy.latest(session).version
+        row = policy.create_version(session, admin.actor(), base_version=base, reason=reason,
+                                    **patch)
+        policy.activate(session, admin.actor(), row.version, reason=reason)
+        return row.version
+
+
+@pytest.fixture
+def world(live_server, admin, db):
+    admin.gateway()
+    change_policy(db, admin, "catalog", document=CATALOG)
+    partner = admin.partner("Acme Labs", tiers=())
+    return partner
+
+
+def token_for(live_server, partner) -> str:
+    response = requests.post(live_server.url + "/oauth/token", timeout=5,
+                             data={"grant_type": "client_credentials"},
+                             auth=(partner.client_id, partner.client_secret))
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def gateway(live_server, world):
+    sdk = Gateway(live_server.url, GATEWAY, background=False)
+    yield sdk
+    sdk.close()
+
+
+def test_allow_and_fallback(live_server, world, gateway, db, admin):
+    token = token_for(live_server, world)
+    allowed = gateway.decide(token, "frontier-2")
+    assert (allowed.outcome, allowed.model, allowed.reason) == ("allow", "frontier-2", None)
+    assert gateway.decide(token, "nonesuch").reason == "unknown_model"
+    change_policy(db, admin, "suspend", patch={"tiers": {"restricted": {"status": "suspended"}}})
+    gateway.refresh()
+    routed = gateway.decide(token, "frontier-2")
+    assert (routed.outcome, routed.model, routed.reason) == ("fallback", "base-1",
+                                                             "tier_suspended")
+    assert gateway.decide(token, "preview-3").outcome == "allow"  # early-access stays open
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _bad_tokens(live_server, token: str, signer) -> dict[str, tuple[str, str]]:
+    info, private_key = signer
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    head, body, sig = token.split(".")
+    now = int(time.time())
+
+    def signed(headers=None, **changes) -> str:
+        payload = {k: v for k, v in {**claims, **changes}.items() if v is not None}
+        return jwt.encode(payload, private_key, algorithm=info.alg,
+                          headers={"kid": info.kid, "typ": "at+jwt", **(headers or {})})
+
+    published = next(k for k in live_jwks(live_server) if k["kid"] == header["kid"])
+    public_pem = jwt.PyJWK(published).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    hs_header = _b64({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"]})
+    hs_sig = base64.urlsafe_b64encode(hmac.new(public_pem, f"{hs_header}.{body}".encode(),
+                                               hashlib.sha256).digest()).rstrip(b"=").decode()
+    stranger, _ = client_keypair(header["kid"])
+    return {
+        "tampered-payload": (f"{head}.{_b64({**claims, 'entitlements': ['x']})}.{sig}",
+                             "bad_signature"),
+        "tampered-signature": (f"{head}.{body}.{sig[:-4]}AAAA", "bad_signature"),
+        "alg-none": (f"{_b64({'alg': 'none', 'typ': 'at+jwt'})}.{body}.", "algorithm_not_allowed"),
+        "hs256-with-public-key": (f"{hs_header}.{body}.{hs_sig}", "algorithm_not_allowed"),
+        "foreign-key": (jwt.encode(claims, stranger, algorithm="ES256",
+                                   headers={"kid": header["kid"], "typ": "at+jwt"}),
+                        "bad_signature"),
+        "wrong-issuer": (signed(iss="https://evil.example"), "wrong_issuer"),
+        "wrong-audience": (signed(aud="https://other-gateway.example"), "wrong_audience"),
+        "expired": (signed(exp=now - 3600, iat=now - 7200, nbf=now - 7200), "expired"),
+        "not-yet-valid": (signed(nbf=now + 3600, iat=now + 3600, exp=now + 7200),
+                          "not_yet_valid"),
+        "unknown-kid": (signed(headers={"kid": "no-such-key"}), "unknown_kid"),
+        "wrong-typ": (signed(headers={"typ": "JWT"}), "wrong_typ"),
+        "missing-claims": (signed(entitlements=None), "missing_claims"),
+        "garbage": ("not-a-token", "malformed"),
+        "empty": ("", "missing_token"),
+    }
+
+
+def live_jwks(live_server) -> list[dict]:
+    return requests.get(live_server.url + "/jwks.json", timeout=5).json()["keys"]
+
+
+def test_every_bad_token_is_denied_with_its_reason(live_server, world, gateway, clock):
+    token = token_for(live_server, world)
+    signer = live_server.app.extensions["entitlements.oauth"].keys.get().signer(clock.now())
+    assert gateway.decide(token, "base-1").outcome == "allow"
+    for name, (bad, reason) in _bad_tokens(live_server, token, signer).items():
+        decision = gateway.decide(bad, "base-1")
+        assert (name, decision.outcome, decision.reason) == (name, "deny", reason)
+        assert decision.token_problem
+
+
+def test_a_revoked_token_is_denied(live_server, world, gateway, db, admin):
+    token = token_for(live_server, world)
+    assert gateway.decide(token, "base-1").outcome == "allow"
+    with db.transaction() as session:
+        revocation.revoke(session, admin.actor(), reason="test", client_id=world.client_id)
+    time.sleep(0.6)  # the service rebuilds a list at most every 0.5 s
+    gateway.refresh()
+    assert gateway.decide(token, "base-1").reason == "revoked"
+
+
+def test_the_gateway_sees_admin_changes_within_two_seconds(live_server, world, db, admin):
+    # The service's production cache periods (the test fixture turns them off).
+    live_server.app.extensions["entitlements.oauth"].policies._schedule.ttl = 0.5
+    sdk = Gateway(live_server.url, GATEWAY, poll_interval=1.0)
+    try:
+        token = token_for(live_server, world)
+        assert sdk.decide(token, "frontier-2").outcome == "allow"
+        lags = {}
+        start = time.monotonic()
+        change_policy(db, admin, "suspend",
+                      patch={"tiers": {"restricted": {"status": "suspended"}}})
+        lags["suspension"] = wait_for(lambda: sdk.decide(token, "frontier-2").outcome
+                                      == "fallback", start)
+        start = time.monotonic()
+        with db.transaction() as session:
+            revocation.revoke(session, admin.actor(), reason="order",
+                              organization_id=world.org_id)
+        lags["revocation"] = wait_for(lambda: sdk.decide(token, "base-1").reason == "revoked",
+                                      start)
+        print(f"\npropagation lag: {lags}")
+        assert max(lags.values()) <= 2.0
+    finally:
+        sdk.close()
+
+
+def wait_for(condition, start: float, deadline: float = 5.0) -> float:
+    while time.monotonic() - start < deadline:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError("the gateway did not see the change")
+
+
+def test_key_rotation_never_rejects_a_valid_token(live_server, world, gateway, db, admin,
+                                                  keys_dir):
+    tokens = [token_for(live_server, world)]
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def decide_forever():
+        while not stop.is_set():
+            for token in list(tokens):
+                decision = gateway.decide(token, "base-1")
+                if decision.outcome != "allow":
+                    failures.append(str(decision.reason))
+
+    worker = threading.Thread(target=decide_forever)
+    worker.start()
+    try:
+        with db.transaction() as session:
+            signing.rotate(session, FileKeyStore(str(keys_dir)), admin.actor(), "ES256",
+                           timedelta(0))
+        live_server.app.extensions["entitlements.oauth"].keys.invalidate()
+        time.sleep(0.2)
+        tokens.append(token_for(live_server, world))
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    kids = {jwt.get_unverified_header(t)["kid"] for t in tokens}
+    assert len(kids) == 2, "the second token should be signed by the new key"
+    assert failures == []
