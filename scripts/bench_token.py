@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +27,8 @@ from pathlib import Path
 
 import psycopg
 import requests
+from _wrk import ensure_wrk as _ensure_wrk
+from _wrk import parse_wrk as _parse_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -71,16 +71,6 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     return parser.parse_args()
-
-
-def _ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk (apt-get install wrk)", file=sys.stderr)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return shutil.which("wrk") or sys.exit("wrk is not available")
 
 
 def _fresh_database() -> str:
@@ -155,27 +145,6 @@ def _run_wrk(wrk: str, url: str, args: argparse.Namespace, lua: Path | None) -> 
         argv += ["-s", str(lua)]
     output = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
     return _parse_wrk(output)
-
-
-def _parse_wrk(output: str) -> dict:
-    def latency(pct: str) -> float:
-        match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-        if not match:
-            return float("nan")
-        value, unit = float(match.group(1)), match.group(2)
-        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    requests_total = int(re.search(r"(\d+) requests in", output).group(1))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: (.*)", output)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": latency("50"),
-        "p99": latency("99"),
-        "requests": requests_total,
-        "failed": int(non_2xx.group(1)) if non_2xx else 0,
-        "socket_errors": errors.group(1) if errors else "none",
-    }
 
 
 def _count_tokens(url: str) -> int:

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from entitlements.attestations import issuers
+from entitlements.attestations.models import VerifiedAttestation
 from entitlements.clients import service as clients
 from entitlements.clock import FrozenClock
 from entitlements.db import Database
+from entitlements.identity_providers import service as idps
+from entitlements.ids import new_id
 from entitlements.organizations import service as organizations
 from entitlements.organizations.service import Actor
+from entitlements.persons import service as persons
 from entitlements.policy import service as policy
 from entitlements.resources import service as resources
 
 GATEWAY = "https://gateway.test/models"
+VERIFIER = "https://verifier.test"
 OTHER_GATEWAY = "https://other-gateway.test/models"
 
 
@@ -67,6 +74,45 @@ class Admin:
             request = organizations.request_trust(session, self.actor("admin:alice"), org_id,
                                                   level, "test")
             organizations.approve_trust(session, self.actor("admin:bob"), request.id, "agreed")
+
+    def identity_provider(self, org_id: str, issuer: str, audience: str = "portal") -> Any:
+        """Register the organization's IdP; returns its private key (for ID tokens)."""
+        private, jwks = client_keypair("idp-1")
+        with self.db.transaction() as session:
+            idps.register(session, self.actor(), org_id, issuer=issuer, audiences=[audience],
+                          jwks=jwks)
+        return private
+
+    def person(self, org_id: str, idp_issuer: str, subject: str, *,
+               nationalities: tuple[str, ...] = (), level: str = "high",
+               valid_for: timedelta = timedelta(days=300)) -> str:
+        """A person, with a verified citizenship fact when ``nationalities`` are given (the
+        attestation path itself is tested on its own)."""
+        with self.db.transaction() as session:
+            person = persons.create(session, self.actor(), org_id, idp_issuer=idp_issuer,
+                                    idp_subject=subject)
+            session.flush()
+            if nationalities:
+                session.add(VerifiedAttestation(
+                    id=new_id("att"), person_id=person.id,
+                    issuer_id=self._verifier(session), credential_id=new_id("cred"),
+                    nationalities=list(nationalities), assurance_level=level,
+                    verified_at=self.clock.now() - timedelta(days=1),
+                    expires_at=self.clock.now() + valid_for, evidence_sha256="0" * 64,
+                    recorded_at=self.clock.now()))
+            return person.id
+
+    def _verifier(self, session: Any) -> str:
+        found = issuers.find_by_issuer(session, VERIFIER)
+        if found is None:
+            _, jwks = client_keypair("verifier-1")
+            found = issuers.register(session, self.actor(), issuer=VERIFIER, name="Verifier",
+                                     jwks=jwks, formats=["jwt", "sd-jwt-vc"],
+                                     nationalities=["US", "CA", "GB"],
+                                     assurance_levels=["low", "substantial", "high"],
+                                     max_age_days=365)
+            session.flush()
+        return found.id
 
     def client(self, org_id: str, auth_method: str = "client_secret_basic", **kwargs: Any
                ) -> Partner:

@@ -6,6 +6,7 @@ from . import (
     clients,
     db,
     demo,
+    gateway,
     idps,
     issuers,
     keys,
@@ -21,5 +22,5 @@ from . import (
 
 def register_groups(main: click.Group) -> None:
     for module in (db, keys, orgs, persons, issuers, idps, clients, resources, tiers, policy,
-                   tokens, audit, admins, serve, demo):
+                   tokens, audit, admins, serve, gateway, demo):
         main.add_command(module.command)

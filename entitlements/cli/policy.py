@@ -267,6 +267,8 @@ def _new_version(cli: CliContext, *, reason: str, base: int | None, activate_now
                  activate_at: datetime | None, as_json: bool,
                  document: dict[str, Any] | None = None, patch: dict[str, Any] | None = None,
                  mutate: Any = None) -> None:
+    if activate_now and activate_at is not None:
+        raise InvalidInput("give --activate-now or --activate-at, not both")
     who = cli.actor()
     with cli.transaction() as session:
         latest = service.latest(session)

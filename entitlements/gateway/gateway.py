@@ -29,6 +29,7 @@ from .policy import ASSURANCE_LEVELS, Citizenship, Policy, Subject, decide_model
 from .status_list import STATUS_LIST, URI, VALID, StatusList
 
 DISCOVERY = "/.well-known/oauth-authorization-server"
+_REQUIRED = frozenset(c.REQUIRED_CLAIMS)
 DEFAULT_MAX_STALENESS = 10.0
 _MISS = object()
 
@@ -93,6 +94,7 @@ class Gateway:
         self._lists: dict[str, Feed[StatusList]] = {}
         self._tokens: dict[str, _Verified] = {}
         self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
+        self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._generation = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -137,7 +139,7 @@ class Gateway:
         return checked
 
     def _checked(self, claims: dict[str, Any]) -> _Verified:
-        if any(name not in claims for name in c.REQUIRED_CLAIMS):
+        if not claims.keys() >= _REQUIRED:
             raise TokenRejected("missing_claims")
         if claims[c.ISSUER] != self.issuer:
             raise TokenRejected("wrong_issuer")
@@ -176,19 +178,35 @@ class Gateway:
         policy = self.snapshot.value
         if policy is None:
             return GatewayDecision("deny", None, model, "stale_policy"), time.time() + 1
+        outcome, route_to, reason, valid_until = self._verdict(policy, checked, model)
+        decision = GatewayDecision(outcome, route_to, model, reason, claims[c.SUBJECT],
+                                   subject.organization_id, policy.version)
+        return decision, min(checked.expires_at, valid_until)
+
+    def _verdict(self, policy: Policy, checked: _Verified, model: str
+                 ) -> tuple[str, str | None, str | None, float]:
+        """The policy's answer for these facts; shared by every token with the same subject,
+        tiers and status-list freshness until a document changes or the horizon passes."""
+        key = (checked.subject, checked.tiers, model, checked.status is None or
+               checked.status[0])
+        found = self._verdicts.get(key)
+        now_ts = time.time()
+        if found is not None and found[3] > now_ts and found[4] == self._generation:
+            return found[:4]
         stale = self._staleness(checked)
-        now = datetime.now(UTC)
 
         def usable(tier: str) -> bool:
             return tier in checked.tiers and (tier in self.fail_open_tiers or not stale(tier))
 
-        verdict = decide_model(policy, subject, model, now, usable)
+        verdict = decide_model(policy, checked.subject, model, datetime.now(UTC), usable)
         reason = verdict.reason
         if reason == "tier_not_in_token" and verdict.tier in checked.tiers:
             reason = "stale_policy"
-        decision = GatewayDecision(verdict.outcome, verdict.route_to, model, reason,
-                                   claims[c.SUBJECT], subject.organization_id, policy.version)
-        return decision, min(checked.expires_at, time.time() + self._cache_horizon())
+        result = (verdict.outcome, verdict.route_to, reason, now_ts + self._cache_horizon())
+        if len(self._verdicts) >= self.cache_size:
+            self._verdicts.clear()
+        self._verdicts[key] = (*result, self._generation)
+        return result
 
     def _staleness(self, checked: _Verified) -> Any:
         ages = [self.snapshot.age()]
@@ -276,7 +294,7 @@ def _subject(claims: dict[str, Any]) -> Subject:
         raise TokenRejected("missing_claims", "org needs id and trust")
     is_person = claims[c.SUBJECT] != claims[c.CLIENT_ID]
     held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
-    return Subject(org["id"], org["trust"], is_person, _citizenship(held or ()))
+    return Subject(org["id"], org["trust"], is_person, _citizenship(held) if held else ())
 
 
 def _citizenship(entries: Any) -> tuple[Citizenship, ...]:

@@ -3,7 +3,6 @@ PyJWT parses each JWK once; per token we do only what the signature needs."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from dataclasses import dataclass
@@ -61,16 +60,34 @@ class PublicKey:
         return True
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_HEADERS: dict[str, dict[str, Any]] = {}
+
+
 def b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """base64url without padding; anything but base64 characters is an error. (The
+    signature always covers the segments as sent, so no lenient decoding can forge one.)"""
+    return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE)
+                               + b"=" * (-len(text) % 4), strict_mode=True)
+
+
+def _header(segment: str) -> Any:
+    """Parsed once per distinct header: a service signs every token with a few of them."""
+    header = _HEADERS.get(segment)
+    if header is None:
+        header = json.loads(b64decode(segment).decode())
+        if len(_HEADERS) >= 64:
+            _HEADERS.clear()
+        _HEADERS[segment] = header
+    return header
 
 
 def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """(header, payload, signing input, signature) of a compact JWS, or TokenRejected."""
     try:
         head, body, sig = token.split(".")
-        header = json.loads(b64decode(head))
-        payload = json.loads(b64decode(body))
+        header = _header(head)
+        payload = json.loads(b64decode(body).decode())
         signature = b64decode(sig)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise TokenRejected("malformed", "not a compact JWS") from None

@@ -141,7 +141,7 @@ def decide(policy: Policy, subject: Subject, requested: Iterable[str] | None,
     granted: list[str] = []
     denied: dict[str, str] = {}
     tiers = policy.tiers
-    for name in (tiers if requested is None else requested):
+    for name in (tiers if requested is None else dict.fromkeys(requested)):
         reason = denial(tiers.get(name), subject, now)
         if reason is None:
             granted.append(name)
@@ -219,7 +219,8 @@ def _tier(name: str, rule: Mapping[str, Any]) -> TierRule:
             citizenship["organization_subjects"]) if citizenship else None,
         allowlist=frozenset(rule.get("allowlist", ())),
         windows=tuple(Window(_time(w["starts_at"]), _time(w.get("ends_at")),
-                             frozenset(w["trust_levels"]) if w.get("trust_levels") else None)
+                             None if w.get("trust_levels") is None
+                             else frozenset(w["trust_levels"]))
                       for w in rule.get("windows", ())),
         max_token_lifetime=rule.get("max_token_lifetime"))
 

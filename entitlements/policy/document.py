@@ -39,7 +39,9 @@ class _WindowSchema(Schema):
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(load_default=None)
     trust_levels = fields.List(fields.String(validate=validate.OneOf(list(TrustLevel))),
-                               load_default=None)
+                               load_default=None, allow_none=True,
+                               validate=validate.Length(min=1), metadata={
+                                   "description": "Who the window admits; absent: everyone"})
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **_: Any) -> None:

@@ -99,8 +99,11 @@ def rollback(session: Session, actor: Actor, number: int, reason: str
     history stays a line, and later edits build on what is active."""
     target = get_version(session, number)
     base = _latest_locked(session)
-    compiled = compile_policy(base.version + 1, target.document)
-    row = _store(session, actor, base, compiled, f"rollback to version {number}: {reason}")
+    if not changes.diff(base.document, target.document):
+        row = base  # the latest version already holds that policy: activate it
+    else:
+        compiled = compile_policy(base.version + 1, target.document)
+        row = _store(session, actor, base, compiled, f"rollback to version {number}: {reason}")
     return row, activate(session, actor, row.version, reason=reason, kind="rollback")
 
 
@@ -172,7 +175,9 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
     if session.get(Organization, org_id) is None:
         raise NotFound(f"no organization with id {org_id!r}")
     base = _latest_locked(session)
-    tiers = base.document["tiers"]
+    # Build on what is active now: a version scheduled for later must not sneak in early.
+    current = get_version(session, active_version(session, actor.now) or base.version)
+    tiers = current.document["tiers"]
     if tier not in tiers:
         raise NotFound(f"no tier named {tier!r} (known tiers: {', '.join(sorted(tiers))})")
     listed = tiers[tier]["allowlist"]
@@ -181,9 +186,9 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
         raise (Conflict if add else NotFound)(f"organization {org_id} {state} tier {tier!r}")
     allowlist = sorted({*listed, org_id}) if add else [o for o in listed if o != org_id]
     verb = "granted" if add else "revoked"
+    document = changes.merge_patch(current.document, {"tiers": {tier: {"allowlist": allowlist}}})
     row = create_version(session, actor, base_version=base.version,
-                         reason=f"tier {tier} {verb} to {org_id}",
-                         patch={"tiers": {tier: {"allowlist": allowlist}}})
+                         reason=f"tier {tier} {verb} to {org_id}", document=document)
     activate(session, actor, row.version, reason=row.reason)
     audit.record(session, at=actor.now, actor=actor.name, action=f"organization.tier_{verb}",
                  target=org_id, details={"tier": tier, "policy_version": row.version})

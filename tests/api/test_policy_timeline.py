@@ -12,12 +12,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from entitlements.attestations import issuers
-from entitlements.attestations.models import VerifiedAttestation
 from entitlements.gateway.status_list import StatusList
-from entitlements.identity_providers import service as idps
-from entitlements.persons import service as persons
-from tests.factories import client_keypair
 from tests.helpers import basic
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -126,26 +121,9 @@ def cast(world, admin, db, clock):
         parties[name] = admin.partner(f"Org {name}", tiers=())
         if level:
             admin.raise_trust(parties[name].org_id, level)
-    idp_key, idp_jwks = client_keypair("idp-1")
-    _, verifier_jwks = client_keypair("verifier-1")
-    with db.transaction() as session:
-        idps.register(session, admin.actor(), parties["A"].org_id, issuer=IDP,
-                      audiences=["portal"], jwks=idp_jwks)
-        citizen = persons.create(session, admin.actor(), parties["A"].org_id, idp_issuer=IDP,
-                                 idp_subject="citizen")
-        verifier = issuers.register(session, admin.actor(), issuer="https://v.example",
-                                    name="V", jwks=verifier_jwks, formats=["jwt"],
-                                    nationalities=["US"], assurance_levels=["high"],
-                                    max_age_days=365)
-        session.flush()
-        session.add(VerifiedAttestation(
-            id="att-1", person_id=citizen.id, issuer_id=verifier.id, credential_id="c-1",
-            nationalities=["US"], assurance_level="high",
-            verified_at=clock.now() - timedelta(days=1),
-            expires_at=clock.now() + timedelta(days=300), evidence_sha256="0" * 64,
-            recorded_at=clock.now()))
-        parties["citizen"] = citizen.id
-    parties["idp_key"] = idp_key
+    parties["idp_key"] = admin.identity_provider(parties["A"].org_id, IDP)
+    parties["citizen"] = admin.person(parties["A"].org_id, IDP, "citizen",
+                                      nationalities=("US",))
     return parties
 
 

@@ -10,6 +10,7 @@ import jwt
 import pytest
 import requests
 
+from entitlements.policy import service as policy
 from tests.factories import GATEWAY, Partner
 
 DISCOVERY = "/.well-known/oauth-authorization-server"
@@ -110,3 +111,38 @@ def jwks_hits(live_server) -> list[str]:
 
     live_server.app.wsgi_app = counting
     return hits
+
+
+VERIFIED = ["government_partner", "trusted", "verified"]
+CATALOG = {
+    "tiers": {name: {"status": "open", "trust_levels": VERIFIED}
+              for name in ("public", "restricted", "early-access")},
+    "models": {"base-1": {"tier": "public"},
+               "frontier-2": {"tier": "restricted", "fallback": "base-1"},
+               "preview-3": {"tier": "early-access", "fallback": "frontier-2"}},
+}
+
+
+def change_policy(db, admin, reason: str, **patch) -> int:
+    with db.transaction() as session:
+        base = policy.latest(session).version
+        row = policy.create_version(session, admin.actor(), base_version=base, reason=reason,
+                                    **patch)
+        policy.activate(session, admin.actor(), row.version, reason=reason)
+        return row.version
+
+
+@pytest.fixture
+def world(live_server, admin, db):
+    admin.gateway()
+    change_policy(db, admin, "catalog", document=CATALOG)
+    partner = admin.partner("Acme Labs", tiers=())
+    return partner
+
+
+def token_for(live_server, partner) -> str:
+    response = requests.post(live_server.url + "/oauth/token", timeout=5,
+                             data={"grant_type": "client_credentials"},
+                             auth=(partner.client_id, partner.client_secret))
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]

@@ -20,20 +20,11 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from entitlements.gateway.gateway import Gateway
-from entitlements.policy import service as policy
 from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
 from entitlements.token_status import revocation
 from tests.factories import GATEWAY, client_keypair
-
-VERIFIED = ["government_partner", "trusted", "verified"]
-CATALOG = {
-    "tiers": {name: {"status": "open", "trust_levels": VERIFIED}
-              for name in ("public", "restricted", "early-access")},
-    "models": {"base-1": {"tier": "public"},
-               "frontier-2": {"tier": "restricted", "fallback": "base-1"},
-               "preview-3": {"tier": "early-access", "fallback": "frontier-2"}},
-}
+from tests.interop.conftest import change_policy, token_for
 
 
 def test_the_sdk_imports_without_flask_or_sqlalchemy():
@@ -43,31 +34,6 @@ def test_the_sdk_imports_without_flask_or_sqlalchemy():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
-
-
-def change_policy(db, admin, reason: str, **patch) -> int:
-    with db.transaction() as session:
-        base = policy.latest(session).version
-        row = policy.create_version(session, admin.actor(), base_version=base, reason=reason,
-                                    **patch)
-        policy.activate(session, admin.actor(), row.version, reason=reason)
-        return row.version
-
-
-@pytest.fixture
-def world(live_server, admin, db):
-    admin.gateway()
-    change_policy(db, admin, "catalog", document=CATALOG)
-    partner = admin.partner("Acme Labs", tiers=())
-    return partner
-
-
-def token_for(live_server, partner) -> str:
-    response = requests.post(live_server.url + "/oauth/token", timeout=5,
-                             data={"grant_type": "client_credentials"},
-                             auth=(partner.client_id, partner.client_secret))
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
 
 
 @pytest.fixture

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Benchmark the gateway SDK's decisions, one thread, against raw signature verification
+measured in the same run, and the HTTP authorization service against a bare server.
+
+- cold: every decision verifies a different token's signature (no cache hit);
+- warm: the same token and model again (the decision cache);
+- raw: `cryptography`'s verify of the same key type over a token-sized input, and PyJWT's
+  decode-and-verify, for reference;
+- authorization service: wrk against `entitlements.gateway.authz` on loopback, and against
+  a bare standard-library HTTP server answering 200 (the baseline).
+
+    .venv/bin/python scripts/bench_gateway.py [--seconds 5] [--tokens 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+from _sandbox import GATEWAY, Sandbox, free_port
+from _wrk import ensure_wrk, parse_wrk
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from entitlements.gateway import authz
+from entitlements.gateway.gateway import Gateway
+from entitlements.gateway.jws import b64decode
+from entitlements.oauth.tokens import StatusRef, TokenSubject, sign_token
+
+
+def main() -> None:
+    args = _parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with Sandbox() as service:
+        client_id, secret = service.partner()
+        issued = service.token(client_id, secret)
+        tokens = _tokens(service, issued, args.tokens)
+        raw = _raw_verify_rate(service, issued, args.seconds)
+        pyjwt = _pyjwt_rate(service, issued, args.seconds)
+        cold = _rate(Gateway(service.url, GATEWAY, background=False, cache_size=1),
+                     tokens, args.seconds)
+        warm = _rate(Gateway(service.url, GATEWAY, background=False), [issued],
+                     args.seconds)
+        http = _http_rates(service, issued, args)
+    _report(raw, pyjwt, cold, warm, http)
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--tokens", type=int, default=3000)
+    parser.add_argument("--http-seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    return parser.parse_args()
+
+
+def _tokens(service: Sandbox, issued: str, count: int) -> list[str]:
+    """``count`` distinct, validly signed tokens like the issued one (signed in-process)."""
+    claims = jwt.decode(issued, options={"verify_signature": False})
+    ring = service.app.extensions["entitlements.oauth"].keys.get()
+    status = claims["status"]["status_list"]
+    who = TokenSubject(subject=claims["sub"], client_id=claims["client_id"],
+                       organization_id=claims["org"]["id"], trust_level=claims["org"]["trust"],
+                       audience=GATEWAY, tiers=tuple(claims["entitlements"]),
+                       policy_version=claims["pol_ver"])
+    now = service.actor().now
+    return [sign_token(ring, who, issuer=service.url, now=now, ttl=timedelta(minutes=10),
+                       status=StatusRef(1, status["idx"], status["uri"])).token
+            for _ in range(count)]
+
+
+def _raw_verify_rate(service: Sandbox, token: str, seconds: float) -> float:
+    head, body, sig = token.split(".")
+    info, private = service.app.extensions["entitlements.oauth"].keys.get().signer(
+        service.actor().now)
+    public = private.public_key()
+    message = f"{head}.{body}".encode()
+    der = private.sign(message, ec.ECDSA(hashes.SHA256()))
+    assert len(b64decode(sig)) == 64 and info.alg == "ES256"
+    algorithm = ec.ECDSA(hashes.SHA256())
+    return _loop(lambda: public.verify(der, message, algorithm), seconds)
+
+
+def _pyjwt_rate(service: Sandbox, token: str, seconds: float) -> float:
+    keys = jwt.PyJWKClient(service.url + "/jwks.json")
+    key = keys.get_signing_key_from_jwt(token).key
+    return _loop(lambda: jwt.decode(token, key, algorithms=["ES256"], audience=GATEWAY),
+                 seconds)
+
+
+def _rate(gateway: Gateway, tokens: list[str], seconds: float) -> dict:
+    first = gateway.decide(tokens[0], "frontier-2")
+    assert first.outcome == "allow", first
+    count, index, size = 0, 0, len(tokens)
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(100):
+            gateway.decide(tokens[index], "frontier-2")
+            index = (index + 1) % size
+        count += 100
+    elapsed = time.perf_counter() - start
+    gateway.close()
+    return {"rate": count / elapsed, "distinct_tokens": size}
+
+
+def _loop(call, seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(50):
+            call()
+        count += 50
+    return count / (time.perf_counter() - start)
+
+
+class _Bare(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+def _http_rates(service: Sandbox, token: str, args: argparse.Namespace) -> dict:
+    wrk = ensure_wrk()
+    gateway = Gateway(service.url, GATEWAY)
+    results = {}
+    for name, server in (("authz", authz.serve(gateway, "127.0.0.1", free_port())),
+                         ("bare", ThreadingHTTPServer(("127.0.0.1", free_port()), _Bare))):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/chat"
+        output = subprocess.run(
+            [wrk, "-t2", f"-c{args.connections}", f"-d{args.http_seconds}s", "--latency",
+             "-H", f"Authorization: Bearer {token}", "-H", "X-Entitlements-Model: frontier-2",
+             url], capture_output=True, text=True, check=True, timeout=args.http_seconds + 60
+        ).stdout
+        results[name] = parse_wrk(output)
+        server.shutdown()
+        server.server_close()
+    gateway.close()
+    return results
+
+
+def _report(raw: float, pyjwt: float, cold: dict, warm: dict, http: dict) -> None:
+    print("gateway SDK, one thread, ES256")
+    print(f"  raw cryptography verify      {raw:12,.0f} /s   (baseline)")
+    print(f"  PyJWT decode + verify        {pyjwt:12,.0f} /s   {pyjwt / raw:.2f} of raw")
+    print(f"  cold decisions (no cache)    {cold['rate']:12,.0f} /s   {cold['rate'] / raw:.2f} "
+          f"of raw   goal >= 0.80: {'PASS' if cold['rate'] >= 0.8 * raw else 'MISS'}")
+    print(f"  warm decisions (cached)      {warm['rate']:12,.0f} /s   goal >= 300,000: "
+          f"{'PASS' if warm['rate'] >= 300_000 else 'MISS'}")
+    a, b = http["authz"], http["bare"]
+    print("authorization service on loopback (wrk, 2 threads)")
+    print(f"  authz service  {a['rps']:9,.0f} req/s  p50 {a['p50']:.2f} ms  p99 "
+          f"{a['p99']:.2f} ms  non-2xx {a['failed']}")
+    print(f"  bare server    {b['rps']:9,.0f} req/s  p50 {b['p50']:.2f} ms  p99 "
+          f"{b['p99']:.2f} ms   ratio {a['rps'] / b['rps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

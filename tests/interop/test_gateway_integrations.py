@@ -1,0 +1,143 @@
+"""The SDK's integrations in front of stand-in models: the HTTP authorization service and
+the WSGI middleware on loopback sockets, the ASGI middleware and the Flask decorator."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+import requests
+from flask import Flask, g
+from werkzeug.serving import make_server
+
+from entitlements.gateway import authz
+from entitlements.gateway.gateway import Gateway
+from entitlements.gateway.integrations import (
+    AsgiMiddleware,
+    WsgiMiddleware,
+    require_entitlement,
+)
+from tests.conftest import free_port
+from tests.factories import GATEWAY
+from tests.interop.conftest import change_policy, token_for
+
+
+@pytest.fixture
+def sdk(live_server, world):
+    gateway = Gateway(live_server.url, GATEWAY, background=False)
+    yield gateway
+    gateway.close()
+
+
+@pytest.fixture
+def authz_url(sdk):
+    server = authz.serve(sdk, "127.0.0.1", free_port())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def ask(url: str, token: str | None, model: str) -> requests.Response:
+    headers = {"X-Entitlements-Model": model}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.get(url + "/v1/chat", headers=headers, timeout=5)
+
+
+def test_the_authorization_service_routes_falls_back_and_refuses(
+        live_server, world, sdk, authz_url, db, admin):
+    token = token_for(live_server, world)
+    allowed = ask(authz_url, token, "frontier-2")
+    assert allowed.status_code == 200
+    assert (allowed.headers["X-Entitlements-Model"],
+            allowed.headers["X-Entitlements-Decision"]) == ("frontier-2", "allow")
+    change_policy(db, admin, "suspend", patch={"tiers": {"restricted": {"status": "suspended"}}})
+    sdk.refresh()
+    routed = ask(authz_url, token, "frontier-2")
+    assert routed.status_code == 200
+    assert (routed.headers["X-Entitlements-Model"], routed.headers["X-Entitlements-Reason"]) == (
+        "base-1", "tier_suspended")
+    bad = ask(authz_url, token + "x", "base-1")
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+    assert ask(authz_url, None, "base-1").status_code == 401
+    unknown = ask(authz_url, token, "nonesuch")
+    assert unknown.status_code == 403 and unknown.json()["reason"] == "unknown_model"
+    by_query = requests.get(authz_url + "/check?model=base-1", timeout=5,
+                            headers={"Authorization": f"Bearer {token}"})
+    assert by_query.headers["X-Entitlements-Model"] == "base-1"
+
+
+def models_app(environ, start_response):
+    """Two stand-in models; the middleware has already picked which one answers."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"answered by {environ['HTTP_X_ENTITLEMENTS_MODEL']}".encode()]
+
+
+def test_the_wsgi_middleware_fronts_the_models(live_server, world, sdk, db, admin):
+    server = make_server("127.0.0.1", free_port(), WsgiMiddleware(models_app, sdk))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        token = token_for(live_server, world)
+        assert ask(url, token, "frontier-2").text == "answered by frontier-2"
+        change_policy(db, admin, "suspend",
+                      patch={"tiers": {"restricted": {"status": "suspended"}}})
+        sdk.refresh()
+        assert ask(url, token, "frontier-2").text == "answered by base-1"
+        assert ask(url, "garbage", "base-1").status_code == 401
+        assert ask(url, token, "nonesuch").status_code == 403
+    finally:
+        server.shutdown()
+
+
+def test_the_asgi_middleware(live_server, world, sdk):
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["decision"] = scope["state"]["entitlements"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def call(token: str, model: str) -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "headers": [(b"authorization", f"Bearer {token}".encode()),
+                                             (b"x-entitlements-model", model.encode())]}
+        await AsgiMiddleware(app, sdk)(scope, receive, send)
+        return sent
+
+    token = token_for(live_server, world)
+    assert asyncio.run(call(token, "frontier-2"))[0]["status"] == 200
+    assert seen["decision"].model == "frontier-2"
+    refused = asyncio.run(call("garbage", "frontier-2"))
+    assert refused[0]["status"] == 401
+    assert (b"www-authenticate", b'Bearer error="invalid_token", '
+            b'error_description="malformed"') in refused[0]["headers"]
+
+
+def test_the_flask_decorator(live_server, world, sdk):
+    app = Flask("models")
+
+    @app.post("/v1/models/<model>/chat")
+    @require_entitlement(sdk)
+    def chat(model: str):
+        return {"answered_by": g.entitlements.model, "asked_for": model}
+
+    token = token_for(live_server, world)
+    client = app.test_client()
+    answer = client.post("/v1/models/frontier-2/chat",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.get_json() == {"answered_by": "frontier-2", "asked_for": "frontier-2"}
+    assert client.post("/v1/models/frontier-2/chat").status_code == 401
+    assert client.post("/v1/models/nonesuch/chat",
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 403
