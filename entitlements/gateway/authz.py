@@ -11,6 +11,7 @@ carries WWW-Authenticate for a bad token; 403 is a denial.
 from __future__ import annotations
 
 import argparse
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,10 +46,17 @@ def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     return Check
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up is not an error worth a traceback; anything else is."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 9191) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), handler_for(gateway))
-    server.daemon_threads = True
-    return server
+    return _Server((host, port), handler_for(gateway))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,10 +16,11 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import claims as c
 from . import http
@@ -30,12 +31,12 @@ from .status_list import STATUS_LIST, URI, VALID, StatusList
 
 DISCOVERY = "/.well-known/oauth-authorization-server"
 _REQUIRED = frozenset(c.REQUIRED_CLAIMS)
+_NUMBER = (int, float)
 DEFAULT_MAX_STALENESS = 10.0
 _MISS = object()
 
 
-@dataclass(frozen=True)
-class GatewayDecision:
+class GatewayDecision(NamedTuple):
     """``outcome`` allow / fallback / deny; ``model`` is what to route to (None on deny)."""
 
     outcome: str
@@ -62,12 +63,14 @@ TOKEN_REASONS = frozenset({
     "revoked", "untrusted_status_list", "missing_token"})
 
 
-@dataclass(frozen=True)
-class _Verified:
-    claims: dict[str, Any]
+class _Verified(NamedTuple):
+    """What the checks keep of a token: plain values only, so a cache of thousands holds no
+    dicts for the garbage collector to walk."""
+
+    sub: str
     expires_at: float
     subject: Subject
-    tiers: frozenset[str]
+    tiers: tuple[str, ...]
     status: tuple[str, int] | None
 
 
@@ -92,7 +95,7 @@ class Gateway:
                                            snapshot_parser(self.jwks, self.issuer), timeout)
         self.status_prefix = metadata["status_lists_uri"].rstrip("/") + "/"
         self._lists: dict[str, Feed[StatusList]] = {}
-        self._tokens: dict[str, _Verified] = {}
+        self._tokens: OrderedDict[str, _Verified] = OrderedDict()
         self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._generation = 0
@@ -134,7 +137,8 @@ class Gateway:
         _, claims = verified(token, self.jwks.key, c.ACCESS_TOKEN_TYP)
         checked = self._checked(claims)
         if len(self._tokens) >= self.cache_size:
-            self._tokens.pop(next(iter(self._tokens)), None)
+            with suppress(KeyError):  # another thread may have emptied it meanwhile
+                self._tokens.popitem(last=False)  # the oldest, in O(1)
         self._tokens[token] = checked
         return checked
 
@@ -149,14 +153,14 @@ class Gateway:
             raise TokenRejected("wrong_audience")
         now = time.time()
         exp, nbf = claims[c.EXPIRES_AT], claims.get(c.NOT_BEFORE, claims[c.ISSUED_AT])
-        if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
+        if not isinstance(exp, _NUMBER) or not isinstance(nbf, _NUMBER):
             raise TokenRejected("malformed", "exp and nbf must be NumericDates")
         if exp + self.leeway <= now:
             raise TokenRejected("expired")
         if nbf - self.leeway > now:
             raise TokenRejected("not_yet_valid")
-        return _Verified(claims, exp + self.leeway, _subject(claims),
-                         frozenset(claims[c.ENTITLEMENTS]), self._status_ref(claims))
+        return _Verified(str(claims[c.SUBJECT]), exp + self.leeway, _subject(claims),
+                         tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims))
 
     def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
         ref = claims.get(c.STATUS)
@@ -171,15 +175,15 @@ class Gateway:
         return uri, idx
 
     def _decide(self, checked: _Verified, model: str) -> tuple[GatewayDecision, float]:
-        claims, subject = checked.claims, checked.subject
+        subject = checked.subject
         if checked.status is not None and self._status(checked.status) != VALID:
-            return (GatewayDecision("deny", None, model, "revoked", claims[c.SUBJECT],
+            return (GatewayDecision("deny", None, model, "revoked", checked.sub,
                                     subject.organization_id), checked.expires_at)
         policy = self.snapshot.value
         if policy is None:
             return GatewayDecision("deny", None, model, "stale_policy"), time.time() + 1
         outcome, route_to, reason, valid_until = self._verdict(policy, checked, model)
-        decision = GatewayDecision(outcome, route_to, model, reason, claims[c.SUBJECT],
+        decision = GatewayDecision(outcome, route_to, model, reason, checked.sub,
                                    subject.organization_id, policy.version)
         return decision, min(checked.expires_at, valid_until)
 

@@ -85,15 +85,19 @@ def _header(segment: str) -> Any:
 def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """(header, payload, signing input, signature) of a compact JWS, or TokenRejected."""
     try:
-        head, body, sig = token.split(".")
-        header = _header(head)
-        payload = json.loads(b64decode(body).decode())
-        signature = b64decode(sig)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        first = token.index(".")
+        second = token.index(".", first + 1)
+        if "." in token[second + 1:]:
+            raise ValueError("too many segments")
+        header = _header(token[:first])
+        payload = json.loads(b64decode(token[first + 1:second]).decode())
+        signature = b64decode(token[second + 1:])
+        signing_input = token[:second].encode("ascii")
+    except (ValueError, binascii.Error, UnicodeError):
         raise TokenRejected("malformed", "not a compact JWS") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise TokenRejected("malformed", "header and payload must be JSON objects")
-    return header, payload, f"{head}.{body}".encode("ascii"), signature
+    return header, payload, signing_input, signature
 
 
 def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -65,17 +65,9 @@ class EntitlementsServer(AuthorizationServer):
 
     def issue_token(self, request: Any) -> SignedToken:
         client: ClientRecord = request.client
-        return self._issue(TokenSubject(
-            subject=client.client_id,
-            client_id=client.client_id,
-            organization_id=client.organization_id,
-            trust_level=client.trust_level,
-            audience=request.audience,
-            tiers=request.tiers,
-            policy_version=request.policy.version,
-            max_lifetime=_max_lifetime(request.policy, request.tiers),
-            organization_citizenship=client.subject.citizenship,
-        ))
+        return self._issue(_token_subject(
+            request, subject=client.client_id,
+            organization_citizenship=client.subject.citizenship))
 
     def entitle(self, request: Any, subject: Subject) -> None:
         """Decide the subject's tiers under the active policy; keep the requested ones
@@ -110,18 +102,9 @@ class EntitlementsServer(AuthorizationServer):
                 raise ReasonedInvalidRequest(refused.reason,
                                              f"subject_token: {refused.message}.") from None
             person = exchange.person_for(session, request.id_token, client.client_id, now)
-        return self._issue(TokenSubject(
-            subject=person.id,
-            client_id=client.client_id,
-            organization_id=client.organization_id,
-            trust_level=client.trust_level,
-            audience=request.audience,
-            tiers=request.tiers,
-            actor=client.client_id,
-            citizenship=request.citizenship,
-            policy_version=request.policy.version,
-            max_lifetime=_max_lifetime(request.policy, request.tiers),
-        ))
+        return self._issue(_token_subject(
+            request, subject=person.id, actor=client.client_id,
+            citizenship=request.citizenship))
 
     def _issue(self, who: TokenSubject) -> SignedToken:
         slot = self.status_slots.allocate()
@@ -155,6 +138,17 @@ class EntitlementsServer(AuthorizationServer):
         self.clients.invalidate()
         self.catalog.invalidate()
         self.policies.invalidate()
+
+
+def _token_subject(request: Any, **who: Any) -> TokenSubject:
+    """What a token says, from a validated request: the client, its organization, the
+    tiers decided under the request's policy version, and ``who`` (subject and the rest)."""
+    client: ClientRecord = request.client
+    return TokenSubject(
+        client_id=client.client_id, organization_id=client.organization_id,
+        trust_level=client.trust_level, audience=request.audience, tiers=request.tiers,
+        policy_version=request.policy.version,
+        max_lifetime=_max_lifetime(request.policy, request.tiers), **who)
 
 
 def _max_lifetime(policy: Policy, tiers: tuple[str, ...]) -> int | None:

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -187,3 +188,41 @@ def test_key_rotation_never_rejects_a_valid_token(live_server, world, gateway, d
     kids = {jwt.get_unverified_header(t)["kid"] for t in tokens}
     assert len(kids) == 2, "the second token should be signed by the new key"
     assert failures == []
+
+
+def test_past_its_maximum_staleness_a_tier_fails_closed_and_public_stays_open(
+        live_server, world):
+    sdk = Gateway(live_server.url, GATEWAY, background=False, default_max_staleness=0.3)
+    try:
+        token = token_for(live_server, world)
+        assert sdk.decide(token, "frontier-2").outcome == "allow"
+        time.sleep(1.1)  # no poll: the snapshot and status list go stale
+        stale = sdk.decide(token, "frontier-2")
+        assert (stale.outcome, stale.model, stale.reason) == ("fallback", "base-1",
+                                                              "stale_policy")
+        assert sdk.decide(token, "base-1").outcome == "allow"  # public fails open
+        sdk.refresh()
+        time.sleep(1.1)  # past the decision cache's horizon
+        sdk.refresh()
+        assert sdk.decide(token, "frontier-2").outcome == "allow"
+    finally:
+        sdk.close()
+
+
+def test_a_forked_worker_decides_with_its_own_locks_and_poller(live_server, world, gateway):
+    token = token_for(live_server, world)
+    assert gateway.decide(token, "frontier-2").outcome == "allow"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: decide, report, and leave at once
+        try:
+            decision = gateway.decide(token, "frontier-2")
+            gateway.refresh()
+            os.write(write, f"{decision.outcome}:{gateway._pid == os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read) as reader:
+        assert reader.read() == "allow:True"
+    assert status == 0
