@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import standing
 from ..audit import service as audit
 from ..errors import Conflict, InvalidInput, NotFound
 from ..gateway.policy import ASSURANCE_LEVELS
@@ -57,16 +58,8 @@ def list_all(session: Session) -> list[AttestationIssuer]:
 
 def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reason: str
                ) -> AttestationIssuer:
-    row = get(session, issuer_id)
-    if status not in ("active", "suspended"):
-        raise InvalidInput("status is active or suspended")
-    if row.status == status:
-        raise Conflict(f"issuer {issuer_id} is already {status}")
-    row.status, row.updated_at = status, actor.now
-    action = "issuer.suspended" if status == "suspended" else "issuer.reinstated"
-    audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.id,
-                 reason=reason)
-    return row
+    return standing.set_status(session, actor, get(session, issuer_id), status, reason,
+                               kind="issuer", label="issuer")
 
 
 def _validate_limits(formats: Sequence[str], nationalities: Sequence[str],

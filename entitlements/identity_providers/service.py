@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import standing
 from ..audit import service as audit
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import new_id
@@ -59,14 +60,8 @@ def list_for(session: Session, org_id: str) -> list[IdentityProvider]:
 
 def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason: str
                ) -> IdentityProvider:
-    row = get(session, idp_id)
-    if row.status == status:
-        raise Conflict(f"identity provider {idp_id} is already {status}")
-    row.status, row.updated_at = status, actor.now
-    action = "idp.suspended" if status == "suspended" else "idp.reinstated"
-    audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.id,
-                 reason=reason)
-    return row
+    return standing.set_status(session, actor, get(session, idp_id), status, reason,
+                               kind="idp", label="identity provider")
 
 
 def _validate(audiences: Sequence[str], jwks: dict[str, Any] | None,
