@@ -48,7 +48,8 @@ KB_MAX_AGE = timedelta(minutes=5)
 ISSUER_REQUIRED = ["iss", "iat", "vct", "cnf"]
 KB_REQUIRED = ["aud", "iat", "nonce", "sd_hash"]
 #: SD-JWT VC section 3.2.2.2: claims an issuer must never make selectively disclosable.
-ALWAYS_PLAIN = frozenset({"iss", "nbf", "exp", "cnf", "vct", "status"})
+#: ``verified_at`` too: withholding it would dodge the issuer's maximum age.
+ALWAYS_PLAIN = frozenset({"iss", "nbf", "exp", "cnf", "vct", "status", "verified_at"})
 _LIBRARY_ERRORS = (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError,
                    JWException)
 
@@ -72,7 +73,9 @@ def verify_sd_jwt_vc(
     check_status(claims, issuer, status, now)
     return AttestationFacts(
         issuer=issuer.issuer, subject=str(claims.get("sub", "")),
-        credential_id=str(signed.get("jti") or sha256_hex(issuer_jwt)),
+        credential_id=str(signed.get("jti") or sha256_hex(
+            json.dumps(signed, sort_keys=True))),  # content, not text: re-encoding a
+                                                   # signature must not make a new credential
         nationalities=nationalities, assurance_level=level, verified_at=verified_at,
         expires_at=expires_at, evidence_sha256=sha256_hex(presentation),
     )

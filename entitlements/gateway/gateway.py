@@ -99,6 +99,7 @@ class Gateway:
         self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._generation = 0
+        self._jwks_seen = -1
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._background = background
@@ -131,6 +132,8 @@ class Gateway:
         return decision
 
     def _verified(self, token: str) -> _Verified:
+        if self.jwks.feed.changes != self._jwks_seen:  # keys changed on any path
+            self._keys_changed()
         found = self._tokens.get(token)
         if found is not None and time.time() < found.expires_at:
             return found
@@ -250,10 +253,17 @@ class Gateway:
 
     def refresh(self) -> None:
         """Poll every document once (the background thread does this every period)."""
-        if self.jwks.feed.value is None or self.jwks.feed.age() > 300:
-            self._refresh_feed(self.jwks.feed)
-        for feed in [self.snapshot, *list(self._lists.values())]:
+        for feed in [self.jwks.feed, self.snapshot, *list(self._lists.values())]:
             self._refresh_feed(feed)
+        if self.jwks.feed.changes != self._jwks_seen:
+            self._keys_changed()
+
+    def _keys_changed(self) -> None:
+        """A withdrawn key must stop verifying at once: forget what it verified."""
+        with self._lock:
+            self._jwks_seen = self.jwks.feed.changes
+            self._tokens.clear()
+            self._generation += 1
 
     def _refresh_feed(self, feed: Feed[Any]) -> None:
         try:
@@ -263,8 +273,6 @@ class Gateway:
         if changed:
             with self._lock:
                 self._generation += 1
-                if feed is self.jwks.feed:  # a withdrawn key must stop verifying tokens
-                    self._tokens.clear()
 
     def _start(self) -> None:
         self._stop.clear()

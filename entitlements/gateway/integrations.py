@@ -87,6 +87,9 @@ class AsgiMiddleware:
             await send({"type": "http.response.body", "body": body})
             return
         scope.setdefault("state", {})["entitlements"] = decision
+        name = MODEL_HEADER.lower().encode()
+        scope["headers"] = [(k, v) for k, v in scope.get("headers", ()) if k.lower() != name]
+        scope["headers"].append((name, (decision.model or "").encode()))
         await self.app(scope, receive, send)
 
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 #: What the entitlement service signs with. Never ``none``, never HMAC.
 ALGORITHMS = frozenset({"ES256", "EdDSA", "RS256"})
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+MAX_TOKEN_BYTES = 16 * 1024
 
 
 class TokenRejected(Exception):
@@ -84,6 +85,8 @@ def _header(segment: str) -> Any:
 
 def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """(header, payload, signing input, signature) of a compact JWS, or TokenRejected."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenRejected("malformed", "the token is too large")
     try:
         first = token.index(".")
         second = token.index(".", first + 1)
@@ -93,7 +96,7 @@ def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         payload = json.loads(b64decode(token[first + 1:second]).decode())
         signature = b64decode(token[second + 1:])
         signing_input = token[:second].encode("ascii")
-    except (ValueError, binascii.Error, UnicodeError):
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
         raise TokenRejected("malformed", "not a compact JWS") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise TokenRejected("malformed", "header and payload must be JSON objects")

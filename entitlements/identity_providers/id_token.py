@@ -11,6 +11,7 @@ Single use is the caller's job (it needs storage): ``digest`` identifies the tok
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,7 +61,8 @@ def verify_id_token(
     header, unverified = _peek(token)
     provider = _provider(providers, unverified.get("iss"), organization_id)
     claims = _decode(token, header, provider, key)
-    expires_at = _check_times(claims, now, leeway, max_lifetime)
+    # Kept as "used" until the token could no longer be accepted (exp plus the leeway).
+    expires_at = _check_times(claims, now, leeway, max_lifetime) + leeway
     subject = claims["sub"]
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
         raise SubjectTokenRefused("malformed", f"sub must be 1 to {MAX_SUBJECT} characters")
@@ -137,7 +139,9 @@ def _check_times(claims: dict[str, Any], now: datetime, leeway: timedelta,
 
 
 def _digest(token: str, claims: dict[str, Any]) -> str:
-    """Identify the token: by issuer and jti when it has one, else by its bytes."""
+    """Identify the token: by issuer and jti when it has one, else by its signed content
+    (not its text: a re-encoded signature must not make it a new token)."""
     jti = claims.get("jti")
-    source = f"{claims['iss']}\0{jti}" if isinstance(jti, str) and jti else token
+    source = (f"{claims['iss']}\0{jti}" if isinstance(jti, str) and jti
+              else json.dumps(claims, sort_keys=True))
     return hashlib.sha256(source.encode()).hexdigest()

@@ -226,3 +226,22 @@ def test_a_forked_worker_decides_with_its_own_locks_and_poller(live_server, worl
     with os.fdopen(read) as reader:
         assert reader.read() == "allow:True"
     assert status == 0
+
+
+def test_a_withdrawn_key_stops_verifying_cached_tokens(live_server, world, gateway, db, admin,
+                                                       keys_dir, clock):
+    token = token_for(live_server, world)
+    assert gateway.decide(token, "base-1").outcome == "allow"
+    kid = jwt.get_unverified_header(token)["kid"]
+    with db.transaction() as session:
+        signing.revoke(session, FileKeyStore(str(keys_dir)), admin.actor(), kid, "compromised",
+                       "ES256", timedelta(minutes=5))
+    live_server.app.extensions["entitlements.oauth"].keys.invalidate()
+    gateway.refresh()
+    assert gateway.decide(token, "base-1").reason == "unknown_kid"
+
+
+def test_a_deeply_nested_payload_is_malformed_not_a_crash(gateway):
+    head = _b64({"alg": "ES256", "typ": "at+jwt", "kid": "k"})
+    body = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+    assert gateway.decide(f"{head}.{body}.AAAA", "base-1").reason == "malformed"
