@@ -169,8 +169,9 @@ def history_command(cli: CliContext, org_id: str, as_json: bool) -> None:
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Every organization."""
     with cli.transaction() as session:
-        orgs = organizations.list_all(session)
-        data = [_dump(session, org) for org in orgs]
+        listed = policy.allowlisted_tiers(session, SystemClock().now())
+        data = [dump_organization(org, listed.get(org.id, []))
+                for org in organizations.list_all(session)]
     human = "\n".join(f"{o['id']}  {o['status']:9} {o['trust_level']:18} {o['name']}"
                       for o in data) or "no organizations"
     emit(as_json, data, human)
@@ -215,7 +216,8 @@ def revoke_tier_command(cli: CliContext, org_id: str, tier: str, as_json: bool) 
 
 
 def _dump(session: Session, org: Organization) -> dict:
-    return dump_organization(org, policy.granted_tiers(session, org.id, SystemClock().now()))
+    listed = policy.allowlisted_tiers(session, SystemClock().now())
+    return dump_organization(org, listed.get(org.id, []))
 
 
 def _emit_org(session: Session, org: Organization, as_json: bool, human: str) -> None:

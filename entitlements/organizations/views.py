@@ -48,7 +48,9 @@ class TierGrantSchema(Schema):
 @admin_required
 def list_organizations() -> Response:
     with database().sessions() as session:
-        return jsonify([_dump(session, o) for o in organizations.list_all(session)])
+        listed = policy.allowlisted_tiers(session, actor().now)
+        return jsonify([dump_organization(o, listed.get(o.id, []))
+                        for o in organizations.list_all(session)])
 
 
 @blueprint.post("/organizations")
@@ -147,4 +149,4 @@ def _required(level: str) -> frozenset[str]:
 
 def _dump(session: Session, org: Organization) -> dict:
     session.flush()
-    return dump_organization(org, policy.granted_tiers(session, org.id, actor().now))
+    return dump_organization(org, policy.allowlisted_tiers(session, actor().now).get(org.id, []))

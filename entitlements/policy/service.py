@@ -17,11 +17,9 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..organizations.models import Organization
 from ..organizations.service import Actor
 from . import changes
-from .decision import decide
 from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion
 from .store import load_schedule
-from .subjects import organization_subject
 
 ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
            "reimpose": "policy.reimposed"}
@@ -149,16 +147,17 @@ def get_tier(session: Session, name: str) -> dict[str, Any]:
     return tiers[name]
 
 
-def granted_tiers(session: Session, org_id: str, now: datetime) -> list[str]:
-    """The tiers whose allowlist names the organization in the active version."""
-    policy = active_policy(session, now)
-    return sorted(name for name, rule in policy.tiers.items() if org_id in rule.allowlist)
-
-
-def usable_tiers(session: Session, org: Organization, now: datetime) -> list[str]:
-    """What the organization itself (a client-credentials caller) may use now."""
-    policy = active_policy(session, now)
-    return list(decide(policy, organization_subject(session, org, now), None, now).granted)
+def allowlisted_tiers(session: Session, now: datetime) -> dict[str, list[str]]:
+    """Organization id -> the tiers whose allowlist names it in the active version, read
+    once from the stored document (an organization listing needs no compile per row)."""
+    number = active_version(session, now)
+    if number is None:
+        return {}
+    listed: dict[str, list[str]] = {}
+    for name, rule in sorted(get_version(session, number).document["tiers"].items()):
+        for org_id in rule.get("allowlist", ()):
+            listed.setdefault(org_id, []).append(name)
+    return listed
 
 
 def grant_tier(session: Session, actor: Actor, org_id: str, tier: str) -> PolicyVersion:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..cache import TTLCache
 from ..db import Database
+from ..errors import NotFound
 from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion
 
@@ -46,7 +47,8 @@ class PolicyStore:
     def active(self, now: datetime) -> Policy:
         version = self._schedule.get_or_load("schedule", self._load_schedule).version_at(now)
         if version is None:
-            raise LookupError("no policy version is active")
+            raise NotFound(f"no policy version was active at {now.isoformat()}",
+                           code="no_active_version")
         return self.version(version)
 
     def version(self, number: int) -> Policy:

@@ -242,3 +242,9 @@ def test_an_organization_attestation_admits_its_client_credentials(world, cast, 
     after = world.token(a)
     assert after["status"] == 200, after
     assert "restricted" not in tiers_of(after)
+
+
+def test_explain_at_a_time_before_any_policy_is_not_found(world, cast):
+    body = world.api("POST", "/policy/explain", {"organization_id": cast["A"].org_id,
+                                                 "at": "1960-01-01T00:00:00+00:00"}, 404)
+    assert body["type"] == "urn:entitlements:problem:no_active_version"
