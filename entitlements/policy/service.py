@@ -32,8 +32,11 @@ def latest(session: Session) -> PolicyVersion:
     return row
 
 
+MAX_ID = 2**31 - 1  # version and activation ids are 32-bit integer columns
+
+
 def get_version(session: Session, number: int) -> PolicyVersion:
-    row = session.get(PolicyVersion, number)
+    row = session.get(PolicyVersion, number) if 0 < number <= MAX_ID else None
     if row is None:
         raise NotFound(f"no policy version {number}", code="unknown_version")
     return row
@@ -107,7 +110,7 @@ def rollback(session: Session, actor: Actor, number: int, reason: str
 
 def cancel(session: Session, actor: Actor, activation_id: int, reason: str
            ) -> PolicyActivation:
-    row = session.get(PolicyActivation, activation_id)
+    row = session.get(PolicyActivation, activation_id) if 0 < activation_id <= MAX_ID else None
     if row is None:
         raise NotFound(f"no activation {activation_id}")
     if row.cancelled_at is not None or row.activate_at <= actor.now:

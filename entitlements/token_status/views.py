@@ -12,8 +12,13 @@ blueprint = Blueprint("published", __name__)
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
 
 
+MAX_LIST_ID = 2**31 - 1  # the column is a 32-bit integer
+
+
 @blueprint.get("/status-lists/<int:list_id>")
 def status_list(list_id: int) -> Response:
+    if list_id > MAX_LIST_ID:
+        abort(404)
     published = current_app.extensions["entitlements.status_lists"].published(list_id)
     if published is None:
         abort(404)

@@ -364,6 +364,10 @@ def test_activating_an_unknown_version_is_not_found(api):
     api.problem("POST", "/policy/versions/99/activate",
                 {"reason": "?", "revoke_disallowed": True}, 404, "unknown_version")
     api.problem("POST", "/policy/versions/99/dry-run", {}, 404, "unknown_version")
+    huge = "9" * 30  # beyond the integer column: a 404, not a database error
+    api.problem("POST", f"/policy/versions/{huge}/activate", {"reason": "?"}, 404,
+                "unknown_version")
+    api.problem("GET", f"/policy/versions/{huge}", None, 404, "unknown_version")
     api.problem("GET", "/policy/versions/99", None, 404, "unknown_version")
     assert api.written() == before
 

@@ -168,6 +168,8 @@ def test_unknown_status_lists_are_not_found(api, cast, client):
     response = client.get("/status-lists/99")
     assert response.status_code == 404 and response.mimetype == PROBLEM
     assert client.get("/status-lists/nope").status_code == 404
+    huge = client.get("/status-lists/" + "9" * 30)  # beyond the id column: still a 404
+    assert huge.status_code == 404 and huge.mimetype == PROBLEM
     assert client.get("/status-lists").get_json() == {
         "status_lists": [f"{ISSUER}/status-lists/1"]}
 
