@@ -166,7 +166,8 @@ def test_keys_rotate_and_list(cli: Run, tmp_path: Path):
 
 def test_keys_revoke_the_signer_makes_a_new_one(cli: Run):
     kid = as_json(cli("keys", "rotate", "--now", "--json"))["kid"]
-    revoked = as_json(cli("keys", "revoke", kid, "--reason", "compromised", "--json"))
+    # A thumbprint may begin with "-": "--" ends the options, as for any command line.
+    revoked = as_json(cli("keys", "revoke", "--reason", "compromised", "--json", "--", kid))
     assert revoked["revoked"] == kid and revoked["replacement"] not in (None, kid)
     states = {k["kid"]: k["state"] for k in as_json(cli("keys", "list", "--json"))}
     assert states == {kid: "revoked", revoked["replacement"]: "active"}
