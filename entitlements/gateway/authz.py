@@ -18,12 +18,17 @@ from urllib.parse import parse_qs, urlsplit
 from .gateway import Gateway
 from .integrations import MODEL_HEADER, bearer, decision_headers, refusal
 
+MAX_DRAINED_BODY = 64 * 1024
+"""A body up to this size (Envoy's ``with_request_body``) is read and dropped so the
+connection stays usable; a larger or chunked one ends the connection instead."""
+
 
 def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     class Check(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _check(self) -> None:
+            keep_alive = self._discard_body()
             model = self.headers.get(MODEL_HEADER) or parse_qs(
                 urlsplit(self.path).query).get("model", [""])[0]
             decision = gateway.decide(bearer(self.headers.get("Authorization")), model)
@@ -35,8 +40,26 @@ def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
+            if not keep_alive:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
+
+        def _discard_body(self) -> bool:
+            """The decision never reads the body, but an unread one would be parsed as the
+            next request on a keep-alive connection."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                return False
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                return False
+            if not 0 <= length <= MAX_DRAINED_BODY:
+                return False
+            if length:
+                self.rfile.read(length)
+            return True
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = _check  # noqa: N815
 

@@ -4,6 +4,7 @@ the WSGI middleware on loopback sockets, the ASGI middleware and the Flask decor
 from __future__ import annotations
 
 import asyncio
+import http.client
 import threading
 
 import pytest
@@ -68,6 +69,30 @@ def test_the_authorization_service_routes_falls_back_and_refuses(
     by_query = requests.get(authz_url + "/check?model=base-1", timeout=5,
                             headers={"Authorization": f"Bearer {token}"})
     assert by_query.headers["X-Entitlements-Model"] == "base-1"
+
+
+def test_the_authorization_service_drops_forwarded_bodies_on_keep_alive(
+        live_server, world, authz_url):
+    """A proxy that forwards the body (Envoy's with_request_body) must not have it read as
+    the next request; a body too large to drain closes the connection instead."""
+    token = token_for(live_server, world)
+    headers = {"Authorization": f"Bearer {token}", "X-Entitlements-Model": "base-1"}
+    smuggled = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+    connection = http.client.HTTPConnection(authz_url.removeprefix("http://"), timeout=5)
+    try:
+        for method, body in (("POST", smuggled), ("GET", None), ("PUT", b"{}" * 100)):
+            connection.request(method, "/v1/chat", body=body, headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+            assert (answer.status, answer.getheader("X-Entitlements-Model")) == (200, "base-1")
+            assert answer.getheader("Connection") != "close"
+        connection.request("POST", "/v1/chat", body=b"x" * (authz.MAX_DRAINED_BODY + 1),
+                           headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 200 and answer.getheader("Connection") == "close"
+    finally:
+        connection.close()
 
 
 def models_app(environ, start_response):
