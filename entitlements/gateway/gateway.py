@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from . import claims as c
@@ -79,21 +80,24 @@ class Gateway:
                  leeway: float = 30.0, max_staleness: Mapping[str, float] | None = None,
                  default_max_staleness: float = DEFAULT_MAX_STALENESS,
                  fail_open_tiers: frozenset[str] = frozenset({"public"}),
-                 cache_size: int = 10_000, timeout: float = 5.0, background: bool = True
-                 ) -> None:
+                 cache_size: int = 10_000, timeout: float = 5.0, background: bool = True,
+                 allow_http: bool = False) -> None:
         self.issuer, self.audience = issuer.rstrip("/"), audience
         self.poll_interval, self.leeway, self.timeout = poll_interval, leeway, timeout
         self.max_staleness = dict(max_staleness or {})
         self.default_max_staleness = default_max_staleness
         self.fail_open_tiers = fail_open_tiers
         self.cache_size = cache_size
-        metadata = json.loads(http.get(self.issuer + DISCOVERY, timeout=timeout).body or b"{}")
+        secure = partial(http.require_secure, allow_http=allow_http)
+        metadata = json.loads(http.get(secure(self.issuer) + DISCOVERY, timeout=timeout).body
+                              or b"{}")
         if metadata.get("issuer") != self.issuer:
             raise http.FetchError("the discovery document names another issuer")
-        self.jwks = Jwks(metadata["jwks_uri"], timeout)
-        self.snapshot: Feed[Policy] = Feed(metadata["policy_snapshot_uri"],
-                                           snapshot_parser(self.jwks, self.issuer), timeout)
-        self.status_prefix = metadata["status_lists_uri"].rstrip("/") + "/"
+        self.jwks = Jwks(secure(metadata["jwks_uri"]), timeout)
+        self.snapshot: Feed[Policy] = Feed(secure(metadata["policy_snapshot_uri"]),
+                                           snapshot_parser(self.jwks, self.issuer, leeway),
+                                           timeout)
+        self.status_prefix = secure(metadata["status_lists_uri"]).rstrip("/") + "/"
         self._lists: dict[str, Feed[StatusList]] = {}
         self._tokens: OrderedDict[str, _Verified] = OrderedDict()
         self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
@@ -242,7 +246,8 @@ class Gateway:
         with self._lock:
             feed = self._lists.get(uri)
             if feed is None:
-                feed = Feed(uri, status_list_parser(self.jwks, uri), self.timeout)
+                feed = Feed(uri, status_list_parser(self.jwks, uri, self.leeway),
+                            self.timeout)
                 while len(self._lists) >= 64:
                     self._lists.pop(next(iter(self._lists)))
                 self._lists[uri] = feed

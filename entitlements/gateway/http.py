@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -17,6 +19,26 @@ class FetchError(Exception):
 class Fetched:
     body: bytes | None  # None: not modified
     etag: str | None
+
+
+def require_secure(url: str, *, allow_http: bool = False) -> str:
+    """``url`` itself if it is HTTPS, or plain HTTP to this machine (or anywhere, when the
+    gateway was told to allow it): documents that decide access must not cross a network
+    in the clear, where anyone on the path could hold back a revocation."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and (
+            allow_http or _is_loopback(parts.hostname or ""))):
+        return url
+    raise FetchError(f"refusing {url!r}: HTTPS is required off this machine")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def get(url: str, *, etag: str | None = None, timeout: float = 5.0,

@@ -99,6 +99,23 @@ class StatusList:
         status_list._data[:] = data
         return status_list
 
+    def keeping_revocations(self, previous: StatusList) -> StatusList:
+        """This list with every entry ``previous`` holds INVALID kept INVALID: revocation is
+        final, so a replayed older list can never bring a revoked token back."""
+        if (previous.bits, previous.size) != (self._bits, self._size):
+            raise ValueError("the status list changed its size or width")
+        merged = StatusList(self._size, self._bits)
+        if self._bits == 1:  # INVALID is the one bit: a bitwise OR
+            length = len(self._data)
+            union = int.from_bytes(self._data, "little") | int.from_bytes(previous._data, "little")
+            merged._data[:] = union.to_bytes(length, "little")
+            return merged
+        merged._data[:] = self._data
+        for index in range(self._size):
+            if previous.get(index) == INVALID:
+                merged.set(index, INVALID)
+        return merged
+
     @property
     def _mask(self) -> int:
         return (1 << self._bits) - 1

@@ -1,19 +1,22 @@
 """The signed policy snapshot gateways poll: the active version's tier rules (status,
 trust levels, citizenship, allowlist, windows, lifetimes) and the model catalog with its
-fallbacks, as a JWS signed with the token signing key. Re-signed only when the active
-version or the signing key changes, so conditional GETs get 304s in between."""
+fallbacks, as a JWS signed with the token signing key. Re-signed when the activation, the
+signing key or the re-signing period changes, so conditional GETs get 304s in between.
+
+``activation`` and ``activated_at`` only grow as time passes, so a gateway refuses a
+snapshot older than the one it holds; ``exp`` bounds how long any snapshot can be replayed.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 import jwt
 
-from ..clock import Clock, epoch
+from ..clock import Clock
 from ..config import Settings
 from ..signing.keyring import KeyRingCache
-from ..token_status.publisher import Published
+from ..token_status.publisher import Published, signed_document, validity
 from .store import PolicyStore
 
 SNAPSHOT_TYP = "entitlements-policy+jwt"
@@ -23,22 +26,26 @@ class PolicySnapshotPublisher:
     def __init__(self, store: PolicyStore, keys: KeyRingCache, settings: Settings,
                  clock: Clock) -> None:
         self._store, self._keys, self._settings, self._clock = store, keys, settings, clock
-        self._signed: tuple[tuple[int, str], Published] | None = None
+        self._signed: tuple[tuple[int, str, int], Published] | None = None
         self._lock = threading.Lock()
 
     def published(self) -> Published:
         now = self._clock.now()
-        policy = self._store.active(now)
+        activation = self._store.activation(now)
         info, private_key = self._keys.get().signer(now)
-        key = (policy.version, info.kid)
+        issued_at, expires_at = validity(now)
+        key = (activation.id, info.kid, issued_at)
         with self._lock:
             if self._signed is not None and self._signed[0] == key:
                 return self._signed[1]
-        claims = {"iss": self._settings.issuer, "iat": epoch(now), "ver": policy.version,
+        policy = self._store.version(activation.version)
+        claims = {"iss": self._settings.issuer, "iat": issued_at, "exp": expires_at,
+                  "ver": policy.version, "activation": activation.id,
+                  "activated_at": activation.activate_at.timestamp(),
                   "tiers": policy.document["tiers"], "models": policy.document["models"]}
         token = jwt.encode(claims, private_key, algorithm=info.alg,
                            headers={"kid": info.kid, "typ": SNAPSHOT_TYP})
-        published = Published(token, hashlib.sha256(token.encode()).hexdigest()[:32])
+        published = signed_document(token, f"{activation.id}:{info.kid}", issued_at)
         with self._lock:
             self._signed = (key, published)
         return published

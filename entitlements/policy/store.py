@@ -19,23 +19,37 @@ from .models import PolicyActivation, PolicyVersion
 
 
 @dataclass(frozen=True)
+class Activation:
+    """The activation in force: as time passes, (``activate_at``, ``id``) only grows, so a
+    gateway can refuse a snapshot older than one it already holds."""
+
+    id: int
+    activate_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """Due times (sorted) and the version each activates."""
+    """Due times (sorted) and the activation due at each."""
 
     times: tuple[datetime, ...]
-    versions: tuple[int, ...]
+    activations: tuple[Activation, ...]
+
+    def activation_at(self, now: datetime) -> Activation | None:
+        index = bisect.bisect_right(self.times, now)
+        return self.activations[index - 1] if index else None
 
     def version_at(self, now: datetime) -> int | None:
-        index = bisect.bisect_right(self.times, now)
-        return self.versions[index - 1] if index else None
+        activation = self.activation_at(now)
+        return activation.version if activation else None
 
 
 def load_schedule(session: Session) -> Schedule:
     rows = session.execute(
-        select(PolicyActivation.activate_at, PolicyActivation.version)
+        select(PolicyActivation.id, PolicyActivation.activate_at, PolicyActivation.version)
         .where(PolicyActivation.cancelled_at.is_(None))
         .order_by(PolicyActivation.activate_at, PolicyActivation.id)).all()
-    return Schedule(tuple(r[0] for r in rows), tuple(r[1] for r in rows))
+    return Schedule(tuple(r[1] for r in rows), tuple(Activation(*r) for r in rows))
 
 
 class PolicyStore:
@@ -45,11 +59,14 @@ class PolicyStore:
         self._versions: TTLCache[int, Policy] = TTLCache(maxsize, float("inf"))
 
     def active(self, now: datetime) -> Policy:
-        version = self._schedule.get_or_load("schedule", self._load_schedule).version_at(now)
-        if version is None:
+        return self.version(self.activation(now).version)
+
+    def activation(self, now: datetime) -> Activation:
+        found = self._schedule.get_or_load("schedule", self._load_schedule).activation_at(now)
+        if found is None:
             raise NotFound(f"no policy version was active at {now.isoformat()}",
                            code="no_active_version")
-        return self.version(version)
+        return found
 
     def version(self, number: int) -> Policy:
         return self._versions.get_or_load(number, self._load_version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -25,11 +26,29 @@ from .models import StatusListRecord
 #: Seconds a relying party may cache a list (the token's ``ttl`` claim).
 CACHE_SECONDS = 1
 
+#: The documents gateways poll (status lists, the policy snapshot) expire this many seconds
+#: after ``iat`` and are re-signed every ``RESIGN_SECONDS``, so an old document replayed to a
+#: gateway is refused within minutes, whatever it says.
+DOCUMENT_LIFETIME = 300
+RESIGN_SECONDS = 60
+
 
 @dataclass(frozen=True)
 class Published:
     token: str
-    etag: str
+    etag: str  # weak: every process signs the same claims, with its own signature bytes
+
+
+def validity(now: datetime) -> tuple[int, int]:
+    """(iat, exp) of a document signed now: ``iat`` is the start of the re-signing period,
+    so every process signs the same claims and answers the same ETag."""
+    issued_at = epoch(now) // RESIGN_SECONDS * RESIGN_SECONDS
+    return issued_at, issued_at + DOCUMENT_LIFETIME
+
+
+def signed_document(token: str, content: str, issued_at: int) -> Published:
+    """``content`` identifies what was signed (content fingerprint and kid)."""
+    return Published(token, hashlib.sha256(f"{content}:{issued_at}".encode()).hexdigest()[:32])
 
 
 def status_list_uri(settings: Settings, list_id: int) -> str:
@@ -61,8 +80,9 @@ class StatusListPublisher:
             return None
         now = self._clock.now()
         info, private_key = self._keys.get().signer(now)
+        issued_at, expires_at = validity(now)
         lst = bits.encode()["lst"]
-        fingerprint = hashlib.sha256(f"{info.kid}:{lst}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(f"{info.kid}:{lst}:{issued_at}".encode()).hexdigest()
         with self._lock:
             cached = self._signed.get(list_id)
             if cached is not None and cached[0] == fingerprint:
@@ -70,8 +90,8 @@ class StatusListPublisher:
         token = encode_status_list_token(
             bits, private_key=private_key, algorithm=info.alg, kid=info.kid,
             issuer=self._settings.issuer, uri=status_list_uri(self._settings, list_id),
-            issued_at=epoch(now), expires_at=None, ttl=CACHE_SECONDS)
-        published = Published(token, hashlib.sha256(token.encode()).hexdigest()[:32])
+            issued_at=issued_at, expires_at=expires_at, ttl=CACHE_SECONDS)
+        published = signed_document(token, fingerprint, issued_at)
         with self._lock:
             self._signed[list_id] = (fingerprint, published)
             while len(self._signed) > 256:

@@ -40,6 +40,6 @@ def policy_snapshot() -> Response:
 
 def _conditional(published: Published, media_type: str) -> Response:
     response = Response(published.token, mimetype=media_type)
-    response.set_etag(published.etag)
+    response.set_etag(published.etag, weak=True)
     response.cache_control.no_cache = True  # revalidate every time: changes must show at once
     return response.make_conditional(request)

@@ -14,7 +14,9 @@ from typing import Any
 import jwt
 import pytest
 
+from entitlements.app import create_app
 from entitlements.gateway.status_list import StatusList
+from entitlements.token_status.publisher import DOCUMENT_LIFETIME, RESIGN_SECONDS
 from tests.api.test_policy_admin import CITIZENS_ONLY, PROBLEM, Api, make_cast
 from tests.helpers import basic
 
@@ -73,13 +75,20 @@ def test_the_policy_snapshot_is_signed_and_conditional(api, cast, client, clock)
     start = cast["version"]
     snap, etag = verified(client, "/policy", "entitlements-policy+jwt")
     document = api("GET", f"/policy/versions/{start}")["document"]
-    assert (snap["iss"], snap["ver"], snap["iat"]) == (ISSUER, start,
-                                                       int(clock.now().timestamp()))
+    now = int(clock.now().timestamp())
+    assert (snap["iss"], snap["ver"]) == (ISSUER, start)
+    assert snap["iat"] == now - now % RESIGN_SECONDS
+    assert snap["exp"] == snap["iat"] + DOCUMENT_LIFETIME
     assert (snap["tiers"], snap["models"]) == (document["tiers"], document["models"])
     assert client.get("/policy").mimetype == "application/jwt"
     assert conditional(client, "/policy", etag) == 304
-    clock.advance(minutes=5)
-    assert conditional(client, "/policy", etag) == 304, "nothing changed: no re-signing"
+    clock.advance(seconds=RESIGN_SECONDS)
+    assert conditional(client, "/policy", etag) == 200, "re-signed each period: exp moves on"
+    resigned, etag = verified(client, "/policy", "entitlements-policy+jwt")
+    assert resigned["iat"] == snap["iat"] + RESIGN_SECONDS
+    assert (resigned["ver"], resigned["activation"], resigned["activated_at"]) == (
+        snap["ver"], snap["activation"], snap["activated_at"])
+    assert conditional(client, "/policy", etag) == 304
 
     # A version that is not active does not change the snapshot.
     pending = api.new_version("suspend restricted", patch={
@@ -91,7 +100,25 @@ def test_the_policy_snapshot_is_signed_and_conditional(api, cast, client, clock)
     changed, new_etag = verified(client, "/policy", "entitlements-policy+jwt")
     assert new_etag != etag
     assert (changed["ver"], changed["tiers"]["restricted"]["status"]) == (pending, "suspended")
+    assert changed["activation"] > snap["activation"]
+    assert changed["activated_at"] == clock.now().timestamp() > snap["activated_at"]
     assert conditional(client, "/policy", new_etag) == 304
+
+
+def test_every_process_signs_the_same_claims_under_the_same_etag(api, cast, client, settings,
+                                                                 clock, db):
+    """Gateways poll whichever process answers: another process's copy of an unchanged
+    document must be a 304, not a new download every poll."""
+    api.token(cast["A"])
+    other = create_app(settings, clock=clock, db=db).test_client()
+    for path, typ in (("/policy", "entitlements-policy+jwt"), ("/status-lists/1",
+                                                               "statuslist+jwt")):
+        mine, etag = verified(client, path, typ)
+        response = other.get(path)
+        assert response.headers["ETag"] == etag and etag.startswith('W/"')
+        assert jwt.decode(response.get_data(as_text=True),
+                          options={"verify_signature": False}) == mine
+        assert conditional(other, path, etag) == 304
 
 
 def test_the_snapshot_follows_a_scheduled_activation(api, cast, client, clock):
@@ -147,6 +174,7 @@ def test_a_status_list_is_signed_conditional_and_flips_on_revocation(api, cast, 
     assert client.get("/status-lists/1").mimetype == "application/statuslist+jwt"
     assert (status["sub"], status["iss"], status["ttl"]) == (
         f"{ISSUER}/status-lists/1", ISSUER, 1)
+    assert status["exp"] == status["iat"] + DOCUMENT_LIFETIME
     bits = StatusList.decode(status["status_list"])
     assert (bits.bits, bits.get(first["status"]["status_list"]["idx"]),
             bits.get(second["status"]["status_list"]["idx"])) == (1, 0, 0)

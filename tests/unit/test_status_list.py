@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from entitlements.gateway import status_list as sl
-from entitlements.gateway.status_list import StatusList
+from entitlements.gateway.status_list import INVALID, SUSPENDED, VALID, StatusList
 
 NOW = 1_700_000_000
 URI = "https://entitlements.example/statuslists/1"
@@ -279,3 +279,24 @@ def test_token_not_yet_valid_refused(key: ec.EllipticCurvePrivateKey) -> None:
     with pytest.raises(ValueError, match="not yet valid"):
         _decode(token, key.public_key())
     assert _decode(token, key.public_key(), now=NOW + 120)[0].size == 8
+
+
+@pytest.mark.parametrize("bits", [1, 2, 8])
+def test_a_newer_list_keeps_every_revocation_of_the_last(bits):
+    held, replayed = StatusList(40, bits), StatusList(40, bits)
+    held.set(3, INVALID)
+    held.set(39, INVALID)
+    replayed.set(7, INVALID)
+    if bits > 1:
+        held.set(5, SUSPENDED)  # not final: the newer list says what it is now
+    merged = replayed.keeping_revocations(held)
+    assert [i for i in range(40) if merged.get(i) == INVALID] == [3, 7, 39]
+    assert merged.get(5) == VALID
+    assert replayed.get(3) == VALID, "the lists themselves are not changed"
+
+
+def test_a_list_that_changed_its_shape_is_refused():
+    with pytest.raises(ValueError, match="size or width"):
+        StatusList(16, 1).keeping_revocations(StatusList(8, 1))
+    with pytest.raises(ValueError, match="size or width"):
+        StatusList(16, 2).keeping_revocations(StatusList(16, 1))
