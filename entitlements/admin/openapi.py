@@ -38,6 +38,7 @@ from ..organizations.schemas import (
 from ..organizations.views import (
     DecisionSchema,
     LifecycleActionSchema,
+    LowerTrustSchema,
     OrganizationCreateSchema,
     TierGrantSchema,
     TrustRequestCreateSchema,
@@ -77,6 +78,9 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
     ("post", "/admin/organizations/{org_id}/trust-requests",
      "Request a higher trust level (a second admin approves)", TrustRequestCreateSchema, 201,
      TrustRequestSchema, False),
+    ("post", "/admin/organizations/{org_id}/lower-trust",
+     "Lower the trust level (one admin; the organization's live tokens are revoked)",
+     LowerTrustSchema, 200, OrganizationSchema, False),
     ("post", "/admin/organizations/{org_id}/tiers", "Grant a tier", TierGrantSchema, 201,
      OrganizationSchema, False),
     ("delete", "/admin/organizations/{org_id}/tiers/{tier}", "Take a tier away", None, 200,

@@ -19,7 +19,8 @@ from ..gateway.policy import ASSURANCE_LEVELS
 from ..ids import new_id
 from ..organizations.service import COUNTRY, Actor
 from ..remote_jwks import validate_key_source
-from .models import FORMATS, AttestationIssuer
+from ..token_status import revocation
+from .models import FORMATS, AttestationIssuer, VerifiedAttestation
 
 
 def register(session: Session, actor: Actor, *, issuer: str, name: str,
@@ -58,8 +59,18 @@ def list_all(session: Session) -> list[AttestationIssuer]:
 
 def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reason: str
                ) -> AttestationIssuer:
-    return standing.set_status(session, actor, get(session, issuer_id), status, reason,
-                               kind="issuer", label="issuer")
+    """Suspending an issuer also revokes the live tokens of every person it vouched for:
+    their citizenship summaries no longer hold, and gateways read only the tokens."""
+    issuer = standing.set_status(session, actor, get(session, issuer_id), status, reason,
+                                 kind="issuer", label="issuer")
+    if status == "suspended":
+        vouched = select(VerifiedAttestation.person_id).where(
+            VerifiedAttestation.issuer_id == issuer.id,
+            VerifiedAttestation.expires_at > actor.now)
+        revocation.revoke_subjects(session, actor, vouched,
+                                   reason=f"attestation issuer suspended: {reason}",
+                                   because={"attestation_issuer": issuer.id})
+    return issuer
 
 
 def _validate_limits(formats: Sequence[str], nationalities: Sequence[str],

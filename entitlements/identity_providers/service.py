@@ -14,7 +14,9 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import new_id
 from ..organizations import service as organizations
 from ..organizations.service import Actor
+from ..persons.models import Person
 from ..remote_jwks import validate_key_source
+from ..token_status import revocation
 from .models import IdentityProvider
 
 MAX_AUDIENCES = 10
@@ -60,8 +62,17 @@ def list_for(session: Session, org_id: str) -> list[IdentityProvider]:
 
 def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason: str
                ) -> IdentityProvider:
-    return standing.set_status(session, actor, get(session, idp_id), status, reason,
-                               kind="idp", label="identity provider")
+    """Suspending an identity provider also revokes the live tokens of the persons it
+    signed in: who they are rests on its word."""
+    idp = standing.set_status(session, actor, get(session, idp_id), status, reason,
+                              kind="idp", label="identity provider")
+    if status == "suspended":
+        signed_in = select(Person.id).where(Person.organization_id == idp.organization_id,
+                                            Person.idp_issuer == idp.issuer)
+        revocation.revoke_subjects(session, actor, signed_in,
+                                   reason=f"identity provider suspended: {reason}",
+                                   because={"identity_provider": idp.id})
+    return idp
 
 
 def _validate(audiences: Sequence[str], jwks: dict[str, Any] | None,

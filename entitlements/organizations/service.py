@@ -166,13 +166,17 @@ def reject_trust(session: Session, actor: Actor, request_id: str, reason: str) -
 
 def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason: str
                 ) -> Organization:
-    """Lowering trust reduces risk, so one admin may do it."""
+    """Lowering trust reduces risk, so one admin may do it. The organization's live tokens
+    are revoked: it gets new ones with the lower trust."""
     org = get(session, org_id)
     target = _trust(level)
     if target.rank >= TrustLevel(org.trust_level).rank:
         raise Conflict(f"{target} is not lower than {org.trust_level}")
     _changed(session, actor, org, "lower_trust", OrganizationStatus(org.status), target,
              _reason(reason), None)
+    # Live tokens claim the higher trust, and gateways believe them: flip their bits.
+    revocation.revoke(session, actor, reason=f"organization lower_trust: {reason}",
+                      quiet=True, organization_id=org.id)
     return org
 
 

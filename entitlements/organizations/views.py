@@ -35,6 +35,12 @@ class TrustRequestCreateSchema(Schema):
     reason = REASON
 
 
+class LowerTrustSchema(Schema):
+    level = fields.String(required=True,
+                          validate=validate.OneOf(["unverified", "verified", "trusted"]))
+    reason = REASON
+
+
 class DecisionSchema(Schema):
     reason = REASON
     evidence = fields.Dict(keys=fields.String(), load_default=dict)
@@ -97,6 +103,16 @@ def request_trust(org_id: str) -> tuple[Response, int]:
         request = organizations.request_trust(session, actor(), org_id, body["level"],
                                               body["reason"])
         return jsonify(TrustRequestSchema().dump(request)), 201
+
+
+@blueprint.post("/organizations/<org_id>/lower-trust")
+@admin_required
+def lower_trust(org_id: str) -> Response:
+    """One admin may lower trust; the organization's live tokens are revoked."""
+    body = json_body(LowerTrustSchema())
+    with transaction() as session:
+        org = organizations.lower_trust(session, actor(), org_id, body["level"], body["reason"])
+        return jsonify(_dump(session, org))
 
 
 @blueprint.get("/trust-requests")

@@ -1,5 +1,6 @@
-"""Bulk revocation: every live token of an organization, a client, a person (subject) or
-a tier, in one statement and one audit event. The status lists show it on their next
+"""Bulk revocation: every live token of an organization, a client, a person (subject), a
+tier, or the persons a suspended attestation issuer or identity provider vouched for, in one
+statement and one audit event. The status lists show it on their next
 build, so gateways stop honouring the tokens within seconds."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import Select, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
@@ -42,7 +43,21 @@ def revoke(session: Session, actor: Actor, *, reason: str, quiet: bool = False,
     given = {k: v for k, v in filters.items() if v}
     if not given or set(given) - set(FILTERS):
         raise InvalidInput(f"name at least one of {', '.join(FILTERS)}", code="no_filter")
-    conditions = live_tokens(actor.now, **given)
+    return _revoke(session, actor, live_tokens(actor.now, **given), reason=reason,
+                   quiet=quiet, filters=given)
+
+
+def revoke_subjects(session: Session, actor: Actor, subjects: Select[Any], *, reason: str,
+                    because: dict[str, str]) -> int:
+    """Revoke the live tokens of every subject ``subjects`` selects (the persons whose
+    standing ``because`` names has changed), quietly when there are none."""
+    conditions = [*live_tokens(actor.now), IssuedToken.subject.in_(subjects)]
+    return _revoke(session, actor, conditions, reason=reason, quiet=True, filters=because)
+
+
+def _revoke(session: Session, actor: Actor, conditions: list[Any], *, reason: str,
+            quiet: bool, filters: dict[str, Any]) -> int:
+    """One UPDATE, and one audit event naming the first hundred tokens."""
     jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions).limit(101)))
     result = session.execute(update(IssuedToken).where(*conditions)
                              .values(revoked_at=actor.now)
@@ -51,8 +66,8 @@ def revoke(session: Session, actor: Actor, *, reason: str, quiet: bool = False,
     if quiet and count == 0:
         return 0
     audit.record(session, at=actor.now, actor=actor.name, action="tokens.revoked",
-                 target=",".join(f"{k}:{v}" for k, v in sorted(given.items()))[:200],
-                 reason=reason, details={"filters": given, "count": count,
+                 target=",".join(f"{k}:{v}" for k, v in sorted(filters.items()))[:200],
+                 reason=reason, details={"filters": filters, "count": count,
                                          "jtis": jtis[:100], "more": len(jtis) > 100})
     return count
 

@@ -246,6 +246,54 @@ def test_suspending_an_organization_and_revoking_a_client_flip_their_bits(api, c
     assert len(api.events("tokens.revoked")) == count + 1
 
 
+def test_lowering_trust_and_suspending_a_verifier_or_an_idp_flip_the_bits_they_vouched_for(
+        api, cast, client):
+    a, b = cast["A"], cast["B"]
+    a_token, b_token = api.token(a), api.token(b)
+    citizen = api.person_token(a, cast["idp_key"], "citizen")
+    stranger = api.person_token(a, cast["idp_key"], "stranger")
+    tokens = (a_token, b_token, citizen, stranger)
+    assert citizen["citizenship"] and not stranger.get("citizenship")
+
+    [verifier] = api("GET", "/attestation-issuers")
+    api("POST", f"/attestation-issuers/{verifier['id']}/suspend", {"reason": "breach"})
+    assert [bit(client, t) for t in tokens] == [0, 0, 1, 0], "only whom it vouched for"
+    event = api.events("tokens.revoked")[-1]
+    assert (event.details["filters"], event.details["count"], event.reason) == (
+        {"attestation_issuer": verifier["id"]}, 1, "attestation issuer suspended: breach")
+    assert event.details["jtis"] == [citizen["jti"]]
+
+    [idp] = api("GET", f"/organizations/{a.org_id}/identity-providers")
+    api("POST", f"/identity-providers/{idp['id']}/suspend", {"reason": "compromised"})
+    assert [bit(client, t) for t in tokens] == [0, 0, 1, 1]
+    event = api.events("tokens.revoked")[-1]
+    assert (event.details["filters"], event.details["count"]) == (
+        {"identity_provider": idp["id"]}, 1)
+
+    lowered = api("POST", f"/organizations/{a.org_id}/lower-trust",
+                  {"level": "verified", "reason": "audit finding"})
+    assert lowered["trust_level"] == "verified"
+    assert [bit(client, t) for t in tokens] == [1, 0, 1, 1]
+    event = api.events("tokens.revoked")[-1]
+    assert (event.details["filters"], event.reason) == (
+        {"organization_id": a.org_id}, "organization lower_trust: audit finding")
+    fresh = api.token(a)
+    assert (fresh["org"]["trust"], bit(client, fresh)) == ("verified", 0)
+
+
+def test_lower_trust_refuses_what_would_not_lower_it(api, cast, client):
+    b = cast["B"]
+    api.token(b)
+    count = len(api.events("tokens.revoked"))
+    api.problem("POST", f"/organizations/{b.org_id}/lower-trust",
+                {"level": "trusted", "reason": "x"}, 409, "conflict")
+    api.problem("POST", f"/organizations/{b.org_id}/lower-trust",
+                {"level": "government_partner", "reason": "x"}, 400, "invalid_input")
+    api.problem("POST", "/organizations/org_nope/lower-trust",
+                {"level": "verified", "reason": "x"}, 404, "not_found")
+    assert len(api.events("tokens.revoked")) == count, "nothing revoked"
+
+
 # -- POST /policy/explain (partners) -------------------------------------------------------------
 
 
