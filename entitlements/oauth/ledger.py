@@ -88,7 +88,7 @@ def _token_row(signed: SignedToken, who: TokenSubject) -> dict[str, Any]:
             "organization_id": who.organization_id, "subject": who.subject,
             "audience": who.audience, "scope": signed.scope, "kid": signed.kid,
             "issued_at": signed.issued_at, "expires_at": signed.expires_at,
-            "revoked_at": None, "policy_version": who.policy_version,
+            "trust_level": who.trust_level, "policy_version": who.policy_version,
             "status_list_id": signed.status.list_id if signed.status else None,
             "status_idx": signed.status.idx if signed.status else None}
 

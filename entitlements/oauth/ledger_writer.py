@@ -4,6 +4,13 @@ PostgreSQL gets the whole batch as one statement on a connection the writer keep
 (one network round trip); other databases go through SQLAlchemy Core.
 The stream's tip lives in memory, because no one else writes to the stream; after
 any failure it is re-read, so a commit whose answer was lost cannot fork the chain.
+
+A token is recorded already revoked when, at the moment of the insert, its client is no
+longer active or its organization no longer verified at the trust it claims. Issuance reads
+both from a short cache, so without this a token signed just before a suspension could be
+written just after the suspension's bulk revocation and escape it. On PostgreSQL the check
+takes a share lock on both rows: a suspension either waits for the insert (and its bulk
+revocation then sees the token) or the insert waits for the suspension (and sees it).
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, and_, case, insert, literal, null, select, update
 
 from ..audit import service as audit
 from ..audit.models import AuditEvent, AuditStream
+from ..clients.models import ClientStatus, OAuthClient
 from ..clock import Clock
-from ..db import Database
+from ..db import Database, UTCDateTime
+from ..organizations.models import Organization, OrganizationStatus, TrustLevel
 from .models import IssuedToken
 
 TOKEN_COLUMNS = ("jti", "client_id", "organization_id", "subject", "audience", "scope", "kid",
@@ -48,7 +57,10 @@ class StreamWriter:
 
     def _store(self, tokens: list[dict], events: list[dict], tip: dict) -> None:
         with self.db.engine.begin() as connection:
-            connection.execute(insert(IssuedToken), tokens)
+            for token in tokens:
+                connection.execute(insert(IssuedToken).values(
+                    {**{c: token[c] for c in TOKEN_COLUMNS},
+                     "revoked_at": _revoked_unless_standing(token)}))
             connection.execute(insert(AuditEvent), events)
             connection.execute(update(AuditStream).where(AuditStream.id == tip["stream"])
                                .values(seq=tip["seq"], hash=tip["hash"]))
@@ -89,12 +101,40 @@ class PostgresStreamWriter(StreamWriter):
         self._connection = None
 
 
+def trust_at_least(level: str) -> list[str]:
+    """The trust levels a token claiming ``level`` may still be honoured under."""
+    return [t.value for t in TrustLevel if t.rank >= TrustLevel(level).rank]
+
+
+def _revoked_unless_standing(token: dict[str, Any]) -> ColumnElement[Any]:
+    """NULL while the client and its organization still stand as the token says, else
+    ``issued_at`` (SQLite serializes writers, so the check cannot race a suspension)."""
+    standing = and_(OAuthClient.status == ClientStatus.ACTIVE.value,
+                    Organization.status == OrganizationStatus.VERIFIED.value,
+                    Organization.trust_level.in_(trust_at_least(token["trust_level"])))
+    return (select(case((standing, null()),
+                        else_=literal(token["issued_at"], UTCDateTime())))
+            .join_from(OAuthClient, Organization,
+                       Organization.id == OAuthClient.organization_id)
+            .where(OAuthClient.client_id == token["client_id"]).scalar_subquery())
+
+
+#: The PostgreSQL form of ``_revoked_unless_standing``, with the share locks.
+_REVOKED_UNLESS_STANDING = (
+    "(SELECT CASE WHEN c.status = 'active' AND o.status = 'verified' "
+    "AND o.trust_level = ANY(%(t{i}_trust_ok)s) THEN NULL "
+    "ELSE %(t{i}_issued_at)s::timestamptz END "
+    "FROM oauth_clients c JOIN organizations o ON o.id = c.organization_id "
+    "WHERE c.client_id = %(t{i}_client_id)s::varchar FOR SHARE OF c, o)")
+
+
 def _batch_statement(tokens: list[dict], events: list[dict], tip: dict
                      ) -> tuple[bytes, dict[str, Any]]:
     params: dict[str, Any] = {"tip_stream": tip["stream"], "tip_seq": tip["seq"],
                               "tip_hash": tip["hash"]}
     for i, token in enumerate(tokens):
         params.update({f"t{i}_{c}": token[c] for c in TOKEN_COLUMNS})
+        params[f"t{i}_trust_ok"] = trust_at_least(token["trust_level"])
     for i, event in enumerate(events):
         params.update({f"e{i}_{c}": event[c] for c in EVENT_COLUMNS})
         params[f"e{i}_details"] = Json(event["details"])
@@ -104,14 +144,16 @@ def _batch_statement(tokens: list[dict], events: list[dict], tip: dict
 @lru_cache(maxsize=256)
 def _statement(tokens: int, events: int) -> bytes:
     """The statement for a batch of this size, built once (identifiers are fixed)."""
-    def values(prefix: str, columns: tuple[str, ...], count: int) -> str:
-        rows = (", ".join(f"%({prefix}{i}_{c})s" for c in columns) for i in range(count))
+    def values(prefix: str, columns: tuple[str, ...], count: int, extra: str = "") -> str:
+        rows = (", ".join([*(f"%({prefix}{i}_{c})s" for c in columns),
+                           *([extra.format(i=i)] if extra else [])]) for i in range(count))
         return ", ".join(f"({row})" for row in rows)
 
     # Only fixed column names and placeholders go into the text; values are parameters.
+    token_columns = ", ".join([*TOKEN_COLUMNS, "revoked_at"])
     return (
-        f"WITH tokens AS (INSERT INTO issued_tokens ({', '.join(TOKEN_COLUMNS)}) "  # noqa: S608
-        f"VALUES {values('t', TOKEN_COLUMNS, tokens)}), "
+        f"WITH tokens AS (INSERT INTO issued_tokens ({token_columns}) "  # noqa: S608
+        f"VALUES {values('t', TOKEN_COLUMNS, tokens, _REVOKED_UNLESS_STANDING)}), "
         f"events AS (INSERT INTO audit_events ({', '.join(EVENT_COLUMNS)}) "
         f"VALUES {values('e', EVENT_COLUMNS, events)}) "
         "UPDATE audit_streams SET seq = %(tip_seq)s, hash = %(tip_hash)s "

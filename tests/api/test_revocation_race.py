@@ -1,0 +1,111 @@
+"""A token signed while its organization is being suspended (or its client revoked, or its
+trust lowered) must not escape the bulk revocation that goes with the change: issuance reads
+the standing from a short cache, so the record is what settles it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from entitlements.clients import service as clients
+from entitlements.oauth.models import IssuedToken
+from entitlements.organizations import service as organizations
+from tests.helpers import basic
+
+CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
+    "organization suspended": lambda session, actor, partner: organizations.suspend(
+        session, actor, partner.org_id, "incident"),
+    "client revoked": lambda session, actor, partner: clients.revoke(
+        session, actor, partner.client_id, "leaked"),
+    "trust lowered": lambda session, actor, partner: organizations.lower_trust(
+        session, actor, partner.org_id, "verified", "audit finding"),
+}
+
+
+@pytest.fixture
+def partner(admin):
+    admin.gateway()
+    made = admin.partner("Org A")
+    admin.raise_trust(made.org_id, "trusted")
+    return made
+
+
+def issue(client, partner) -> str:
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers=basic(partner.client_id, partner.client_secret))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["access_token"]
+
+
+def recorded(db, token: str) -> IssuedToken:
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    with db.sessions() as session:
+        return session.scalars(select(IssuedToken).where(IssuedToken.jti == jti)).one()
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_change_between_signing_and_recording_is_recorded_revoked(
+        app, client, db, admin, partner, monkeypatch, change):
+    ledger = app.extensions["entitlements.oauth"].ledger
+    record = ledger.record
+
+    def change_then_record(signed: Any, who: Any) -> None:
+        with db.transaction() as session:  # the change commits, bulk revocation and all
+            CHANGES[change](session, admin.actor(), partner)
+        record(signed, who)
+
+    monkeypatch.setattr(ledger, "record", change_then_record)
+    row = recorded(db, issue(client, partner))
+    assert row.revoked_at == row.issued_at
+
+
+def test_raising_trust_meanwhile_revokes_nothing(app, client, db, admin, monkeypatch):
+    admin.gateway()
+    partner = admin.partner("Org B")
+    ledger = app.extensions["entitlements.oauth"].ledger
+    record = ledger.record
+
+    def raise_then_record(signed: Any, who: Any) -> None:
+        admin.raise_trust(partner.org_id, "trusted")
+        record(signed, who)
+
+    monkeypatch.setattr(ledger, "record", raise_then_record)
+    assert recorded(db, issue(client, partner)).revoked_at is None, "it claims less, not more"
+    monkeypatch.undo()
+    assert recorded(db, issue(client, partner)).revoked_at is None
+
+
+def test_a_suspension_in_flight_holds_the_record_back_until_it_commits(
+        client, db, admin, partner):
+    """The suspension's transaction has changed the organization but not committed when a
+    token is requested. PostgreSQL: the request reads the old standing and signs, then its
+    record waits for the suspension and is written revoked. SQLite: the request waits for
+    the writer before it reads, and is refused. Either way nothing escapes."""
+    answers: list[Any] = []
+    issue(client, partner)  # the ledger's writer and audit stream exist: only the record waits
+
+    def request() -> None:
+        answers.append(client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                   headers=basic(partner.client_id, partner.client_secret)))
+
+    with db.transaction() as session:
+        organizations.suspend(session, admin.actor(), partner.org_id, "incident")
+        session.flush()
+        worker = threading.Thread(target=request)
+        worker.start()
+        time.sleep(0.5)
+        assert worker.is_alive(), "the request waits for the suspension"
+    worker.join(timeout=30)
+    [answer] = answers
+    if db.engine.dialect.name == "postgresql":
+        assert answer.status_code == 200, answer.get_json()
+        row = recorded(db, answer.get_json()["access_token"])
+        assert row.revoked_at == row.issued_at
+    else:
+        assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_client")
