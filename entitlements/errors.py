@@ -20,9 +20,11 @@ class EntitlementsError(Exception):
 
 
 class ProblemError(EntitlementsError):
-    """An RFC 9457 problem on the admin API."""
+    """An RFC 9457 problem on the admin API; ``members`` are extension members (RFC 9457
+    section 3.2) for what a client acts on, such as the activations in the way."""
 
     title = "Bad request"
+    members: dict[str, object] = {}  # never mutated: an instance replaces it
 
     @property
     def type_uri(self) -> str:

@@ -74,4 +74,8 @@ def emit(as_json: bool, data: Any, human: str) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+on_pending_option = click.option(
+    "--on-pending", type=click.Choice(["keep", "cancel"]), default=None,
+    help="Activations scheduled after this one would replace it when due: keep or cancel "
+         "them (required when there are any).")
 pass_cli = click.make_pass_decorator(CliContext)

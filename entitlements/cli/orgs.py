@@ -16,7 +16,7 @@ from ..organizations.schemas import (
     dump_organization,
 )
 from ..policy import service as policy
-from .context import CliContext, emit, json_option, pass_cli
+from .context import CliContext, emit, json_option, on_pending_option, pass_cli
 
 TRUST_LEVELS = click.Choice([t.value for t in TrustLevel])
 
@@ -192,12 +192,14 @@ def show_command(cli: CliContext, org_id: str, as_json: bool) -> None:
 @command.command("grant-tier")
 @click.argument("org_id")
 @click.argument("tier")
+@on_pending_option
 @json_option
 @pass_cli
-def grant_tier_command(cli: CliContext, org_id: str, tier: str, as_json: bool) -> None:
+def grant_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str | None,
+                 as_json: bool) -> None:
     """Entitle an organization to a tier."""
     with cli.transaction() as session:
-        policy.grant_tier(session, cli.actor(), org_id, tier)
+        policy.grant_tier(session, cli.actor(), org_id, tier, on_pending)
         _emit_org(session, organizations.get(session, org_id), as_json,
                   f"organization {org_id} may now use tier {tier}")
 
@@ -205,12 +207,14 @@ def grant_tier_command(cli: CliContext, org_id: str, tier: str, as_json: bool) -
 @command.command("revoke-tier")
 @click.argument("org_id")
 @click.argument("tier")
+@on_pending_option
 @json_option
 @pass_cli
-def revoke_tier_command(cli: CliContext, org_id: str, tier: str, as_json: bool) -> None:
+def revoke_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str | None,
+                 as_json: bool) -> None:
     """Take a tier away from an organization."""
     with cli.transaction() as session:
-        policy.revoke_tier(session, cli.actor(), org_id, tier)
+        policy.revoke_tier(session, cli.actor(), org_id, tier, on_pending)
         _emit_org(session, organizations.get(session, org_id), as_json,
                   f"organization {org_id} may no longer use tier {tier}")
 

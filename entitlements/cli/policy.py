@@ -16,7 +16,7 @@ from ..policy import impact, service
 from ..policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
 from ..policy.explain import SubjectRef, explain
 from ..policy.schemas import ActivationSchema, PolicyVersionSchema, PolicyVersionSummarySchema
-from .context import CliContext, emit, json_option, pass_cli
+from .context import CliContext, emit, json_option, on_pending_option, pass_cli
 
 ISO = click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"])
 TRUST = click.Choice(["unverified", "verified", "trusted", "government_partner"])
@@ -69,10 +69,11 @@ def _edit_options(func: Any) -> Any:
     for option in reversed([
         click.option("--reason", required=True),
         click.option("--base", type=int, default=None,
-                     help="The version this edit builds on (default: the latest)."),
+                     help="The version this edit builds on: the latest (the default) or "
+                          "the active one, to leave out versions scheduled for later."),
         click.option("--activate-now", is_flag=True),
         click.option("--activate-at", type=ISO, default=None),
-        json_option, pass_cli,
+        on_pending_option, json_option, pass_cli,
     ]):
         func = option(func)
     return func
@@ -174,22 +175,23 @@ def remove_model_command(cli: CliContext, model: str, **edit: Any) -> None:
 @click.option("--at", type=ISO, default=None, help="Schedule for this time.")
 @click.option("--revoke-disallowed", is_flag=True,
               help="Re-impose: activate now and revoke every live token it no longer allows.")
+@on_pending_option
 @json_option
 @pass_cli
 def activate_command(cli: CliContext, number: int, reason: str, at: datetime | None,
-                     revoke_disallowed: bool, as_json: bool) -> None:
+                     revoke_disallowed: bool, on_pending: str | None, as_json: bool) -> None:
     """Activate a version now, or schedule it."""
     if revoke_disallowed and at is not None:
         raise InvalidInput("--revoke-disallowed applies to an immediate activation")
     with cli.transaction() as session:
         if revoke_disallowed:
             data = impact.reimpose(session, cli.actor(), number, reason=reason,
-                                   revoke_disallowed=True)
+                                   revoke_disallowed=True, on_pending=on_pending)
             human = (f"version {number} re-imposed; {data['revoked']} of "
                      f"{data.get('checked', 0)} live tokens revoked")
         else:
-            data = ActivationSchema().dump(service.activate(session, cli.actor(), number,
-                                                            reason=reason, at=at))
+            data = ActivationSchema().dump(service.activate(
+                session, cli.actor(), number, reason=reason, at=at, on_pending=on_pending))
             human = f"version {number} active from {data['activate_at']}"
     emit(as_json, data, human)
 
@@ -197,12 +199,14 @@ def activate_command(cli: CliContext, number: int, reason: str, at: datetime | N
 @command.command("rollback")
 @click.argument("number", type=int)
 @click.option("--reason", required=True)
+@on_pending_option
 @json_option
 @pass_cli
-def rollback_command(cli: CliContext, number: int, reason: str, as_json: bool) -> None:
+def rollback_command(cli: CliContext, number: int, reason: str, on_pending: str | None,
+                     as_json: bool) -> None:
     """Reactivate an earlier version's policy now (as a new version)."""
     with cli.transaction() as session:
-        row, _ = service.rollback(session, cli.actor(), number, reason)
+        row, _ = service.rollback(session, cli.actor(), number, reason, on_pending)
         data = PolicyVersionSummarySchema().dump(row)
     emit(as_json, data, f"version {data['version']} (a copy of {number}) is active")
 
@@ -264,7 +268,7 @@ def explain_command(cli: CliContext, organization_id: str | None, client_id: str
 
 
 def _new_version(cli: CliContext, *, reason: str, base: int | None, activate_now: bool,
-                 activate_at: datetime | None, as_json: bool,
+                 activate_at: datetime | None, on_pending: str | None, as_json: bool,
                  document: dict[str, Any] | None = None, patch: dict[str, Any] | None = None,
                  mutate: Any = None) -> None:
     if activate_now and activate_at is not None:
@@ -277,7 +281,8 @@ def _new_version(cli: CliContext, *, reason: str, base: int | None, activate_now
         row = service.create_version(session, who, base_version=base or latest.version,
                                      reason=reason, document=document, patch=patch)
         if activate_now or activate_at:
-            service.activate(session, who, row.version, reason=reason, at=activate_at)
+            service.activate(session, who, row.version, reason=reason, at=activate_at,
+                             on_pending=on_pending)
         data = PolicyVersionSchema().dump(row)
     state = "active now" if activate_now else (
         f"active from {activate_at.isoformat()}" if activate_at else "not active")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from ..policy import service as policy
+from ..policy.schemas import ON_PENDING
 from ..web.admin import actor, admin_required, database, json_body, transaction
 from . import service as organizations
 from .lifecycle import TRANSITIONS
@@ -46,7 +47,11 @@ class DecisionSchema(Schema):
     evidence = fields.Dict(keys=fields.String(), load_default=dict)
 
 
-class TierGrantSchema(Schema):
+class TierRevokeSchema(Schema):
+    on_pending = ON_PENDING
+
+
+class TierGrantSchema(TierRevokeSchema):
     tier = fields.String(required=True, validate=validate.Length(1, 64))
 
 
@@ -147,15 +152,17 @@ def reject_trust(request_id: str) -> Response:
 def grant_tier(org_id: str) -> tuple[Response, int]:
     body = json_body(TierGrantSchema())
     with transaction() as session:
-        policy.grant_tier(session, actor(), org_id, body["tier"])
+        policy.grant_tier(session, actor(), org_id, body["tier"], body["on_pending"])
         return jsonify(_dump(session, organizations.get(session, org_id))), 201
 
 
 @blueprint.delete("/organizations/<org_id>/tiers/<tier>")
 @admin_required
 def revoke_tier(org_id: str, tier: str) -> Response:
+    """``?on_pending=keep|cancel`` when activations are scheduled (see the policy API)."""
+    query = TierRevokeSchema().load(request.args.to_dict())
     with transaction() as session:
-        policy.revoke_tier(session, actor(), org_id, tier)
+        policy.revoke_tier(session, actor(), org_id, tier, query["on_pending"])
         return jsonify(_dump(session, organizations.get(session, org_id)))
 
 

@@ -63,21 +63,27 @@ def dry_run(session: Session, candidate: int, now: datetime) -> dict[str, Any]:
     persons = [_change(pid, subjects.person(pid, oid), current, proposed, now)
                for pid, oid in sorted(subjects.persons)]
     orgs, persons = [c for c in orgs if c], [c for c in persons if c]
+    later = [{"activation": r.id, "version": r.version, "activate_at": r.activate_at.isoformat()}
+             for r in service.pending_after(session, now)]
     return {"from_version": current.version, "to_version": candidate, "at": now.isoformat(),
+            "replaced_later_by": later,
             "counts": {"organizations": len(orgs), "persons": len(persons)},
             "organizations": orgs[:MAX_LISTED], "persons": persons[:MAX_LISTED],
             "truncated": len(orgs) > MAX_LISTED or len(persons) > MAX_LISTED}
 
 
 def reimpose(session: Session, actor: Actor, version: int, *, reason: str,
-             revoke_disallowed: bool) -> dict[str, Any]:
+             revoke_disallowed: bool, on_pending: str | None = None) -> dict[str, Any]:
     """Activate ``version`` now and, if asked, revoke the live tokens it no longer allows;
     one audit event records the activation and its effects."""
     before = service.active_version(session, actor.now)
+    later = [r.id for r in service.pending_after(session, actor.now)]
     activation = service.activate(session, actor, version, reason=reason, kind="reimpose",
-                                  audited=False)
+                                  audited=False, on_pending=on_pending)
     effects: dict[str, Any] = {"before": before, "after": version,
                                "activation": activation.id, "revoked": 0}
+    if later:
+        effects["pending"] = {"decision": on_pending, "activations": later}
     if revoke_disallowed:
         policy = compile_policy(version, service.get_version(session, version).document)
         effects.update(_revoke_disallowed(session, policy, actor.now))

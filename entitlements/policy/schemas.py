@@ -34,9 +34,17 @@ class PolicyStateSchema(Schema):
     activations = fields.List(fields.Nested(ActivationSchema))
 
 
+ON_PENDING = fields.String(load_default=None, validate=validate.OneOf(["keep", "cancel"]),
+                          metadata={"description": (
+                              "Activations scheduled after this one would replace it when due: "
+                              "keep them, or cancel them. Required when there are any.")})
+
+
 class VersionCreateSchema(Schema):
     base_version = fields.Integer(required=True, strict=True, metadata={
-        "description": "The latest version you read: a stale one is refused (409)."})
+        "description": ("The version the change builds on: the latest, or the active one "
+                        "(to leave out versions scheduled for later). Any other is stale "
+                        "(409).")})
     reason = fields.String(required=True, validate=REASON)
     document = fields.Dict(load_default=None, metadata={"description": "A whole policy."})
     patch = fields.Dict(load_default=None, metadata={
@@ -44,6 +52,7 @@ class VersionCreateSchema(Schema):
     activate_at = fields.AwareDateTime(load_default=None, metadata={
         "description": "Activate at this time (not in the past)."})
     activate_now = fields.Boolean(load_default=False)
+    on_pending = ON_PENDING
 
     @validates_schema
     def _one_activation(self, data: dict, **_: object) -> None:
@@ -59,6 +68,7 @@ class VersionCreatedSchema(Schema):
 class ActivateSchema(Schema):
     reason = fields.String(required=True, validate=REASON)
     at = fields.AwareDateTime(load_default=None)
+    on_pending = ON_PENDING
     revoke_disallowed = fields.Boolean(load_default=False, metadata={
         "description": "Re-imposition: activate now and revoke every live token the version "
                        "no longer allows (one audited event)."})
@@ -72,6 +82,7 @@ class ActivateSchema(Schema):
 class RollbackSchema(Schema):
     version = fields.Integer(required=True, strict=True)
     reason = fields.String(required=True, validate=REASON)
+    on_pending = ON_PENDING
 
 
 class CancelSchema(Schema):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,8 @@ from .store import load_schedule
 
 ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
            "reimpose": "policy.reimposed"}
+#: What becomes of activations scheduled after a new one (see ``activate``).
+ON_PENDING = ("keep", "cancel")
 
 
 def latest(session: Session) -> PolicyVersion:
@@ -50,52 +53,100 @@ def create_version(session: Session, actor: Actor, *, base_version: int, reason:
                    document: dict[str, Any] | None = None,
                    patch: dict[str, Any] | None = None) -> PolicyVersion:
     """A new immutable version, from ``document`` or ``patch`` applied to ``base_version``,
-    which must still be the latest (optimistic concurrency)."""
+    which must still be the latest or the active version (optimistic concurrency). Building
+    on the active one is how an urgent change leaves out a version scheduled for later."""
     if (document is None) == (patch is None):
         raise InvalidInput("give either a whole 'document' or a 'patch', not both or neither")
-    base = _latest_locked(session)
-    if base.version != base_version:
-        raise Conflict(f"version {base_version} is not the latest (the latest is "
-                       f"{base.version}); re-read the policy and apply the change again",
-                       code="stale_version")
+    latest_row = _latest_locked(session)
+    active = active_version(session, actor.now)
+    if base_version not in (latest_row.version, active):
+        raise Conflict(f"version {base_version} is neither the latest ({latest_row.version}) "
+                       f"nor the active version ({active}); re-read the policy and apply the "
+                       "change again", code="stale_version")
+    base = latest_row if base_version == latest_row.version else get_version(session,
+                                                                             base_version)
     raw = document if document is not None else changes.merge_patch(base.document, patch)
-    compiled = compile_policy(base.version + 1, raw, now=actor.now)
+    compiled = compile_policy(latest_row.version + 1, raw, now=actor.now)
     _check_allowlists(session, compiled)
-    row = _store(session, actor, base, compiled, reason)
-    return row
+    return _store(session, actor, base, compiled, reason)
 
 
 def activate(session: Session, actor: Actor, number: int, *, reason: str,
-             at: datetime | None = None, kind: str = "activate", audited: bool = True
-             ) -> PolicyActivation:
+             at: datetime | None = None, kind: str = "activate", audited: bool = True,
+             on_pending: str | None = None) -> PolicyActivation:
     """Make version ``number`` active at ``at`` (now when None); never in the past.
-    ``audited=False`` when the caller records one event of its own (re-imposition)."""
+    ``audited=False`` when the caller records one event of its own (re-imposition).
+
+    An activation already scheduled for later would replace this one when it falls due,
+    undoing it without a word; so when there is one, the admin must say what becomes of it:
+    ``on_pending`` ``keep`` (it still replaces this one when due) or ``cancel``."""
     get_version(session, number)
     if at is not None and at < actor.now:
         raise InvalidInput(f"cannot schedule in the past ({at.isoformat()} is before "
                            f"{actor.now.isoformat()})", code="schedule_in_past")
+    later = settle_pending(session, actor, at or actor.now, on_pending, reason)
     before = active_version(session, actor.now)
     row = PolicyActivation(version=number, kind=kind, activate_at=at or actor.now,
                            created_by=actor.name, reason=reason, created_at=actor.now)
     session.add(row)
     session.flush()
     if audited:
-        _audit_activation(session, actor, row, before)
+        _audit_activation(session, actor, row, before, later, on_pending)
     return row
 
 
+def pending_after(session: Session, moment: datetime) -> list[PolicyActivation]:
+    """Scheduled activations, not cancelled, that fall due after ``moment``."""
+    return list(session.scalars(
+        select(PolicyActivation)
+        .where(PolicyActivation.cancelled_at.is_(None), PolicyActivation.activate_at > moment)
+        .order_by(PolicyActivation.activate_at, PolicyActivation.id)))
+
+
+def settle_pending(session: Session, actor: Actor, moment: datetime, on_pending: str | None,
+                   reason: str) -> list[PolicyActivation]:
+    """Refuse (409 ``pending_activations``) an activation at ``moment`` that later ones
+    would silently replace, unless ``on_pending`` says to keep or cancel them."""
+    later = pending_after(session, moment)
+    if not later:
+        return later
+    if on_pending not in ON_PENDING:
+        raise PendingActivations(later)
+    if on_pending == "cancel":
+        for row in later:
+            cancel(session, actor, row.id, f"superseded: {reason}")
+    return later
+
+
+class PendingActivations(Conflict):
+    code = "pending_activations"
+
+    def __init__(self, later: list[PolicyActivation]) -> None:
+        listed = "; ".join(f"activation {r.id} (version {r.version}, due "
+                           f"{r.activate_at.isoformat()})" for r in later)
+        super().__init__(f"{listed} would replace this activation when due, undoing it; "
+                         "say on_pending 'keep' (they still will) or 'cancel' (cancel them "
+                         "now)")
+        self.members = {"pending": [{"activation": r.id, "version": r.version,
+                                     "activate_at": r.activate_at.isoformat()}
+                                    for r in later]}
+
+
 def _audit_activation(session: Session, actor: Actor, row: PolicyActivation,
-                      before: int | None) -> None:
+                      before: int | None, later: Sequence[PolicyActivation] = (),
+                      on_pending: str | None = None) -> None:
     at, number, reason = row.activate_at, row.version, row.reason
+    details: dict[str, Any] = {"before": before, "after": number,
+                               "activate_at": at.isoformat(), "activation": row.id}
+    if later:
+        details["pending"] = {"decision": on_pending, "activations": [r.id for r in later]}
     audit.record(session, at=actor.now, actor=actor.name,
                  action="policy.scheduled" if at > actor.now else ACTIONS[row.kind],
-                 target=f"policy:{number}", reason=reason,
-                 details={"before": before, "after": number,
-                          "activate_at": at.isoformat(), "activation": row.id})
+                 target=f"policy:{number}", reason=reason, details=details)
 
 
-def rollback(session: Session, actor: Actor, number: int, reason: str
-             ) -> tuple[PolicyVersion, PolicyActivation]:
+def rollback(session: Session, actor: Actor, number: int, reason: str,
+             on_pending: str | None = None) -> tuple[PolicyVersion, PolicyActivation]:
     """Reactivate an earlier version's policy now, as a new version with the same document:
     history stays a line, and later edits build on what is active."""
     target = get_version(session, number)
@@ -105,7 +156,8 @@ def rollback(session: Session, actor: Actor, number: int, reason: str
     else:
         compiled = compile_policy(base.version + 1, target.document)
         row = _store(session, actor, base, compiled, f"rollback to version {number}: {reason}")
-    return row, activate(session, actor, row.version, reason=reason, kind="rollback")
+    return row, activate(session, actor, row.version, reason=reason, kind="rollback",
+                         on_pending=on_pending)
 
 
 def cancel(session: Session, actor: Actor, activation_id: int, reason: str
@@ -163,17 +215,19 @@ def allowlisted_tiers(session: Session, now: datetime) -> dict[str, list[str]]:
     return listed
 
 
-def grant_tier(session: Session, actor: Actor, org_id: str, tier: str) -> PolicyVersion:
+def grant_tier(session: Session, actor: Actor, org_id: str, tier: str,
+               on_pending: str | None = None) -> PolicyVersion:
     """Put the organization on the tier's allowlist: a new version, active at once."""
-    return _edit_allowlist(session, actor, org_id, tier, add=True)
+    return _edit_allowlist(session, actor, org_id, tier, add=True, on_pending=on_pending)
 
 
-def revoke_tier(session: Session, actor: Actor, org_id: str, tier: str) -> PolicyVersion:
-    return _edit_allowlist(session, actor, org_id, tier, add=False)
+def revoke_tier(session: Session, actor: Actor, org_id: str, tier: str,
+                on_pending: str | None = None) -> PolicyVersion:
+    return _edit_allowlist(session, actor, org_id, tier, add=False, on_pending=on_pending)
 
 
-def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, add: bool
-                    ) -> PolicyVersion:
+def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, add: bool,
+                    on_pending: str | None) -> PolicyVersion:
     if session.get(Organization, org_id) is None:
         raise NotFound(f"no organization with id {org_id!r}")
     base = _latest_locked(session)
@@ -191,7 +245,7 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
     document = changes.merge_patch(current.document, {"tiers": {tier: {"allowlist": allowlist}}})
     row = create_version(session, actor, base_version=base.version,
                          reason=f"tier {tier} {verb} to {org_id}", document=document)
-    activate(session, actor, row.version, reason=row.reason)
+    activate(session, actor, row.version, reason=row.reason, on_pending=on_pending)
     audit.record(session, at=actor.now, actor=actor.name, action=f"organization.tier_{verb}",
                  target=org_id, details={"tier": tier, "policy_version": row.version})
     return row

@@ -65,7 +65,7 @@ def create_version() -> tuple[Response, int]:
         activation = None
         if body["activate_now"] or body["activate_at"]:
             activation = service.activate(session, who, row.version, reason=body["reason"],
-                                          at=body["activate_at"])
+                                          at=body["activate_at"], on_pending=body["on_pending"])
         return jsonify(VersionCreatedSchema().dump(
             {"version": row, "activation": activation})), 201
 
@@ -77,8 +77,10 @@ def activate(number: int) -> tuple[Response, int]:
     with transaction() as session:
         if body["revoke_disallowed"]:
             return jsonify(impact.reimpose(session, actor(), number, reason=body["reason"],
-                                           revoke_disallowed=True)), 201
-        row = service.activate(session, actor(), number, reason=body["reason"], at=body["at"])
+                                           revoke_disallowed=True,
+                                           on_pending=body["on_pending"])), 201
+        row = service.activate(session, actor(), number, reason=body["reason"], at=body["at"],
+                               on_pending=body["on_pending"])
         return jsonify(ActivationSchema().dump(row)), 201
 
 
@@ -95,7 +97,8 @@ def dry_run(number: int) -> Response:
 def rollback() -> tuple[Response, int]:
     body = json_body(RollbackSchema())
     with transaction() as session:
-        row, activation = service.rollback(session, actor(), body["version"], body["reason"])
+        row, activation = service.rollback(session, actor(), body["version"], body["reason"],
+                                           on_pending=body["on_pending"])
         return jsonify(VersionCreatedSchema().dump(
             {"version": row, "activation": activation})), 201
 

@@ -44,7 +44,8 @@ def oauth_error(status: int, error: str, description: str) -> Response:
 def _problem_error(error: ProblemError) -> Response:
     if error.detail:
         log.info("%s: %s", error.code, error.detail)
-    response = problem(error.status, error.title, error.message, error.type_uri)
+    response = problem(error.status, error.title, error.message, error.type_uri,
+                       **error.members)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = ADMIN_REALM
     return response

@@ -207,12 +207,12 @@ def test_a_version_from_a_whole_document_then_from_a_patch(api, admin):
 
 
 def test_a_stale_base_version_is_a_conflict_and_writes_nothing(api):
-    api.new_version("catalog", document=DOC)
+    api.new_version("catalog", document=DOC, activate_now=True)
     before = api.written()
     problem = api.problem("POST", "/policy/versions", {
         "base_version": 1, "reason": "late", "patch": {"tiers": {"public": {
             "status": "suspended"}}}}, 409, "stale_version")
-    assert "version 1 is not the latest (the latest is 2)" in problem["detail"]
+    assert "version 1 is neither the latest (2) nor the active version (2)" in problem["detail"]
     api.problem("POST", "/policy/versions", {"base_version": 7, "reason": "future",
                                              "document": DOC}, 409, "stale_version")
     assert api.written() == before
@@ -712,7 +712,7 @@ def test_granting_a_tier_does_not_activate_a_pending_version(api, cast, clock, a
                     activate_at=(clock.now() + timedelta(days=1)).isoformat(),
                     patch={"tiers": {"restricted": {"status": "suspended"}}})
     other = admin.org("Other Org", tiers=())
-    api("POST", f"/organizations/{other}/tiers", {"tier": "public"}, 201)
+    api("POST", f"/organizations/{other}/tiers", {"tier": "public", "on_pending": "keep"}, 201)
     assert api.latest() == start + 2
     assert tiers_of(api.token(b)) == ["public", "restricted"]
 
@@ -724,5 +724,6 @@ def test_rollback_while_an_equal_version_is_pending(api, cast, clock):
     api.new_version("lift tomorrow", activate_at=(clock.now() + timedelta(days=1)).isoformat(),
                     patch={"tiers": {"restricted": {"status": "open"}}})
     assert tiers_of(api.token(b)) == ["public"]
-    api("POST", "/policy/rollback", {"version": start, "reason": "lift now"}, 201)
+    api("POST", "/policy/rollback", {"version": start, "reason": "lift now",
+                                     "on_pending": "keep"}, 201)
     assert tiers_of(api.token(b)) == ["public", "restricted"]

@@ -92,7 +92,7 @@ def test_apply_a_document_then_a_patch(cli: Run, tmp_path: Path):
 
     before = written(cli)
     line = failed(cli("policy", "apply", "--patch", patch, "--base", "2", "--reason", "late"))
-    assert "version 2 is not the latest (the latest is 3)" in line
+    assert "version 2 is neither the latest (3) nor the active version (3)" in line
     assert "the change leaves the policy as it is" in failed(
         cli("policy", "apply", "--patch", patch, "--reason", "again"))
     assert "give either a whole 'document' or a 'patch'" in failed(
@@ -190,6 +190,13 @@ def test_activate_schedule_and_cancel(cli: Run, applied: int):
     assert ok(cli("policy", "show")).strip() == f"active version 1, latest {applied}, 1 scheduled"
     [event] = as_json(cli("audit", "list", "--action", "policy.scheduled", "--json"))
     assert (event["details"]["before"], event["details"]["after"]) == (1, applied)
+    assert f"activation {scheduled['id']} (version {applied}" in failed(cli(
+        "policy", "activate", "1", "--reason", "urgent"))
+    kept = as_json(cli("policy", "activate", "1", "--reason", "urgent", "--on-pending", "keep",
+                       "--json"))
+    [event] = as_json(cli("audit", "list", "--action", "policy.activated", "--json"))[:1]
+    assert event["details"]["activation"] == kept["id"]
+    assert event["details"]["pending"] == {"decision": "keep", "activations": [scheduled["id"]]}
     cancelled = as_json(cli("policy", "cancel", str(scheduled["id"]), "--reason", "no",
                             "--json"))
     assert cancelled["id"] == scheduled["id"] and cancelled["cancelled_at"]
