@@ -121,15 +121,20 @@ def settle_pending(session: Session, actor: Actor, moment: datetime, on_pending:
 class PendingActivations(Conflict):
     code = "pending_activations"
 
+    LISTED = 50  # a bound on the answer; the first are the ones due soonest
+
     def __init__(self, later: list[PolicyActivation]) -> None:
+        shown = later[:self.LISTED]
         listed = "; ".join(f"activation {r.id} (version {r.version}, due "
-                           f"{r.activate_at.isoformat()})" for r in later)
-        super().__init__(f"{listed} would replace this activation when due, undoing it; "
-                         "say on_pending 'keep' (they still will) or 'cancel' (cancel them "
-                         "now)")
+                           f"{r.activate_at.isoformat()})" for r in shown[:5])
+        more = f" and {len(later) - 5} more" if len(later) > 5 else ""
+        super().__init__(f"{listed}{more} would replace this activation when due, undoing "
+                         "it; say on_pending 'keep' (they still will) or 'cancel' (cancel "
+                         "them now)")
         self.members = {"pending": [{"activation": r.id, "version": r.version,
                                      "activate_at": r.activate_at.isoformat()}
-                                    for r in later]}
+                                    for r in shown],
+                        "pending_count": len(later)}
 
 
 def _audit_activation(session: Session, actor: Actor, row: PolicyActivation,

@@ -43,6 +43,7 @@ def test_an_urgent_change_is_refused_until_the_admin_decides(api, clock, schedul
     urgent = urgent_version(api)
     problem = api.problem("POST", f"/policy/versions/{urgent}/activate", {"reason": "order"},
                           409, "pending_activations")
+    assert problem["pending_count"] == 1
     assert problem["pending"] == [{"activation": scheduled["id"], "version": 3,
                                    "activate_at": scheduled["activate_at"]}]
     assert f"activation {scheduled['id']} (version 3" in problem["detail"]
