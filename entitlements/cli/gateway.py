@@ -15,10 +15,12 @@ def command() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9191, show_default=True, type=int)
 @click.option("--poll-interval", default=1.0, show_default=True, type=float)
+@click.option("--allow-http", is_flag=True,
+              help="Accept a plain-HTTP issuer off this machine (a private network you trust).")
 def serve_command(issuer: str, audience: str, host: str, port: int,
-                  poll_interval: float) -> None:
+                  poll_interval: float, allow_http: bool) -> None:
     """Answer 200 (with the model to use), 401 or 403 for each request's token and model."""
-    gateway = Gateway(issuer, audience, poll_interval=poll_interval)
+    gateway = Gateway(issuer, audience, poll_interval=poll_interval, allow_http=allow_http)
     server = authz.serve(gateway, host, port)
     click.echo(f"authorization service on http://{host}:{port}")
     try:

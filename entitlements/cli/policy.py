@@ -69,8 +69,11 @@ def _edit_options(func: Any) -> Any:
     for option in reversed([
         click.option("--reason", required=True),
         click.option("--base", type=int, default=None,
-                     help="The version this edit builds on: the latest (the default) or "
-                          "the active one, to leave out versions scheduled for later."),
+                     help="The version this edit builds on (default: the latest, or the "
+                          "active one with --on-active)."),
+        click.option("--on-active", is_flag=True,
+                     help="Build on the active version, leaving out versions scheduled for "
+                          "later (an urgent change)."),
         click.option("--activate-now", is_flag=True),
         click.option("--activate-at", type=ISO, default=None),
         on_pending_option, json_option, pass_cli,
@@ -267,19 +270,23 @@ def explain_command(cli: CliContext, organization_id: str | None, client_id: str
     emit(as_json, data, "\n".join(human))
 
 
-def _new_version(cli: CliContext, *, reason: str, base: int | None, activate_now: bool,
-                 activate_at: datetime | None, on_pending: str | None, as_json: bool,
+def _new_version(cli: CliContext, *, reason: str, base: int | None, on_active: bool,
+                 activate_now: bool, activate_at: datetime | None, on_pending: str | None,
+                 as_json: bool,
                  document: dict[str, Any] | None = None, patch: dict[str, Any] | None = None,
                  mutate: Any = None) -> None:
     if activate_now and activate_at is not None:
         raise InvalidInput("give --activate-now or --activate-at, not both")
     who = cli.actor()
     with cli.transaction() as session:
-        latest = service.latest(session)
+        start = service.latest(session)
+        if on_active:
+            start = service.get_version(session, service.active_policy(session, who.now).version)
         if mutate is not None:
-            document = mutate(json.loads(json.dumps(latest.document)))
-        row = service.create_version(session, who, base_version=base or latest.version,
-                                     reason=reason, document=document, patch=patch)
+            document = mutate(json.loads(json.dumps(start.document)))
+        row = service.create_version(session, who, base_version=base or start.version,
+                                     reason=reason, document=document, patch=patch,
+                                     on_active=on_active)
         if activate_now or activate_at:
             service.activate(session, who, row.version, reason=reason, at=activate_at,
                              on_pending=on_pending)

@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9191)
     parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument("--allow-http", action="store_true",
+                        help="accept a plain-HTTP issuer off this machine")
     args = parser.parse_args(argv)
-    gateway = Gateway(args.issuer, args.audience, poll_interval=args.poll_interval)
+    gateway = Gateway(args.issuer, args.audience, poll_interval=args.poll_interval,
+                      allow_http=args.allow_http)
     server = serve(gateway, args.host, args.port)
     print(f"authorization service on http://{args.host}:{args.port}", flush=True)
     try:

@@ -111,13 +111,17 @@ def _signed_claims(body: bytes, jwks: Jwks, typ: str, leeway: float
 
 def snapshot_parser(jwks: Jwks, issuer: str, leeway: float
                     ) -> Callable[[bytes], tuple[Policy, float]]:
-    newest = [(float("-inf"), -1)]  # (activated_at, activation) of the snapshot held
+    """Snapshots are ordered by (``iat``, ``activated_at``, ``activation``): the service
+    signs whatever is in force at the start of each re-signing period, so a replayed one is
+    never newer than the one held, and one held by mistake (an activation cancelled just as
+    it fell due) gives way to the next period's."""
+    newest = [(float("-inf"), float("-inf"), -1)]
 
     def parse(body: bytes) -> tuple[Policy, float]:
         claims, expires_at = _signed_claims(body, jwks, SNAPSHOT_TYP, leeway)
         if claims.get("iss") != issuer:
             raise TokenRejected("wrong_issuer", "the snapshot is not from our issuer")
-        order = (float(claims["activated_at"]), int(claims["activation"]))
+        order = (float(claims["iat"]), float(claims["activated_at"]), int(claims["activation"]))
         if order < newest[0]:
             raise TokenRejected("replayed", "older than the snapshot held")
         policy = compile_document(int(claims["ver"]), {"tiers": claims["tiers"],

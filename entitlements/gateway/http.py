@@ -41,6 +41,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A document is fetched from the URL the metadata names, or not at all: a redirect
+    could lead off HTTPS, or to another host."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # urllib then raises the 3xx as an HTTPError
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def get(url: str, *, etag: str | None = None, timeout: float = 5.0,
         max_bytes: int = MAX_BYTES) -> Fetched:
     if not url.startswith(("https://", "http://")):
@@ -48,7 +59,7 @@ def get(url: str, *, etag: str | None = None, timeout: float = 5.0,
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
         url, headers={"If-None-Match": etag} if etag else {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             body = response.read(max_bytes + 1)
             if len(body) > max_bytes:
                 raise FetchError(f"{url} is larger than {max_bytes} bytes")

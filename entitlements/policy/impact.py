@@ -76,6 +76,7 @@ def reimpose(session: Session, actor: Actor, version: int, *, reason: str,
              revoke_disallowed: bool, on_pending: str | None = None) -> dict[str, Any]:
     """Activate ``version`` now and, if asked, revoke the live tokens it no longer allows;
     one audit event records the activation and its effects."""
+    service.lock_policy(session)
     before = service.active_version(session, actor.now)
     later = [r.id for r in service.pending_after(session, actor.now)]
     activation = service.activate(session, actor, version, reason=reason, kind="reimpose",

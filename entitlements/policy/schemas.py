@@ -42,9 +42,11 @@ ON_PENDING = fields.String(load_default=None, validate=validate.OneOf(["keep", "
 
 class VersionCreateSchema(Schema):
     base_version = fields.Integer(required=True, strict=True, metadata={
-        "description": ("The version the change builds on: the latest, or the active one "
-                        "(to leave out versions scheduled for later). Any other is stale "
-                        "(409).")})
+        "description": ("The version the change builds on: the latest you read (or, with "
+                        "on_active, the active one). Any other is stale (409).")})
+    on_active = fields.Boolean(load_default=False, metadata={
+        "description": ("Build on the active version, leaving out versions scheduled for "
+                        "later (an urgent change).")})
     reason = fields.String(required=True, validate=REASON)
     document = fields.Dict(load_default=None, metadata={"description": "A whole policy."})
     patch = fields.Dict(load_default=None, metadata={

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +26,9 @@ ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
            "reimpose": "policy.reimposed"}
 #: What becomes of activations scheduled after a new one (see ``activate``).
 ON_PENDING = ("keep", "cancel")
+#: How close to its due time an activation can still be cancelled: more than the policy
+#: cache period of every process, and a clock skew between hosts.
+CANCEL_MARGIN = timedelta(seconds=10)
 
 
 def latest(session: Session) -> PolicyVersion:
@@ -51,18 +54,20 @@ def list_versions(session: Session) -> list[PolicyVersion]:
 
 def create_version(session: Session, actor: Actor, *, base_version: int, reason: str,
                    document: dict[str, Any] | None = None,
-                   patch: dict[str, Any] | None = None) -> PolicyVersion:
+                   patch: dict[str, Any] | None = None,
+                   on_active: bool = False) -> PolicyVersion:
     """A new immutable version, from ``document`` or ``patch`` applied to ``base_version``,
-    which must still be the latest or the active version (optimistic concurrency). Building
-    on the active one is how an urgent change leaves out a version scheduled for later."""
+    which must still be the latest version (optimistic concurrency), or with ``on_active``
+    the active one: how an urgent change leaves out versions scheduled for later."""
     if (document is None) == (patch is None):
         raise InvalidInput("give either a whole 'document' or a 'patch', not both or neither")
     latest_row = _latest_locked(session)
-    active = active_version(session, actor.now)
-    if base_version not in (latest_row.version, active):
-        raise Conflict(f"version {base_version} is neither the latest ({latest_row.version}) "
-                       f"nor the active version ({active}); re-read the policy and apply the "
-                       "change again", code="stale_version")
+    expected = active_version(session, actor.now) if on_active else latest_row.version
+    if base_version != expected:
+        which = "active" if on_active else "latest"
+        raise Conflict(f"version {base_version} is not the {which} version (the {which} is "
+                       f"{expected}); re-read the policy and apply the change again",
+                       code="stale_version")
     base = latest_row if base_version == latest_row.version else get_version(session,
                                                                              base_version)
     raw = document if document is not None else changes.merge_patch(base.document, patch)
@@ -80,6 +85,7 @@ def activate(session: Session, actor: Actor, number: int, *, reason: str,
     An activation already scheduled for later would replace this one when it falls due,
     undoing it without a word; so when there is one, the admin must say what becomes of it:
     ``on_pending`` ``keep`` (it still replaces this one when due) or ``cancel``."""
+    lock_policy(session)  # one policy change at a time: the pending check below holds
     get_version(session, number)
     if at is not None and at < actor.now:
         raise InvalidInput(f"cannot schedule in the past ({at.isoformat()} is before "
@@ -167,11 +173,20 @@ def rollback(session: Session, actor: Actor, number: int, reason: str,
 
 def cancel(session: Session, actor: Actor, activation_id: int, reason: str
            ) -> PolicyActivation:
+    """Cancel a scheduled activation; not within ``CANCEL_MARGIN`` of its due time, when
+    some processes (and gateways) may already have taken it."""
+    lock_policy(session)
     row = session.get(PolicyActivation, activation_id) if 0 < activation_id <= MAX_ID else None
     if row is None:
         raise NotFound(f"no activation {activation_id}")
     if row.cancelled_at is not None or row.activate_at <= actor.now:
         raise Conflict(f"activation {activation_id} is not pending", code="not_pending")
+    if row.activate_at <= actor.now + CANCEL_MARGIN:
+        raise Conflict(f"activation {activation_id} falls due at "
+                       f"{row.activate_at.isoformat()}, within "
+                       f"{CANCEL_MARGIN.total_seconds():.0f} s: too late to cancel everywhere "
+                       "at once; activate the policy you want after it instead",
+                       code="too_late_to_cancel")
     row.cancelled_at = actor.now
     audit.record(session, at=actor.now, actor=actor.name, action="policy.schedule_cancelled",
                  target=f"policy:{row.version}", reason=reason,
@@ -254,6 +269,11 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
     audit.record(session, at=actor.now, actor=actor.name, action=f"organization.tier_{verb}",
                  target=org_id, details={"tier": tier, "policy_version": row.version})
     return row
+
+
+def lock_policy(session: Session) -> None:
+    """Serialize policy changes (the latest version's row, locked on PostgreSQL)."""
+    _latest_locked(session)
 
 
 def _latest_locked(session: Session) -> PolicyVersion:

@@ -61,7 +61,7 @@ def create_version() -> tuple[Response, int]:
     with transaction() as session:
         row = service.create_version(session, who, base_version=body["base_version"],
                                      reason=body["reason"], document=body["document"],
-                                     patch=body["patch"])
+                                     patch=body["patch"], on_active=body["on_active"])
         activation = None
         if body["activate_now"] or body["activate_at"]:
             activation = service.activate(session, who, row.version, reason=body["reason"],

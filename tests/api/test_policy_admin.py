@@ -212,7 +212,7 @@ def test_a_stale_base_version_is_a_conflict_and_writes_nothing(api):
     problem = api.problem("POST", "/policy/versions", {
         "base_version": 1, "reason": "late", "patch": {"tiers": {"public": {
             "status": "suspended"}}}}, 409, "stale_version")
-    assert "version 1 is neither the latest (2) nor the active version (2)" in problem["detail"]
+    assert "version 1 is not the latest version (the latest is 2)" in problem["detail"]
     api.problem("POST", "/policy/versions", {"base_version": 7, "reason": "future",
                                              "document": DOC}, 409, "stale_version")
     assert api.written() == before

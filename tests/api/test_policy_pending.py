@@ -17,7 +17,8 @@ DESCRIBE = {"tiers": {"public": {"description": "described anew"}}}
 
 def urgent_version(api: Api) -> int:
     """Suspend restricted, built on the active version (2), not the scheduled one (3)."""
-    body = {"base_version": api.active(), "reason": "suspend restricted", "patch": SUSPEND}
+    body = {"base_version": api.active(), "reason": "suspend restricted", "patch": SUSPEND,
+            "on_active": True}
     version = api("POST", "/policy/versions", body, 201)["version"]
     assert version["base_version"] == 2
     assert version["document"]["tiers"]["early-access"]["status"] != "open"
@@ -116,10 +117,33 @@ def test_the_dry_run_names_what_would_replace_it(api, scheduled):
                                            "activate_at": scheduled["activate_at"]}]
 
 
-def test_a_change_builds_on_the_latest_or_the_active_version_only(api, clock, scheduled):
+def test_building_on_the_active_version_is_said_not_assumed(api, clock, scheduled):
+    """An admin who read version 2 when it was also the latest must hear that version 3 came
+    since (a lost update otherwise); building on the active one is a choice, said out loud."""
+    written = api.written()
+    problem = api.problem("POST", "/policy/versions", {"base_version": 2, "reason": "x",
+                                                       "patch": DESCRIBE}, 409, "stale_version")
+    assert "version 2 is not the latest version (the latest is 3)" in problem["detail"]
+    problem = api.problem("POST", "/policy/versions", {
+        "base_version": 3, "reason": "x", "patch": DESCRIBE, "on_active": True}, 409,
+        "stale_version")
+    assert "version 3 is not the active version (the active is 2)" in problem["detail"]
+    assert api.written() == written
     urgent_version(api)  # 4, on 2 (active); the latest is now 4
-    api.problem("POST", "/policy/versions", {"base_version": 3, "reason": "x",
-                                             "patch": DESCRIBE}, 409, "stale_version")
     on_latest = api("POST", "/policy/versions", {"base_version": 4, "reason": "x",
                                                  "patch": DESCRIBE}, 201)["version"]
     assert (on_latest["version"], on_latest["base_version"]) == (5, 4)
+
+
+def test_an_activation_about_to_fall_due_cannot_be_cancelled(api, clock, scheduled):
+    """Within the margin some processes and gateways may already have taken it."""
+    clock.advance(minutes=59, seconds=52)
+    problem = api.problem("POST", f"/policy/activations/{scheduled['id']}/cancel",
+                          {"reason": "too late"}, 409, "too_late_to_cancel")
+    assert "activate the policy you want after it instead" in problem["detail"]
+    urgent = urgent_version(api)
+    api.problem("POST", f"/policy/versions/{urgent}/activate",
+                {"reason": "x", "on_pending": "cancel"}, 409, "too_late_to_cancel")
+    assert api.active() == 2
+    clock.advance(seconds=8)
+    assert api.active() == 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
@@ -17,7 +18,10 @@ import requests
 from entitlements.gateway import http
 from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.jws import TokenRejected
+from entitlements.policy import service as policy
+from entitlements.policy.models import PolicyActivation
 from entitlements.token_status import revocation
+from entitlements.token_status.publisher import RESIGN_SECONDS
 from tests.factories import GATEWAY
 from tests.interop.conftest import change_policy, token_for
 
@@ -106,6 +110,30 @@ def test_an_older_status_list_cannot_revive_a_revoked_token(live_server, world, 
     assert gateway.decide(token, "base-1").reason == "revoked"
 
 
+def test_a_snapshot_held_by_mistake_gives_way_within_one_re_signing_period(
+        live_server, world, gateway, db, admin, clock):
+    """A scheduled suspension is taken by the gateway the moment it falls due, and its
+    cancellation commits just after (it was checked a moment before): the in-force policy
+    is older than the one held, and must win at the next re-signing period."""
+    token = token_for(live_server, world)
+    with db.transaction() as session:
+        base = policy.latest(session).version
+        row = policy.create_version(session, admin.actor(), base_version=base, reason="later",
+                                    patch={"tiers": {"restricted": {"status": "suspended"}}})
+        activation = policy.activate(session, admin.actor(), row.version, reason="later",
+                                     at=clock.now() + timedelta(seconds=30))
+    clock.advance(seconds=30)
+    gateway.refresh()
+    assert gateway.decide(token, "frontier-2").reason == "tier_suspended"
+    with db.transaction() as session:  # the cancel that raced the due time commits
+        session.get(PolicyActivation, activation.id).cancelled_at = clock.now()
+    assert refused(gateway.snapshot) == "replayed", "the same period: still refused"
+    clock.advance(seconds=RESIGN_SECONDS)
+    gateway.refresh()
+    assert gateway.snapshot.value.version == base
+    assert gateway.decide(token, "frontier-2").outcome == "allow"
+
+
 def test_an_expired_document_is_refused_and_a_held_one_stops_counting(
         live_server, world, gateway, clock, replayer):
     token = token_for(live_server, world)
@@ -158,3 +186,28 @@ def test_documents_come_over_https_unless_from_this_machine(url, allow_http, tak
 def test_a_gateway_refuses_a_plain_http_issuer_before_fetching_anything():
     with pytest.raises(http.FetchError, match="HTTPS is required"):
         Gateway("http://entitlements.example", GATEWAY, background=False)
+
+
+def test_a_redirect_is_not_followed(replayer):
+    """A document comes from the URL the metadata names: a redirect could lead off HTTPS."""
+    replayer.body = b"the document"
+    assert http.get(replayer.url).body == b"the document"
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", replayer.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(http.FetchError, match="HTTP 302"):
+            http.get(f"http://127.0.0.1:{server.server_address[1]}/policy")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -92,7 +92,7 @@ def test_apply_a_document_then_a_patch(cli: Run, tmp_path: Path):
 
     before = written(cli)
     line = failed(cli("policy", "apply", "--patch", patch, "--base", "2", "--reason", "late"))
-    assert "version 2 is neither the latest (3) nor the active version (3)" in line
+    assert "version 2 is not the latest version (the latest is 3)" in line
     assert "the change leaves the policy as it is" in failed(
         cli("policy", "apply", "--patch", patch, "--reason", "again"))
     assert "give either a whole 'document' or a 'patch'" in failed(
