@@ -95,6 +95,8 @@ class Citizenship:
     nationality: str
     level: str
     expires_at: datetime
+    #: The attestation issuer that vouched for it (not in tokens: the ledger checks it).
+    issuer_id: str = ""
 
 
 def citizenship_summary(session: Session, person_id: str, now: datetime,
@@ -121,7 +123,8 @@ def summarize(rows: Iterable[VerifiedAttestation]) -> tuple[Citizenship, ...]:
     best: dict[str, Citizenship] = {}
     for row in rows:
         for nationality in row.nationalities:
-            candidate = Citizenship(nationality, row.assurance_level, row.expires_at)
+            candidate = Citizenship(nationality, row.assurance_level, row.expires_at,
+                                    row.issuer_id)
             if nationality not in best or _rank(candidate) > _rank(best[nationality]):
                 best[nationality] = candidate
     return tuple(best[n] for n in sorted(best))

@@ -89,6 +89,7 @@ def _token_row(signed: SignedToken, who: TokenSubject) -> dict[str, Any]:
             "audience": who.audience, "scope": signed.scope, "kid": signed.kid,
             "issued_at": signed.issued_at, "expires_at": signed.expires_at,
             "trust_level": who.trust_level, "policy_version": who.policy_version,
+            "identity_provider_id": who.identity_provider_id, "vouched_by": who.vouched_by,
             "status_list_id": signed.status.list_id if signed.status else None,
             "status_idx": signed.status.idx if signed.status else None}
 

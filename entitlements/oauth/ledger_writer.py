@@ -6,11 +6,13 @@ The stream's tip lives in memory, because no one else writes to the stream; afte
 any failure it is re-read, so a commit whose answer was lost cannot fork the chain.
 
 A token is recorded already revoked when, at the moment of the insert, its client is no
-longer active or its organization no longer verified at the trust it claims. Issuance reads
+longer active, its organization no longer verified at the trust it claims or, for a person,
+the identity provider or an attestation issuer behind it is suspended. Issuance reads
 both from a short cache, so without this a token signed just before a suspension could be
 written just after the suspension's bulk revocation and escape it. On PostgreSQL the check
 takes a share lock on both rows: a suspension either waits for the insert (and its bulk
-revocation then sees the token) or the insert waits for the suspension (and sees it).
+revocation then sees the token) or the insert waits for the suspension (and sees it); the same
+for the rows of a person token's identity provider and attestation issuers.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import ColumnElement, and_, case, insert, literal, null, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, insert, literal, null, select, update
 
+from ..attestations.models import AttestationIssuer
 from ..audit import service as audit
 from ..audit.models import AuditEvent, AuditStream
 from ..clients.models import ClientStatus, OAuthClient
 from ..clock import Clock
 from ..db import Database, UTCDateTime
+from ..identity_providers.models import IdentityProvider
 from ..organizations.models import Organization, OrganizationStatus, TrustLevel
 from .models import IssuedToken
 
+ACTIVE = "active"
 TOKEN_COLUMNS = ("jti", "client_id", "organization_id", "subject", "audience", "scope", "kid",
                  "issued_at", "expires_at", "policy_version", "status_list_id", "status_idx")
 EVENT_COLUMNS = ("stream", "seq", "at", "actor", "action", "target", "outcome", "reason",
@@ -107,22 +112,37 @@ def trust_at_least(level: str) -> list[str]:
 
 
 def _revoked_unless_standing(token: dict[str, Any]) -> ColumnElement[Any]:
-    """NULL while the client and its organization still stand as the token says, else
-    ``issued_at`` (SQLite serializes writers, so the check cannot race a suspension)."""
-    standing = and_(OAuthClient.status == ClientStatus.ACTIVE.value,
-                    Organization.status == OrganizationStatus.VERIFIED.value,
-                    Organization.trust_level.in_(trust_at_least(token["trust_level"])))
-    return (select(case((standing, null()),
+    """NULL while everything the token rests on still stands (its client, its organization
+    at the trust it claims and, for a person, the identity provider and the attestation
+    issuers behind it), else ``issued_at``. SQLite serializes writers, so the check cannot
+    race a suspension."""
+    standing = [OAuthClient.status == ClientStatus.ACTIVE.value,
+                Organization.status == OrganizationStatus.VERIFIED.value,
+                Organization.trust_level.in_(trust_at_least(token["trust_level"]))]
+    if token["identity_provider_id"]:
+        standing.append(exists().where(
+            IdentityProvider.id == token["identity_provider_id"],
+            IdentityProvider.status == ACTIVE))
+    if token["vouched_by"]:
+        standing.append(~exists().where(AttestationIssuer.id.in_(token["vouched_by"]),
+                                        AttestationIssuer.status != ACTIVE))
+    return (select(case((and_(*standing), null()),
                         else_=literal(token["issued_at"], UTCDateTime())))
             .join_from(OAuthClient, Organization,
                        Organization.id == OAuthClient.organization_id)
             .where(OAuthClient.client_id == token["client_id"]).scalar_subquery())
 
 
-#: The PostgreSQL form of ``_revoked_unless_standing``, with the share locks.
+#: The PostgreSQL form of ``_revoked_unless_standing``, with share locks on every row it
+#: reads, so a concurrent suspension and this insert are ordered one way or the other.
 _REVOKED_UNLESS_STANDING = (
     "(SELECT CASE WHEN c.status = 'active' AND o.status = 'verified' "
-    "AND o.trust_level = ANY(%(t{i}_trust_ok)s) THEN NULL "
+    "AND o.trust_level = ANY(%(t{i}_trust_ok)s) "
+    "AND (%(t{i}_idp)s::varchar IS NULL OR (SELECT p.status FROM identity_providers p "
+    "WHERE p.id = %(t{i}_idp)s::varchar FOR SHARE) = 'active') "
+    "AND COALESCE((SELECT bool_and(v.status = 'active') FROM (SELECT a.status "
+    "FROM attestation_issuers a WHERE a.id = ANY(%(t{i}_vouched)s::varchar[]) FOR SHARE) v), "
+    "true) THEN NULL "
     "ELSE %(t{i}_issued_at)s::timestamptz END "
     "FROM oauth_clients c JOIN organizations o ON o.id = c.organization_id "
     "WHERE c.client_id = %(t{i}_client_id)s::varchar FOR SHARE OF c, o)")
@@ -135,6 +155,8 @@ def _batch_statement(tokens: list[dict], events: list[dict], tip: dict
     for i, token in enumerate(tokens):
         params.update({f"t{i}_{c}": token[c] for c in TOKEN_COLUMNS})
         params[f"t{i}_trust_ok"] = trust_at_least(token["trust_level"])
+        params[f"t{i}_idp"] = token["identity_provider_id"]
+        params[f"t{i}_vouched"] = token["vouched_by"]
     for i, event in enumerate(events):
         params.update({f"e{i}_{c}": event[c] for c in EVENT_COLUMNS})
         params[f"e{i}_details"] = Json(event["details"])

@@ -104,7 +104,8 @@ class EntitlementsServer(AuthorizationServer):
             person = exchange.person_for(session, request.id_token, client.client_id, now)
         return self._issue(_token_subject(
             request, subject=person.id, actor=client.client_id,
-            citizenship=request.citizenship))
+            citizenship=request.citizenship,
+            identity_provider_id=request.id_token.provider.id))
 
     def _issue(self, who: TokenSubject) -> SignedToken:
         slot = self.status_slots.allocate()

@@ -36,6 +36,14 @@ class TokenSubject:
     organization_citizenship: tuple[OrgCitizenship, ...] = ()
     #: The shortest ``max_token_lifetime`` of the granted tiers, if any sets one.
     max_lifetime: int | None = None
+    #: For a person subject: the identity provider that named them and the attestation
+    #: issuers behind their citizenship. The ledger records the token revoked if any of them
+    #: was suspended meanwhile.
+    identity_provider_id: str | None = None
+
+    @property
+    def vouched_by(self) -> list[str]:
+        return sorted({c.issuer_id for c in self.citizenship or () if c.issuer_id})
 
     @property
     def not_after(self) -> datetime | None:

@@ -13,9 +13,13 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from entitlements.attestations import issuers
 from entitlements.clients import service as clients
+from entitlements.identity_providers import service as idps
 from entitlements.oauth.models import IssuedToken
 from entitlements.organizations import service as organizations
+from tests.api.test_policy_admin import Api, make_cast
+from tests.factories import VERIFIER, client_keypair
 from tests.helpers import basic
 
 CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
@@ -109,3 +113,82 @@ def test_a_suspension_in_flight_holds_the_record_back_until_it_commits(
         assert row.revoked_at == row.issued_at
     else:
         assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_client")
+
+
+PERSON_CHANGES: dict[str, Callable[[Any, Any, str], None]] = {
+    "identity provider suspended": lambda session, actor, org_id: idps.set_status(
+        session, actor, idps.list_for(session, org_id)[0].id, "suspended", "compromised"),
+    "attestation issuer suspended": lambda session, actor, org_id: issuers.set_status(
+        session, actor, issuers.find_by_issuer(session, VERIFIER).id, "suspended", "breach"),
+}
+
+
+@pytest.fixture
+def api(client, admin, db, clock) -> Api:
+    return Api(client, admin, db, clock)
+
+
+@pytest.mark.parametrize("change", list(PERSON_CHANGES))
+def test_a_person_token_whose_idp_or_verifier_is_suspended_meanwhile_is_recorded_revoked(
+        app, api, admin, db, clock, monkeypatch, change):
+    cast = make_cast(api, admin, db, clock)
+    a = cast["A"]
+    ledger = app.extensions["entitlements.oauth"].ledger
+    record = ledger.record
+    assert recorded(db, api.person_token(a, cast["idp_key"], "citizen")["access_token"]
+                    ).revoked_at is None
+
+    def change_then_record(signed: Any, who: Any) -> None:
+        with db.transaction() as session:
+            PERSON_CHANGES[change](session, admin.actor(), a.org_id)
+        record(signed, who)
+
+    monkeypatch.setattr(ledger, "record", change_then_record)
+    row = recorded(db, api.person_token(a, cast["idp_key"], "citizen")["access_token"])
+    assert row.revoked_at == row.issued_at
+
+
+def test_an_unrelated_verifier_suspended_meanwhile_revokes_nothing(app, api, admin, db, clock,
+                                                                   monkeypatch):
+    cast = make_cast(api, admin, db, clock)
+    _, jwks = client_keypair("other-1")
+    with db.transaction() as session:
+        other = issuers.register(session, admin.actor(), issuer="https://other.example",
+                                 name="Other", jwks=jwks, formats=["jwt"],
+                                 nationalities=["US"], assurance_levels=["high"],
+                                 max_age_days=30)
+    ledger = app.extensions["entitlements.oauth"].ledger
+    record = ledger.record
+
+    def change_then_record(signed: Any, who: Any) -> None:
+        with db.transaction() as session:
+            issuers.set_status(session, admin.actor(), other.id, "suspended", "unrelated")
+        record(signed, who)
+
+    monkeypatch.setattr(ledger, "record", change_then_record)
+    token = api.person_token(cast["A"], cast["idp_key"], "citizen")
+    assert token["citizenship"] and recorded(db, token["access_token"]).revoked_at is None
+
+
+def test_a_verifier_suspension_in_flight_holds_a_person_token_back(api, admin, db, clock):
+    """As for organizations: the person token's record waits for the issuer's suspension
+    to commit, then records the token revoked (or, where the request itself waited, its
+    citizenship no longer counts)."""
+    cast = make_cast(api, admin, db, clock)
+    a = cast["A"]
+    api.person_token(a, cast["idp_key"], "citizen")  # the ledger's writer exists
+    answers: list[Any] = []
+    with db.transaction() as session:
+        PERSON_CHANGES["attestation issuer suspended"](session, admin.actor(), a.org_id)
+        session.flush()
+        worker = threading.Thread(target=lambda: answers.append(
+            api.person_token(a, cast["idp_key"], "citizen")))
+        worker.start()
+        time.sleep(0.5)
+        assert worker.is_alive(), "the request waits for the suspension"
+    worker.join(timeout=30)
+    [token] = answers
+    row = recorded(db, token["access_token"])
+    assert row.revoked_at == row.issued_at or not token["citizenship"]
+    if db.engine.dialect.name == "postgresql":
+        assert token["citizenship"] and row.revoked_at == row.issued_at
