@@ -16,7 +16,7 @@ import jwt
 from ..clock import Clock
 from ..config import Settings
 from ..signing.keyring import KeyRingCache
-from ..token_status.publisher import Published, signed_document, validity
+from ..token_status.publisher import Published, document_etag, validity
 from .store import PolicyStore
 
 SNAPSHOT_TYP = "entitlements-policy+jwt"
@@ -26,7 +26,7 @@ class PolicySnapshotPublisher:
     def __init__(self, store: PolicyStore, keys: KeyRingCache, settings: Settings,
                  clock: Clock) -> None:
         self._store, self._keys, self._settings, self._clock = store, keys, settings, clock
-        self._signed: tuple[tuple[int, str, int], Published] | None = None
+        self._signed: Published | None = None
         self._lock = threading.Lock()
 
     def published(self) -> Published:
@@ -34,10 +34,10 @@ class PolicySnapshotPublisher:
         activation = self._store.activation(now)
         info, private_key = self._keys.get().signer(now)
         issued_at, expires_at = validity(now)
-        key = (activation.id, info.kid, issued_at)
+        etag = document_etag(f"{activation.id}:{info.kid}", issued_at)
         with self._lock:
-            if self._signed is not None and self._signed[0] == key:
-                return self._signed[1]
+            if self._signed is not None and self._signed.etag == etag:
+                return self._signed
         policy = self._store.version(activation.version)
         claims = {"iss": self._settings.issuer, "iat": issued_at, "exp": expires_at,
                   "ver": policy.version, "activation": activation.id,
@@ -45,7 +45,7 @@ class PolicySnapshotPublisher:
                   "tiers": policy.document["tiers"], "models": policy.document["models"]}
         token = jwt.encode(claims, private_key, algorithm=info.alg,
                            headers={"kid": info.kid, "typ": SNAPSHOT_TYP})
-        published = signed_document(token, f"{activation.id}:{info.kid}", issued_at)
+        published = Published(token, etag)
         with self._lock:
-            self._signed = (key, published)
+            self._signed = published
         return published

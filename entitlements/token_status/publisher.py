@@ -46,9 +46,10 @@ def validity(now: datetime) -> tuple[int, int]:
     return issued_at, issued_at + DOCUMENT_LIFETIME
 
 
-def signed_document(token: str, content: str, issued_at: int) -> Published:
-    """``content`` identifies what was signed (content fingerprint and kid)."""
-    return Published(token, hashlib.sha256(f"{content}:{issued_at}".encode()).hexdigest()[:32])
+def document_etag(content: str, issued_at: int) -> str:
+    """The ETag of a document whose signed claims ``content`` (what it says, and the kid)
+    and ``issued_at`` determine: the same in every process, so it also keys the cache."""
+    return hashlib.sha256(f"{content}:{issued_at}".encode()).hexdigest()[:32]
 
 
 def status_list_uri(settings: Settings, list_id: int) -> str:
@@ -60,7 +61,7 @@ class StatusListPublisher:
                  ttl: float = 0.5, maxsize: int = 64) -> None:
         self._db, self._keys, self._settings, self._clock = db, keys, settings, clock
         self._built: TTLCache[int, Published | None] = TTLCache(maxsize, ttl)
-        self._signed: dict[int, tuple[str, Published]] = {}
+        self._signed: dict[int, Published] = {}
         self._lock = threading.Lock()
 
     def published(self, list_id: int) -> Published | None:
@@ -81,19 +82,18 @@ class StatusListPublisher:
         now = self._clock.now()
         info, private_key = self._keys.get().signer(now)
         issued_at, expires_at = validity(now)
-        lst = bits.encode()["lst"]
-        fingerprint = hashlib.sha256(f"{info.kid}:{lst}:{issued_at}".encode()).hexdigest()
+        etag = document_etag(f"{info.kid}:{bits.encode()['lst']}", issued_at)
         with self._lock:
             cached = self._signed.get(list_id)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
+            if cached is not None and cached.etag == etag:
+                return cached
         token = encode_status_list_token(
             bits, private_key=private_key, algorithm=info.alg, kid=info.kid,
             issuer=self._settings.issuer, uri=status_list_uri(self._settings, list_id),
             issued_at=issued_at, expires_at=expires_at, ttl=CACHE_SECONDS)
-        published = signed_document(token, fingerprint, issued_at)
+        published = Published(token, etag)
         with self._lock:
-            self._signed[list_id] = (fingerprint, published)
+            self._signed[list_id] = published
             while len(self._signed) > 256:
                 self._signed.pop(next(iter(self._signed)))
         return published
