@@ -5,6 +5,7 @@ import click
 from ..identity_providers import service as idps
 from ..identity_providers.schemas import IdentityProviderSchema
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
+from .standing import add_standing_commands
 
 
 @click.group("idps")
@@ -46,29 +47,8 @@ def list_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     emit(as_json, data, human)
 
 
-@command.command("suspend")
-@click.argument("idp_id")
-@click.option("--reason", required=True)
-@json_option
-@pass_cli
-def suspend_command(cli: CliContext, idp_id: str, reason: str, as_json: bool) -> None:
-    """Suspend an identity provider: its ID tokens are refused at once."""
-    _set_status(cli, idp_id, "suspended", reason, as_json)
-
-
-@command.command("reinstate")
-@click.argument("idp_id")
-@click.option("--reason", required=True)
-@json_option
-@pass_cli
-def reinstate_command(cli: CliContext, idp_id: str, reason: str, as_json: bool) -> None:
-    """Reinstate a suspended identity provider."""
-    _set_status(cli, idp_id, "active", reason, as_json)
-
-
-def _set_status(cli: CliContext, idp_id: str, status: str, reason: str, as_json: bool) -> None:
-    with cli.transaction() as session:
-        data = IdentityProviderSchema().dump(
-            idps.set_status(session, cli.actor(), idp_id, status, reason))
-    done = "reinstated" if status == "active" else status
-    emit(as_json, data, f"identity provider {idp_id} {done}")
+add_standing_commands(
+    command, argument="idp_id", noun="identity provider", set_status=idps.set_status,
+    schema=IdentityProviderSchema,
+    suspend_help="Suspend an identity provider: its ID tokens are refused at once.",
+    reinstate_help="Reinstate a suspended identity provider.")

@@ -7,6 +7,7 @@ from ..attestations.models import FORMATS
 from ..attestations.schemas import AttestationIssuerSchema
 from ..gateway.policy import ASSURANCE_LEVELS
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
+from .standing import add_standing_commands
 
 
 @click.group("issuers")
@@ -53,27 +54,8 @@ def list_command(cli: CliContext, as_json: bool) -> None:
     emit(as_json, data, human)
 
 
-@command.command("suspend")
-@click.argument("issuer_id")
-@click.option("--reason", required=True)
-@json_option
-@pass_cli
-def suspend_command(cli: CliContext, issuer_id: str, reason: str, as_json: bool) -> None:
-    """Suspend an issuer: its verifications stop counting at once."""
-    with cli.transaction() as session:
-        data = AttestationIssuerSchema().dump(
-            issuers.set_status(session, cli.actor(), issuer_id, "suspended", reason))
-    emit(as_json, data, f"issuer {issuer_id} suspended")
-
-
-@command.command("reinstate")
-@click.argument("issuer_id")
-@click.option("--reason", required=True)
-@json_option
-@pass_cli
-def reinstate_command(cli: CliContext, issuer_id: str, reason: str, as_json: bool) -> None:
-    """Reinstate a suspended issuer."""
-    with cli.transaction() as session:
-        data = AttestationIssuerSchema().dump(
-            issuers.set_status(session, cli.actor(), issuer_id, "active", reason))
-    emit(as_json, data, f"issuer {issuer_id} reinstated")
+add_standing_commands(
+    command, argument="issuer_id", noun="issuer", set_status=issuers.set_status,
+    schema=AttestationIssuerSchema,
+    suspend_help="Suspend an issuer: its verifications stop counting at once.",
+    reinstate_help="Reinstate a suspended issuer.")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.factories import client_keypair
-from tests.unit.test_cli import Run, as_json, failed
+from tests.unit.test_cli import Run, as_json, failed, ok
 
 
 def test_persons_commands(cli: Run, org_id: str):
@@ -31,6 +31,10 @@ def test_issuers_commands(cli: Run, tmp_path: Path):
     suspended = as_json(cli("issuers", "suspend", row["id"], "--reason", "audit", "--json"))
     assert suspended["status"] == "suspended"
     assert [i["status"] for i in as_json(cli("issuers", "list", "--json"))] == ["suspended"]
+    assert "already suspended" in failed(cli("issuers", "suspend", row["id"], "--reason", "x"))
+    assert ok(cli("issuers", "reinstate", row["id"], "--reason", "cleared")).strip() == (
+        f"issuer {row['id']} reinstated")
+    assert [i["status"] for i in as_json(cli("issuers", "list", "--json"))] == ["active"]
     line = failed(cli("issuers", "register", "https://other.example", "--name", "Other",
                       "--jwks", str(path), "--format", "jwt", "--nationality", "usa",
                       "--level", "high", "--max-age-days", "30"))
