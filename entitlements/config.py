@@ -15,9 +15,9 @@ from marshmallow import Schema, ValidationError, validate, validates
 from marshmallow import fields as f
 
 from .errors import ConfigError
+from .gateway.claims import SIGNING_ALGORITHMS
 
 PREFIX = "ENTITLEMENTS_"
-SIGNING_ALGORITHMS = ("ES256", "EdDSA", "RS256")
 EVIDENCE_KINDS = frozenset({"domain", "lei", "agreement"})
 POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
                      "postgresql+psycopg2://")

@@ -44,7 +44,8 @@ def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
                 self.close_connection = True
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # HEAD answers carry the headers only
+                self.wfile.write(body)
 
         def _discard_body(self) -> bool:
             """The decision never reads the body, but an unread one would be parsed as the
@@ -61,7 +62,7 @@ def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.rfile.read(length)
             return True
 
-        do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = _check  # noqa: N815
+        do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _check  # noqa: N815
 
         def log_message(self, format: str, *args: object) -> None:
             """No per-request log lines: they would carry paths and timing, not tokens."""

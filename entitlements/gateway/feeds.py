@@ -92,7 +92,9 @@ def _parse_jwks(body: bytes) -> tuple[dict[str, PublicKey], float]:
     try:
         keys = json.loads(body)["keys"]
     except (ValueError, KeyError, TypeError):
-        raise http.FetchError("the JWKS is not a JSON key set") from None
+        keys = None
+    if not isinstance(keys, list):
+        raise http.FetchError("the JWKS is not a JSON key set")
     parsed = (PublicKey.from_jwk(k) for k in keys if isinstance(k, dict))
     return {k.kid: k for k in parsed if k is not None}, float("inf")
 

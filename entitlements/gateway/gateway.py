@@ -12,6 +12,7 @@ not fail-open is treated as unavailable (``stale_policy``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -28,8 +29,9 @@ from . import http
 from .feeds import Feed, Jwks, snapshot_parser, status_list_parser
 from .jws import TokenRejected, verified
 from .policy import ASSURANCE_LEVELS, Citizenship, Policy, Subject, decide_model
-from .status_list import STATUS_LIST, URI, VALID, StatusList
+from .status_list import INVALID, VALID, StatusList, reference
 
+log = logging.getLogger("entitlements.gateway")
 DISCOVERY = "/.well-known/oauth-authorization-server"
 _REQUIRED = frozenset(c.REQUIRED_CLAIMS)
 _NUMBER = (int, float)
@@ -61,7 +63,7 @@ class GatewayDecision(NamedTuple):
 TOKEN_REASONS = frozenset({
     "malformed", "algorithm_not_allowed", "wrong_typ", "unknown_kid", "bad_signature",
     "missing_claims", "wrong_issuer", "wrong_audience", "expired", "not_yet_valid",
-    "revoked", "untrusted_status_list", "missing_token"})
+    "revoked", "untrusted_status_list", "missing_token", "unsupported_claims_version"})
 
 
 class _Verified(NamedTuple):
@@ -86,6 +88,10 @@ class Gateway:
         self.poll_interval, self.leeway, self.timeout = poll_interval, leeway, timeout
         self.max_staleness = dict(max_staleness or {})
         self.default_max_staleness = default_max_staleness
+        # How long a decision may be reused when no document changes: one poll period, and
+        # half the shortest staleness, so windows and staleness take effect within it.
+        self._horizon = min(poll_interval, min([default_max_staleness,
+                                                *self.max_staleness.values()]) / 2)
         self.fail_open_tiers = fail_open_tiers
         self.cache_size = cache_size
         secure = partial(http.require_secure, allow_http=allow_http)
@@ -117,8 +123,6 @@ class Gateway:
     # -- the decision --------------------------------------------------------------------
 
     def decide(self, token: str | None, model: str) -> GatewayDecision:
-        if self._pid != os.getpid():
-            self._after_fork()
         if not token:
             return GatewayDecision("deny", None, model, "missing_token")
         key = (token, model)
@@ -166,20 +170,19 @@ class Gateway:
             raise TokenRejected("expired")
         if nbf - self.leeway > now:
             raise TokenRejected("not_yet_valid")
+        if claims[c.CLAIMS_VERSION_CLAIM] != c.CLAIMS_VERSION:
+            raise TokenRejected("unsupported_claims_version")
         return _Verified(str(claims[c.SUBJECT]), exp + self.leeway, _subject(claims),
                          tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims))
 
     def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
-        ref = claims.get(c.STATUS)
-        if ref is None:
-            return None
         try:
-            uri, idx = ref[STATUS_LIST][URI], int(ref[STATUS_LIST]["idx"])
-        except (KeyError, TypeError, ValueError):
+            ref = reference(claims)
+        except ValueError:
             raise TokenRejected("malformed", "the status claim is invalid") from None
-        if not isinstance(uri, str) or not uri.startswith(self.status_prefix):
+        if ref is not None and not ref[0].startswith(self.status_prefix):
             raise TokenRejected("untrusted_status_list")
-        return uri, idx
+        return ref
 
     def _decide(self, checked: _Verified, model: str) -> tuple[GatewayDecision, float]:
         subject = checked.subject
@@ -213,7 +216,7 @@ class Gateway:
         reason = verdict.reason
         if reason == "tier_not_in_token" and verdict.tier in checked.tiers:
             reason = "stale_policy"
-        result = (verdict.outcome, verdict.route_to, reason, now_ts + self._cache_horizon())
+        result = (verdict.outcome, verdict.route_to, reason, now_ts + self._horizon)
         if len(self._verdicts) >= self.cache_size:
             self._verdicts.clear()
         self._verdicts[key] = (*result, self._generation)
@@ -227,11 +230,6 @@ class Gateway:
         age = max(ages)
         return lambda tier: age > self.max_staleness.get(tier, self.default_max_staleness)
 
-    def _cache_horizon(self) -> float:
-        """How long a decision may be reused when no document changes: one poll period (so
-        windows, release dates and staleness take effect within it)."""
-        return min(self.poll_interval, self.default_max_staleness / 2)
-
     def _status(self, ref: tuple[str, int]) -> int:
         uri, idx = ref
         feed = self._lists.get(uri)
@@ -239,7 +237,7 @@ class Gateway:
             feed = self._watch(uri)
         bits = feed.value
         if bits is None or idx >= bits.size:
-            return VALID if bits is None else 1  # unknown list: staleness decides
+            return VALID if bits is None else INVALID  # unknown list: staleness decides
         return bits.get(idx)
 
     def _watch(self, uri: str) -> Feed[StatusList]:
@@ -273,8 +271,12 @@ class Gateway:
     def _refresh_feed(self, feed: Feed[Any]) -> None:
         try:
             changed = feed.refresh()
-        except (http.FetchError, TokenRejected, KeyError, ValueError, TypeError):
+        except (http.FetchError, TokenRejected):
             return  # keep the last good value; its age grows and staleness rules apply
+        except Exception:  # a document we cannot read must not stop the poller either
+            log.warning("could not read %s; keeping the last good copy", feed.url,
+                        exc_info=True)
+            return
         if changed:
             with self._lock:
                 self._generation += 1

@@ -13,8 +13,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
+from .claims import SIGNING_ALGORITHMS
+
 #: What the entitlement service signs with. Never ``none``, never HMAC.
-ALGORITHMS = frozenset({"ES256", "EdDSA", "RS256"})
+ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 MAX_TOKEN_BYTES = 16 * 1024
 
@@ -37,7 +39,7 @@ class PublicKey:
     def from_jwk(cls, jwk: dict[str, Any]) -> PublicKey | None:
         """The key, or None for one we would never accept (private, symmetric, unknown)."""
         alg = jwk.get("alg")
-        if alg not in ALGORITHMS or jwk.get("kty") == "oct" or "d" in jwk or not jwk.get("kid"):
+        if not _allowed(alg) or jwk.get("kty") == "oct" or "d" in jwk or not jwk.get("kid"):
             return None
         try:
             return cls(jwk["kid"], alg, jwt.PyJWK(jwk, algorithm=alg).key)
@@ -59,6 +61,11 @@ class PublicKey:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+def _allowed(alg: Any) -> bool:
+    """An allowed algorithm name (a list or an object in its place is simply not one)."""
+    return isinstance(alg, str) and alg in ALGORITHMS
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
@@ -108,7 +115,7 @@ def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[s
     the expected ``typ``; TokenRejected otherwise."""
     header, payload, signing_input, signature = split(token)
     alg = header.get("alg")
-    if alg not in ALGORITHMS:
+    if not _allowed(alg):
         raise TokenRejected("algorithm_not_allowed", f"alg {str(alg)[:20]!r}")
     if header.get("typ") != typ:
         raise TokenRejected("wrong_typ", f"typ must be {typ}")

@@ -82,7 +82,8 @@ class StatusListPublisher:
         now = self._clock.now()
         info, private_key = self._keys.get().signer(now)
         issued_at, expires_at = validity(now)
-        etag = document_etag(f"{info.kid}:{bits.encode()['lst']}", issued_at)
+        content = hashlib.sha256(bits.to_bytes()).hexdigest()  # compressing waits for a change
+        etag = document_etag(f"{info.kid}:{content}", issued_at)
         with self._lock:
             cached = self._signed.get(list_id)
             if cached is not None and cached.etag == etag:

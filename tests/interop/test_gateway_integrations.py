@@ -71,6 +71,24 @@ def test_the_authorization_service_routes_falls_back_and_refuses(
     assert by_query.headers["X-Entitlements-Model"] == "base-1"
 
 
+def test_head_and_options_get_the_decision_and_no_body(live_server, world, authz_url):
+    """Envoy forwards the original method: a HEAD refusal must leave no body bytes on the
+    pooled connection, and a preflight OPTIONS gets a decision, not a 501."""
+    token = token_for(live_server, world)
+    connection = http.client.HTTPConnection(authz_url.removeprefix("http://"), timeout=5)
+    try:
+        for method, bearer_token, status in (("HEAD", "forged", 401), ("HEAD", token, 200),
+                                             ("OPTIONS", token, 200), ("GET", token, 200)):
+            connection.request(method, "/v1/chat", headers={
+                "Authorization": f"Bearer {bearer_token}", "X-Entitlements-Model": "base-1"})
+            answer = connection.getresponse()
+            answer.read()
+            assert (method, answer.status) == (method, status)
+        assert answer.getheader("X-Entitlements-Model") == "base-1"
+    finally:
+        connection.close()
+
+
 def test_the_authorization_service_drops_forwarded_bodies_on_keep_alive(
         live_server, world, authz_url):
     """A proxy that forwards the body (Envoy's with_request_body) must not have it read as

@@ -158,7 +158,7 @@ def test_an_expired_document_is_refused_and_a_held_one_stops_counting(
     assert gateway.snapshot.expires_at == current["exp"] + gateway.leeway
     assert gateway.decide(token, "frontier-2").outcome == "allow"
     gateway.snapshot.expires_at = time.time() - 1  # held past its exp, with polls failing
-    time.sleep(gateway._cache_horizon())
+    time.sleep(gateway._horizon)
     stale = gateway.decide(token, "frontier-2")
     assert (stale.outcome, stale.model, stale.reason) == ("fallback", "base-1", "stale_policy")
     assert gateway.decide(token, "base-1").outcome == "allow"  # public fails open

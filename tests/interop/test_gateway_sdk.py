@@ -20,7 +20,9 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
+from entitlements.gateway.feeds import _parse_jwks
 from entitlements.gateway.gateway import Gateway
+from entitlements.gateway.http import FetchError
 from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
 from entitlements.token_status import revocation
@@ -97,6 +99,15 @@ def _bad_tokens(live_server, token: str, signer) -> dict[str, tuple[str, str]]:
         "unknown-kid": (signed(headers={"kid": "no-such-key"}), "unknown_kid"),
         "wrong-typ": (signed(headers={"typ": "JWT"}), "wrong_typ"),
         "missing-claims": (signed(entitlements=None), "missing_claims"),
+        "alg-not-a-string": (f"{_b64({'alg': [], 'typ': 'at+jwt'})}.{body}.{sig}",
+                             "algorithm_not_allowed"),
+        "negative-status-index": (signed(status={"status_list": {
+            "idx": -1, "uri": claims["status"]["status_list"]["uri"]}}), "malformed"),
+        "fractional-status-index": (signed(status={"status_list": {
+            "idx": 7.9, "uri": claims["status"]["status_list"]["uri"]}}), "malformed"),
+        "foreign-status-list": (signed(status={"status_list": {
+            "idx": 7, "uri": "https://evil.example/status-lists/1"}}), "untrusted_status_list"),
+        "unknown-claims-version": (signed(ent_ver=99), "unsupported_claims_version"),
         "garbage": ("not-a-token", "malformed"),
         "empty": ("", "missing_token"),
     }
@@ -245,3 +256,21 @@ def test_a_deeply_nested_payload_is_malformed_not_a_crash(gateway):
     head = _b64({"alg": "ES256", "typ": "at+jwt", "kid": "k"})
     body = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
     assert gateway.decide(f"{head}.{body}.AAAA", "base-1").reason == "malformed"
+
+
+@pytest.mark.parametrize("body", [b'{"keys": 5}', b'{"keys": null}', b"[]", b"nope"])
+def test_a_jwks_that_is_not_a_key_list_is_refused(body):
+    with pytest.raises(FetchError, match="not a JSON key set"):
+        _parse_jwks(body)
+
+
+def test_a_document_the_poller_cannot_read_keeps_the_last_good_copy(gateway, caplog):
+    held = gateway.snapshot.value
+
+    def unreadable(body: bytes):
+        raise AttributeError("'list' object has no attribute 'items'")
+
+    gateway.snapshot._parse, gateway.snapshot.etag = unreadable, None
+    gateway.refresh()  # no exception escapes: the poller thread lives on
+    assert gateway.snapshot.value is held
+    assert "keeping the last good copy" in caplog.text
