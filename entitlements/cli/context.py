@@ -6,6 +6,7 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from ..db import Database
 from ..errors import InvalidInput
 from ..migrations_check import require_current_schema
 from ..organizations.service import Actor
+from ..policy.service import ON_PENDING
 from ..signing.keystore import FileKeyStore
+from ..web.fields import in_utc_range
 
 
 class CliContext:
@@ -73,9 +76,27 @@ def emit(as_json: bool, data: Any, human: str) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else human)
 
 
+class IsoTime(click.DateTime):
+    """An ISO 8601 time with its offset (``--with-date`` also a plain date, at midnight UTC),
+    refused when it does not exist in UTC."""
+
+    def __init__(self, with_date: bool = False) -> None:
+        super().__init__(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z",
+                          *(["%Y-%m-%d"] if with_date else [])])
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        moment = super().convert(value, param, ctx)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        try:
+            return in_utc_range(moment, ValueError)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 on_pending_option = click.option(
-    "--on-pending", type=click.Choice(["keep", "cancel"]), default=None,
+    "--on-pending", type=click.Choice(ON_PENDING), default=None,
     help="Activations scheduled after this one would replace it when due: keep or cancel "
          "them (required when there are any).")
 pass_cli = click.make_pass_decorator(CliContext)

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from ..organizations.schemas import (
     dump_organization,
 )
 from ..policy import service as policy
-from .context import CliContext, emit, json_option, on_pending_option, pass_cli
+from .context import CliContext, IsoTime, emit, json_option, on_pending_option, pass_cli
 
 TRUST_LEVELS = click.Choice([t.value for t in TrustLevel])
 
@@ -169,7 +169,7 @@ def history_command(cli: CliContext, org_id: str, as_json: bool) -> None:
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Every organization."""
     with cli.transaction() as session:
-        listed = policy.allowlisted_tiers(session, SystemClock().now())
+        listed = policy.allowlisted_tiers(session, cli.clock.now())
         data = [dump_organization(org, listed.get(org.id, []))
                 for org in organizations.list_all(session)]
     human = "\n".join(f"{o['id']}  {o['status']:9} {o['trust_level']:18} {o['name']}"
@@ -288,15 +288,13 @@ def check_lei_command(cli: CliContext, org_id: str, lei: str, as_json: bool) -> 
 @click.argument("reference")
 @click.option("--nationality", "nationalities", multiple=True, required=True)
 @click.option("--level", type=click.Choice(["low", "substantial", "high"]), required=True)
-@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
-              required=True)
+@click.option("--expires", type=IsoTime(with_date=True), required=True)
 @json_option
 @pass_cli
 def record_citizenship_command(cli: CliContext, org_id: str, reference: str,
                                nationalities: tuple[str, ...], level: str, expires: datetime,
                                as_json: bool) -> None:
     """Record the organization's attestation that all its users are citizens."""
-    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
     with cli.transaction() as session:
         data = EvidenceSchema().dump(evidence.record_citizenship(
             session, cli.actor(), org_id, reference, nationalities=list(nationalities),

@@ -16,9 +16,9 @@ from ..policy import impact, service
 from ..policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
 from ..policy.explain import SubjectRef, explain
 from ..policy.schemas import ActivationSchema, PolicyVersionSchema, PolicyVersionSummarySchema
-from .context import CliContext, emit, json_option, on_pending_option, pass_cli
+from .context import CliContext, IsoTime, emit, json_option, on_pending_option, pass_cli
 
-ISO = click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"])
+ISO = IsoTime()
 TRUST = click.Choice(["unverified", "verified", "trusted", "government_partner"])
 
 

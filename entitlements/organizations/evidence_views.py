@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ..gateway.policy import ASSURANCE_LEVELS
 from ..web.admin import actor, admin_required, database, json_body, transaction
+from ..web.fields import AwareDateTime
 from . import evidence
 from .schemas import EvidenceSchema
 
@@ -26,7 +27,7 @@ class CitizenshipAttestationSchema(Schema):
     nationalities = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z]{2}$")),
                                 required=True, validate=validate.Length(1, 50))
     level = fields.String(required=True, validate=validate.OneOf(ASSURANCE_LEVELS))
-    expires_at = fields.AwareDateTime(required=True)
+    expires_at = AwareDateTime(required=True)
 
 
 class AgreementSchema(Schema):

@@ -24,6 +24,7 @@ from ..gateway.policy import (
     compile_document,
 )
 from ..organizations.models import TrustLevel
+from ..web.fields import AwareDateTime
 
 TIER_STATUSES = ("open", "allowlist_only", "suspended")
 #: What a client-credentials (organization) subject needs for a tier that requires
@@ -36,8 +37,8 @@ MAX_TIERS, MAX_MODELS, MAX_ALLOWLIST, MAX_WINDOWS = 200, 2000, 50_000, 20
 
 
 class _WindowSchema(Schema):
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(load_default=None)
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(load_default=None)
     trust_levels = fields.List(fields.String(validate=validate.OneOf(list(TrustLevel))),
                                load_default=None, allow_none=True,
                                validate=validate.Length(min=1), metadata={
@@ -75,7 +76,7 @@ class _TierSchema(Schema):
 class _ModelSchema(Schema):
     tier = fields.String(required=True)
     fallback = fields.String(load_default=None, allow_none=True)
-    released_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    released_at = AwareDateTime(load_default=None, allow_none=True)
 
 
 class PolicyDocumentSchema(Schema):

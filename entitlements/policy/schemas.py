@@ -1,5 +1,8 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..web.fields import AwareDateTime
+from . import service
+
 REASON = validate.Length(1, 500)
 
 
@@ -34,7 +37,7 @@ class PolicyStateSchema(Schema):
     activations = fields.List(fields.Nested(ActivationSchema))
 
 
-ON_PENDING = fields.String(load_default=None, validate=validate.OneOf(["keep", "cancel"]),
+ON_PENDING = fields.String(load_default=None, validate=validate.OneOf(service.ON_PENDING),
                           metadata={"description": (
                               "Activations scheduled after this one would replace it when due: "
                               "keep them, or cancel them. Required when there are any.")})
@@ -51,7 +54,7 @@ class VersionCreateSchema(Schema):
     document = fields.Dict(load_default=None, metadata={"description": "A whole policy."})
     patch = fields.Dict(load_default=None, metadata={
         "description": "An RFC 7396 merge patch applied to base_version's document."})
-    activate_at = fields.AwareDateTime(load_default=None, metadata={
+    activate_at = AwareDateTime(load_default=None, metadata={
         "description": "Activate at this time (not in the past)."})
     activate_now = fields.Boolean(load_default=False)
     on_pending = ON_PENDING
@@ -69,7 +72,7 @@ class VersionCreatedSchema(Schema):
 
 class ActivateSchema(Schema):
     reason = fields.String(required=True, validate=REASON)
-    at = fields.AwareDateTime(load_default=None)
+    at = AwareDateTime(load_default=None)
     on_pending = ON_PENDING
     revoke_disallowed = fields.Boolean(load_default=False, metadata={
         "description": "Re-imposition: activate now and revoke every live token the version "
@@ -92,7 +95,7 @@ class CancelSchema(Schema):
 
 
 class DryRunSchema(Schema):
-    at = fields.AwareDateTime(load_default=None)
+    at = AwareDateTime(load_default=None)
 
 
 class ExplainSchema(Schema):
@@ -102,7 +105,7 @@ class ExplainSchema(Schema):
     model = fields.String(load_default=None, validate=validate.Length(1, 64))
     tiers = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=None,
                         validate=validate.Length(1, 200))
-    at = fields.AwareDateTime(load_default=None)
+    at = AwareDateTime(load_default=None)
 
 
 class RevokeTokensSchema(Schema):

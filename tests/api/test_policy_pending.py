@@ -147,3 +147,24 @@ def test_an_activation_about_to_fall_due_cannot_be_cancelled(api, clock, schedul
     assert api.active() == 2
     clock.advance(seconds=8)
     assert api.active() == 3
+
+
+FAR = "9999-12-31T23:59:59-12:00"  # parses, but lies past the last instant UTC can hold
+
+
+@pytest.mark.parametrize(("path", "body", "code"), [
+    ("/policy/versions/2/activate", {"reason": "x", "at": FAR}, "invalid_input"),
+    ("/policy/versions/2/dry-run", {"at": FAR}, "invalid_input"),
+    ("/policy/explain", {"organization_id": "org_x", "tiers": ["public"], "at": FAR},
+     "invalid_input"),
+    ("/policy/versions", {"base_version": 2, "reason": "x", "activate_at": FAR,
+                          "patch": DESCRIBE}, "invalid_input"),
+    ("/policy/versions", {"base_version": 2, "reason": "x", "patch": {"tiers": {"public": {
+        "windows": [{"starts_at": "0001-01-01T00:00:00+12:00"}]}}}}, "invalid_policy"),
+])
+def test_a_time_outside_utc_is_a_400_and_changes_nothing(api, path, body, code):
+    api.new_version("the catalog", document=DOC, activate_now=True)
+    written = api.written()
+    problem = api.problem("POST", path, body, 400, code)
+    assert "out of range once converted to UTC" in str(problem)
+    assert api.written() == written

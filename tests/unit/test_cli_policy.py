@@ -362,6 +362,17 @@ def test_errors_are_one_line_on_stderr(cli: Run, applied: int, args, message):
     assert written(cli) == before
 
 
+@pytest.mark.parametrize("command", [("activate", "{v}", "--reason", "x"), ("dry-run", "{v}")])
+def test_a_time_outside_utc_is_a_usage_error(cli: Run, applied: int, command):
+    before = written(cli)
+    args = [a.format(v=applied) for a in command]
+    result = cli("policy", *args, "--at", "9999-12-31T23:59:59-1200")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Invalid value for '--at': the time is out of range once converted to UTC" in (
+        result.stderr)
+    assert written(cli) == before
+
+
 def test_scheduling_a_new_version_in_the_past_keeps_nothing(cli: Run, tmp_path: Path,
                                                              applied: int):
     before = written(cli)
