@@ -88,6 +88,10 @@ def current_facts(session: Session, person_id: str, now: datetime) -> list[Verif
                AttestationIssuer.status == "active")))
 
 
+#: A person token lives at least this long: verifications closer to expiry are left out.
+MIN_TOKEN_LIFETIME = timedelta(seconds=10)
+
+
 @dataclass(frozen=True)
 class Citizenship:
     """One verified nationality, at the best level we hold for it, and until when."""

@@ -117,12 +117,22 @@ def set_tier_command(cli: CliContext, tier: str, status: str | None,
                             "trust_levels": list(trust_levels) or None,
                             "allowlist": list(allowlist) or None,
                             "max_token_lifetime": max_lifetime}
+    citizenship_options = bool(nationalities or min_level or organization_subjects)
+    if no_citizenship and citizenship_options:
+        raise InvalidInput("--no-citizenship drops the requirement: give no citizenship "
+                           "options with it")
     if nationalities:
         rule["citizenship"] = {"nationalities": list(nationalities),
                                "min_level": min_level or "substantial",
                                "organization_subjects": organization_subjects or "attestation"}
+    elif citizenship_options:  # change the tier's existing requirement (a merge patch)
+        rule["citizenship"] = {"min_level": min_level,
+                               "organization_subjects": organization_subjects}
     patch_rule = {k: v for k, v in rule.items() if v is not None}
-    if no_citizenship:
+    if "citizenship" in patch_rule:
+        patch_rule["citizenship"] = {k: v for k, v in patch_rule["citizenship"].items()
+                                     if v is not None}
+    if no_citizenship:  # on an existing tier only: dropping a rule creates nothing
         patch_rule["citizenship"] = None
         _new_version(cli, mutate=lambda doc: _replace_tier(doc, tier, patch_rule), **edit)
     else:
@@ -161,7 +171,7 @@ def set_model_command(cli: CliContext, model: str, tier: str, fallback: str | No
     """Add or change a model in the catalog."""
     entry = {"tier": tier, "fallback": fallback,
              "released_at": released_at.isoformat() if released_at else None}
-    _new_version(cli, mutate=lambda doc: _set(doc, "models", model, entry), **edit)
+    _new_version(cli, patch={"models": {model: entry}}, **edit)  # nulls: none, removed
 
 
 @command.command("remove-model")
@@ -189,7 +199,7 @@ def activate_command(cli: CliContext, number: int, reason: str, at: datetime | N
     with cli.transaction() as session:
         if revoke_disallowed:
             data = impact.reimpose(session, cli.actor(), number, reason=reason,
-                                   revoke_disallowed=True, on_pending=on_pending)
+                                   on_pending=on_pending)
             human = (f"version {number} re-imposed; {data['revoked']} of "
                      f"{data.get('checked', 0)} live tokens revoked")
         else:
@@ -301,11 +311,6 @@ def _replace_tier(doc: dict[str, Any], tier: str, rule: dict[str, Any]) -> dict[
     if tier not in doc["tiers"]:
         raise InvalidInput(f"no tier named {tier!r}")
     doc["tiers"][tier].update(rule)
-    return doc
-
-
-def _set(doc: dict[str, Any], section: str, key: str, value: Any) -> dict[str, Any]:
-    doc[section][key] = value
     return doc
 
 

@@ -34,9 +34,6 @@ from .scopes import choose_tiers
 from .token_exchange import TokenExchangeGrant
 from .tokens import SignedToken, StatusRef, TokenSubject, sign_token
 
-#: A person token lives at least this long: verifications closer to expiry are left out.
-MIN_TOKEN_LIFETIME = timedelta(seconds=10)
-
 
 class EntitlementsServer(AuthorizationServer):
     def __init__(
@@ -89,7 +86,7 @@ class EntitlementsServer(AuthorizationServer):
             if person is None:
                 return ()
             return attestations.citizenship_summary(session, person.id, now,
-                                                    min_remaining=MIN_TOKEN_LIFETIME)
+                                                    min_remaining=attestations.MIN_TOKEN_LIFETIME)
 
     def exchange_token(self, request: Any) -> SignedToken:
         """Mark the verified ID token used, find its person, and issue a person token."""

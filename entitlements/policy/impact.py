@@ -73,21 +73,20 @@ def dry_run(session: Session, candidate: int, now: datetime) -> dict[str, Any]:
 
 
 def reimpose(session: Session, actor: Actor, version: int, *, reason: str,
-             revoke_disallowed: bool, on_pending: str | None = None) -> dict[str, Any]:
-    """Activate ``version`` now and, if asked, revoke the live tokens it no longer allows;
-    one audit event records the activation and its effects."""
+             on_pending: str | None = None) -> dict[str, Any]:
+    """Activate ``version`` now and revoke every live token it no longer allows; one audit
+    event records the activation and its effects."""
     service.lock_policy(session)
     before = service.active_version(session, actor.now)
     later = [r.id for r in service.pending_after(session, actor.now)]
     activation = service.activate(session, actor, version, reason=reason, kind="reimpose",
                                   audited=False, on_pending=on_pending)
     effects: dict[str, Any] = {"before": before, "after": version,
-                               "activation": activation.id, "revoked": 0}
+                               "activation": activation.id}
     if later:
         effects["pending"] = {"decision": on_pending, "activations": later}
-    if revoke_disallowed:
-        policy = compile_policy(version, service.get_version(session, version).document)
-        effects.update(_revoke_disallowed(session, policy, actor.now))
+    policy = compile_policy(version, service.get_version(session, version).document)
+    effects.update(_revoke_disallowed(session, policy, actor.now))
     audit.record(session, at=actor.now, actor=actor.name, action="policy.reimposed",
                  target=f"policy:{version}", reason=reason, details=effects)
     return effects

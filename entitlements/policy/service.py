@@ -22,8 +22,7 @@ from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion
 from .store import load_schedule
 
-ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
-           "reimpose": "policy.reimposed"}
+ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back"}
 #: What becomes of activations scheduled after a new one (see ``activate``).
 ON_PENDING = ("keep", "cancel")
 #: How close to its due time an activation can still be cancelled: more than the policy
@@ -250,9 +249,10 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
                     on_pending: str | None) -> PolicyVersion:
     if session.get(Organization, org_id) is None:
         raise NotFound(f"no organization with id {org_id!r}")
-    base = _latest_locked(session)
+    lock_policy(session)
     # Build on what is active now: a version scheduled for later must not sneak in early.
-    current = get_version(session, active_version(session, actor.now) or base.version)
+    active = active_version(session, actor.now)
+    current = get_version(session, active) if active is not None else latest(session)
     tiers = current.document["tiers"]
     if tier not in tiers:
         raise NotFound(f"no tier named {tier!r} (known tiers: {', '.join(sorted(tiers))})")
@@ -263,8 +263,9 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
     allowlist = sorted({*listed, org_id}) if add else [o for o in listed if o != org_id]
     verb = "granted" if add else "revoked"
     document = changes.merge_patch(current.document, {"tiers": {tier: {"allowlist": allowlist}}})
-    row = create_version(session, actor, base_version=base.version,
-                         reason=f"tier {tier} {verb} to {org_id}", document=document)
+    row = create_version(session, actor, base_version=current.version,
+                         reason=f"tier {tier} {verb} to {org_id}", document=document,
+                         on_active=active is not None)
     activate(session, actor, row.version, reason=row.reason, on_pending=on_pending)
     audit.record(session, at=actor.now, actor=actor.name, action=f"organization.tier_{verb}",
                  target=org_id, details={"tier": tier, "policy_version": row.version})

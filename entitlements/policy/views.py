@@ -77,7 +77,6 @@ def activate(number: int) -> tuple[Response, int]:
     with transaction() as session:
         if body["revoke_disallowed"]:
             return jsonify(impact.reimpose(session, actor(), number, reason=body["reason"],
-                                           revoke_disallowed=True,
                                            on_pending=body["on_pending"])), 201
         row = service.activate(session, actor(), number, reason=body["reason"], at=body["at"],
                                on_pending=body["on_pending"])

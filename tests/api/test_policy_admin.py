@@ -690,9 +690,10 @@ def test_every_admin_change_leaves_an_audit_event(api, cast, clock, admin):
     created, activated, granted = changed(
         lambda: api("POST", f"/organizations/{a.org_id}/tiers", {"tier": "restricted"}, 201),
         "policy.version_created", "policy.activated", "organization.tier_granted")
-    # A grant builds on the active version (start + 1, re-imposed), not the latest one.
+    # A grant builds on the active version (start + 1, re-imposed), not the latest one,
+    # and its diff is against that version: the grant alone.
+    assert created.details["base_version"] == start + 1
     assert created.details["diff"] == [
-        {"path": "/tiers/early-access/status", "before": "suspended", "after": "open"},
         {"path": "/tiers/restricted/allowlist", "before": [], "after": [a.org_id]}]
     assert granted.details == {"tier": "restricted", "policy_version": start + 3}
     changed(lambda: api("DELETE", f"/organizations/{a.org_id}/tiers/restricted"),
@@ -715,6 +716,9 @@ def test_granting_a_tier_does_not_activate_a_pending_version(api, cast, clock, a
     api("POST", f"/organizations/{other}/tiers", {"tier": "public", "on_pending": "keep"}, 201)
     assert api.latest() == start + 2
     assert tiers_of(api.token(b)) == ["public", "restricted"]
+    granted = api("GET", f"/policy/versions/{start + 2}")
+    assert granted["base_version"] == start, "built on the active version, and says so"
+    assert [d["path"] for d in granted["diff"]] == ["/tiers/public/allowlist"]
 
 
 def test_rollback_while_an_equal_version_is_pending(api, cast, clock):

@@ -128,6 +128,13 @@ def test_set_tier(cli: Run, org_id: str, applied: int):
     assert dropped["diff"] == [{"path": "/tiers/restricted/citizenship",
                                 "before": changed["document"]["tiers"]["restricted"][
                                     "citizenship"], "after": None}]
+    raised = as_json(cli("policy", "set-tier", "restricted", "--citizenship", "US",
+                         "--reason", "again", "--json"))
+    lowered = as_json(cli("policy", "set-tier", "restricted", "--min-level", "low",
+                          "--reason", "only the level", "--json"))
+    assert lowered["diff"] == [{"path": "/tiers/restricted/citizenship/min_level",
+                                "before": "substantial", "after": "low"}]
+    assert raised["document"]["tiers"]["restricted"]["citizenship"]["nationalities"] == ["US"]
     new_tier = as_json(cli("policy", "set-tier", "eu", "--reason", "new tier", "--json"))
     assert new_tier["document"]["tiers"]["eu"]["status"] == "open"
     before = written(cli)
@@ -135,6 +142,11 @@ def test_set_tier(cli: Run, org_id: str, applied: int):
         "policy", "set-tier", "eu", "--allow", "org_nope", "--reason", "x"))
     assert "no tier named 'nonesuch'" in failed(cli(
         "policy", "set-tier", "nonesuch", "--no-citizenship", "--reason", "x"))
+    assert "give no citizenship options with it" in failed(cli(
+        "policy", "set-tier", "restricted", "--no-citizenship", "--min-level", "high",
+        "--reason", "x"))
+    assert "nationalities" in failed(cli(  # no requirement to change the level of
+        "policy", "set-tier", "eu", "--min-level", "high", "--reason", "x"))
     assert "the fallback chain of 'base-1'" in failed(cli(
         "policy", "set-tier", "public", "--status", "suspended", "--reason", "x"))
     assert written(cli) == before
