@@ -182,14 +182,8 @@ def _person(session: Session, client_id: str, org_id: str, ref: PersonRef, now: 
     if not (ref.idp_issuer and ref.idp_subject):
         raise AttestationRefused("unknown_person", "name the person by person_id, or by "
                                                    "idp_issuer and idp_subject")
-    found = persons.find_by_idp(session, org_id, ref.idp_issuer, ref.idp_subject)
-    if found is not None:
-        return found
-    actor = Actor(f"client:{client_id}", now)
-    person = persons.create(session, actor, org_id, idp_issuer=ref.idp_issuer,
-                            idp_subject=ref.idp_subject)
-    session.flush()
-    return person
+    return persons.find_or_create_by_idp(session, Actor(f"client:{client_id}", now), org_id,
+                                         ref.idp_issuer, ref.idp_subject)
 
 
 def _store(session: Session, person: Person, issuer: AttestationIssuer | None,

@@ -75,12 +75,6 @@ def person_for(session: Session, verified: VerifiedIdToken, client_id: str, now:
                ) -> Person:
     """The person the ID token names in its organization, created on first exchange."""
     provider = verified.provider
-    found = persons.find_by_idp(session, provider.organization_id, provider.issuer,
-                                verified.subject)
-    if found is not None:
-        return found
-    person = persons.create(session, Actor(f"client:{client_id}", now),
-                            provider.organization_id, idp_issuer=provider.issuer,
-                            idp_subject=verified.subject)
-    session.flush()
-    return person
+    return persons.find_or_create_by_idp(session, Actor(f"client:{client_id}", now),
+                                         provider.organization_id, provider.issuer,
+                                         verified.subject)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
@@ -28,6 +29,26 @@ def create(session: Session, actor: Actor, org_id: str, *, idp_issuer: str | Non
                  target=person.id, details={"organization_id": org.id,
                                             "idp_issuer": idp_issuer})
     return person
+
+
+def find_or_create_by_idp(session: Session, actor: Actor, org_id: str, issuer: str,
+                          subject: str) -> Person:
+    """The person an identity provider names, created on first sight. Two first sights at
+    once (two exchanges, or an exchange and an attestation) both find nobody; the one that
+    loses the insert finds the winner's row instead of failing."""
+    found = find_by_idp(session, org_id, issuer, subject)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            person = create(session, actor, org_id, idp_issuer=issuer, idp_subject=subject)
+            session.flush()
+        return person
+    except (IntegrityError, Conflict):
+        found = find_by_idp(session, org_id, issuer, subject)
+        if found is None:
+            raise
+        return found
 
 
 def get(session: Session, person_id: str) -> Person:

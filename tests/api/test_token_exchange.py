@@ -15,6 +15,7 @@ from entitlements.audit.models import AuditEvent
 from entitlements.identity_providers import service as idps
 from entitlements.identity_providers.models import UsedSubjectToken
 from entitlements.oauth.models import IssuedToken
+from entitlements.organizations.service import Actor
 from entitlements.persons import service as persons
 from entitlements.persons.models import Person
 from tests.factories import GATEWAY, client_keypair
@@ -252,3 +253,24 @@ def test_scope_and_audience_follow_the_client_credentials_rules(client, clock, p
     assert unentitled.get_json()["error"] == "invalid_scope"
     ok = exchange(client, partner, id_token(idp, clock, jti="c"), audience=GATEWAY)
     assert claims_of(ok.get_json()["access_token"])["aud"] == GATEWAY
+
+
+@pytest.mark.parametrize("blind_lookups", [1, 2], ids=["create-sees-it", "insert-collides"])
+def test_two_first_exchanges_at_once_find_one_person(client, db, clock, partner, idp,
+                                                     monkeypatch, blind_lookups):
+    """A concurrent first exchange created the person after this one looked: the create
+    (its own check, or the unique index) loses, and the exchange uses the winner's row."""
+    with db.transaction() as session:
+        winner = persons.create(session, Actor("client:other", clock.now()), partner.org_id,
+                                idp_issuer=IDP, idp_subject="alice").id
+    real, calls = persons.find_by_idp, []
+
+    def late(session, org_id, issuer, subject):
+        calls.append(subject)
+        return None if len(calls) <= blind_lookups else real(session, org_id, issuer, subject)
+
+    monkeypatch.setattr(persons, "find_by_idp", late)
+    response = exchange(client, partner, id_token(idp, clock))
+    assert response.status_code == 200, response.get_json()
+    assert claims_of(response.get_json()["access_token"])["sub"] == winner
+    assert count(db, Person) == 1
