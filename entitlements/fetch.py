@@ -16,8 +16,10 @@ def get_bounded(uri: str, *, max_bytes: int, timeout: float, accept: str) -> byt
     """The body at ``uri``, read no further than ``max_bytes`` (a hostile server cannot
     make us buffer more)."""
     try:
-        with requests.get(uri, timeout=timeout, stream=True,
+        with requests.get(uri, timeout=timeout, stream=True, allow_redirects=False,
                           headers={"Accept": accept}) as response:
+            if response.is_redirect:  # it could lead off HTTPS, or to another host
+                raise FetchFailed(f"{uri} redirects elsewhere; not followed")
             response.raise_for_status()
             body = response.raw.read(max_bytes + 1, decode_content=True)
     except (requests.RequestException, urllib3.exceptions.HTTPError) as error:

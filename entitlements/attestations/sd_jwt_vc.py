@@ -50,8 +50,10 @@ KB_REQUIRED = ["aud", "iat", "nonce", "sd_hash"]
 #: SD-JWT VC section 3.2.2.2: claims an issuer must never make selectively disclosable.
 #: ``verified_at`` too: withholding it would dodge the issuer's maximum age.
 ALWAYS_PLAIN = frozenset({"iss", "nbf", "exp", "cnf", "vct", "status", "verified_at"})
+#: What the library (and our JSON parsing of disclosures, which are not signed, so anyone
+#: may nest them past the parser's depth) raises on a malformed disclosure.
 _LIBRARY_ERRORS = (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError,
-                   JWException)
+                   RecursionError, JWException)
 
 
 def verify_sd_jwt_vc(
@@ -115,9 +117,9 @@ def _disclosed(presentation: str, key: jwt.PyJWK, signed: dict[str, Any]) -> dic
         claims = verifier.get_verified_payload()
         disclosures = presentation.split("~")[1:-1]
         values = [json.loads(_b64decode(d)) for d in disclosures]
+        referenced = _digests([signed, *values])
     except _LIBRARY_ERRORS:
         raise _bad_disclosure("a disclosure is malformed or duplicated") from None
-    referenced = _digests([signed, *values])
     if any(_b64_sha256(d) not in referenced for d in disclosures):
         raise _bad_disclosure("a disclosure is not covered by the issuer's signature")
     hidden = sorted(ALWAYS_PLAIN.intersection(claims).difference(signed))

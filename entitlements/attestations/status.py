@@ -29,7 +29,8 @@ class CredentialStatus:
 
     def __call__(self, issuer: TrustedIssuer, uri: str, idx: int, now: datetime) -> int:
         if not uri.startswith("https://"):
-            raise _unavailable("the credential's status list is not served over HTTPS")
+            raise AttestationRefused("malformed", "the credential's status list is not "
+                                                  "served over HTTPS")
         found = self._lists.get_or_load(
             (issuer.issuer, uri), lambda _key: self._load(issuer, uri, now))
         if idx >= found.size:

@@ -128,9 +128,10 @@ def test_an_unusable_list_is_unavailable(http, body):
     assert refusal(CredentialStatus()) == "status_unavailable"
 
 
-def test_a_non_https_uri_is_unavailable_without_a_request(http):
+def test_a_non_https_uri_is_malformed_without_a_request(http):
+    """Not "unavailable, retry later": no retry can make it HTTPS."""
     assert refusal(CredentialStatus(), uri="http://verifier.example/statuslists/1") == (
-        "status_unavailable")
+        "malformed")
     assert len(http.calls) == 0
 
 
@@ -161,3 +162,14 @@ def test_the_jwt_format_honours_a_status_claim(http):
                               status=check)
     assert facts.issuer == ISSUER == jwt_format.ISSUER
     assert len(http.calls) == 1
+
+
+def test_a_redirect_is_not_followed(http):
+    """The list is read where the credential says, or not at all: a redirect could lead off
+    HTTPS or to another host."""
+    http.add(responses.GET, STATUS_URI, status=302,
+             headers={"Location": "http://elsewhere.example/statuslists/1"})
+    serve(http, uri="http://elsewhere.example/statuslists/1")  # a valid list, never asked for
+    http.assert_all_requests_are_fired = False
+    assert refusal(CredentialStatus()) == "status_unavailable"
+    assert [call.request.url for call in http.calls] == [STATUS_URI]

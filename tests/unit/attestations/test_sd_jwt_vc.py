@@ -209,6 +209,11 @@ def _garbage_disclosure() -> str:
     return bind(rework(select(), lambda ds: [b64(b"{not json")]))
 
 
+def _deeply_nested_disclosure() -> str:
+    """Disclosures are not signed: anyone can send one nested past the parser's depth."""
+    return bind(rework(select(), lambda ds: [*ds, b64(b"[" * 4000 + b"]" * 4000)]))
+
+
 def _duplicated_disclosure() -> str:
     return bind(rework(select(), lambda ds: ds + ds))
 
@@ -272,6 +277,8 @@ def _private_cnf() -> str:
     pytest.param(lambda: present(disclose=()), None, "missing_claim",
                  id="nationalities-not-disclosed"),
     pytest.param(_garbage_disclosure, None, "bad_disclosure", id="garbage-disclosure"),
+    pytest.param(_deeply_nested_disclosure, None, "bad_disclosure",
+                 id="deeply-nested-disclosure"),
     pytest.param(_duplicated_disclosure, None, "bad_disclosure", id="duplicated-disclosure"),
     pytest.param(_disclosure_of_a_signed_claim, None, "bad_disclosure",
                  id="disclosure-overrides-a-signed-claim"),
@@ -374,7 +381,7 @@ def _serve_nothing(http: responses.RequestsMock) -> None:
     pytest.param(_serve(body=requests.exceptions.ConnectionError("refused")),
                  status_claim(VALID_IDX), "status_unavailable", id="list-unreachable"),
     pytest.param(_serve_nothing, status_claim(VALID_IDX, "http://verifier.example/lists/1"),
-                 "status_unavailable", id="list-not-https"),
+                 "malformed", id="list-not-https"),
     pytest.param(_serve(body=status_token(key=STRANGER_KEY)), status_claim(VALID_IDX),
                  "status_unavailable", id="list-signed-by-a-stranger"),
     pytest.param(_serve(body=status_token(kid="other")), status_claim(VALID_IDX),
