@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,13 @@ def consume(session: Session, verified: VerifiedIdToken, now: datetime) -> None:
         raise SubjectTokenRefused("replayed", "the subject_token has been exchanged "
                                               "before") from None
     prune_expired(session, UsedSubjectToken, now)
+
+
+def release(session: Session, verified: VerifiedIdToken) -> None:
+    """Forget a use that issued nothing (the token could not be recorded), so the partner's
+    retry with the same ID token is not refused as a replay."""
+    session.execute(delete(UsedSubjectToken).where(
+        UsedSubjectToken.token_hash == verified.digest))
 
 
 def person_for(session: Session, verified: VerifiedIdToken, client_id: str, now: datetime

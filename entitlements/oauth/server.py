@@ -27,7 +27,7 @@ from .catalog import Catalog
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
 from .endpoints import Introspection, Revocation
-from .errors import ReasonedInvalidRequest
+from .errors import ReasonedInvalidRequest, TemporarilyUnavailableError
 from .grants import ClientCredentialsGrant
 from .ledger import TokenLedger
 from .scopes import choose_tiers
@@ -99,10 +99,15 @@ class EntitlementsServer(AuthorizationServer):
                 raise ReasonedInvalidRequest(refused.reason,
                                              f"subject_token: {refused.message}.") from None
             person = exchange.person_for(session, request.id_token, client.client_id, now)
-        return self._issue(_token_subject(
-            request, subject=person.id, actor=client.client_id,
-            citizenship=request.citizenship,
-            identity_provider_id=request.id_token.provider.id))
+        try:
+            return self._issue(_token_subject(
+                request, subject=person.id, actor=client.client_id,
+                citizenship=request.citizenship,
+                identity_provider_id=request.id_token.provider.id))
+        except TemporarilyUnavailableError:  # "retry" must then work with the same ID token
+            with self.db.transaction() as session:
+                exchange.release(session, request.id_token)
+            raise
 
     def _issue(self, who: TokenSubject) -> SignedToken:
         slot = self.status_slots.allocate()

@@ -14,6 +14,7 @@ from entitlements.attestations import service as attestations
 from entitlements.audit.models import AuditEvent
 from entitlements.identity_providers import service as idps
 from entitlements.identity_providers.models import UsedSubjectToken
+from entitlements.oauth.errors import TemporarilyUnavailableError
 from entitlements.oauth.models import IssuedToken
 from entitlements.organizations.service import Actor
 from entitlements.persons import service as persons
@@ -274,3 +275,23 @@ def test_two_first_exchanges_at_once_find_one_person(client, db, clock, partner,
     assert response.status_code == 200, response.get_json()
     assert claims_of(response.get_json()["access_token"])["sub"] == winner
     assert count(db, Person) == 1
+
+
+def test_a_token_that_could_not_be_recorded_leaves_the_id_token_usable(
+        app, client, db, clock, partner, idp, monkeypatch):
+    """The partner is told to retry: the retry with the same ID token must then work."""
+    ledger = app.extensions["entitlements.oauth"].ledger
+    record = ledger.record
+
+    def broken(signed, who):
+        raise TemporarilyUnavailableError("The token could not be recorded; retry.")
+
+    token = id_token(idp, clock)
+    monkeypatch.setattr(ledger, "record", broken)
+    failed = exchange(client, partner, token)
+    assert (failed.status_code, failed.get_json()["error"]) == (503, "temporarily_unavailable")
+    assert count(db, UsedSubjectToken) == 0
+    monkeypatch.setattr(ledger, "record", record)
+    retried = exchange(client, partner, token)
+    assert retried.status_code == 200, retried.get_json()
+    assert exchange(client, partner, token).get_json()["reason"] == "replayed"
