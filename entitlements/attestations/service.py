@@ -167,7 +167,9 @@ def _registry(session: Session, remote_jwks: RemoteJwks):
             issuer=row.issuer, keys=keys, formats=frozenset(row.formats),
             nationalities=frozenset(row.nationalities),
             assurance_levels=frozenset(row.assurance_levels),
-            max_age=timedelta(days=row.max_age_days), active=row.status == "active")
+            max_age=timedelta(days=row.max_age_days), active=row.status == "active",
+            refetch=(lambda kid, uri=row.jwks_uri: remote_jwks.key(uri, kid))
+            if row.jwks_uri else None)
 
     return lookup
 

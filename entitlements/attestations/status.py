@@ -52,7 +52,7 @@ class CredentialStatus:
 
 
 def _key(issuer: TrustedIssuer, kid: object) -> jwt.PyJWK:
-    key = next((k for k in issuer.keys.keys if k.key_id == kid), None)
+    key = issuer.key(kid)
     if key is None:
         raise ValueError("the status list is not signed with a key of the credential's issuer")
     return key

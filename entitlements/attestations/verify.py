@@ -23,6 +23,7 @@ import jwt
 from ..gateway import status_list
 from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
 from ..organizations.service import COUNTRY
+from ..remote_jwks import JwksUnavailable
 
 ALGORITHMS = ASYMMETRIC_ALGORITHMS
 REQUIRED = ["iss", "sub", "aud", "iat", "exp", "jti", "nonce", "nationalities",
@@ -50,6 +51,19 @@ class TrustedIssuer:
     assurance_levels: frozenset[str]
     max_age: timedelta
     active: bool
+    #: For keys behind a jwks_uri: the key a kid names after a refetch (with a cool-down),
+    #: so an issuer's rotation is seen at once; raises LookupError or JwksUnavailable.
+    refetch: Callable[[Any], jwt.PyJWK] | None = None
+
+    def key(self, kid: Any) -> jwt.PyJWK | None:
+        """The registered key ``kid`` names, refetching the set once for an unknown one."""
+        found = next((k for k in self.keys.keys if k.key_id == kid), None)
+        if found is not None or self.refetch is None or not isinstance(kid, str):
+            return found
+        try:
+            return self.refetch(kid)
+        except (LookupError, JwksUnavailable):
+            return None
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ def signing_key(issuer: TrustedIssuer, header: dict[str, Any]) -> tuple[jwt.PyJW
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise AttestationRefused("algorithm_not_allowed", "the signing algorithm is not allowed")
-    key = next((k for k in issuer.keys.keys if k.key_id == header.get("kid")), None)
+    key = issuer.key(header.get("kid"))
     if key is None:
         raise AttestationRefused("unknown_key", "the signing key is not registered for the issuer")
     return key, alg

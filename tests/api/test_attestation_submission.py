@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import jwt
 import pytest
+import responses
 from sqlalchemy import func, select
 
+from entitlements.app import create_app
 from entitlements.attestations import issuers
 from entitlements.attestations import service as attestations
 from entitlements.attestations.models import VerifiedAttestation
 from entitlements.audit.models import AuditEvent
 from entitlements.persons.models import Person
+from entitlements.remote_jwks import RemoteJwks
 from tests.factories import client_keypair
 from tests.helpers import basic
 
@@ -154,3 +157,35 @@ def test_a_nonce_of_another_client_is_refused(client, settings, clock, admin, pa
 def test_an_unauthenticated_caller_gets_invalid_client(client):
     response = client.post("/attestations/nonce", data={})
     assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+
+
+def test_an_issuer_behind_a_jwks_uri_is_followed_through_a_key_rotation(db, admin, settings,
+                                                                        clock, partner):
+    """Issue 3: keys by jwks_uri are cached, and refetched on an unknown kid (after a
+    cool-down, zero here), so credentials signed with a rotated-in key count at once."""
+    old_key, old_jwks = client_keypair("verifier-1")
+    new_key, new_jwks = client_keypair("verifier-2")
+    uri = "https://verifier.example/jwks"
+    with db.transaction() as session:
+        issuers.register(session, admin.actor(), issuer=VERIFIER, name="Verifier",
+                         jwks_uri=uri, formats=["jwt"], nationalities=["US"],
+                         assurance_levels=["high"], max_age_days=365)
+    client = create_app(settings, clock=clock, db=db,
+                        remote_jwks=RemoteJwks(cooldown=0)).test_client()
+    with responses.RequestsMock() as http:
+        http.add(responses.GET, uri, json=old_jwks)
+        first = submit(client, partner, sign(old_key, settings, clock, get_nonce(client, partner)))
+        assert first.status_code == 200, first.get_json()
+        http.replace(responses.GET, uri, json={"keys": [*old_jwks["keys"], *new_jwks["keys"]]})
+        rotated = jwt.encode(jwt.decode(sign(new_key, settings, clock,
+                                             get_nonce(client, partner), jti="cred-2"),
+                                        options={"verify_signature": False}),
+                             new_key, algorithm="ES256", headers={"kid": "verifier-2"})
+        second = submit(client, partner, rotated)
+        assert second.status_code == 200, second.get_json()
+        assert [c.request.url for c in http.calls] == [uri, uri], "cached, then one refetch"
+        unknown = jwt.encode(jwt.decode(rotated, options={"verify_signature": False}) | {
+            "jti": "cred-3", "nonce": get_nonce(client, partner)}, new_key, algorithm="ES256",
+            headers={"kid": "verifier-9"})
+        refused = submit(client, partner, unknown)
+        assert (refused.status_code, refused.get_json()["error"]) == (400, "unknown_key")
