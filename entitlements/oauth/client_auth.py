@@ -131,10 +131,10 @@ class PrivateKeyJWT:
         try:
             with self._db.transaction() as session:
                 session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires))
+                session.flush()
+                prune_expired(session, UsedAssertion, now)
         except IntegrityError:
             raise _invalid("The assertion's 'jti' has been used before.") from None
-        with self._db.transaction() as session:
-            prune_expired(session, UsedAssertion, now)
 
 
 def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
