@@ -18,7 +18,6 @@ from .verify import ALGORITHMS, AttestationRefused, TrustedIssuer
 
 MAX_TOKEN_BYTES = 1024 * 1024
 MAX_LIST_BYTES = 16 * 1024 * 1024
-MEDIA_TYPE = "application/statuslist+jwt"
 
 
 class CredentialStatus:
@@ -41,7 +40,7 @@ class CredentialStatus:
     def _load(self, issuer: TrustedIssuer, uri: str, now: datetime) -> status_list.StatusList:
         try:
             token = get_bounded(uri, max_bytes=MAX_TOKEN_BYTES, timeout=self.timeout,
-                                accept=MEDIA_TYPE).decode("ascii").strip()
+                                accept=status_list.MEDIA_TYPE).decode("ascii").strip()
             key = _key(issuer, jwt.get_unverified_header(token).get("kid"))
             found, _ttl = status_list.decode_status_list_token(
                 token, key, algorithms=ALGORITHMS, expected_uri=uri, now=now.timestamp(),

@@ -20,8 +20,9 @@ VALID = 0
 INVALID = 1
 SUSPENDED = 2
 
-#: The JOSE header ``typ`` of a status list token.
+#: The JOSE header ``typ`` of a status list token, and its media type over HTTP.
 STATUS_LIST_TYP = "statuslist+jwt"
+MEDIA_TYPE = "application/statuslist+jwt"
 
 #: Claim names: ``status`` in a referenced token, ``status_list`` in both tokens.
 STATUS = "status"

@@ -15,11 +15,10 @@ import jwt
 
 from ..clock import Clock
 from ..config import Settings
+from ..gateway.feeds import SNAPSHOT_TYP
+from ..published import Published, document_etag, validity
 from ..signing.keyring import KeyRingCache
-from ..token_status.publisher import Published, document_etag, validity
 from .store import PolicyStore
-
-SNAPSHOT_TYP = "entitlements-policy+jwt"
 
 
 class PolicySnapshotPublisher:

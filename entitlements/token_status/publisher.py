@@ -9,48 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 
 from ..cache import TTLCache
-from ..clock import Clock, epoch
+from ..clock import Clock
 from ..config import Settings
 from ..db import Database
 from ..gateway.status_list import INVALID, StatusList, encode_status_list_token
 from ..oauth.models import IssuedToken
+from ..published import Published, document_etag, validity
 from ..signing.keyring import KeyRingCache
 from .models import StatusListRecord
 
 #: Seconds a relying party may cache a list (the token's ``ttl`` claim).
 CACHE_SECONDS = 1
-
-#: The documents gateways poll (status lists, the policy snapshot) expire this many seconds
-#: after ``iat`` and are re-signed every ``RESIGN_SECONDS``, so an old document replayed to a
-#: gateway is refused within minutes, whatever it says.
-DOCUMENT_LIFETIME = 300
-RESIGN_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class Published:
-    token: str
-    etag: str  # weak: every process signs the same claims, with its own signature bytes
-
-
-def validity(now: datetime) -> tuple[int, int]:
-    """(iat, exp) of a document signed now: ``iat`` is the start of the re-signing period,
-    so every process signs the same claims and answers the same ETag."""
-    issued_at = epoch(now) // RESIGN_SECONDS * RESIGN_SECONDS
-    return issued_at, issued_at + DOCUMENT_LIFETIME
-
-
-def document_etag(content: str, issued_at: int) -> str:
-    """The ETag of a document whose signed claims ``content`` (what it says, and the kid)
-    and ``issued_at`` determine: the same in every process, so it also keys the cache."""
-    return hashlib.sha256(f"{content}:{issued_at}".encode()).hexdigest()[:32]
-
 
 def status_list_uri(settings: Settings, list_id: int) -> str:
     return f"{settings.issuer}/status-lists/{list_id}"

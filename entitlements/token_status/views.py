@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from ..token_status.publisher import Published, status_list_uri
+from ..gateway.status_list import MEDIA_TYPE as STATUS_LIST_MEDIA_TYPE
+from ..published import Published
+from ..token_status.publisher import status_list_uri
 
 blueprint = Blueprint("published", __name__)
 
-STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
 
 
 MAX_LIST_ID = 2**31 - 1  # the column is a 32-bit integer

@@ -16,7 +16,7 @@ import pytest
 
 from entitlements.app import create_app
 from entitlements.gateway.status_list import StatusList
-from entitlements.token_status.publisher import DOCUMENT_LIFETIME, RESIGN_SECONDS
+from entitlements.published import DOCUMENT_LIFETIME, RESIGN_SECONDS
 from tests.api.test_policy_admin import CITIZENS_ONLY, PROBLEM, Api, make_cast
 from tests.helpers import basic
 

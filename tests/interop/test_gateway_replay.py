@@ -20,8 +20,8 @@ from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.jws import TokenRejected
 from entitlements.policy import service as policy
 from entitlements.policy.models import PolicyActivation
+from entitlements.published import RESIGN_SECONDS
 from entitlements.token_status import revocation
-from entitlements.token_status.publisher import RESIGN_SECONDS
 from tests.factories import GATEWAY
 from tests.interop.conftest import change_policy, token_for
 
