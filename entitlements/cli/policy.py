@@ -290,8 +290,9 @@ def _new_version(cli: CliContext, *, reason: str, base: int | None, on_active: b
     who = cli.actor()
     with cli.transaction() as session:
         start = service.latest(session)
-        if on_active:
-            start = service.get_version(session, service.active_policy(session, who.now).version)
+        active = service.active_version(session, who.now) if on_active else None
+        if active is not None:
+            start = service.get_version(session, active)
         if mutate is not None:
             document = mutate(json.loads(json.dumps(start.document)))
         row = service.create_version(session, who, base_version=base or start.version,

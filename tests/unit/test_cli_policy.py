@@ -400,3 +400,21 @@ def test_activate_now_and_activate_at_together_are_refused(cli: Run, tmp_path: P
     patch = write(tmp_path, "p.json", {"tiers": {"early-access": {"status": "open"}}})
     failed(cli("policy", "apply", "--patch", patch, "--reason", "x", "--activate-now",
                "--activate-at", soon(days=1)))
+
+
+def test_an_urgent_edit_builds_on_the_active_version(cli: Run, applied: int):
+    """A version scheduled for later stays out of an --on-active edit, and says it is
+    pending until the admin decides about it."""
+    scheduled = as_json(cli("policy", "set-tier", "early-access", "--status", "open",
+                            "--reason", "later", "--activate-at", soon(hours=1), "--json"))
+    assert "would replace this activation when due" in failed(cli(
+        "policy", "set-tier", "restricted", "--status", "suspended", "--on-active",
+        "--activate-now", "--reason", "urgent"))
+    urgent = as_json(cli("policy", "set-tier", "restricted", "--status", "suspended",
+                         "--on-active", "--activate-now", "--on-pending", "cancel",
+                         "--reason", "urgent", "--json"))
+    assert urgent["base_version"] == applied != scheduled["version"]
+    assert urgent["diff"] == [{"path": "/tiers/restricted/status", "before": "open",
+                               "after": "suspended"}]
+    assert ok(cli("policy", "show")).strip() == (
+        f"active version {urgent['version']}, latest {urgent['version']}, 0 scheduled")
