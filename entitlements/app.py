@@ -1,45 +1,36 @@
-"""The Flask application factory: settings, extensions, blueprints, error handlers."""
+"""The Flask application factory: settings, the services the views use, blueprints, errors."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from flask import Flask, jsonify
+from flask import Flask
 
-from . import __version__
-from .admin import openapi
-from .attestations import partner_views as partner_attestations
-from .attestations import views as issuer_views
 from .attestations.service import Verifiers
 from .attestations.status import CredentialStatus
-from .audit import views as audit_views
-from .clients import views as client_views
-from .clock import Clock, SystemClock
-from .config import Settings, load_settings
-from .db import Database
-from .identity_providers import views as idp_views
-from .migrations_check import require_current_schema
-from .oauth import views as oauth_views
+from .base.actor import SYSTEM_ACTOR, Actor
+from .base.clock import Clock, SystemClock
+from .base.db import Database
+from .base.migrations import require_current_schema
+from .base.remote_jwks import RemoteJwks
+from .base.settings import Settings, load_settings
+from .issuance.service import Issuance
+from .oauth.client_record import ClientDirectory
 from .oauth.server import EntitlementsServer
-from .organizations import evidence_views
-from .organizations import views as organization_views
 from .organizations.domains import DnsPythonResolver
 from .organizations.lei import GleifRegistry
-from .organizations.service import Actor
-from .persons import views as person_views
-from .policy import partner_views as policy_partner_views
-from .policy import views as policy_views
 from .policy.snapshot import PolicySnapshotPublisher
-from .remote_jwks import RemoteJwks
+from .policy.store import PolicyStore
+from .resources.directory import ResourceDirectory
 from .signing import service as signing
-from .signing.keyring import KeyRingCache
+from .signing.keyring import KeyRing, KeyRingCache
 from .signing.keystore import FileKeyStore
-from .token_status import views as published_views
-from .token_status.publisher import StatusListPublisher
-from .web import handlers
-
-SYSTEM_ACTOR = "system"
+from .tokens.allocator import StatusIndexAllocator
+from .tokens.ledger import TokenLedger
+from .tokens.status_lists import StatusListPublisher
+from .web import register
+from .web.services import EXTENSION, Services
 
 
 def create_app(
@@ -53,45 +44,41 @@ def create_app(
     logging.getLogger("entitlements").setLevel(settings.log_level)
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.extensions[EXTENSION] = build_services(settings, clock, db,
+                                               remote_jwks or RemoteJwks())
+    register(app)
+    return app
+
+
+def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: RemoteJwks
+                   ) -> Services:
+    """Every long-lived collaborator, each built once and handed to those that use it."""
     store = FileKeyStore(settings.keys_dir, settings.keys_passphrase)
     with db.transaction() as session:
         signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()),
                                    settings.signing_alg)
     ttl = timedelta(seconds=settings.access_token_ttl + settings.clock_leeway)
     keys = KeyRingCache(lambda: _load_ring(db, store, ttl))
-    app.extensions["entitlements.settings"] = settings
-    app.extensions["entitlements.db"] = db
-    app.extensions["entitlements.clock"] = clock
-    remote_jwks = remote_jwks or RemoteJwks()
-    app.extensions["entitlements.oauth"] = EntitlementsServer(
-        db=db, settings=settings, clock=clock, keys=keys, remote_jwks=remote_jwks,
-    )
-    app.extensions["entitlements.verifiers"] = Verifiers(remote_jwks, CredentialStatus())
-    oauth = app.extensions["entitlements.oauth"]
-    app.extensions["entitlements.status_lists"] = StatusListPublisher(db, keys, settings, clock)
-    app.extensions["entitlements.policy_snapshot"] = PolicySnapshotPublisher(
-        oauth.policies, keys, settings, clock)
-    app.register_blueprint(published_views.blueprint)
-    app.register_blueprint(policy_partner_views.blueprint)
-    app.register_blueprint(oauth_views.blueprint)
-    app.register_blueprint(partner_attestations.blueprint)
-    app.extensions["entitlements.dns"] = DnsPythonResolver()
-    app.extensions["entitlements.lei_registry"] = GleifRegistry()
-    for blueprint in (organization_views.blueprint, evidence_views.blueprint,
-                      person_views.blueprint, issuer_views.blueprint, idp_views.blueprint,
-                      policy_views.blueprint,
-                      client_views.blueprint, audit_views.blueprint, openapi.blueprint):
-        app.register_blueprint(blueprint)
-    app.add_url_rule("/healthz", "healthz", _healthz)
-    handlers.register(app)
-    return app
+    clients = ClientDirectory(db, settings.client_cache_ttl)
+    resources = ResourceDirectory(db, settings.client_cache_ttl)
+    policies = PolicyStore(db, settings.policy_cache_ttl)
+    ledger = TokenLedger(db, clock)
+    issuance = Issuance(db=db, clock=clock, settings=settings, keys=keys, policies=policies,
+                        ledger=ledger, status_slots=StatusIndexAllocator(db, clock),
+                        remote_jwks=remote_jwks)
+    oauth = EntitlementsServer(db=db, settings=settings, clock=clock, keys=keys,
+                               remote_jwks=remote_jwks, issuance=issuance, clients=clients,
+                               resources=resources)
+    return Services(
+        settings=settings, db=db, clock=clock, keys=keys, oauth=oauth, clients=clients,
+        resources=resources, policies=policies, ledger=ledger,
+        status_lists=StatusListPublisher(db, keys, settings, clock),
+        snapshot=PolicySnapshotPublisher(policies, keys, settings, clock),
+        verifiers=Verifiers(remote_jwks, CredentialStatus()), dns=DnsPythonResolver(),
+        lei_registry=GleifRegistry())
 
 
-def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta) -> signing.KeyRing:
+def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta) -> KeyRing:
     with db.sessions() as session:
         return signing.load_ring(session, store, ttl)
-
-
-def _healthz() -> object:
-    return jsonify(status="ok", version=__version__)

@@ -12,13 +12,13 @@ import requests
 from werkzeug.serving import make_server
 
 from entitlements.app import create_app
+from entitlements.base.actor import Actor
+from entitlements.base.clock import SystemClock
+from entitlements.base.db import Database
+from entitlements.base.migrations import upgrade
+from entitlements.base.settings import load_settings
 from entitlements.clients import service as clients
-from entitlements.clock import SystemClock
-from entitlements.config import load_settings
-from entitlements.db import Database
-from entitlements.migrations_check import upgrade
 from entitlements.organizations import service as organizations
-from entitlements.organizations.service import Actor
 from entitlements.policy import service as policy
 from entitlements.resources import service as resources
 
@@ -58,7 +58,7 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
-        self.app.extensions["entitlements.oauth"].close()
+        self.app.extensions["entitlements"].close()
         self.db.dispose()
         self._dir.cleanup()
 

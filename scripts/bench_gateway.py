@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from entitlements.gateway import authz
 from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.jws import b64decode
-from entitlements.oauth.tokens import StatusRef, TokenSubject, sign_token
+from entitlements.issuance.minting import StatusRef, TokenSubject, sign_token
 
 
 def main() -> None:
@@ -70,7 +70,7 @@ def _parse_args() -> argparse.Namespace:
 def _tokens(service: Sandbox, issued: str, count: int) -> list[str]:
     """``count`` distinct, validly signed tokens like the issued one (signed in-process)."""
     claims = jwt.decode(issued, options={"verify_signature": False})
-    ring = service.app.extensions["entitlements.oauth"].keys.get()
+    ring = service.app.extensions["entitlements"].keys.get()
     status = claims["status"]["status_list"]
     who = TokenSubject(subject=claims["sub"], client_id=claims["client_id"],
                        organization_id=claims["org"]["id"], trust_level=claims["org"]["trust"],
@@ -84,7 +84,7 @@ def _tokens(service: Sandbox, issued: str, count: int) -> list[str]:
 
 def _raw_verify(service: Sandbox, token: str):
     head, body, sig = token.split(".")
-    info, private = service.app.extensions["entitlements.oauth"].keys.get().signer(
+    info, private = service.app.extensions["entitlements"].keys.get().signer(
         service.actor().now)
     public = private.public_key()
     message = f"{head}.{body}".encode()

@@ -30,18 +30,10 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from entitlements.gateway.status_list import (
-    INVALID,
-    StatusList,
-    encode_status_list_token,
-)
-from entitlements.policy.decision import (
-    Citizenship,
-    Subject,
-    decide,
-    decide_model,
-)
+from entitlements.kernel.policy import Citizenship, Subject, decide, decide_model
+from entitlements.kernel.status_list import INVALID, StatusList
 from entitlements.policy.document import compile_policy
+from entitlements.tokens.status_lists import encode_status_list_token
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ALL_LEVELS = ("unverified", "verified", "trusted", "government_partner")

@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, insert, select, text
 from werkzeug.serving import make_server
 
 from entitlements.app import create_app
-from entitlements.clock import FrozenClock
-from entitlements.config import load_settings, normalize_database_url
-from entitlements.db import Database
-from entitlements.migrations_check import upgrade
+from entitlements.base.clock import FrozenClock
+from entitlements.base.db import Database
+from entitlements.base.migrations import upgrade
+from entitlements.base.settings import load_settings, normalize_database_url
 from entitlements.models import Base
 from tests.factories import Admin
 
@@ -114,7 +114,7 @@ def settings(db_url: str, keys_dir: Path):
 def app(settings, clock: FrozenClock, db: Database):
     application = create_app(settings, clock=clock, db=db)
     yield application
-    application.extensions["entitlements.oauth"].close()
+    application.extensions["entitlements"].close()
 
 
 @pytest.fixture
@@ -162,4 +162,4 @@ def live_server(db_url: str, keys_dir: Path, clock: FrozenClock, db: Database) -
     app = create_app(live_settings, clock=clock, db=db)
     with LiveServer(app, port) as server:
         yield server
-    app.extensions["entitlements.oauth"].close()
+    app.extensions["entitlements"].close()

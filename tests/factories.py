@@ -13,13 +13,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from entitlements.attestations import issuers
 from entitlements.attestations.models import VerifiedAttestation
+from entitlements.base.actor import Actor
+from entitlements.base.clock import FrozenClock
+from entitlements.base.db import Database
+from entitlements.base.ids import new_id
 from entitlements.clients import service as clients
-from entitlements.clock import FrozenClock
-from entitlements.db import Database
 from entitlements.identity_providers import service as idps
-from entitlements.ids import new_id
+from entitlements.operations import clients as client_operations
+from entitlements.operations import organizations as operations
 from entitlements.organizations import service as organizations
-from entitlements.organizations.service import Actor
 from entitlements.persons import service as persons
 from entitlements.policy import service as policy
 from entitlements.resources import service as resources
@@ -133,8 +135,8 @@ class Admin:
 
     def suspend(self, org_id: str) -> None:
         with self.db.transaction() as session:
-            organizations.suspend(session, self.actor(), org_id, "test")
+            operations.suspend(session, self.actor(), org_id, "test")
 
     def revoke_client(self, client_id: str) -> None:
         with self.db.transaction() as session:
-            clients.revoke(session, self.actor(), client_id, "test")
+            client_operations.revoke(session, self.actor(), client_id, "test")

@@ -43,3 +43,13 @@ def decode_with_jwks(token: str, jwks: dict, issuer: str, audience: str) -> dict
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     return jwt.decode(token, jwt.PyJWK(key).key, algorithms=[key["alg"]], issuer=issuer,
                       audience=audience)
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem_code(response: Any) -> str:
+    """The code of an RFC 9457 problem answer (its ``type`` is ``urn:entitlements:problem:``
+    followed by the code)."""
+    assert response.mimetype == PROBLEM, response.data
+    return response.get_json()["type"].removeprefix("urn:entitlements:problem:")

@@ -7,19 +7,20 @@ reads the issuer's status every time it is used.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from .. import standing
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
-from ..gateway.policy import ASSURANCE_LEVELS
-from ..ids import new_id
-from ..organizations.service import COUNTRY, Actor
-from ..remote_jwks import validate_key_source
-from ..token_status import revocation
+from ..base import transitions
+from ..base.actor import Actor
+from ..base.countries import is_country
+from ..base.errors import Conflict, InvalidInput, NotFound
+from ..base.ids import new_id
+from ..base.remote_jwks import validate_key_source
+from ..kernel.assurance import ASSURANCE_LEVELS
 from .models import FORMATS, AttestationIssuer, VerifiedAttestation
 
 
@@ -59,25 +60,26 @@ def list_all(session: Session) -> list[AttestationIssuer]:
 
 def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reason: str
                ) -> AttestationIssuer:
-    """Suspending an issuer also revokes the live tokens of every person it vouched for:
-    their citizenship summaries no longer hold, and gateways read only the tokens."""
-    issuer = standing.set_status(session, actor, get(session, issuer_id), status, reason,
-                                 kind="issuer", label="issuer")
-    if status == "suspended":
-        vouched = select(VerifiedAttestation.person_id).where(
-            VerifiedAttestation.issuer_id == issuer.id,
-            VerifiedAttestation.expires_at > actor.now)
-        revocation.revoke_subjects(session, actor, vouched,
-                                   reason=f"attestation issuer suspended: {reason}",
-                                   because={"attestation_issuer": issuer.id})
+    """Suspend or reinstate an issuer: its verifications stop (or start again) counting at
+    once. (``operations`` also revokes the live tokens of the persons it vouched for.)"""
+    issuer = get(session, issuer_id)
+    verb = transitions.set_status(actor, issuer, status, label="issuer")
+    audit.record(session, at=actor.now, actor=actor.name, action=f"issuer.{verb}",
+                 target=issuer.id, reason=reason)
     return issuer
+
+
+def vouched_for(issuer_id: str, now: datetime) -> Select:
+    """The persons an issuer has current verifications of."""
+    return select(VerifiedAttestation.person_id).where(
+        VerifiedAttestation.issuer_id == issuer_id, VerifiedAttestation.expires_at > now)
 
 
 def _validate_limits(formats: Sequence[str], nationalities: Sequence[str],
                      levels: Sequence[str], max_age_days: int) -> None:
     if not formats or set(formats) - set(FORMATS):
         raise InvalidInput(f"formats must be some of: {', '.join(FORMATS)}")
-    if not nationalities or not all(COUNTRY.fullmatch(n) for n in nationalities):
+    if not nationalities or not all(is_country(n) for n in nationalities):
         raise InvalidInput("nationalities must be ISO 3166-1 alpha-2 codes, such as US")
     if not levels or set(levels) - set(ASSURANCE_LEVELS):
         raise InvalidInput(f"assurance levels must be some of: {', '.join(ASSURANCE_LEVELS)}")

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from ..gateway.policy import ASSURANCE_LEVELS
+from ..kernel.assurance import ASSURANCE_LEVELS
 from .models import FORMATS
 
 

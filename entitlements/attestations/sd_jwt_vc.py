@@ -22,6 +22,7 @@ from jwcrypto.common import JWException
 from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
+from ..base import jose
 from .verify import (
     ALGORITHMS,
     LEEWAY,
@@ -34,6 +35,7 @@ from .verify import (
     check_status,
     checked_times,
     decode_signed,
+    peek,
     sha256_hex,
     signing_key,
     time_claim,
@@ -61,7 +63,7 @@ def verify_sd_jwt_vc(
     status: StatusCheck | None = None, leeway: timedelta = LEEWAY,
 ) -> AttestationFacts:
     issuer_jwt, key_binding = _split(presentation)
-    header, unverified = _peek(issuer_jwt, "the SD-JWT")
+    header, unverified = peek(issuer_jwt, "the SD-JWT")
     if header.get("typ") not in VC_TYPES:
         raise AttestationRefused("wrong_type", f"the SD-JWT's typ must be one of {VC_TYPES}")
     issuer = trusted_issuer(issuers, unverified.get("iss"), FORMAT)
@@ -85,7 +87,7 @@ def verify_sd_jwt_vc(
 
 def presented_nonce(presentation: str) -> Any:
     """The nonce the key-binding JWT claims to carry (unverified: used to find our record)."""
-    return _peek(_split(presentation)[1], "the key-binding JWT")[1].get("nonce")
+    return peek(_split(presentation)[1], "the key-binding JWT")[1].get("nonce")
 
 
 def _split(presentation: str) -> tuple[str, str]:
@@ -98,14 +100,6 @@ def _split(presentation: str) -> tuple[str, str]:
     if not parts[-1]:
         raise AttestationRefused("key_binding_missing", "the SD-JWT has no key-binding JWT")
     return parts[0], parts[-1]
-
-
-def _peek(token: str, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        return (jwt.get_unverified_header(token),
-                jwt.decode(token, options={"verify_signature": False}))
-    except jwt.InvalidTokenError:
-        raise AttestationRefused("malformed", f"{what} is not a well-formed JWT") from None
 
 
 def _disclosed(presentation: str, key: jwt.PyJWK, signed: dict[str, Any]) -> dict[str, Any]:
@@ -160,18 +154,17 @@ def _b64_sha256(text: str) -> str:
 
 def _check_key_binding(presentation: str, key_binding: str, cnf: Any, audience: str,
                        nonce: str, now: datetime, leeway: timedelta) -> None:
-    header, _ = _peek(key_binding, "the key-binding JWT")
+    header, _ = peek(key_binding, "the key-binding JWT")
     if header.get("typ") != KB_TYP:
         raise AttestationRefused("key_binding_invalid", f"the key-binding JWT's typ must be "
                                                         f"{KB_TYP}")
     holder_key, alg = _holder_key(cnf, header)
     try:
-        claims = jwt.decode(key_binding, holder_key, algorithms=[alg], audience=audience,
-                            options={"require": KB_REQUIRED, "verify_iat": False,
-                                     "verify_exp": False, "verify_nbf": False})
-    except jwt.InvalidAudienceError:
-        raise AttestationRefused("wrong_audience", "the presentation is not for us") from None
-    except jwt.InvalidTokenError:
+        claims = jose.verify_signature(key_binding, holder_key, alg, audience=audience,
+                                       required=KB_REQUIRED)
+    except jose.JwtRefused as refused:
+        if refused.reason == "wrong_audience":
+            raise AttestationRefused("wrong_audience", "the presentation is not for us") from None
         raise AttestationRefused("key_binding_invalid", "the key-binding JWT does not verify "
                                                         "with the credential's key") from None
     if not hmac.compare_digest(str(claims["nonce"]).encode(), nonce.encode()):
@@ -185,10 +178,11 @@ def _check_key_binding(presentation: str, key_binding: str, cnf: Any, audience: 
 
 
 def _holder_key(cnf: Any, header: dict[str, Any]) -> tuple[jwt.PyJWK, str]:
-    alg = header.get("alg")
-    if alg not in ALGORITHMS:
+    try:
+        alg = jose.allowed_algorithm(header, ALGORITHMS)
+    except jose.JwtRefused:
         raise AttestationRefused("algorithm_not_allowed", "the key-binding algorithm is not "
-                                                          "allowed")
+                                                          "allowed") from None
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     if not isinstance(jwk, dict) or "d" in jwk:
         raise AttestationRefused("malformed", "the credential's cnf holds no public JWK")

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..db import prune_expired
-from ..gateway.policy import ASSURANCE_LEVELS
-from ..ids import new_id
-from ..organizations.service import Actor
+from ..base.actor import Actor
+from ..base.db import prune_expired
+from ..base.ids import new_id
+from ..base.remote_jwks import JwksUnavailable, RemoteJwks, find_key, parse_jwks
 from ..persons import service as persons
 from ..persons.models import Person
-from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
 from . import issuers, sd_jwt_vc, verify
 from .models import AttestationIssuer, AttestationNonce, VerifiedAttestation
 from .verify import AttestationFacts, AttestationRefused, StatusCheck, TrustedIssuer
@@ -79,65 +78,6 @@ def submit(session: Session, *, client_id: str, org_id: str, ref: PersonRef, cre
     return _store(session, person, issuer, facts, client_id, now)
 
 
-def current_facts(session: Session, person_id: str, now: datetime) -> list[VerifiedAttestation]:
-    """Unexpired verifications from issuers that are still active: expiry needs no job."""
-    return list(session.scalars(
-        select(VerifiedAttestation)
-        .join(AttestationIssuer, AttestationIssuer.id == VerifiedAttestation.issuer_id)
-        .where(VerifiedAttestation.person_id == person_id, VerifiedAttestation.expires_at > now,
-               AttestationIssuer.status == "active")))
-
-
-#: A person token lives at least this long: verifications closer to expiry are left out.
-MIN_TOKEN_LIFETIME = timedelta(seconds=10)
-
-
-@dataclass(frozen=True)
-class Citizenship:
-    """One verified nationality, at the best level we hold for it, and until when."""
-
-    nationality: str
-    level: str
-    expires_at: datetime
-    #: The attestation issuer that vouched for it (not in tokens: the ledger checks it).
-    issuer_id: str = ""
-
-
-def citizenship_summary(session: Session, person_id: str, now: datetime,
-                        min_remaining: timedelta) -> tuple[Citizenship, ...]:
-    """Per nationality, the strongest current verification (then the longest-lived one).
-    Verifications with less than ``min_remaining`` left are left out: a token capped by
-    them would be useless."""
-    return summarize(current_facts(session, person_id, now + min_remaining))
-
-
-def summaries_by_person(session: Session, now: datetime) -> dict[str, tuple[Citizenship, ...]]:
-    """Every person's citizenship summary at ``now``, in one query (dry runs, re-imposition)."""
-    rows = session.scalars(
-        select(VerifiedAttestation)
-        .join(AttestationIssuer, AttestationIssuer.id == VerifiedAttestation.issuer_id)
-        .where(VerifiedAttestation.expires_at > now, AttestationIssuer.status == "active"))
-    grouped: dict[str, list[VerifiedAttestation]] = {}
-    for row in rows:
-        grouped.setdefault(row.person_id, []).append(row)
-    return {person: summarize(facts) for person, facts in grouped.items()}
-
-
-def summarize(rows: Iterable[VerifiedAttestation]) -> tuple[Citizenship, ...]:
-    best: dict[str, Citizenship] = {}
-    for row in rows:
-        for nationality in row.nationalities:
-            candidate = Citizenship(nationality, row.assurance_level, row.expires_at,
-                                    row.issuer_id)
-            if nationality not in best or _rank(candidate) > _rank(best[nationality]):
-                best[nationality] = candidate
-    return tuple(best[n] for n in sorted(best))
-
-
-def _rank(citizenship: Citizenship) -> tuple[int, datetime]:
-    return ASSURANCE_LEVELS.index(citizenship.level), citizenship.expires_at
-
-
 def _consume_nonce(session: Session, client_id: str, nonce: object, now: datetime) -> str:
     if not isinstance(nonce, str) or not nonce:
         raise AttestationRefused("missing_claim", "the attestation lacks the nonce claim")
@@ -157,19 +97,18 @@ def _registry(session: Session, remote_jwks: RemoteJwks):
         row = issuers.find_by_issuer(session, name)
         if row is None:
             return None
-        try:
-            keys = (parse_jwks(row.jwks, "the issuer's JWKS") if row.jwks else
-                    remote_jwks.key_set(row.jwks_uri or ""))
+        try:  # keys that cannot be had at all are a retryable refusal, not an unknown key
+            remote_jwks.key_set(row.jwks_uri) if row.jwks_uri else parse_jwks(row.jwks or {})
         except JwksUnavailable:
             raise AttestationRefused("issuer_keys_unavailable",
                                      "the issuer's keys could not be fetched; retry") from None
         return TrustedIssuer(
-            issuer=row.issuer, keys=keys, formats=frozenset(row.formats),
+            issuer=row.issuer, formats=frozenset(row.formats),
+            find=partial(find_key, remote_jwks, jwks=row.jwks, jwks_uri=row.jwks_uri,
+                         owner="the issuer"),
             nationalities=frozenset(row.nationalities),
             assurance_levels=frozenset(row.assurance_levels),
-            max_age=timedelta(days=row.max_age_days), active=row.status == "active",
-            refetch=(lambda kid, uri=row.jwks_uri: remote_jwks.key(uri, kid))
-            if row.jwks_uri else None)
+            max_age=timedelta(days=row.max_age_days), active=row.status == "active")
 
     return lookup
 

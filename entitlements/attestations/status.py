@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import jwt
-
-from ..cache import TTLCache
-from ..fetch import FetchFailed, get_bounded
-from ..gateway import status_list
+from ..base import jose
+from ..base.cache import TTLCache
+from ..base.fetch import FetchFailed, get_bounded
+from ..kernel import status_list
 from .verify import ALGORITHMS, AttestationRefused, TrustedIssuer
 
 MAX_TOKEN_BYTES = 1024 * 1024
@@ -41,20 +40,27 @@ class CredentialStatus:
         try:
             token = get_bounded(uri, max_bytes=MAX_TOKEN_BYTES, timeout=self.timeout,
                                 accept=status_list.MEDIA_TYPE).decode("ascii").strip()
-            key = _key(issuer, jwt.get_unverified_header(token).get("kid"))
-            found, _ttl = status_list.decode_status_list_token(
-                token, key, algorithms=ALGORITHMS, expected_uri=uri, now=now.timestamp(),
-                max_bytes=MAX_LIST_BYTES)
-        except (FetchFailed, UnicodeDecodeError, jwt.InvalidTokenError, ValueError) as error:
+            return verify_status_list_token(token, issuer, uri, now)
+        except (FetchFailed, UnicodeDecodeError, ValueError) as error:
             raise _unavailable(f"the credential's status list is unusable ({error})") from None
-        return found
 
 
-def _key(issuer: TrustedIssuer, kid: object) -> jwt.PyJWK:
-    key = issuer.key(kid)
-    if key is None:
-        raise ValueError("the status list is not signed with a key of the credential's issuer")
-    return key
+def verify_status_list_token(token: str, issuer: TrustedIssuer, uri: str, now: datetime
+                             ) -> status_list.StatusList:
+    """The list a status list token published at ``uri`` carries, once signed by one of the
+    credential issuer's keys; ValueError otherwise."""
+    try:
+        header, _ = jose.peek(token, MAX_TOKEN_BYTES)
+        alg = jose.allowed_algorithm(header, ALGORITHMS)
+        key = issuer.key(header.get("kid"))
+        if key is None:
+            raise ValueError("the status list is not signed with a key of the credential's "
+                             "issuer")
+        claims = jose.verify_signature(token, key, alg)
+    except jose.JwtRefused as refused:
+        raise ValueError(f"invalid status list token: {refused}") from None
+    return status_list.read_status_list_token(header, claims, uri=uri, now=now.timestamp(),
+                                              max_bytes=MAX_LIST_BYTES).statuses
 
 
 def _unavailable(message: str) -> AttestationRefused:

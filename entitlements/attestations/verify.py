@@ -20,12 +20,13 @@ from typing import Any
 
 import jwt
 
-from ..gateway import status_list
-from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
-from ..organizations.service import COUNTRY
-from ..remote_jwks import JwksUnavailable
+from ..base import jose
+from ..base.countries import is_country
+from ..base.errors import ProblemError
+from ..base.remote_jwks import JwksUnavailable
+from ..kernel import status_list
 
-ALGORITHMS = ASYMMETRIC_ALGORITHMS
+ALGORITHMS = jose.ASYMMETRIC_ALGORITHMS
 REQUIRED = ["iss", "sub", "aud", "iat", "exp", "jti", "nonce", "nationalities",
             "assurance_level"]
 MAX_BYTES = 16 * 1024
@@ -34,34 +35,33 @@ STATUS_REASONS = {status_list.INVALID: ("credential_revoked", "the credential is
                   status_list.SUSPENDED: ("credential_suspended", "the credential is suspended")}
 
 
-class AttestationRefused(Exception):
+class AttestationRefused(ProblemError):
     """A refused attestation: ``reason`` is a stable code, ``message`` is safe to show."""
 
+    title = "Attestation refused"
+
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason, self.message = reason, message
+        super().__init__(message, code=reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
 class TrustedIssuer:
     issuer: str
-    keys: jwt.PyJWKSet
+    #: The issuer's key for a kid (``remote_jwks.find_key``): LookupError or
+    #: JwksUnavailable when there is none.
+    find: Callable[..., jwt.PyJWK]
     formats: frozenset[str]
     nationalities: frozenset[str]
     assurance_levels: frozenset[str]
     max_age: timedelta
     active: bool
-    #: For keys behind a jwks_uri: the key a kid names after a refetch (with a cool-down),
-    #: so an issuer's rotation is seen at once; raises LookupError or JwksUnavailable.
-    refetch: Callable[[Any], jwt.PyJWK] | None = None
 
     def key(self, kid: Any) -> jwt.PyJWK | None:
-        """The registered key ``kid`` names, refetching the set once for an unknown one."""
-        found = next((k for k in self.keys.keys if k.key_id == kid), None)
-        if found is not None or self.refetch is None or not isinstance(kid, str):
-            return found
+        """The registered key ``kid`` names (for keys behind a jwks_uri, refetched once for an
+        unknown kid); None when there is none."""
         try:
-            return self.refetch(kid)
+            return self.find(kid=kid)
         except (LookupError, JwksUnavailable):
             return None
 
@@ -110,14 +110,11 @@ def presented_nonce(token: str) -> Any:
     return peek(token)[1].get("nonce")
 
 
-def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not token or len(token) > MAX_BYTES:
-        raise AttestationRefused("malformed", "the attestation is missing or too large")
+def peek(token: str, what: str = "the attestation") -> tuple[dict[str, Any], dict[str, Any]]:
     try:
-        return (jwt.get_unverified_header(token),
-                jwt.decode(token, options={"verify_signature": False}))
-    except jwt.InvalidTokenError:
-        raise AttestationRefused("malformed", "the attestation is not a well-formed JWT") from None
+        return jose.peek(token, MAX_BYTES)
+    except jose.JwtRefused as refused:
+        raise AttestationRefused("malformed", f"{what} {refused.detail}") from None
 
 
 def trusted_issuer(issuers: IssuerLookup, name: Any, form: str) -> TrustedIssuer:
@@ -134,9 +131,11 @@ def trusted_issuer(issuers: IssuerLookup, name: Any, form: str) -> TrustedIssuer
 
 def signing_key(issuer: TrustedIssuer, header: dict[str, Any]) -> tuple[jwt.PyJWK, str]:
     """The registered key and allowed algorithm the header names, or a refusal."""
-    alg = header.get("alg")
-    if alg not in ALGORITHMS:
-        raise AttestationRefused("algorithm_not_allowed", "the signing algorithm is not allowed")
+    try:
+        alg = jose.allowed_algorithm(header, ALGORITHMS)
+    except jose.JwtRefused:
+        raise AttestationRefused("algorithm_not_allowed",
+                                 "the signing algorithm is not allowed") from None
     key = issuer.key(header.get("kid"))
     if key is None:
         raise AttestationRefused("unknown_key", "the signing key is not registered for the issuer")
@@ -150,23 +149,27 @@ def _decode(token: str, header: dict[str, Any], issuer: TrustedIssuer, audience:
                          required=REQUIRED)
 
 
+#: How each refusal of the verifier reads to the partner.
+MESSAGES = {
+    "wrong_audience": "the attestation is not for us",
+    "bad_signature": "the signature does not verify",
+    "wrong_issuer": "the attestation's claims are invalid",
+    "malformed": "the attestation's claims are invalid",
+}
+
+
 def decode_signed(token: str, key: jwt.PyJWK, alg: str, *, issuer: str | None,
                   audience: str | None, required: list[str]) -> dict[str, Any]:
-    """PyJWT's signature, iss, aud and required-claim checks; times are ours to check."""
+    """The verifier's signature, iss, aud and required-claim checks; times are ours to check."""
     try:
-        return jwt.decode(token, key, algorithms=[alg], audience=audience, issuer=issuer,
-                          options={"require": required, "verify_aud": audience is not None,
-                                   "verify_exp": False, "verify_nbf": False,
-                                   "verify_iat": False})
-    except jwt.InvalidAudienceError:
-        raise AttestationRefused("wrong_audience", "the attestation is not for us") from None
-    except jwt.MissingRequiredClaimError as error:
-        raise AttestationRefused("missing_claim",
-                                 f"the attestation lacks the {error.claim} claim") from None
-    except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
-        raise AttestationRefused("bad_signature", "the signature does not verify") from None
-    except jwt.InvalidTokenError:
-        raise AttestationRefused("malformed", "the attestation's claims are invalid") from None
+        return jose.verify_signature(token, key, alg, issuer=issuer, audience=audience,
+                                     required=required)
+    except jose.JwtRefused as refused:
+        if refused.reason == "missing_claim":
+            raise AttestationRefused("missing_claim",
+                                     f"the attestation lacks the {refused.claim} claim") from None
+        reason = "malformed" if refused.reason == "wrong_issuer" else refused.reason
+        raise AttestationRefused(reason, MESSAGES[refused.reason]) from None
 
 
 def checked_times(claims: dict[str, Any], issuer: TrustedIssuer, now: datetime,
@@ -192,7 +195,7 @@ def attested(claims: dict[str, Any], issuer: TrustedIssuer) -> tuple[tuple[str, 
     if nationalities is None:
         raise AttestationRefused("missing_claim", "the nationalities claim is not disclosed")
     if (not isinstance(nationalities, list) or not nationalities
-            or not all(isinstance(n, str) and COUNTRY.fullmatch(n) for n in nationalities)):
+            or not all(is_country(n) for n in nationalities)):
         raise AttestationRefused("malformed", "nationalities must be ISO 3166-1 alpha-2 codes")
     if set(nationalities) - issuer.nationalities:
         raise AttestationRefused("nationality_not_allowed",
@@ -224,7 +227,7 @@ def check_status(claims: dict[str, Any], issuer: TrustedIssuer, status: StatusCh
 
 def time_claim(claims: dict[str, Any], name: str) -> datetime | None:
     try:
-        return numeric_date(claims, name)
+        return jose.numeric_date(claims, name)
     except ValueError as error:
         raise AttestationRefused("malformed", f"the claim {error}") from None
 

@@ -11,7 +11,7 @@ import sys
 import click
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import EntitlementsError
+from ..base.errors import EntitlementsError
 from .context import CliContext
 from .groups import register_groups
 

@@ -1,6 +1,6 @@
 import click
 
-from ..admin import service as admins
+from ..admins import service as admins
 from .context import CliContext, emit, json_option, pass_cli
 
 

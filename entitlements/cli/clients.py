@@ -5,6 +5,7 @@ import click
 from ..clients import service as clients
 from ..clients.models import AuthMethod
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
+from ..operations import clients as operations
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 
 AUTH_METHODS = click.Choice([m.value for m in AuthMethod])
@@ -36,7 +37,7 @@ def create_command(
     """Register a client. A secret is printed this once and never again."""
     jwks = read_jwks_file(jwks_file) if jwks_file else None
     with cli.transaction() as session:
-        registration = clients.register(
+        registration = operations.register(
             session, cli.actor(), org_id, name=name, auth_method=auth_method, jwks=jwks,
             jwks_uri=jwks_uri, default_tiers=list(default_tiers) or None,
             may_introspect=may_introspect,
@@ -84,7 +85,7 @@ def show_command(cli: CliContext, client_id: str, as_json: bool) -> None:
 def revoke_command(cli: CliContext, client_id: str, reason: str, as_json: bool) -> None:
     """Revoke a client: invalid_client from now on, its live tokens introspect inactive."""
     with cli.transaction() as session:
-        data = _dump(clients.revoke(session, cli.actor(), client_id, reason))
+        data = _dump(operations.revoke(session, cli.actor(), client_id, reason))
     emit(as_json, data, f"revoked client {client_id}")
 
 

@@ -14,16 +14,16 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from ..base.actor import Actor
+from ..base.clock import SystemClock
+from ..base.db import Database
+from ..base.errors import InvalidInput
+from ..base.fields import in_utc_range
+from ..base.migrations import require_current_schema
+from ..base.settings import Settings, load_settings
 from ..clients.service import load_jwks_file
-from ..clock import SystemClock
-from ..config import Settings, load_settings
-from ..db import Database
-from ..errors import InvalidInput
-from ..migrations_check import require_current_schema
-from ..organizations.service import Actor
 from ..policy.service import ON_PENDING
 from ..signing.keystore import FileKeyStore
-from ..web.fields import in_utc_range
 
 
 class CliContext:

@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 from sqlalchemy import create_engine
 
-from ..migrations_check import current_revision, head_revision, upgrade
+from ..base.migrations import current_revision, head_revision, upgrade
 from .context import CliContext, emit, json_option, pass_cli
 
 

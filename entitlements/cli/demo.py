@@ -6,11 +6,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..base.actor import Actor
 from ..clients import service as clients
 from ..clients.models import OAuthClient
 from ..organizations import service as organizations
 from ..organizations.models import Organization, TrustLevel
-from ..organizations.service import Actor
 from ..policy import service as policy
 from ..resources import service as resources
 from ..resources.models import ResourceServer

@@ -4,6 +4,7 @@ import click
 
 from ..identity_providers import service as idps
 from ..identity_providers.schemas import IdentityProviderSchema
+from ..operations.registry import set_idp_status
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 from .standing import add_standing_commands
 
@@ -48,7 +49,7 @@ def list_command(cli: CliContext, org_id: str, as_json: bool) -> None:
 
 
 add_standing_commands(
-    command, argument="idp_id", noun="identity provider", set_status=idps.set_status,
+    command, argument="idp_id", noun="identity provider", set_status=set_idp_status,
     schema=IdentityProviderSchema,
     suspend_help="Suspend an identity provider: its ID tokens are refused at once.",
     reinstate_help="Reinstate a suspended identity provider.")

@@ -5,7 +5,8 @@ import click
 from ..attestations import issuers
 from ..attestations.models import FORMATS
 from ..attestations.schemas import AttestationIssuerSchema
-from ..gateway.policy import ASSURANCE_LEVELS
+from ..kernel.assurance import ASSURANCE_LEVELS
+from ..operations.registry import set_issuer_status
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 from .standing import add_standing_commands
 
@@ -55,7 +56,7 @@ def list_command(cli: CliContext, as_json: bool) -> None:
 
 
 add_standing_commands(
-    command, argument="issuer_id", noun="issuer", set_status=issuers.set_status,
+    command, argument="issuer_id", noun="issuer", set_status=set_issuer_status,
     schema=AttestationIssuerSchema,
     suspend_help="Suspend an issuer: its verifications stop counting at once.",
     reinstate_help="Reinstate a suspended issuer.")

@@ -3,7 +3,8 @@ from datetime import datetime
 import click
 from sqlalchemy.orm import Session
 
-from ..clock import SystemClock
+from ..base.clock import SystemClock
+from ..operations import organizations as operations
 from ..organizations import evidence
 from ..organizations import service as organizations
 from ..organizations.domains import DnsPythonResolver
@@ -61,7 +62,7 @@ def _lifecycle_command(action: str, summary: str) -> None:
     @pass_cli
     def run(cli: CliContext, org_id: str, reason: str, as_json: bool) -> None:
         with cli.transaction() as session:
-            org = organizations.move(session, cli.actor(), org_id, action, reason,
+            org = operations.move(session, cli.actor(), org_id, action, reason,
                                      required=cli.settings.evidence_required("verified"))
             _emit_org(session, org, as_json, f"organization {org.id} is now {org.status}")
 
@@ -128,7 +129,7 @@ def lower_trust_command(cli: CliContext, org_id: str, level: str, reason: str,
                         as_json: bool) -> None:
     """Lower an organization's trust (one admin suffices)."""
     with cli.transaction() as session:
-        org = organizations.lower_trust(session, cli.actor(), org_id, level, reason)
+        org = operations.lower_trust(session, cli.actor(), org_id, level, reason)
         _emit_org(session, org, as_json, f"organization {org.id} is now {org.trust_level}")
 
 

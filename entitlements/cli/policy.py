@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput
+from ..base.errors import InvalidInput
+from ..operations import policy as operations
 from ..policy import impact, service
 from ..policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
 from ..policy.explain import SubjectRef, explain
@@ -198,7 +199,7 @@ def activate_command(cli: CliContext, number: int, reason: str, at: datetime | N
         raise InvalidInput("--revoke-disallowed applies to an immediate activation")
     with cli.transaction() as session:
         if revoke_disallowed:
-            data = impact.reimpose(session, cli.actor(), number, reason=reason,
+            data = operations.reimpose(session, cli.actor(), number, reason=reason,
                                    on_pending=on_pending)
             human = (f"version {number} re-imposed; {data['revoked']} of "
                      f"{data.get('checked', 0)} live tokens revoked")
@@ -295,12 +296,10 @@ def _new_version(cli: CliContext, *, reason: str, base: int | None, on_active: b
             start = service.get_version(session, active)
         if mutate is not None:
             document = mutate(json.loads(json.dumps(start.document)))
-        row = service.create_version(session, who, base_version=base or start.version,
-                                     reason=reason, document=document, patch=patch,
-                                     on_active=on_active)
-        if activate_now or activate_at:
-            service.activate(session, who, row.version, reason=reason, at=activate_at,
-                             on_pending=on_pending)
+        row, _ = operations.new_version(
+            session, who, base_version=base or start.version, reason=reason, document=document,
+            patch=patch, on_active=on_active, activate_now=activate_now,
+            activate_at=activate_at, on_pending=on_pending)
         data = PolicyVersionSchema().dump(row)
     state = "active now" if activate_now else (
         f"active from {activate_at.isoformat()}" if activate_at else "not active")

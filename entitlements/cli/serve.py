@@ -7,8 +7,8 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from ..app import SYSTEM_ACTOR, create_app
-from ..organizations.service import Actor
+from ..app import create_app
+from ..base.actor import SYSTEM_ACTOR, Actor
 from ..signing import service as signing
 from .context import CliContext, pass_cli
 

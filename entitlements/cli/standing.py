@@ -1,5 +1,5 @@
 """``suspend`` and ``reinstate`` for a registered party (an attestation issuer, an identity
-provider): the same two commands over ``standing.set_status`` for each."""
+provider): the same two commands over each one's status operation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 import click
 
-from ..token_status import revocation
+from ..tokens import revocation
 from .context import CliContext, emit, json_option, pass_cli
 
 

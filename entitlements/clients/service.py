@@ -10,15 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
-from ..ids import new_id
+from ..base.actor import Actor
+from ..base.errors import Conflict, InvalidInput, NotFound
+from ..base.ids import new_id
+from ..base.remote_jwks import validate_key_source
+from ..base.secrets import generate_secret, hash_secret
 from ..organizations import service as organizations
-from ..organizations.service import Actor
-from ..policy import service as policy
-from ..remote_jwks import validate_key_source
-from ..token_status import revocation
 from .models import AuthMethod, ClientStatus, OAuthClient
-from .secrets import generate_secret, hash_secret
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,6 @@ def register(
     org = organizations.get(session, org_id)
     method = _auth_method(auth_method)
     _validate_keys(method, jwks, jwks_uri)
-    for tier in default_tiers or []:
-        policy.get_tier(session, tier)
     secret = generate_secret() if method.uses_secret else None
     client = OAuthClient(
         client_id=new_id("cli"),
@@ -93,8 +89,6 @@ def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuth
         session, at=actor.now, actor=actor.name, action="client.revoked", target=client_id,
         reason=reason,
     )
-    revocation.revoke(session, actor, reason=f"client revoked: {reason}", quiet=True,
-                      client_id=client_id)
     return client
 
 

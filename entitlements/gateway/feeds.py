@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from ..kernel.policy import Policy, compile_document
+from ..kernel.status_list import STATUS_LIST, STATUS_LIST_TYP, StatusList
 from . import http
 from .jws import PublicKey, TokenRejected, verified
-from .policy import Policy, compile_document
-from .status_list import STATUS_LIST, STATUS_LIST_TYP, StatusList
 
 T = TypeVar("T")
 SNAPSHOT_TYP = "entitlements-policy+jwt"

@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, NamedTuple
 
-from . import claims as c
+from ..kernel import claims as c
+from ..kernel.assurance import ASSURANCE_LEVELS
+from ..kernel.policy import Citizenship, Policy, Subject, decide_model
+from ..kernel.status_list import INVALID, VALID, StatusList, reference
 from . import http
 from .feeds import Feed, Jwks, snapshot_parser, status_list_parser
 from .jws import TokenRejected, verified
-from .policy import ASSURANCE_LEVELS, Citizenship, Policy, Subject, decide_model
-from .status_list import INVALID, VALID, StatusList, reference
 
 log = logging.getLogger("entitlements.gateway")
 DISCOVERY = "/.well-known/oauth-authorization-server"

@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
-from .claims import SIGNING_ALGORITHMS
+from ..kernel.claims import SIGNING_ALGORITHMS
 
 #: What the entitlement service signs with. Never ``none``, never HMAC.
 ALGORITHMS = frozenset(SIGNING_ALGORITHMS)

@@ -11,11 +11,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import prune_expired
-from ..organizations.service import Actor
+from ..base.actor import Actor
+from ..base.db import prune_expired
+from ..base.remote_jwks import JwksUnavailable, RemoteJwks, find_key
 from ..persons import service as persons
 from ..persons.models import Person
-from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
 from .id_token import KeyLookup, Provider, SubjectTokenRefused, VerifiedIdToken
 from .models import IdentityProvider, UsedSubjectToken
 
@@ -41,19 +41,14 @@ def registry(session: Session, remote_jwks: RemoteJwks
     def key(found: Provider, kid: str | None) -> jwt.PyJWK:
         row = rows[found.id]
         try:
-            if row.jwks_uri:
-                return remote_jwks.key(row.jwks_uri, kid)
-            keys = parse_jwks(row.jwks or {}, "the identity provider's JWKS").keys
+            return find_key(remote_jwks, jwks=row.jwks, jwks_uri=row.jwks_uri, kid=kid,
+                            owner="the identity provider")
         except JwksUnavailable:
             raise SubjectTokenRefused("idp_keys_unavailable", "the identity provider's keys "
                                       "could not be fetched; retry") from None
         except LookupError:
-            keys = []
-        match = [k for k in keys if k.key_id == kid or (kid is None and len(keys) == 1)]
-        if not match:
             raise SubjectTokenRefused("unknown_key", "the signing key is not registered for "
-                                                     "the identity provider")
-        return match[0]
+                                                     "the identity provider") from None
 
     return provider, key
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
+from ..base import jose
 
 MAX_BYTES = 16 * 1024
 REQUIRED = ["iss", "sub", "aud", "exp", "iat"]
@@ -58,7 +58,10 @@ def verify_id_token(
     token: str, *, providers: Callable[[str], Provider | None], organization_id: str,
     key: KeyLookup, now: datetime, leeway: timedelta, max_lifetime: timedelta,
 ) -> VerifiedIdToken:
-    header, unverified = _peek(token)
+    try:
+        header, unverified = jose.peek(token, MAX_BYTES)
+    except jose.JwtRefused as refused:
+        raise SubjectTokenRefused("malformed", f"the subject_token {refused.detail}") from None
     provider = _provider(providers, unverified.get("iss"), organization_id)
     claims = _decode(token, header, provider, key)
     # Kept as "used" until the token could no longer be accepted (exp plus the leeway).
@@ -67,17 +70,6 @@ def verify_id_token(
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
         raise SubjectTokenRefused("malformed", f"sub must be 1 to {MAX_SUBJECT} characters")
     return VerifiedIdToken(provider, subject, expires_at, _digest(token, claims))
-
-
-def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not token or len(token) > MAX_BYTES:
-        raise SubjectTokenRefused("malformed", "the subject_token is missing or too large")
-    try:
-        return (jwt.get_unverified_header(token),
-                jwt.decode(token, options={"verify_signature": False}))
-    except jwt.InvalidTokenError:
-        raise SubjectTokenRefused("malformed", "the subject_token is not a well-formed "
-                                               "JWT") from None
 
 
 def _provider(providers: Callable[[str], Provider | None], issuer: Any,
@@ -94,37 +86,40 @@ def _provider(providers: Callable[[str], Provider | None], issuer: Any,
     return provider
 
 
+#: How each refusal of the verifier reads to the partner.
+MESSAGES = {
+    "wrong_audience": "the subject_token's aud is not a registered audience",
+    "wrong_issuer": "the subject_token's claims are invalid",
+    "bad_signature": "the signature does not verify",
+    "malformed": "the subject_token's claims are invalid",
+}
+
+
 def _decode(token: str, header: dict[str, Any], provider: Provider, key: KeyLookup
             ) -> dict[str, Any]:
-    alg = header.get("alg")
-    if alg not in ASYMMETRIC_ALGORITHMS:
+    try:
+        alg = jose.allowed_algorithm(header, jose.ASYMMETRIC_ALGORITHMS)
+    except jose.JwtRefused:
         raise SubjectTokenRefused("algorithm_not_allowed", "the signing algorithm is not "
-                                                           "allowed")
+                                                           "allowed") from None
     kid = header.get("kid")
     signing_key = key(provider, kid if isinstance(kid, str) else None)
     try:
-        return jwt.decode(token, signing_key, algorithms=[alg],
-                          audience=list(provider.audiences), issuer=provider.issuer,
-                          options={"require": REQUIRED, "verify_exp": False,
-                                   "verify_nbf": False, "verify_iat": False})
-    except jwt.InvalidAudienceError:
-        raise SubjectTokenRefused("wrong_audience", "the subject_token's aud is not a "
-                                                    "registered audience") from None
-    except jwt.MissingRequiredClaimError as error:
-        raise SubjectTokenRefused("missing_claim", f"the subject_token lacks the "
-                                                   f"{error.claim} claim") from None
-    except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
-        raise SubjectTokenRefused("bad_signature", "the signature does not verify") from None
-    except jwt.InvalidTokenError:
-        raise SubjectTokenRefused("malformed", "the subject_token's claims are "
-                                               "invalid") from None
+        return jose.verify_signature(token, signing_key, alg, audience=list(provider.audiences),
+                                     issuer=provider.issuer, required=REQUIRED)
+    except jose.JwtRefused as refused:
+        if refused.reason == "missing_claim":
+            raise SubjectTokenRefused("missing_claim", f"the subject_token lacks the "
+                                                       f"{refused.claim} claim") from None
+        reason = refused.reason if refused.reason != "wrong_issuer" else "malformed"
+        raise SubjectTokenRefused(reason, MESSAGES[refused.reason]) from None
 
 
 def _check_times(claims: dict[str, Any], now: datetime, leeway: timedelta,
                  max_lifetime: timedelta) -> datetime:
     try:
-        expires, issued = numeric_date(claims, "exp"), numeric_date(claims, "iat")
-        not_before = numeric_date(claims, "nbf") or issued
+        expires, issued = jose.numeric_date(claims, "exp"), jose.numeric_date(claims, "iat")
+        not_before = jose.numeric_date(claims, "nbf") or issued
     except ValueError as error:
         raise SubjectTokenRefused("malformed", f"the claim {error}") from None
     assert expires is not None and issued is not None and not_before is not None  # required

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from .. import standing
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
-from ..ids import new_id
+from ..base import transitions
+from ..base.actor import Actor
+from ..base.errors import Conflict, InvalidInput, NotFound
+from ..base.ids import new_id
+from ..base.remote_jwks import validate_key_source
 from ..organizations import service as organizations
-from ..organizations.service import Actor
 from ..persons.models import Person
-from ..remote_jwks import validate_key_source
-from ..token_status import revocation
 from .models import IdentityProvider
 
 MAX_AUDIENCES = 10
@@ -62,17 +61,20 @@ def list_for(session: Session, org_id: str) -> list[IdentityProvider]:
 
 def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason: str
                ) -> IdentityProvider:
-    """Suspending an identity provider also revokes the live tokens of the persons it
-    signed in: who they are rests on its word."""
-    idp = standing.set_status(session, actor, get(session, idp_id), status, reason,
-                              kind="idp", label="identity provider")
-    if status == "suspended":
-        signed_in = select(Person.id).where(Person.organization_id == idp.organization_id,
-                                            Person.idp_issuer == idp.issuer)
-        revocation.revoke_subjects(session, actor, signed_in,
-                                   reason=f"identity provider suspended: {reason}",
-                                   because={"identity_provider": idp.id})
+    """Suspend or reinstate an identity provider: its ID tokens stop (or start again) being
+    exchanged at once. (``operations`` also revokes the live tokens of the persons it signed
+    in: who they are rests on its word.)"""
+    idp = get(session, idp_id)
+    verb = transitions.set_status(actor, idp, status, label="identity provider")
+    audit.record(session, at=actor.now, actor=actor.name, action=f"idp.{verb}",
+                 target=idp.id, reason=reason)
     return idp
+
+
+def signed_in(idp: IdentityProvider) -> Select:
+    """The persons an identity provider names."""
+    return select(Person.id).where(Person.organization_id == idp.organization_id,
+                                   Person.idp_issuer == idp.issuer)
 
 
 def _validate(audiences: Sequence[str], jwks: dict[str, Any] | None,

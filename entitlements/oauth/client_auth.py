@@ -15,21 +15,27 @@ from typing import Any
 
 import jwt
 from authlib.oauth2.rfc6749 import InvalidClientError
-from sqlalchemy.exc import IntegrityError
 
+from ..base import jose
+from ..base.clock import Clock
+from ..base.db import Database
+from ..base.remote_jwks import JwksUnavailable, RemoteJwks, find_key
+from ..clients.assertions import first_use
 from ..clients.models import AuthMethod
-from ..clock import Clock
-from ..db import Database, prune_expired
-from ..jose import ASYMMETRIC_ALGORITHMS, numeric_date
-from ..remote_jwks import JwksUnavailable, RemoteJwks, parse_jwks
 from .client_record import ClientRecord
 from .errors import echo
-from .models import UsedAssertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGORITHMS = ASYMMETRIC_ALGORITHMS
+ASSERTION_ALGORITHMS = jose.ASYMMETRIC_ALGORITHMS
 MAX_ASSERTION_BYTES = 8192
 REQUIRED = ["iss", "sub", "aud", "exp", "jti"]
+#: How each refusal of the verifier reads to the client.
+MESSAGES = {
+    "wrong_audience": "The assertion's 'aud' is not this server.",
+    "wrong_issuer": "The assertion's 'iss' must be the client_id.",
+    "bad_signature": "The assertion's signature does not verify.",
+    "malformed": "The assertion's signature does not verify.",
+}
 
 
 class PrivateKeyJWT:
@@ -51,7 +57,10 @@ class PrivateKeyJWT:
         if form.get("client_assertion_type") != ASSERTION_TYPE:
             return None
         assertion = form.get("client_assertion") or ""
-        header, unverified = _peek(assertion)
+        try:
+            header, unverified = jose.peek(assertion, MAX_ASSERTION_BYTES)
+        except jose.JwtRefused as refused:
+            raise _invalid(f"The client_assertion {refused.detail}.") from None
         client = self._client(query_client, unverified, form.get("client_id"))
         claims = self._verify(assertion, header, client)
         self._consume_jti(client.client_id, str(claims["jti"]), claims["exp"])
@@ -74,41 +83,30 @@ class PrivateKeyJWT:
         return client
 
     def _verify(self, assertion: str, header: dict[str, Any], client: ClientRecord) -> dict:
-        alg = header.get("alg")
-        if alg not in ASSERTION_ALGORITHMS:
-            raise _invalid(f"Assertion algorithm '{echo(alg)}' is not allowed.")
+        try:
+            alg = jose.allowed_algorithm(header, ASSERTION_ALGORITHMS)
+        except jose.JwtRefused:
+            raise _invalid(f"Assertion algorithm '{echo(header.get('alg'))}' is not "
+                           "allowed.") from None
         key = self._key(client, header.get("kid"))
         try:
-            claims = jwt.decode(
-                assertion, key, algorithms=[alg], audience=self.audiences,
-                issuer=client.client_id,
-                options={"require": REQUIRED, "verify_exp": False, "verify_nbf": False,
-                         "verify_iat": False},
-            )
-        except jwt.InvalidAudienceError:
-            raise _invalid("The assertion's 'aud' is not this server.") from None
-        except jwt.InvalidIssuerError:
-            raise _invalid("The assertion's 'iss' must be the client_id.") from None
-        except jwt.MissingRequiredClaimError as error:
-            raise _invalid(f"The assertion lacks the '{error.claim}' claim.") from None
-        except jwt.InvalidTokenError:
-            raise _invalid("The assertion's signature does not verify.") from None
+            claims = jose.verify_signature(assertion, key, alg, audience=self.audiences,
+                                           issuer=client.client_id, required=REQUIRED)
+        except jose.JwtRefused as refused:
+            if refused.reason == "missing_claim":
+                raise _invalid(f"The assertion lacks the '{refused.claim}' claim.") from None
+            raise _invalid(MESSAGES[refused.reason]) from None
         self._check_times(claims)
         return claims
 
-    def _key(self, client: ClientRecord, kid: str | None) -> jwt.PyJWK:
+    def _key(self, client: ClientRecord, kid: Any) -> jwt.PyJWK:
         try:
-            if client.jwks_uri:
-                return self._remote.key(client.jwks_uri, kid)
-            keys = parse_jwks(client.jwks or {}, "the client's JWKS")
+            return find_key(self._remote, jwks=client.jwks, jwks_uri=client.jwks_uri, kid=kid,
+                            owner="the client")
         except JwksUnavailable as error:
             raise _invalid(f"The client's keys are unavailable: {echo(error, 200)}") from None
         except LookupError:
             raise _invalid(f"No key '{echo(kid)}' is registered for the client.") from None
-        found = [k for k in keys.keys if kid is None or k.key_id == kid]
-        if len(found) != 1:
-            raise _invalid(f"No key '{echo(kid)}' is registered for the client.")
-        return found[0]
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock.now()
@@ -126,31 +124,15 @@ class PrivateKeyJWT:
     def _consume_jti(self, client_id: str, jti: str, exp: int) -> None:
         if not jti or len(jti) > 200:
             raise _invalid("The assertion's 'jti' must be 1 to 200 characters.")
-        now = self._clock.now()
         expires = datetime.fromtimestamp(exp, UTC) + self._leeway
-        try:
-            with self._db.transaction() as session:
-                session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires))
-                session.flush()
-                prune_expired(session, UsedAssertion, now)
-        except IntegrityError:
-            raise _invalid("The assertion's 'jti' has been used before.") from None
-
-
-def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not assertion or len(assertion) > MAX_ASSERTION_BYTES:
-        raise _invalid("The client_assertion is missing or too large.")
-    try:
-        header = jwt.get_unverified_header(assertion)
-        claims = jwt.decode(assertion, options={"verify_signature": False})
-    except jwt.InvalidTokenError:
-        raise _invalid("The client_assertion is not a well-formed JWT.") from None
-    return header, claims
+        with self._db.transaction() as session:
+            if not first_use(session, client_id, jti, expires, self._clock.now()):
+                raise _invalid("The assertion's 'jti' has been used before.")
 
 
 def _time(claims: dict[str, Any], name: str) -> datetime | None:
     try:
-        return numeric_date(claims, name)
+        return jose.numeric_date(claims, name)
     except ValueError as error:
         raise _invalid(f"The assertion's {error}.") from None
 

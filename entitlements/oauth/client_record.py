@@ -14,14 +14,14 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..cache import TTLCache
+from ..base.cache import TTLCache
+from ..base.db import Database
+from ..base.secrets import check_secret
 from ..clients.models import ClientStatus, OAuthClient
-from ..clients.secrets import check_secret
-from ..db import Database
+from ..kernel.policy import Subject
 from ..organizations.models import Organization, OrganizationStatus
-from ..policy.decision import Subject
 from ..policy.subjects import organization_citizenship
-from .grants import GRANT_TYPES
+from .supported import GRANT_TYPES
 
 ORGANIZATION_NOT_VERIFIED = {
     OrganizationStatus.SUSPENDED: "The client's organization is suspended.",

@@ -10,64 +10,48 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jwt
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from ..gateway import claims as c
-from . import ledger
-from .grants import AUTH_METHODS
-
-MAX_TOKEN_BYTES = 16 * 1024
+from ..kernel import claims as c
+from ..tokens.lookup import FoundToken, find_issued
+from ..tokens.revocation import revoke_one
+from .supported import AUTH_METHODS
 
 
 @dataclass(frozen=True)
 class TokenView(TokenMixin):
-    claims: dict[str, Any]
-    client_id: str
-    expires_at: datetime
-    inactive: bool
+    """An issued token as Authlib's endpoints see it."""
+
+    issued: FoundToken
     now: datetime
 
+    @property
+    def claims(self) -> dict[str, Any]:
+        return self.issued.claims
+
     def check_client(self, client: Any) -> bool:
-        return client.client_id == self.client_id
+        return client.client_id == self.issued.client_id
 
     def get_scope(self) -> str:
         return self.claims.get(c.SCOPE, "")
 
     def get_expires_in(self) -> int:
-        return max(0, int((self.expires_at - self.now).total_seconds()))
+        return max(0, int((self.issued.expires_at - self.now).total_seconds()))
 
     def is_expired(self) -> bool:
-        return self.expires_at <= self.now
+        return self.issued.expires_at <= self.now
 
     def is_revoked(self) -> bool:
-        return self.inactive
+        return not self.issued.active
 
 
 def find_token(server: Any, token_string: str) -> TokenView | None:
-    """Our token with a valid signature and a record, or None for anything else."""
-    if not token_string or len(token_string) > MAX_TOKEN_BYTES:
-        return None
     now = server.clock.now()
-    try:
-        header = jwt.get_unverified_header(token_string)
-        info = server.keys.get().find(str(header.get("kid")), now)
-        if info is None or header.get("typ") != c.ACCESS_TOKEN_TYP:
-            return None
-        claims = jwt.decode(
-            token_string, jwt.PyJWK(info.public_jwk).key, algorithms=[info.alg],
-            issuer=server.settings.issuer,
-            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
-                     "verify_iat": False, "require": list(c.REQUIRED_CLAIMS)},
-        )
-    except (jwt.InvalidTokenError, jwt.PyJWKError):
-        return None
-    state = ledger.token_state(server.db, str(claims[c.JWT_ID]))
-    if state is None:
-        return None
-    return TokenView(claims, state.client_id, state.expires_at, not state.active, now)
+    issued = find_issued(token_string, ring=server.keys.get(), issuer=server.settings.issuer,
+                         db=server.db, now=now)
+    return TokenView(issued, now) if issued is not None else None
 
 
 class Introspection(IntrospectionEndpoint):
@@ -92,5 +76,5 @@ class Revocation(RevocationEndpoint):
         return find_token(self.server, token_string)
 
     def revoke_token(self, token: TokenView, request: Any) -> None:
-        ledger.revoke(self.server.db, token.claims[c.JWT_ID], request.client.client_id,
-                      self.server.clock.now())
+        revoke_one(self.server.db, token.claims[c.JWT_ID], request.client.client_id,
+                   self.server.clock.now())

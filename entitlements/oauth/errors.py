@@ -12,11 +12,6 @@ class InvalidTargetError(OAuth2Error):
     error = "invalid_target"
 
 
-class TemporarilyUnavailableError(OAuth2Error):
-    error = "temporarily_unavailable"
-    status_code = 503
-
-
 def echo(value: object, limit: int = 100) -> str:
     """Caller-supplied text made safe for ``error_description`` (RFC 6749 section 5.2)."""
     text = str(value)[:limit]

@@ -1,17 +1,34 @@
-"""Thin Authlib grants: they validate the request, then hand over to the server."""
+"""Thin Authlib grants: they validate the request, then hand over to the issuance service."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from authlib.oauth2.rfc6749 import grants
 
-from .scopes import choose_audience
+from ..issuance.service import Entitlement, Issuance
+from ..kernel.policy import Subject
+from ..resources.directory import ResourceDirectory
+from .client_record import ClientRecord
+from .scopes import choose_audience, choose_tiers
+from .supported import AUTH_METHODS
 
-CLIENT_CREDENTIALS = "client_credentials"
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
-GRANT_TYPES = (CLIENT_CREDENTIALS, TOKEN_EXCHANGE)
 
-#: Client authentication methods accepted at every endpoint that authenticates clients.
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+class GrantServer(Protocol):
+    """What the grants use of the authorization server."""
+
+    issuance: Issuance
+    resources: ResourceDirectory
+
+
+def entitlement(server: GrantServer, client: ClientRecord, subject: Subject,
+                audience: str, scope: str | None) -> Entitlement:
+    """What the request may have: the tiers it asks for (or the client's defaults) among
+    those the active policy grants ``subject``, for the gateway ``audience``."""
+    policy, decision = server.issuance.decide(subject)
+    tiers = choose_tiers(scope, entitled=decision.granted, denied=decision.denied,
+                         known=policy.tiers, defaults=client.default_tiers)
+    return Entitlement(policy, tiers, audience)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -20,13 +37,14 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
         self.request.client = client
-        self.request.audience = choose_audience(
-            self.request.payload.datalist.get("resource", []), self.server.catalog.snapshot()
-        )
-        self.server.entitle(self.request, client.subject)
+        audience = choose_audience(self.request.payload.datalist.get("resource", []),
+                                   self.server.resources.snapshot())
+        self.request.entitlement = entitlement(self.server, client, client.subject, audience,
+                                               self.request.payload.scope)
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
-        signed = self.server.issue_token(self.request)
+        signed = self.server.issuance.issue_for_client(self.request.client,
+                                                       self.request.entitlement)
         body = {
             "access_token": signed.token,
             "token_type": "Bearer",

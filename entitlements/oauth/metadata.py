@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..config import Settings
-from ..gateway.claims import tier_scope
+from ..base.settings import Settings
+from ..kernel.claims import tier_scope
 from .client_auth import ASSERTION_ALGORITHMS
-from .grants import AUTH_METHODS, GRANT_TYPES
+from .supported import AUTH_METHODS, GRANT_TYPES
 
 
 def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from authlib.oauth2.rfc6749 import InvalidScopeError
 
-from ..gateway.claims import TIER_SCOPE_PREFIX, tier_scope
-from .catalog import CatalogSnapshot
+from ..kernel.claims import TIER_SCOPE_PREFIX, tier_scope
+from ..resources.directory import Resources
 from .errors import InvalidTargetError, echo
 
 MAX_SCOPES = 50
@@ -51,14 +51,14 @@ def choose_tiers(
     return tuple(sorted(set(tiers)))
 
 
-def choose_audience(resources: Sequence[str], catalog: CatalogSnapshot) -> str:
+def choose_audience(requested: Sequence[str], registered: Resources) -> str:
     """RFC 8707: ``resource`` names a registered gateway; without it, the default one."""
-    if len(resources) > 1:
+    if len(requested) > 1:
         raise InvalidTargetError("Only one 'resource' may be requested per token.")
-    if not resources:
-        if catalog.default_resource is None:
+    if not requested:
+        if registered.default is None:
             raise InvalidTargetError("No 'resource' was given and no default gateway is set.")
-        return catalog.default_resource
-    if resources[0] not in catalog.resources:
-        raise InvalidTargetError(f"Unknown resource '{echo(resources[0])}'.")
-    return resources[0]
+        return registered.default
+    if requested[0] not in registered.identifiers:
+        raise InvalidTargetError(f"Unknown resource '{echo(requested[0])}'.")
+    return requested[0]

@@ -10,17 +10,18 @@ issued with the person's citizenship summary.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from authlib.oauth2.rfc6749 import UnauthorizedClientError
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
-from ..identity_providers import exchange
-from ..identity_providers.id_token import SubjectTokenRefused, VerifiedIdToken, verify_id_token
+from ..identity_providers.id_token import SubjectTokenRefused
 from ..policy.subjects import person_subject
 from .errors import ReasonedInvalidRequest
-from .grants import AUTH_METHODS, TOKEN_EXCHANGE
+from .grants import entitlement
 from .scopes import choose_audience
+from .supported import AUTH_METHODS, TOKEN_EXCHANGE
 
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -39,16 +40,26 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         form = self.request.payload.data
         _check_token_types(form)
         targets = self.request.payload.datalist
-        self.request.audience = choose_audience(
-            [*targets.get("resource", []), *targets.get("audience", [])],
-            self.server.catalog.snapshot())
-        self.request.id_token = self._verified_id_token(form["subject_token"])
-        self.request.citizenship = self.server.known_citizenship(self.request.id_token)
-        self.server.entitle(self.request, person_subject(
-            client.organization_id, client.trust_level, self.request.citizenship))
+        audience = choose_audience([*targets.get("resource", []), *targets.get("audience", [])],
+                                   self.server.resources.snapshot())
+        issuance = self.server.issuance
+        if not issuance.has_identity_provider(client.organization_id):
+            raise ReasonedInvalidRequest("no_identity_provider", "The client's organization "
+                                         "has no registered identity provider.")
+        with _reasoned():
+            self.request.id_token = issuance.verify_id_token(client, form["subject_token"])
+        self.request.citizenship = issuance.known_citizenship(self.request.id_token)
+        self.request.entitlement = entitlement(
+            self.server, client,
+            person_subject(client.organization_id, client.trust_level,
+                           self.request.citizenship),
+            audience, self.request.payload.scope)
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
-        signed = self.server.exchange_token(self.request)
+        request = self.request
+        with _reasoned():
+            signed = self.server.issuance.issue_for_person(
+                request.client, request.entitlement, request.id_token, request.citizenship)
         body = {
             "access_token": signed.token,
             "issued_token_type": ACCESS_TOKEN_TYPE,
@@ -59,23 +70,14 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
 
-    def _verified_id_token(self, token: str) -> VerifiedIdToken:
-        """The ID token, verified for the client's own organization, or a refusal."""
-        org_id, server = self.request.client.organization_id, self.server
-        with server.db.sessions() as session:
-            if not exchange.has_provider(session, org_id):
-                raise ReasonedInvalidRequest("no_identity_provider", "The client's "
-                                             "organization has no registered identity provider.")
-            providers, keys = exchange.registry(session, server.remote_jwks)
-            try:
-                return verify_id_token(
-                    token, providers=providers, organization_id=org_id, key=keys,
-                    now=server.clock.now(),
-                    leeway=timedelta(seconds=server.settings.clock_leeway),
-                    max_lifetime=timedelta(seconds=server.settings.id_token_max_lifetime))
-            except SubjectTokenRefused as refused:
-                raise ReasonedInvalidRequest(refused.reason,
-                                             f"subject_token: {refused.message}.") from None
+@contextmanager
+def _reasoned() -> Iterator[None]:
+    """A refused subject_token as ``invalid_request`` with its ``reason``."""
+    try:
+        yield
+    except SubjectTokenRefused as refused:
+        raise ReasonedInvalidRequest(refused.reason,
+                                     f"subject_token: {refused.message}.") from None
 
 
 def _check_token_types(form: dict) -> None:

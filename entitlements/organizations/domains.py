@@ -14,7 +14,7 @@ from typing import Protocol
 import dns.exception
 import dns.resolver
 
-from ..errors import InvalidInput, ProblemError
+from ..base.errors import InvalidInput, ProblemError
 
 RECORD_PREFIX = "_entitlements-challenge"
 VALUE_PREFIX = "entitlements-verification="

@@ -14,13 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
-from ..gateway.policy import ASSURANCE_LEVELS
-from ..ids import new_id
+from ..base.actor import Actor
+from ..base.countries import is_country
+from ..base.errors import Conflict, InvalidInput, NotFound
+from ..base.ids import new_id
+from ..kernel.assurance import ASSURANCE_LEVELS
 from . import domains
 from .lei import GleifRegistry, LeiRecord
 from .models import Evidence, EvidenceKind
-from .service import COUNTRY, Actor, get
+from .service import get
 
 VERIFIED, FAILED, PENDING = "verified", "failed", "pending"
 
@@ -93,7 +95,7 @@ def record_citizenship(session: Session, actor: Actor, org_id: str, reference: s
     reference = reference.strip()
     if not 1 <= len(reference) <= 300:
         raise InvalidInput("an attestation reference is 1 to 300 characters")
-    if not nationalities or not all(COUNTRY.fullmatch(n) for n in nationalities):
+    if not nationalities or not all(is_country(n) for n in nationalities):
         raise InvalidInput("nationalities must be ISO 3166-1 alpha-2 codes, such as US")
     if level not in ASSURANCE_LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(ASSURANCE_LEVELS)}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from ..errors import InvalidInput, NotFound, ProblemError
+from ..base.errors import InvalidInput, NotFound, ProblemError
 
 GLEIF_API = "https://api.gleif.org/api/v1"
 LEI_FORMAT = re.compile(r"[0-9A-Z]{18}[0-9]{2}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import Conflict
+from ..base.errors import Conflict
 from .models import OrganizationStatus as S
 
 #: action -> (statuses it may start from, status it leads to)

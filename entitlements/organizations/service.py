@@ -3,19 +3,17 @@ and kept in the organization's history with its actor, reason and evidence."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..ids import new_id
-from ..token_status import revocation
+from ..base.actor import Actor
+from ..base.countries import is_country
+from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..base.ids import new_id
 from . import lifecycle
 from .models import (
     TWO_PERSON_LEVELS,
@@ -26,16 +24,6 @@ from .models import (
     TrustLevel,
     TrustRequest,
 )
-
-COUNTRY = re.compile(r"[A-Z]{2}")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes an admin change, and when."""
-
-    name: str
-    now: datetime
 
 
 def apply(session: Session, actor: Actor, name: str, country: str | None = None
@@ -85,10 +73,6 @@ def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
         if trust == TrustLevel.UNVERIFIED:
             trust = TrustLevel.VERIFIED
     _changed(session, actor, org, action, target, TrustLevel(trust), _reason(reason), evidence)
-    if target in (OrganizationStatus.SUSPENDED, OrganizationStatus.REVOKED):
-        # Gateways validate offline: flip the live tokens' status bits too.
-        revocation.revoke(session, actor, reason=f"organization {action}: {reason}",
-                          quiet=True, organization_id=org.id)
     return org
 
 
@@ -166,17 +150,14 @@ def reject_trust(session: Session, actor: Actor, request_id: str, reason: str) -
 
 def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason: str
                 ) -> Organization:
-    """Lowering trust reduces risk, so one admin may do it. The organization's live tokens
-    are revoked: it gets new ones with the lower trust."""
+    """Lowering trust reduces risk, so one admin may do it (``operations`` also revokes the
+    organization's live tokens, which claim the higher trust)."""
     org = get(session, org_id)
     target = _trust(level)
     if target.rank >= TrustLevel(org.trust_level).rank:
         raise Conflict(f"{target} is not lower than {org.trust_level}")
     _changed(session, actor, org, "lower_trust", OrganizationStatus(org.status), target,
              _reason(reason), None)
-    # Live tokens claim the higher trust, and gateways believe them: flip their bits.
-    revocation.revoke(session, actor, reason=f"organization lower_trust: {reason}",
-                      quiet=True, organization_id=org.id)
     return org
 
 
@@ -202,7 +183,7 @@ def _new(session: Session, actor: Actor, name: str, country: str | None,
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("organization name must be 1 to 200 characters")
-    if country is not None and not COUNTRY.fullmatch(country):
+    if country is not None and not is_country(country):
         raise InvalidInput("country must be an ISO 3166-1 alpha-2 code, such as US")
     if session.scalar(select(Organization.id).where(Organization.name == name)):
         raise Conflict(f"an organization named {name!r} already exists")

@@ -7,10 +7,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
-from ..ids import new_id
+from ..base.actor import Actor
+from ..base.errors import Conflict, InvalidInput, NotFound
+from ..base.ids import new_id
 from ..organizations import service as organizations
-from ..organizations.service import Actor
 from .models import Person
 
 

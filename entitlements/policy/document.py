@@ -14,17 +14,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..errors import InvalidInput
-from ..gateway.policy import (
-    ASSURANCE_LEVELS,
-    VERIFIED_LEVELS,
-    Model,
-    Policy,
-    TierRule,
-    compile_document,
-)
+from ..base.errors import InvalidInput
+from ..base.fields import AwareDateTime
+from ..kernel.assurance import ASSURANCE_LEVELS
+from ..kernel.policy import VERIFIED_LEVELS, Model, Policy, TierRule, compile_document
 from ..organizations.models import TrustLevel
-from ..web.fields import AwareDateTime
 
 TIER_STATUSES = ("open", "allowlist_only", "suspended")
 #: What a client-credentials (organization) subject needs for a tier that requires

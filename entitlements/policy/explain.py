@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..attestations.service import MIN_TOKEN_LIFETIME
+from ..attestations.citizenship import MIN_TOKEN_LIFETIME
+from ..base.errors import InvalidInput
 from ..clients import service as clients
-from ..errors import InvalidInput
+from ..kernel.policy import REASONS, Decision, ModelDecision, Subject, decide, decide_model
 from ..organizations import service as organizations
 from ..organizations.models import Organization, OrganizationStatus
 from ..persons import service as persons
-from .decision import REASONS, Decision, ModelDecision, Subject, decide, decide_model
 from .document import Policy
 from .subjects import organization_subject, person_subject_from_db
 

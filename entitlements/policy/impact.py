@@ -1,31 +1,24 @@
-"""What a policy change does to people: the dry run (who gains or loses which tiers) and
-re-imposition (apply a prepared version and revoke every live token it no longer allows,
-as one audited event with its effects). Both call the same pure ``decide``."""
+"""What a policy change does to people: the dry run (who gains or loses which tiers), and the
+decision subjects it and re-imposition (``operations.policy``) judge with the same pure
+``decide``."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..attestations.service import summaries_by_person
-from ..audit import service as audit
-from ..gateway.claims import tiers_from_scope
-from ..oauth.models import IssuedToken
+from ..attestations.citizenship import CitizenshipSummary, summaries_by_person
+from ..kernel.policy import Subject, decide
 from ..organizations.models import Organization, OrganizationStatus
-from ..organizations.service import Actor
 from ..persons.models import Person
-from ..token_status.revocation import live_tokens
 from . import service
-from .decision import Subject, decide
 from .document import Policy, compile_policy
 from .subjects import citizenship_by_organization, person_subject
 
 MAX_LISTED = 1000
-REVOKE_CHUNK = 500
 
 
 class Subjects:
@@ -50,7 +43,8 @@ class Subjects:
         org = self.orgs.get(org_id)
         if org is None:
             return None
-        return person_subject(org.id, org.trust_level, self.citizenship.get(person_id, ()))
+        held = self.citizenship.get(person_id, CitizenshipSummary())
+        return person_subject(org.id, org.trust_level, held)
 
 
 def dry_run(session: Session, candidate: int, now: datetime) -> dict[str, Any]:
@@ -72,26 +66,6 @@ def dry_run(session: Session, candidate: int, now: datetime) -> dict[str, Any]:
             "truncated": len(orgs) > MAX_LISTED or len(persons) > MAX_LISTED}
 
 
-def reimpose(session: Session, actor: Actor, version: int, *, reason: str,
-             on_pending: str | None = None) -> dict[str, Any]:
-    """Activate ``version`` now and revoke every live token it no longer allows; one audit
-    event records the activation and its effects."""
-    service.lock_policy(session)
-    before = service.active_version(session, actor.now)
-    later = [r.id for r in service.pending_after(session, actor.now)]
-    activation = service.activate(session, actor, version, reason=reason, kind="reimpose",
-                                  audited=False, on_pending=on_pending)
-    effects: dict[str, Any] = {"before": before, "after": version,
-                               "activation": activation.id}
-    if later:
-        effects["pending"] = {"decision": on_pending, "activations": later}
-    policy = compile_policy(version, service.get_version(session, version).document)
-    effects.update(_revoke_disallowed(session, policy, actor.now))
-    audit.record(session, at=actor.now, actor=actor.name, action="policy.reimposed",
-                 target=f"policy:{version}", reason=reason, details=effects)
-    return effects
-
-
 def _change(subject_id: str, subject: Subject | None, current: Policy, proposed: Policy,
             now: datetime) -> dict[str, Any] | None:
     if subject is None:
@@ -101,26 +75,3 @@ def _change(subject_id: str, subject: Subject | None, current: Policy, proposed:
     if before == after:
         return None
     return {"id": subject_id, "gains": sorted(after - before), "loses": sorted(before - after)}
-
-
-def _revoke_disallowed(session: Session, policy: Policy, now: datetime) -> dict[str, Any]:
-    subjects = Subjects(session, now)
-    tokens = session.execute(select(
-        IssuedToken.jti, IssuedToken.organization_id, IssuedToken.subject, IssuedToken.scope,
-        IssuedToken.client_id).where(*live_tokens(now))).all()
-    doomed: list[str] = []
-    reasons: Counter[str] = Counter()
-    for jti, org_id, subject_id, scope, client_id in tokens:
-        subject = (subjects.organization(org_id) if subject_id == client_id
-                   else subjects.person(subject_id, org_id))
-        denied = (decide(policy, subject, tiers_from_scope(scope), now).denied
-                  if subject is not None else {"*": "organization_not_verified"})
-        if denied:
-            doomed.append(jti)
-            reasons.update(denied.values())
-    for start in range(0, len(doomed), REVOKE_CHUNK):
-        session.execute(update(IssuedToken)
-                        .where(IssuedToken.jti.in_(doomed[start:start + REVOKE_CHUNK]))
-                        .values(revoked_at=now).execution_options(synchronize_session=False))
-    return {"checked": len(tokens), "revoked": len(doomed), "reasons": dict(reasons),
-            "jtis": doomed[:100]}

@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..web.fields import AwareDateTime
+from ..base.fields import AwareDateTime
 from . import service
 
 REASON = validate.Length(1, 500)

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput, NotFound
+from ..base.actor import Actor
+from ..base.errors import Conflict, InvalidInput, NotFound
 from ..organizations.models import Organization
-from ..organizations.service import Actor
 from . import changes
 from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion

@@ -13,10 +13,10 @@ import threading
 
 import jwt
 
-from ..clock import Clock
-from ..config import Settings
-from ..gateway.feeds import SNAPSHOT_TYP
-from ..published import Published, document_etag, validity
+from ..base.clock import Clock
+from ..base.published import Published, document_etag, validity
+from ..base.settings import Settings
+from ..kernel.claims import SNAPSHOT_TYP
 from ..signing.keyring import KeyRingCache
 from .store import PolicyStore
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..cache import TTLCache
-from ..db import Database
-from ..errors import NotFound
+from ..base.cache import TTLCache
+from ..base.db import Database
+from ..base.errors import NotFound
 from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion
 

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..attestations.service import Citizenship as PersonCitizenship
-from ..attestations.service import citizenship_summary
-from ..gateway.policy import ASSURANCE_LEVELS
+from ..attestations.citizenship import CitizenshipSummary, citizenship_summary
+from ..kernel.assurance import rank
+from ..kernel.policy import Citizenship, Subject
 from ..organizations.models import Evidence, EvidenceKind, Organization
-from .decision import Citizenship, Subject
 
 
 def organization_subject(session: Session, org: Organization, now: datetime) -> Subject:
@@ -21,11 +20,8 @@ def organization_subject(session: Session, org: Organization, now: datetime) -> 
                                                                             now))
 
 
-def person_subject(org_id: str, trust_level: str,
-                   summary: tuple[PersonCitizenship, ...]) -> Subject:
-    return Subject(org_id, trust_level, True, tuple(
-        Citizenship(c.nationality, ASSURANCE_LEVELS.index(c.level), c.expires_at)
-        for c in summary))
+def person_subject(org_id: str, trust_level: str, summary: CitizenshipSummary) -> Subject:
+    return Subject(org_id, trust_level, True, summary.held)
 
 
 def person_subject_from_db(session: Session, org: Organization, person_id: str,
@@ -53,7 +49,7 @@ def citizenship_by_organization(session: Session, now: datetime | None = None,
     for row in session.scalars(query):
         expires_at = datetime.fromisoformat(row.details["expires_at"])
         if now is None or expires_at > now:
-            rank = ASSURANCE_LEVELS.index(row.details["level"])
+            level = rank(row.details["level"])
             held.setdefault(row.organization_id, []).extend(
-                Citizenship(n, rank, expires_at) for n in row.details["nationalities"])
+                Citizenship(n, level, expires_at) for n in row.details["nationalities"])
     return {org: tuple(items) for org, items in held.items()}

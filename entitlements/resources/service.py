@@ -8,8 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, InvalidInput
-from ..organizations.service import Actor
+from ..base.actor import Actor
+from ..base.errors import Conflict, InvalidInput
 from .models import ResourceServer
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..errors import Conflict, NotFound
-from ..organizations.service import Actor
+from ..base.actor import Actor
+from ..base.errors import Conflict, NotFound
 from .keyring import KeyInfo, KeyRing, classify
 from .keystore import KeyStore, generate_private_key, public_jwk
 from .models import SigningKey

@@ -1,1 +1,35 @@
-"""HTTP plumbing shared by every blueprint: request guards and error rendering."""
+"""HTTP: every endpoint, by who calls it, and the one place errors become responses.
+
+- ``oauth``: the token, introspection and revocation endpoints (RFC 6749 errors)
+- ``partner/``: what partners' backends call as their OAuth client (attestations, explain)
+- ``admin/``: the admin API under /admin (admin keys)
+- ``published``: discovery, the JWKS, the policy snapshot and the status lists
+- ``health``: liveness
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import errors, health, oauth, published
+from .admin import (
+    audit,
+    clients,
+    evidence,
+    identity_providers,
+    issuers,
+    openapi,
+    organizations,
+    persons,
+    policy,
+)
+from .partner import attestations, explain
+
+BLUEPRINTS = (oauth, published, health, attestations, explain, organizations, evidence,
+              persons, issuers, identity_providers, policy, clients, audit, openapi)
+
+
+def register(app: Flask) -> None:
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.blueprint)
+    errors.register(app)

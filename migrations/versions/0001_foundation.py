@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -27,13 +27,13 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.Column('opened_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opened_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_streams'))
     )
     op.create_table('audit_events',
     sa.Column('stream', sa.String(length=64), nullable=False),
     sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('target', sa.String(length=200), nullable=True),
@@ -54,8 +54,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('trust_level', sa.String(length=32), nullable=False),
-    sa.Column('created_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('active', 'suspended')", name=op.f('ck_organizations_status')),
     sa.CheckConstraint("trust_level IN ('unverified', 'verified', 'trusted', 'government_partner')", name=op.f('ck_organizations_trust_level')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organizations')),
@@ -65,16 +65,16 @@ def upgrade() -> None:
     sa.Column('identifier', sa.String(length=500), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('is_default', sa.Boolean(), nullable=False),
-    sa.Column('created_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('identifier', name=op.f('pk_resource_servers'))
     )
     op.create_table('signing_keys',
     sa.Column('kid', sa.String(length=64), nullable=False),
     sa.Column('alg', sa.String(length=16), nullable=False),
     sa.Column('public_jwk', sa.JSON(), nullable=False),
-    sa.Column('created_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('activates_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', entitlements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('activates_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
     )
     with op.batch_alter_table('signing_keys', schema=None) as batch_op:
@@ -83,14 +83,14 @@ def upgrade() -> None:
     op.create_table('tiers',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('description', sa.String(length=500), nullable=False),
-    sa.Column('created_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_tiers'))
     )
     op.create_table('used_assertions',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('jti', sa.String(length=200), nullable=False),
-    sa.Column('expires_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_used_assertions')),
     sa.UniqueConstraint('client_id', 'jti', name=op.f('uq_used_assertions_client_id_jti'))
     )
@@ -108,8 +108,8 @@ def upgrade() -> None:
     sa.Column('default_tiers', sa.JSON(), nullable=True),
     sa.Column('may_introspect', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', entitlements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt')", name=op.f('ck_oauth_clients_auth_method')),
     sa.CheckConstraint("status IN ('active', 'revoked')", name=op.f('ck_oauth_clients_status')),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_oauth_clients_organization_id_organizations'), ondelete='CASCADE'),
@@ -121,7 +121,7 @@ def upgrade() -> None:
     op.create_table('organization_tiers',
     sa.Column('organization_id', sa.String(length=64), nullable=False),
     sa.Column('tier', sa.String(length=64), nullable=False),
-    sa.Column('granted_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('granted_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('granted_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_organization_tiers_organization_id_organizations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tier'], ['tiers.name'], name=op.f('fk_organization_tiers_tier_tiers')),
@@ -135,9 +135,9 @@ def upgrade() -> None:
     sa.Column('audience', sa.String(length=500), nullable=False),
     sa.Column('scope', sa.String(length=1000), nullable=False),
     sa.Column('kid', sa.String(length=64), nullable=False),
-    sa.Column('issued_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', entitlements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['oauth_clients.client_id'], name=op.f('fk_issued_tokens_client_id_oauth_clients')),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_issued_tokens_organization_id_organizations')),
     sa.PrimaryKeyConstraint('jti', name=op.f('pk_issued_tokens'))
@@ -154,7 +154,7 @@ def upgrade() -> None:
 def _seed() -> None:
     now = datetime.now(UTC)
     tiers = sa.table("tiers", sa.column("name", sa.String), sa.column("description", sa.String),
-                     sa.column("created_at", entitlements.db.UTCDateTime(timezone=True)))
+                     sa.column("created_at", entitlements.base.db.UTCDateTime(timezone=True)))
     op.bulk_insert(tiers, [
         {"name": "public", "description": "Models open to every verified partner.",
          "created_at": now},
@@ -165,7 +165,7 @@ def _seed() -> None:
     ])
     streams = sa.table("audit_streams", sa.column("id", sa.String), sa.column("seq", sa.Integer),
                        sa.column("hash", sa.String),
-                       sa.column("opened_at", entitlements.db.UTCDateTime(timezone=True)))
+                       sa.column("opened_at", entitlements.base.db.UTCDateTime(timezone=True)))
     op.bulk_insert(streams, [{"id": "main", "seq": 0, "hash": "0" * 64, "opened_at": now}])
 
 

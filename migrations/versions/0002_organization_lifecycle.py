@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -36,7 +36,7 @@ def upgrade() -> None:
         "organization_changes",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("organization_id", sa.String(length=64), nullable=False),
-        sa.Column("at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("from_status", sa.String(length=16), nullable=False),
@@ -59,11 +59,11 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.String(length=64), nullable=False),
         sa.Column("level", sa.String(length=32), nullable=False),
         sa.Column("requested_by", sa.String(length=200), nullable=False),
-        sa.Column("requested_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
-        sa.Column("decided_at", entitlements.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decision_reason", sa.String(length=500), nullable=True),
         sa.CheckConstraint("state IN ('pending', 'approved', 'rejected')",
                            name=op.f("ck_trust_requests_state")),

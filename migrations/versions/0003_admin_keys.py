@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("key_hash", sa.String(length=128), nullable=False),
-        sa.Column("created_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", entitlements.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_admin_keys_key_hash")),
     )

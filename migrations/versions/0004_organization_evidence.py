@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -28,8 +28,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("challenge", sa.String(length=64), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("created_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("checked_at", entitlements.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("checked_by", sa.String(length=200), nullable=True),
         sa.CheckConstraint("kind IN ('domain', 'lei', 'agreement')",
                            name=op.f("ck_organization_evidence_kind")),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.String(length=64), nullable=False),
         sa.Column("idp_issuer", sa.String(length=300), nullable=True),
         sa.Column("idp_subject", sa.String(length=300), nullable=True),
-        sa.Column("created_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"],
                                 name=op.f("fk_persons_organization_id_organizations"),
                                 ondelete="CASCADE"),
@@ -46,8 +46,8 @@ def upgrade() -> None:
         sa.Column("assurance_levels", sa.JSON(), nullable=False),
         sa.Column("max_age_days", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("status IN ('active', 'suspended')",
                            name=op.f("ck_attestation_issuers_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attestation_issuers")),

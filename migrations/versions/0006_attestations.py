@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -23,8 +23,8 @@ def upgrade() -> None:
         "attestation_nonces",
         sa.Column("nonce_hash", sa.String(length=64), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", entitlements.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("nonce_hash", name=op.f("pk_attestation_nonces")),
     )
     op.create_index(op.f("ix_attestation_nonces_expires_at"), "attestation_nonces",
@@ -37,10 +37,10 @@ def upgrade() -> None:
         sa.Column("credential_id", sa.String(length=200), nullable=False),
         sa.Column("nationalities", sa.JSON(), nullable=False),
         sa.Column("assurance_level", sa.String(length=16), nullable=False),
-        sa.Column("verified_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("verified_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("evidence_sha256", sa.String(length=64), nullable=False),
-        sa.Column("recorded_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["issuer_id"], ["attestation_issuers.id"],
                                 name=op.f("fk_verified_attestations_issuer_id_attestation_issuers")),
         sa.ForeignKeyConstraint(["person_id"], ["persons.id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table("used_subject_tokens",
     sa.Column("token_hash", sa.String(length=64), nullable=False),
-    sa.Column("expires_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_used_subject_tokens"))
     )
     with op.batch_alter_table("used_subject_tokens", schema=None) as batch_op:
@@ -35,8 +35,8 @@ def upgrade() -> None:
     sa.Column("jwks", sa.JSON(), nullable=True),
     sa.Column("jwks_uri", sa.String(length=500), nullable=True),
     sa.Column("status", sa.String(length=16), nullable=False),
-    sa.Column("created_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", entitlements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column("created_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", entitlements.base.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('active', 'suspended')", name=op.f("ck_identity_providers_status")),
     sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], name=op.f("fk_identity_providers_organization_id_organizations"), ondelete="CASCADE"),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_providers")),

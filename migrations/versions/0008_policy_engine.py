@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import entitlements.db
+import entitlements.base.db
 
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DATETIME = entitlements.db.UTCDateTime(timezone=True)
+DATETIME = entitlements.base.db.UTCDateTime(timezone=True)
 VERIFIED_LEVELS = ["government_partner", "trusted", "verified"]
 
 

@@ -8,12 +8,12 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from entitlements.admin import service as admins
+from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
+from entitlements.base.actor import Actor
 from entitlements.organizations import service as organizations
 from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Organization
-from entitlements.organizations.service import Actor
 from tests.unit.test_lei import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
@@ -120,7 +120,7 @@ class _PublishedEverything:
 
 def _prove(client, app, admin_headers, org_id) -> None:
     """Verified domain, LEI and agreement evidence, as trust 'trusted' requires by default."""
-    resolver = app.extensions["entitlements.dns"] = _PublishedEverything()
+    resolver = app.extensions["entitlements"].dns = _PublishedEverything()
     challenge = client.post(f"/admin/organizations/{org_id}/evidence/domain",
                             headers=admin_headers, json={"domain": "acme.example"}).get_json()
     resolver.value = challenge["details"]["value"]

@@ -9,14 +9,14 @@ import responses
 from sqlalchemy import func, select
 
 from entitlements.app import create_app
-from entitlements.attestations import issuers
-from entitlements.attestations import service as attestations
+from entitlements.attestations import citizenship, issuers
 from entitlements.attestations.models import VerifiedAttestation
 from entitlements.audit.models import AuditEvent
+from entitlements.base.remote_jwks import RemoteJwks
+from entitlements.operations import registry
 from entitlements.persons.models import Person
-from entitlements.remote_jwks import RemoteJwks
 from tests.factories import client_keypair
-from tests.helpers import basic
+from tests.helpers import basic, problem_code
 
 VERIFIER = "https://verifier.example"
 IDP = "https://login.acme.example"
@@ -84,10 +84,10 @@ def test_a_verified_attestation_stores_the_facts_only(client, db, settings, cloc
     assert len(row.evidence_sha256) == 64
     assert count(db, AuditEvent, action="attestation.verified") == 1
     with db.sessions() as session:
-        assert [f.id for f in attestations.current_facts(session, person.id, clock.now())] == [
+        assert [f.id for f in citizenship.current_facts(session, person.id, clock.now())] == [
             row.id]
         clock.advance(days=2)
-        assert attestations.current_facts(session, person.id, clock.now()) == []
+        assert citizenship.current_facts(session, person.id, clock.now()) == []
 
 
 def test_suspending_the_issuer_stops_its_verifications_counting(client, db, settings, clock,
@@ -96,9 +96,10 @@ def test_suspending_the_issuer_stops_its_verifications_counting(client, db, sett
     facts = submit(client, partner, sign(private, settings, clock,
                                          get_nonce(client, partner))).get_json()
     with db.transaction() as session:
-        issuers.set_status(session, admin.actor(), issuer_id, "suspended", "compromised")
+        registry.set_issuer_status(session, admin.actor(), issuer_id, "suspended",
+                                   "compromised")
     with db.sessions() as session:
-        assert attestations.current_facts(session, facts["person_id"], clock.now()) == []
+        assert citizenship.current_facts(session, facts["person_id"], clock.now()) == []
 
 
 @pytest.mark.parametrize(("make", "reason"), [
@@ -119,7 +120,7 @@ def test_refusals_have_reason_codes_and_write_only_an_audit_row(client, db, sett
     credential = make(client, partner, private, settings, clock)
     response = submit(client, partner, credential)
     assert response.status_code == 400
-    assert response.get_json()["error"] == reason
+    assert problem_code(response) == reason
     assert count(db, VerifiedAttestation) == 0 and count(db, Person) == 0
     assert count(db, AuditEvent, action="attestation.refused", reason=reason) == 1
 
@@ -129,11 +130,11 @@ def test_nonces_are_single_use_and_expire(client, db, settings, clock, partner, 
     nonce = get_nonce(client, partner)
     assert submit(client, partner, sign(private, settings, clock, nonce)).status_code == 200
     again = submit(client, partner, sign(private, settings, clock, nonce, jti="cred-2"))
-    assert again.get_json()["error"] == "nonce_reused"
+    assert problem_code(again) == "nonce_reused"
     stale = get_nonce(client, partner)
     clock.advance(minutes=6)
     expired = submit(client, partner, sign(private, settings, clock, stale, jti="cred-3"))
-    assert expired.get_json()["error"] == "nonce_expired"
+    assert problem_code(expired) == "nonce_expired"
 
 
 def test_a_credential_bound_to_one_person_is_refused_for_another(client, settings, clock,
@@ -143,7 +144,7 @@ def test_a_credential_bound_to_one_person_is_refused_for_another(client, setting
     assert first.status_code == 200
     replay = submit(client, partner, sign(private, settings, clock, get_nonce(client, partner)),
                     idp_issuer=IDP, idp_subject="mallory")
-    assert replay.status_code == 400 and replay.get_json()["error"] == "replayed"
+    assert replay.status_code == 400 and problem_code(replay) == "replayed"
 
 
 def test_a_nonce_of_another_client_is_refused(client, settings, clock, admin, partner,
@@ -151,12 +152,12 @@ def test_a_nonce_of_another_client_is_refused(client, settings, clock, admin, pa
     _, private = verifier
     other = admin.client(partner.org_id)
     credential = sign(private, settings, clock, get_nonce(client, other))
-    assert submit(client, partner, credential).get_json()["error"] == "nonce_unknown"
+    assert problem_code(submit(client, partner, credential)) == "nonce_unknown"
 
 
 def test_an_unauthenticated_caller_gets_invalid_client(client):
     response = client.post("/attestations/nonce", data={})
-    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    assert response.status_code == 401 and problem_code(response) == "invalid_client"
 
 
 def test_an_issuer_behind_a_jwks_uri_is_followed_through_a_key_rotation(db, admin, settings,
@@ -188,4 +189,4 @@ def test_an_issuer_behind_a_jwks_uri_is_followed_through_a_key_rotation(db, admi
             "jti": "cred-3", "nonce": get_nonce(client, partner)}, new_key, algorithm="ES256",
             headers={"kid": "verifier-9"})
         refused = submit(client, partner, unknown)
-        assert (refused.status_code, refused.get_json()["error"]) == (400, "unknown_key")
+        assert (refused.status_code, problem_code(refused)) == (400, "unknown_key")

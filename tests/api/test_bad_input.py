@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
-from entitlements.oauth.models import IssuedToken
+from entitlements.tokens.models import IssuedToken
 from tests.factories import Partner
 from tests.helpers import FORM, assertion_form, basic, client_assertion
 

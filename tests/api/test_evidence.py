@@ -7,12 +7,12 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from entitlements.admin import service as admins
+from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
+from entitlements.base.actor import Actor
 from entitlements.organizations.domains import DnsUnavailable
 from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Evidence
-from entitlements.organizations.service import Actor
 from tests.unit.test_lei import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
@@ -33,7 +33,7 @@ class FakeResolver:
 
 @pytest.fixture
 def dns(app) -> FakeResolver:
-    resolver = app.extensions["entitlements.dns"] = FakeResolver()
+    resolver = app.extensions["entitlements"].dns = FakeResolver()
     return resolver
 
 

@@ -8,10 +8,10 @@ import responses
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import func, select
 
-from entitlements.admin import service as admins
+from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
+from entitlements.base.actor import Actor
 from entitlements.identity_providers.models import IdentityProvider, UsedSubjectToken
-from entitlements.organizations.service import Actor
 from entitlements.persons.models import Person
 from tests.factories import client_keypair
 from tests.helpers import basic

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from entitlements.audit.models import AuditEvent
 from entitlements.clients import service as clients
 from entitlements.oauth.client_record import ORGANIZATION_NOT_VERIFIED
-from entitlements.oauth.models import IssuedToken
+from entitlements.operations import organizations as operations
 from entitlements.organizations import service as organizations
 from entitlements.organizations.models import OrganizationStatus
 from entitlements.policy import service as policy
+from entitlements.tokens.models import IssuedToken
 from tests.factories import Partner
 from tests.helpers import basic
 
@@ -47,7 +48,7 @@ def partner_in(admin, status: str, name: str = "Acme Labs") -> Partner:
 
 def move(admin, org_id: str, action: str) -> None:
     with admin.db.transaction() as session:
-        organizations.move(session, admin.actor(), org_id, action, f"test {action}")
+        operations.move(session, admin.actor(), org_id, action, f"test {action}")
 
 
 def get_token(client, partner: Partner) -> Any:

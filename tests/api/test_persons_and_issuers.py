@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from entitlements.admin import service as admins
+from entitlements.admins import service as admins
 from entitlements.attestations.models import AttestationIssuer
-from entitlements.organizations.service import Actor
+from entitlements.base.actor import Actor
 from entitlements.persons.models import Person
 from tests.factories import client_keypair
 

@@ -13,11 +13,11 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from entitlements.admin import service as admins
+from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
-from entitlements.oauth.models import IssuedToken
-from entitlements.organizations.service import Actor
+from entitlements.base.actor import Actor
 from entitlements.policy.models import PolicyActivation, PolicyVersion
+from entitlements.tokens.models import IssuedToken
 from tests.helpers import basic
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -12,7 +12,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from entitlements.gateway.status_list import StatusList
+from entitlements.kernel.status_list import StatusList
 from tests.helpers import basic
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -40,8 +40,8 @@ class World:
     def __init__(self, client, admin, db, clock) -> None:
         self.client, self.admin, self.db, self.clock = client, admin, db, clock
         with db.transaction() as session:
-            from entitlements.admin import service as admins
-            from entitlements.organizations.service import Actor
+            from entitlements.admins import service as admins
+            from entitlements.base.actor import Actor
             key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
         self.headers = {"Authorization": f"Bearer {key}"}
 

@@ -15,10 +15,10 @@ import jwt
 import pytest
 
 from entitlements.app import create_app
-from entitlements.gateway.status_list import StatusList
-from entitlements.published import DOCUMENT_LIFETIME, RESIGN_SECONDS
+from entitlements.base.published import DOCUMENT_LIFETIME, RESIGN_SECONDS
+from entitlements.kernel.status_list import StatusList
 from tests.api.test_policy_admin import CITIZENS_ONLY, PROBLEM, Api, make_cast
-from tests.helpers import basic
+from tests.helpers import basic, problem_code
 
 ISSUER = "http://127.0.0.1:8000"  # the default issuer the test settings keep
 FORM = "application/x-www-form-urlencoded"
@@ -347,7 +347,7 @@ def test_a_partner_cannot_explain_another_organizations_person(cast, client):
     for person_id in (cast["citizen"], "per_nonesuch"):
         response = explain(client, cast["B"], model="frontier-2", person_id=person_id)
         assert response.status_code == 404
-        assert response.get_json()["error"] == "unknown_person"
+        assert problem_code(response) == "unknown_person"
 
 
 @pytest.mark.parametrize("headers", [
@@ -359,13 +359,13 @@ def test_explain_needs_client_authentication(cast, client, headers):
     response = client.post("/policy/explain", data={"model": "base-1"},
                            headers=headers(cast["A"]))
     assert response.status_code == 401
-    assert response.get_json()["error"] == "invalid_client"
+    assert problem_code(response) == "invalid_client"
 
 
 def test_a_suspended_organizations_client_cannot_explain(api, cast, client):
     api("POST", f"/organizations/{cast['B'].org_id}/suspend", {"reason": "unpaid"})
     response = explain(client, cast["B"], model="base-1")
-    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    assert response.status_code == 401 and problem_code(response) == "invalid_client"
 
 
 @pytest.mark.parametrize("form", [
@@ -376,7 +376,7 @@ def test_a_suspended_organizations_client_cannot_explain(api, cast, client):
 def test_explain_refuses_bad_parameters(cast, client, form):
     response = explain(client, cast["A"], **form)
     assert response.status_code == 400
-    assert response.get_json()["error"] == "invalid_request"
+    assert problem_code(response) == "invalid_request"
 
 
 def test_explain_wants_a_form_body(cast, client):
@@ -384,4 +384,4 @@ def test_explain_wants_a_form_body(cast, client):
     response = client.post("/policy/explain", json={"model": "base-1"},
                            headers=basic(a.client_id, a.client_secret))
     assert response.status_code == 400
-    assert response.get_json()["error"] == "invalid_request"
+    assert problem_code(response) == "invalid_request"

@@ -14,20 +14,21 @@ import pytest
 from sqlalchemy import select
 
 from entitlements.attestations import issuers
-from entitlements.clients import service as clients
 from entitlements.identity_providers import service as idps
-from entitlements.oauth.models import IssuedToken
-from entitlements.organizations import service as organizations
+from entitlements.operations import clients as client_operations
+from entitlements.operations import organizations as operations
+from entitlements.operations import registry
+from entitlements.tokens.models import IssuedToken
 from tests.api.test_policy_admin import Api, make_cast
 from tests.factories import VERIFIER, client_keypair
 from tests.helpers import basic
 
 CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
-    "organization suspended": lambda session, actor, partner: organizations.suspend(
+    "organization suspended": lambda session, actor, partner: operations.suspend(
         session, actor, partner.org_id, "incident"),
-    "client revoked": lambda session, actor, partner: clients.revoke(
+    "client revoked": lambda session, actor, partner: client_operations.revoke(
         session, actor, partner.client_id, "leaked"),
-    "trust lowered": lambda session, actor, partner: organizations.lower_trust(
+    "trust lowered": lambda session, actor, partner: operations.lower_trust(
         session, actor, partner.org_id, "verified", "audit finding"),
 }
 
@@ -56,13 +57,13 @@ def recorded(db, token: str) -> IssuedToken:
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_a_change_between_signing_and_recording_is_recorded_revoked(
         app, client, db, admin, partner, monkeypatch, change):
-    ledger = app.extensions["entitlements.oauth"].ledger
+    ledger = app.extensions["entitlements"].ledger
     record = ledger.record
 
-    def change_then_record(signed: Any, who: Any) -> None:
+    def change_then_record(token: Any) -> None:
         with db.transaction() as session:  # the change commits, bulk revocation and all
             CHANGES[change](session, admin.actor(), partner)
-        record(signed, who)
+        record(token)
 
     monkeypatch.setattr(ledger, "record", change_then_record)
     row = recorded(db, issue(client, partner))
@@ -72,12 +73,12 @@ def test_a_change_between_signing_and_recording_is_recorded_revoked(
 def test_raising_trust_meanwhile_revokes_nothing(app, client, db, admin, monkeypatch):
     admin.gateway()
     partner = admin.partner("Org B")
-    ledger = app.extensions["entitlements.oauth"].ledger
+    ledger = app.extensions["entitlements"].ledger
     record = ledger.record
 
-    def raise_then_record(signed: Any, who: Any) -> None:
+    def raise_then_record(token: Any) -> None:
         admin.raise_trust(partner.org_id, "trusted")
-        record(signed, who)
+        record(token)
 
     monkeypatch.setattr(ledger, "record", raise_then_record)
     assert recorded(db, issue(client, partner)).revoked_at is None, "it claims less, not more"
@@ -99,7 +100,7 @@ def test_a_suspension_in_flight_holds_the_record_back_until_it_commits(
                                    headers=basic(partner.client_id, partner.client_secret)))
 
     with db.transaction() as session:
-        organizations.suspend(session, admin.actor(), partner.org_id, "incident")
+        operations.suspend(session, admin.actor(), partner.org_id, "incident")
         session.flush()
         worker = threading.Thread(target=request)
         worker.start()
@@ -116,9 +117,9 @@ def test_a_suspension_in_flight_holds_the_record_back_until_it_commits(
 
 
 PERSON_CHANGES: dict[str, Callable[[Any, Any, str], None]] = {
-    "identity provider suspended": lambda session, actor, org_id: idps.set_status(
+    "identity provider suspended": lambda session, actor, org_id: registry.set_idp_status(
         session, actor, idps.list_for(session, org_id)[0].id, "suspended", "compromised"),
-    "attestation issuer suspended": lambda session, actor, org_id: issuers.set_status(
+    "attestation issuer suspended": lambda session, actor, org_id: registry.set_issuer_status(
         session, actor, issuers.find_by_issuer(session, VERIFIER).id, "suspended", "breach"),
 }
 
@@ -133,15 +134,15 @@ def test_a_person_token_whose_idp_or_verifier_is_suspended_meanwhile_is_recorded
         app, api, admin, db, clock, monkeypatch, change):
     cast = make_cast(api, admin, db, clock)
     a = cast["A"]
-    ledger = app.extensions["entitlements.oauth"].ledger
+    ledger = app.extensions["entitlements"].ledger
     record = ledger.record
     assert recorded(db, api.person_token(a, cast["idp_key"], "citizen")["access_token"]
                     ).revoked_at is None
 
-    def change_then_record(signed: Any, who: Any) -> None:
+    def change_then_record(token: Any) -> None:
         with db.transaction() as session:
             PERSON_CHANGES[change](session, admin.actor(), a.org_id)
-        record(signed, who)
+        record(token)
 
     monkeypatch.setattr(ledger, "record", change_then_record)
     row = recorded(db, api.person_token(a, cast["idp_key"], "citizen")["access_token"])
@@ -157,13 +158,14 @@ def test_an_unrelated_verifier_suspended_meanwhile_revokes_nothing(app, api, adm
                                  name="Other", jwks=jwks, formats=["jwt"],
                                  nationalities=["US"], assurance_levels=["high"],
                                  max_age_days=30)
-    ledger = app.extensions["entitlements.oauth"].ledger
+    ledger = app.extensions["entitlements"].ledger
     record = ledger.record
 
-    def change_then_record(signed: Any, who: Any) -> None:
+    def change_then_record(token: Any) -> None:
         with db.transaction() as session:
-            issuers.set_status(session, admin.actor(), other.id, "suspended", "unrelated")
-        record(signed, who)
+            registry.set_issuer_status(session, admin.actor(), other.id, "suspended",
+                                       "unrelated")
+        record(token)
 
     monkeypatch.setattr(ledger, "record", change_then_record)
     token = api.person_token(cast["A"], cast["idp_key"], "citizen")

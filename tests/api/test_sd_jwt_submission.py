@@ -22,7 +22,7 @@ from entitlements.attestations.models import VerifiedAttestation
 from entitlements.audit.models import AuditEvent
 from entitlements.persons.models import Person
 from tests.factories import client_keypair
-from tests.helpers import basic
+from tests.helpers import basic, problem_code
 
 VERIFIER = "https://verifier.example"
 IDP = "https://login.acme.example"
@@ -135,7 +135,7 @@ def test_a_nonce_is_single_use(client, partner, wallet):
     first = submit(client, partner, wallet.present(wallet.issue(), nonce))
     assert first.status_code == 200, first.get_json()
     again = submit(client, partner, wallet.present(wallet.issue(jti="cred-2"), nonce))
-    assert again.status_code == 400 and again.get_json()["error"] == "nonce_reused"
+    assert again.status_code == 400 and problem_code(again) == "nonce_reused"
 
 
 def test_an_issuer_allowed_only_jwt_may_not_present_an_sd_jwt_vc(client, db, settings, clock,
@@ -148,7 +148,7 @@ def test_an_issuer_allowed_only_jwt_may_not_present_an_sd_jwt_vc(client, db, set
     wallet = Wallet(private, settings, clock)
     response = submit(client, partner, wallet.present(wallet.issue(), get_nonce(client, partner)))
     assert response.status_code == 400
-    assert response.get_json()["error"] == "format_not_allowed"
+    assert problem_code(response) == "format_not_allowed"
     assert count(db, VerifiedAttestation) == 0
     assert count(db, AuditEvent, action="attestation.refused", reason="format_not_allowed") == 1
 
@@ -182,7 +182,7 @@ def test_refusals_have_reason_codes_and_write_only_an_audit_row(client, db, part
     credential = make(wallet, get_nonce(client, partner))
     response = submit(client, partner, credential, form=form)
     assert response.status_code == 400
-    assert response.get_json()["error"] == reason
+    assert problem_code(response) == reason
     assert count(db, VerifiedAttestation) == 0 and count(db, Person) == 0
     assert count(db, AuditEvent, action="attestation.refused") == 1
     assert count(db, AuditEvent, action="attestation.refused", reason=reason) == 1

@@ -115,7 +115,7 @@ def test_refusals(client, partner, db, form, status, error, description):
 def _token_count(db) -> int:
     from sqlalchemy import func, select
 
-    from entitlements.oauth.models import IssuedToken
+    from entitlements.tokens.models import IssuedToken
 
     with db.sessions() as session:
         return session.scalar(select(func.count()).select_from(IssuedToken))

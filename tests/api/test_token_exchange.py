@@ -9,16 +9,16 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from entitlements.attestations import issuers
-from entitlements.attestations import service as attestations
+from entitlements.attestations import citizenship, issuers
 from entitlements.audit.models import AuditEvent
+from entitlements.base.actor import Actor
+from entitlements.base.errors import TemporarilyUnavailable
 from entitlements.identity_providers import service as idps
 from entitlements.identity_providers.models import UsedSubjectToken
-from entitlements.oauth.errors import TemporarilyUnavailableError
-from entitlements.oauth.models import IssuedToken
-from entitlements.organizations.service import Actor
+from entitlements.operations import registry
 from entitlements.persons import service as persons
 from entitlements.persons.models import Person
+from entitlements.tokens.models import IssuedToken
 from tests.factories import GATEWAY, client_keypair
 from tests.helpers import basic
 
@@ -109,7 +109,8 @@ def test_a_known_person_keeps_their_id_and_gets_their_citizenship(
     assert response.get_json()["expires_in"] == claims["exp"] - claims["iat"] <= 120
 
     with db.transaction() as session:
-        issuers.set_status(session, admin.actor(), issuer_id, "suspended", "compromised")
+        registry.set_issuer_status(session, admin.actor(), issuer_id, "suspended",
+                                   "compromised")
     later = claims_of(exchange(client, partner, id_token(idp, clock, jti="second"))
                       .get_json()["access_token"])
     assert later["citizenship"] == [] and later["exp"] - later["iat"] == 300
@@ -141,9 +142,9 @@ def test_the_summary_keeps_the_strongest_verification_per_nationality(db, clock,
     _store_fact(db, clock, person_id, issuer_id, ["US", "CA"], "high", now + timedelta(days=2))
     _store_fact(db, clock, person_id, issuer_id, ["CA"], "high", now + timedelta(seconds=5))
     with db.sessions() as session:
-        summary = attestations.citizenship_summary(session, person_id, now,
+        summary = citizenship.citizenship_summary(session, person_id, now,
                                                    min_remaining=timedelta(seconds=10))
-    assert [(c.nationality, c.level, c.expires_at) for c in summary] == [
+    assert [(c.nationality, c.level, c.expires_at) for c in summary.held] == [
         ("CA", "high", now + timedelta(days=2)), ("US", "high", now + timedelta(days=2))]
 
 
@@ -229,7 +230,7 @@ def test_a_suspended_identity_provider_is_refused_at_once(client, db, clock, adm
                                                           idp):
     with db.transaction() as session:
         row = idps.find_by_issuer(session, IDP)
-        idps.set_status(session, admin.actor(), row.id, "suspended", "breach")
+        registry.set_idp_status(session, admin.actor(), row.id, "suspended", "breach")
     assert exchange(client, partner, id_token(idp, clock)).get_json()["reason"] == (
         "idp_suspended")
 
@@ -280,11 +281,11 @@ def test_two_first_exchanges_at_once_find_one_person(client, db, clock, partner,
 def test_a_token_that_could_not_be_recorded_leaves_the_id_token_usable(
         app, client, db, clock, partner, idp, monkeypatch):
     """The partner is told to retry: the retry with the same ID token must then work."""
-    ledger = app.extensions["entitlements.oauth"].ledger
+    ledger = app.extensions["entitlements"].ledger
     record = ledger.record
 
-    def broken(signed, who):
-        raise TemporarilyUnavailableError("The token could not be recorded; retry.")
+    def broken(token):
+        raise TemporarilyUnavailable("The token could not be recorded; retry.")
 
     token = id_token(idp, clock)
     monkeypatch.setattr(ledger, "record", broken)

@@ -15,13 +15,13 @@ import jwt
 import pytest
 import requests
 
+from entitlements.base.published import RESIGN_SECONDS
 from entitlements.gateway import http
 from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.jws import TokenRejected
 from entitlements.policy import service as policy
 from entitlements.policy.models import PolicyActivation
-from entitlements.published import RESIGN_SECONDS
-from entitlements.token_status import revocation
+from entitlements.tokens import revocation
 from tests.factories import GATEWAY
 from tests.interop.conftest import change_policy, token_for
 
@@ -137,7 +137,7 @@ def test_a_snapshot_held_by_mistake_gives_way_within_one_re_signing_period(
 def test_an_expired_document_is_refused_and_a_held_one_stops_counting(
         live_server, world, gateway, clock, replayer):
     token = token_for(live_server, world)
-    info, key = live_server.app.extensions["entitlements.oauth"].keys.get().signer(clock.now())
+    info, key = live_server.app.extensions["entitlements"].keys.get().signer(clock.now())
     current = jwt.decode(requests.get(live_server.url + "/policy", timeout=5).text,
                          options={"verify_signature": False})
     now = int(time.time())

@@ -25,13 +25,13 @@ from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.http import FetchError
 from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
-from entitlements.token_status import revocation
+from entitlements.tokens import revocation
 from tests.factories import GATEWAY, client_keypair
 from tests.interop.conftest import change_policy, token_for
 
 
 def test_the_sdk_imports_without_flask_or_sqlalchemy():
-    code = ("import sys, entitlements.gateway.gateway, entitlements.gateway.policy; "
+    code = ("import sys, entitlements.gateway.gateway, entitlements.kernel.policy; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('flask', 'sqlalchemy', 'marshmallow', 'authlib', 'werkzeug')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -119,7 +119,7 @@ def live_jwks(live_server) -> list[dict]:
 
 def test_every_bad_token_is_denied_with_its_reason(live_server, world, gateway, clock):
     token = token_for(live_server, world)
-    signer = live_server.app.extensions["entitlements.oauth"].keys.get().signer(clock.now())
+    signer = live_server.app.extensions["entitlements"].keys.get().signer(clock.now())
     assert gateway.decide(token, "base-1").outcome == "allow"
     for name, (bad, reason) in _bad_tokens(live_server, token, signer).items():
         decision = gateway.decide(bad, "base-1")
@@ -139,7 +139,7 @@ def test_a_revoked_token_is_denied(live_server, world, gateway, db, admin):
 
 def test_the_gateway_sees_admin_changes_within_two_seconds(live_server, world, db, admin):
     # The service's production cache periods (the test fixture turns them off).
-    live_server.app.extensions["entitlements.oauth"].policies._schedule.ttl = 0.5
+    live_server.app.extensions["entitlements"].policies._schedule.ttl = 0.5
     sdk = Gateway(live_server.url, GATEWAY, poll_interval=1.0)
     try:
         token = token_for(live_server, world)
@@ -189,7 +189,7 @@ def test_key_rotation_never_rejects_a_valid_token(live_server, world, gateway, d
         with db.transaction() as session:
             signing.rotate(session, FileKeyStore(str(keys_dir)), admin.actor(), "ES256",
                            timedelta(0))
-        live_server.app.extensions["entitlements.oauth"].keys.invalidate()
+        live_server.app.extensions["entitlements"].keys.invalidate()
         time.sleep(0.2)
         tokens.append(token_for(live_server, world))
         time.sleep(0.5)
@@ -247,7 +247,7 @@ def test_a_withdrawn_key_stops_verifying_cached_tokens(live_server, world, gatew
     with db.transaction() as session:
         signing.revoke(session, FileKeyStore(str(keys_dir)), admin.actor(), kid, "compromised",
                        "ES256", timedelta(minutes=5))
-    live_server.app.extensions["entitlements.oauth"].keys.invalidate()
+    live_server.app.extensions["entitlements"].keys.invalidate()
     gateway.refresh()
     assert gateway.decide(token, "base-1").reason == "unknown_kid"
 

@@ -63,7 +63,7 @@ def lag_until(gateway: Gateway, token: str, model: str, expected: tuple, start: 
 
 
 def test_the_timeline_through_the_gateway(live_server, cast, db, admin):
-    live_server.app.extensions["entitlements.oauth"].policies._schedule.ttl = 0.5
+    live_server.app.extensions["entitlements"].policies._schedule.ttl = 0.5
     gateway = Gateway(live_server.url, GATEWAY, poll_interval=1.0)
     tokens, lags = cast["tokens"], {}
 

@@ -8,7 +8,7 @@ import jwt
 import pytest
 import requests
 
-from entitlements.organizations.service import Actor
+from entitlements.base.actor import Actor
 from entitlements.signing import service as signing
 from entitlements.signing.keyring import KeyInfo
 from entitlements.signing.keystore import FileKeyStore
@@ -23,7 +23,7 @@ class KeyAdmin:
     def __init__(self, live_server, db, keys_dir, clock) -> None:
         self.server, self.db, self.clock = live_server, db, clock
         self.store = FileKeyStore(keys_dir)
-        self.settings = live_server.app.extensions["entitlements.settings"]
+        self.settings = live_server.app.extensions["entitlements"].settings
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -53,7 +53,7 @@ class KeyAdmin:
 
     def _reload(self) -> None:
         # The server re-reads key metadata every 5 s; skip the wait.
-        self.server.app.extensions["entitlements.oauth"].keys.invalidate()
+        self.server.app.extensions["entitlements"].keys.invalidate()
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from sd_jwt.common import SDObj
 from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer
 
-from entitlements.admin import service as admins
+from entitlements.admins import service as admins
+from entitlements.base.actor import Actor
 from entitlements.organizations.lei import GLEIF_API
-from entitlements.organizations.service import Actor
 from tests.api.test_evidence import FakeResolver
 from tests.factories import client_keypair
 from tests.unit.test_lei import BANK_LEI, record
@@ -95,7 +95,7 @@ def test_from_application_to_a_token_with_trust_and_citizenship(
         live_server, admin, admins_pair, clock, gateway):
     responses.add_passthru("http://127.0.0.1")
     responses.get(f"{GLEIF_API}/lei-records/{BANK_LEI}", json=record(BANK_LEI))
-    dns = live_server.app.extensions["entitlements.dns"] = FakeResolver()
+    dns = live_server.app.extensions["entitlements"].dns = FakeResolver()
     alice, bob = admins_pair
     admin.gateway()
     org_id = onboard(alice, bob, dns)

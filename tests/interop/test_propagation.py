@@ -9,9 +9,9 @@ import time
 import jwt
 import requests
 
-from entitlements.gateway.status_list import StatusList
+from entitlements.kernel.status_list import StatusList
 from entitlements.policy import service as policy
-from entitlements.token_status import revocation
+from entitlements.tokens import revocation
 
 POLL_SECONDS = 1.0
 DEADLINE = 5.0

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from entitlements.audit import service as audit
 from entitlements.audit.models import AuditEvent, AuditStream
-from entitlements.oauth import ledger
-from entitlements.oauth.errors import TemporarilyUnavailableError
-from entitlements.oauth.models import IssuedToken
-from entitlements.oauth.tokens import SignedToken, TokenSubject
+from entitlements.base.actor import Actor
+from entitlements.base.errors import TemporarilyUnavailable
 from entitlements.organizations import service as organizations
 from entitlements.organizations.models import Organization
-from entitlements.organizations.service import Actor
+from entitlements.tokens import ledger
+from entitlements.tokens.ledger import TokenRecord
+from entitlements.tokens.models import IssuedToken
 from tests.factories import GATEWAY, Partner
 
 EVENTS = 5
@@ -215,15 +215,12 @@ def tokens(db, clock) -> Iterator[ledger.TokenLedger]:
     token_ledger.close()
 
 
-def signed(clock, jti: str) -> SignedToken:
-    now = clock.now()
-    return SignedToken("not.stored.here", jti, "kid-1", now, now + timedelta(minutes=5),
-                       "tier:public")
-
-
-def subject(partner: Partner, client_id: str | None = None) -> TokenSubject:
-    client_id = client_id or partner.client_id
-    return TokenSubject(client_id, client_id, partner.org_id, "verified", GATEWAY, ("public",))
+def record(clock, partner: Partner, jti: str, client_id: str | None = None) -> TokenRecord:
+    now, client_id = clock.now(), client_id or partner.client_id
+    return TokenRecord(jti=jti, client_id=client_id, organization_id=partner.org_id,
+                       subject=client_id, audience=GATEWAY, scope="tier:public",
+                       tiers=("public",), kid="kid-1", issued_at=now,
+                       expires_at=now + timedelta(minutes=5), trust_level="verified")
 
 
 def test_issued_tokens_and_refusals_keep_every_chain_intact(db, clock, partner, tokens):
@@ -231,10 +228,12 @@ def test_issued_tokens_and_refusals_keep_every_chain_intact(db, clock, partner, 
 
     def work(i: int) -> int:
         if i % 3:
-            tokens.record(signed(clock, f"jti-{i}"), subject(partner))
+            tokens.record(record(clock, partner, f"jti-{i}"))
         else:
-            ledger.record_refusal(db, at=clock.now(), actor="anonymous", action="grant.refused",
-                                  error="invalid_client", description=None, details={"i": i})
+            with db.transaction() as session:
+                audit.record(session, at=clock.now(), actor="anonymous",
+                             action="grant.refused", outcome=audit.FAILURE,
+                             reason="invalid_client", details={"i": i})
         return i
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -250,15 +249,15 @@ def test_issued_tokens_and_refusals_keep_every_chain_intact(db, clock, partner, 
 def test_a_failed_token_record_writes_neither_token_nor_audit_row(db, clock, partner, tokens):
     with db.sessions() as session:
         last = session.scalar(select(func.count()).select_from(AuditEvent))
-    with pytest.raises(TemporarilyUnavailableError):
-        tokens.record(signed(clock, "jti-orphan"), subject(partner, client_id="cli_missing"))
+    with pytest.raises(TemporarilyUnavailable):
+        tokens.record(record(clock, partner, "jti-orphan", client_id="cli_missing"))
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(IssuedToken)) == 0
         # Only the ledger's stream announcement was added; the failed batch left nothing.
         added = session.scalars(select(AuditEvent.action)
                                 .order_by(AuditEvent.at, AuditEvent.seq)).all()[last:]
         assert added == [audit.STREAM_OPENED]
-    tokens.record(signed(clock, "jti-next"), subject(partner))
+    tokens.record(record(clock, partner, "jti-next"))
     with db.sessions() as session:
         assert session.scalars(select(IssuedToken.jti)).all() == ["jti-next"]
     assert verify(db).ok
@@ -267,7 +266,7 @@ def test_a_failed_token_record_writes_neither_token_nor_audit_row(db, clock, par
 def test_each_ledger_writer_appends_to_its_own_announced_stream(db, clock, partner, tokens):
 
     def issue(i: int) -> int:
-        tokens.record(signed(clock, f"jti-{i}"), subject(partner))
+        tokens.record(record(clock, partner, f"jti-{i}"))
         return i
 
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -284,7 +283,7 @@ def test_each_ledger_writer_appends_to_its_own_announced_stream(db, clock, partn
 
 
 def test_removing_a_whole_stream_is_detected(db, clock, partner, tokens):
-    tokens.record(signed(clock, "jti-1"), subject(partner))
+    tokens.record(record(clock, partner, "jti-1"))
     with db.sessions() as session:
         stream = session.scalar(select(AuditStream.id).where(AuditStream.id != "main"))
     with tampering(db) as connection:

@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from entitlements.base.db import Database
+from entitlements.base.migrations import head_revision
 from entitlements.cli import context, main
-from entitlements.db import Database
-from entitlements.migrations_check import head_revision
 from tests.factories import GATEWAY, client_keypair
 
 ACTOR = "admin:cli-test"

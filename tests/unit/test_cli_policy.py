@@ -299,7 +299,7 @@ def _token(client, clock, partner, scope: str | None = None) -> dict:
 
 
 def test_reimpose_and_revoke_tokens(cli: Run, admin, client, clock, applied: int, db):
-    from entitlements.oauth.models import IssuedToken
+    from entitlements.tokens.models import IssuedToken
 
     admin.gateway()
     a, b = admin.partner("Org A", tiers=()), admin.partner("Org B", tiers=())

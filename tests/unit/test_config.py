@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from entitlements.config import Settings, load_settings, normalize_database_url
-from entitlements.errors import ConfigError
+from entitlements.base.errors import ConfigError
+from entitlements.base.settings import Settings, load_settings, normalize_database_url
 
 
 def test_defaults():

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from joserfc.jwk import import_key
 
-from entitlements.errors import ConfigError
+from entitlements.base.errors import ConfigError
 from entitlements.signing.keyring import KeyInfo, KeyRing, classify
 from entitlements.signing.keystore import (
     FileKeyStore,

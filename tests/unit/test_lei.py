@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from entitlements.errors import InvalidInput
+from entitlements.base.errors import InvalidInput
 from entitlements.organizations.lei import (
     GLEIF_API,
     GleifRegistry,

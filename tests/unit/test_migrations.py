@@ -13,16 +13,16 @@ from sqlalchemy import create_engine, inspect, select, text
 from entitlements.app import create_app
 from entitlements.audit.models import AuditStream
 from entitlements.audit.service import GENESIS_HASH, MAIN_STREAM
-from entitlements.config import load_settings
-from entitlements.db import Database
-from entitlements.errors import DatabaseNotReady
-from entitlements.migrations_check import (
+from entitlements.base.db import Database
+from entitlements.base.errors import DatabaseNotReady
+from entitlements.base.migrations import (
     alembic_config,
     current_revision,
     head_revision,
     require_current_schema,
     upgrade,
 )
+from entitlements.base.settings import load_settings
 from entitlements.models import Base
 from entitlements.policy.models import PolicyActivation, PolicyVersion
 

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
-from entitlements.clock import FrozenClock
-from entitlements.db import Database
-from entitlements.errors import Conflict, EntitlementsError, Forbidden, InvalidInput, NotFound
+from entitlements.base.actor import Actor
+from entitlements.base.clock import FrozenClock
+from entitlements.base.db import Database
+from entitlements.base.errors import Conflict, EntitlementsError, Forbidden, InvalidInput, NotFound
 from entitlements.organizations import lifecycle
 from entitlements.organizations import service as organizations
 from entitlements.organizations.models import (
@@ -21,7 +22,6 @@ from entitlements.organizations.models import (
     OrganizationStatus,
     TrustRequest,
 )
-from entitlements.organizations.service import Actor
 from tests.unit import test_cli
 from tests.unit.test_cli import ACTOR, Run, as_json, failed, ok
 

@@ -8,14 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from entitlements.errors import InvalidInput
-from entitlements.policy.decision import (
-    REASONS,
-    Citizenship,
-    Subject,
-    decide,
-    decide_model,
-)
+from entitlements.base.errors import InvalidInput
+from entitlements.kernel.policy import REASONS, Citizenship, Subject, decide, decide_model
 from entitlements.policy.document import compile_policy
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ import jwt
 import pytest
 import responses
 
-from entitlements import cache
 from entitlements.attestations.status import MAX_TOKEN_BYTES, CredentialStatus
 from entitlements.attestations.verify import AttestationRefused
-from entitlements.gateway.status_list import INVALID, MEDIA_TYPE, SUSPENDED, VALID
+from entitlements.base import cache
+from entitlements.kernel.status_list import INVALID, MEDIA_TYPE, SUSPENDED, VALID
 from tests.unit.attestations import test_verify as jwt_format
 from tests.unit.attestations.test_sd_jwt_vc import (
     ISSUER,

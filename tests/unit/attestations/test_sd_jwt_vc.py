@@ -9,6 +9,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import jwt
 import pytest
@@ -24,12 +25,9 @@ from sd_jwt.issuer import SDJWTIssuer
 from entitlements.attestations.sd_jwt_vc import presented_nonce, verify_sd_jwt_vc
 from entitlements.attestations.status import CredentialStatus
 from entitlements.attestations.verify import AttestationRefused, TrustedIssuer
-from entitlements.gateway.status_list import (
-    INVALID,
-    SUSPENDED,
-    StatusList,
-    encode_status_list_token,
-)
+from entitlements.base.remote_jwks import RemoteJwks, find_key
+from entitlements.kernel.status_list import INVALID, SUSPENDED, StatusList
+from entitlements.tokens.status_lists import encode_status_list_token
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 AUDIENCE = "https://entitlements.example"
@@ -74,7 +72,8 @@ def http() -> Iterator[responses.RequestsMock]:
 
 
 def trusted(**overrides) -> TrustedIssuer:
-    fields = {"issuer": ISSUER, "keys": jwt.PyJWKSet.from_dict({"keys": [SIGNING_JWK]}),
+    fields = {"issuer": ISSUER, "find": partial(find_key, RemoteJwks(), jwks_uri=None,
+                                                jwks={"keys": [SIGNING_JWK]}, owner="issuer"),
               "formats": frozenset({"sd-jwt-vc"}), "nationalities": frozenset({"US", "CA"}),
               "assurance_levels": frozenset({"substantial", "high"}),
               "max_age": timedelta(days=365), "active": True}

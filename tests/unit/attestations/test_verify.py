@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import jwt
 import pytest
@@ -17,6 +18,7 @@ from entitlements.attestations.verify import (
     TrustedIssuer,
     verify_jwt_attestation,
 )
+from entitlements.base.remote_jwks import RemoteJwks, find_key
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 AUDIENCE = "https://entitlements.example"
@@ -35,7 +37,8 @@ STRANGER_KEY, _ = _keypair("verifier-1")
 
 
 def trusted(**overrides) -> TrustedIssuer:
-    fields = {"issuer": ISSUER, "keys": jwt.PyJWKSet.from_dict({"keys": [SIGNING_JWK]}),
+    fields = {"issuer": ISSUER, "find": partial(find_key, RemoteJwks(), jwks_uri=None,
+                                                jwks={"keys": [SIGNING_JWK]}, owner="issuer"),
               "formats": frozenset({"jwt"}), "nationalities": frozenset({"US", "CA"}),
               "assurance_levels": frozenset({"substantial", "high"}),
               "max_age": timedelta(days=365), "active": True}

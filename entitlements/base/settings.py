@@ -1,0 +1,138 @@
+"""Typed settings from ``ENTITLEMENTS_*`` environment variables, validated at start.
+
+A wrong value stops start-up with one message naming the variable and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, validate, validates
+from marshmallow import fields as f
+
+from ..kernel.claims import SIGNING_ALGORITHMS
+from .errors import ConfigError
+
+PREFIX = "ENTITLEMENTS_"
+EVIDENCE_KINDS = frozenset({"domain", "lei", "agreement"})
+POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
+                     "postgresql+psycopg2://")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/entitlements.sqlite3"
+    issuer: str = "http://127.0.0.1:8000"
+    keys_dir: str = "keys"
+    keys_passphrase: str | None = None
+    signing_alg: str = "ES256"
+    access_token_ttl: int = 300
+    key_prepublish_seconds: int = 600
+    jwks_max_age: int = 300
+    max_body_bytes: int = 65536
+    client_cache_ttl: float = 1.0
+    policy_cache_ttl: float = 0.5
+    assertion_max_lifetime: int = 300
+    clock_leeway: int = 30
+    id_token_max_lifetime: int = 86400
+    log_level: str = "INFO"
+    evidence_verified: str = ""
+    evidence_trusted: str = "domain,lei,agreement"
+    evidence_government_partner: str = "domain,lei,agreement"
+
+    def evidence_required(self, level: str) -> frozenset[str]:
+        """The evidence kinds that must be verified before reaching trust ``level``."""
+        listed = getattr(self, f"evidence_{level}", "")
+        return frozenset(kind for kind in listed.split(",") if kind)
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.issuer + "/oauth/token"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+
+class _SettingsSchema(Schema):
+    database_url = f.String(validate=validate.Length(min=1))
+    issuer = f.String()
+    keys_dir = f.String(validate=validate.Length(min=1))
+    keys_passphrase = f.String(allow_none=True, validate=validate.Length(min=8))
+    signing_alg = f.String(validate=validate.OneOf(SIGNING_ALGORITHMS))
+    access_token_ttl = f.Integer(strict=False, validate=validate.Range(30, 86400))
+    key_prepublish_seconds = f.Integer(strict=False, validate=validate.Range(0, 7 * 86400))
+    jwks_max_age = f.Integer(strict=False, validate=validate.Range(0, 86400))
+    max_body_bytes = f.Integer(strict=False, validate=validate.Range(1024, 16 * 1024 * 1024))
+    client_cache_ttl = f.Float(validate=validate.Range(0, 60))
+    policy_cache_ttl = f.Float(validate=validate.Range(0, 5))
+    assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 3600))
+    clock_leeway = f.Integer(strict=False, validate=validate.Range(0, 300))
+    id_token_max_lifetime = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
+    log_level = f.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
+    evidence_verified = f.String()
+    evidence_trusted = f.String()
+    evidence_government_partner = f.String()
+
+    @validates("evidence_verified", "evidence_trusted", "evidence_government_partner")
+    def _evidence(self, value: str, **_: Any) -> None:
+        unknown = {kind for kind in value.split(",") if kind} - EVIDENCE_KINDS
+        if unknown:
+            raise ValidationError(f"unknown evidence kinds {sorted(unknown)}; "
+                                  f"use a comma list of {', '.join(sorted(EVIDENCE_KINDS))}")
+
+    @validates("issuer")
+    def _issuer(self, value: str, **_: Any) -> None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValidationError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment or value.endswith("/"):
+            raise ValidationError("must have no query, fragment or trailing slash (RFC 8414)")
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValidationError("must use https unless it is a loopback address")
+
+    @validates("database_url")
+    def _database_url(self, value: str, **_: Any) -> None:
+        if not value.startswith(("sqlite:", *POSTGRES_PREFIXES)):
+            raise ValidationError("must be a sqlite:/// or postgresql:// URL")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Read settings from the environment (``ENTITLEMENTS_*``), then apply overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    for field in fields(Settings):
+        value = environ.get(PREFIX + field.name.upper())
+        if value is not None and value != "":
+            raw[field.name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        loaded = _SettingsSchema().load(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error.normalized_messages())) from None
+    settings = Settings(**loaded)
+    if settings.key_prepublish_seconds < settings.jwks_max_age:
+        raise ConfigError(
+            f"{PREFIX}KEY_PREPUBLISH_SECONDS ({settings.key_prepublish_seconds}) must be at least "
+            f"{PREFIX}JWKS_MAX_AGE ({settings.jwks_max_age}), or cached JWKS miss new keys"
+        )
+    return replace(settings, database_url=normalize_database_url(settings.database_url))
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver the URL names."""
+    for prefix in POSTGRES_PREFIXES:
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _describe(messages: Mapping[str, Any]) -> str:
+    name, problems = next(iter(sorted(messages.items())))
+    problem = problems[0] if isinstance(problems, list) else problems
+    return f"{PREFIX}{name.upper()}: {problem}"

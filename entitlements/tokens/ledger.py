@@ -1,0 +1,111 @@
+"""The durable record of issued tokens, written with its audit event before the response.
+
+Recording a token borrows a writer from a small pool. Each writer owns an audit
+stream and, on PostgreSQL, a connection (``ledger_writer``), so a record is one
+transaction in one round trip, with no lock or queue shared with other requests
+or processes while it runs. PostgreSQL merges the WAL flushes of concurrent
+commits, so durability costs far less than one flush a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from ..audit import service as audit
+from ..base.clock import Clock
+from ..base.db import Database
+from ..base.errors import TemporarilyUnavailable
+from .ledger_writer import StreamWriter, writer_for
+
+log = logging.getLogger("entitlements.ledger")
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What is kept of an issued token (never the JWT), and what the standing rule checks
+    when it is written: the trust it claims, the identity provider and attestation issuers
+    it rests on."""
+
+    jti: str
+    client_id: str
+    organization_id: str
+    subject: str
+    audience: str
+    scope: str
+    tiers: tuple[str, ...]
+    kid: str
+    issued_at: datetime
+    expires_at: datetime
+    trust_level: str
+    policy_version: int | None = None
+    identity_provider_id: str | None = None
+    vouched_by: tuple[str, ...] = ()
+    status_list_id: int | None = None
+    status_idx: int | None = None
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def issued_event(self) -> dict[str, Any]:
+        return audit.new_event(
+            at=self.issued_at, actor=self.client_id, action="grant.issued",
+            target=self.organization_id,
+            details={"jti": self.jti, "sub": self.subject, "aud": self.audience,
+                     "tiers": list(self.tiers), "exp": self.expires_at.isoformat()})
+
+
+class TokenLedger:
+    def __init__(self, db: Database, clock: Clock, *, max_writers: int = 32,
+                 wait: float = 10.0) -> None:
+        self._db, self._clock, self._wait = db, clock, wait
+        self._slots = threading.BoundedSemaphore(max_writers)
+        self._lock = threading.Lock()
+        self._idle: list[StreamWriter] = []
+        self._writers: list[StreamWriter] = []
+        self._forked_away: list[StreamWriter] = []
+        self._pid = os.getpid()
+
+    def record(self, token: TokenRecord) -> None:
+        """Return once the token's record and its ``grant.issued`` event are committed."""
+        if not self._slots.acquire(timeout=self._wait):
+            raise TemporarilyUnavailable("The token service is overloaded; retry.")
+        try:
+            writer = self._checkout()
+            try:
+                writer.write([token.row()], [token.issued_event()])
+            finally:
+                self._checkin(writer)
+        except Exception:  # the client gets a retryable error; the cause goes to the log
+            log.exception("could not record an issued token")
+            raise TemporarilyUnavailable("The token could not be recorded; retry.") from None
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        with self._lock:
+            writers, self._writers, self._idle = self._writers, [], []
+        for writer in writers:
+            writer.close()
+
+    def _checkout(self) -> StreamWriter:
+        with self._lock:
+            if self._pid != os.getpid():
+                # A forked child must not touch (or close) its parent's connections.
+                self._forked_away += self._writers
+                self._writers, self._idle, self._pid = [], [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        writer = writer_for(self._db, self._clock)
+        with self._lock:
+            self._writers.append(writer)
+        return writer
+
+    def _checkin(self, writer: StreamWriter) -> None:
+        with self._lock:
+            if writer in self._writers:
+                self._idle.append(writer)

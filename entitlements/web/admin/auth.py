@@ -1,0 +1,86 @@
+"""What every admin endpoint shares: its blueprint, the admin's identity, the JSON body, the
+transaction that makes a change visible to this process's caches at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request
+from marshmallow import Schema
+from sqlalchemy.orm import Session
+
+from ...admins import service as admins
+from ...audit import service as audit
+from ...base.actor import Actor
+from ...base.db import Database
+from ...base.errors import ProblemError, Unauthorized
+from ..errors import Family, FamilyBlueprint
+from ..services import services
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UnsupportedMediaType(ProblemError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+def admin_blueprint(name: str, import_name: str) -> FamilyBlueprint:
+    return FamilyBlueprint(name, import_name, url_prefix="/admin", family=Family.PROBLEM)
+
+
+def database() -> Database:
+    return services().db
+
+
+def actor() -> Actor:
+    return Actor(f"admin:{g.admin}", services().clock.now())
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A transaction for one admin change; the token endpoint's caches see it at once."""
+    with database().transaction() as session:
+        yield session
+    services().changed()
+
+
+def admin_required(view: F) -> F:
+    """Authenticate ``Authorization: Bearer <admin key>``; refusals are audited."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        name = None
+        if scheme.lower() == "bearer" and presented:
+            with database().sessions() as session:
+                name = admins.authenticate(session, presented.strip())
+        if name is None:
+            _audit_refusal("missing" if not presented else "invalid")
+            raise Unauthorized("a valid admin key is required (Authorization: Bearer ...)")
+        g.admin = name
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    """The request's JSON object, validated by ``schema`` (unknown fields refused)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("the request body must be application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ProblemError("the request body is not a JSON object", code="malformed_json")
+    return schema.load(body)
+
+
+def _audit_refusal(why: str) -> None:
+    with database().transaction() as session:
+        audit.record(session, at=services().clock.now(), actor="anonymous",
+                     action="admin.auth_refused", outcome=audit.FAILURE,
+                     reason=f"{why} admin key", details={"path": request.path[:200],
+                                                        "method": request.method})

@@ -1,0 +1,50 @@
+"""/admin/organizations/<id>/identity-providers and /admin/identity-providers/<id>."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from ...identity_providers import service as idps
+from ...identity_providers.schemas import (
+    IdentityProviderCreateSchema,
+    IdentityProviderSchema,
+    IdentityProviderStatusSchema,
+)
+from ...operations.registry import set_idp_status
+from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+
+blueprint = admin_blueprint("admin_identity_providers", __name__)
+
+
+@blueprint.post("/organizations/<org_id>/identity-providers")
+@admin_required
+def register_idp(org_id: str) -> tuple[Response, int]:
+    body = json_body(IdentityProviderCreateSchema())
+    with transaction() as session:
+        row = idps.register(session, actor(), org_id, **body)
+        session.flush()
+        return jsonify(IdentityProviderSchema().dump(row)), 201
+
+
+@blueprint.get("/organizations/<org_id>/identity-providers")
+@admin_required
+def list_idps(org_id: str) -> Response:
+    with database().sessions() as session:
+        return jsonify(IdentityProviderSchema(many=True).dump(idps.list_for(session, org_id)))
+
+
+@blueprint.get("/identity-providers/<idp_id>")
+@admin_required
+def get_idp(idp_id: str) -> Response:
+    with database().sessions() as session:
+        return jsonify(IdentityProviderSchema().dump(idps.get(session, idp_id)))
+
+
+@blueprint.post("/identity-providers/<idp_id>/<any(suspend, reinstate):action>")
+@admin_required
+def change_idp_status(idp_id: str, action: str) -> Response:
+    body = json_body(IdentityProviderStatusSchema())
+    status = "suspended" if action == "suspend" else "active"
+    with transaction() as session:
+        row = set_idp_status(session, actor(), idp_id, status, body["reason"])
+        return jsonify(IdentityProviderSchema().dump(row))

@@ -1,0 +1,186 @@
+"""The one place errors become HTTP responses.
+
+The format is chosen by endpoint family, never by the look of a URL: each blueprint is a
+``FamilyBlueprint`` that says which it is.
+
+- ``OAUTH`` (``/oauth/token``, ``/oauth/introspect``, ``/oauth/revoke``): RFC 6749 JSON
+  (``error``, ``error_description``) with ``Cache-Control: no-store``; a failed client
+  authentication is 401 with ``WWW-Authenticate``.
+- ``PROBLEM`` (the admin API, the partner endpoints, published documents, health): RFC 9457
+  ``application/problem+json`` whose ``type`` is ``urn:entitlements:problem:<code>``.
+
+A routing error (no endpoint matched) takes the family of the blueprint whose URL prefix
+holds the path. A view marked with ``audits_refusals`` has each refusal audited here, once.
+Anything unexpected is logged with its traceback and answered with a generic 500 that
+reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Blueprint, Flask, Response, current_app, json, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from ..audit import service as audit
+from ..base.errors import ProblemError, TemporarilyUnavailable
+from .services import services
+
+log = logging.getLogger("entitlements.errors")
+PROBLEM_TYPE = "application/problem+json"
+ADMIN_REALM = 'Bearer realm="entitlements-admin"'
+PROBLEM_PREFIX = "urn:entitlements:problem:"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Family(StrEnum):
+    OAUTH = "oauth"
+    PROBLEM = "problem"
+
+
+class FamilyBlueprint(Blueprint):
+    """A blueprint whose errors answer in its family's format."""
+
+    def __init__(self, name: str, import_name: str, *, family: Family, **options: Any) -> None:
+        super().__init__(name, import_name, **options)
+        self.family = family
+
+
+def audits_refusals(action: str, details: Callable[[Response], dict[str, Any]] | None = None,
+                    *, described: bool = True) -> Callable[[F], F]:
+    """Mark a view whose refusals (4xx) are audited as ``action`` (outcome failure), with
+    ``details(response)`` beside the status. The event's reason is the error code, followed
+    by its description when ``described``."""
+
+    def mark(view: F) -> F:
+        view.refusal_audit = (action, details, described)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(OAuth2Error, _oauth_error)
+    app.register_error_handler(ProblemError, _problem_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.after_request(_audit_refusal)
+
+
+def family() -> Family:
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    if blueprint is None:  # a routing error: the family that owns the URL space
+        blueprint = next((b for b in current_app.blueprints.values()
+                          if b.url_prefix and (request.path + "/").startswith(
+                              b.url_prefix.rstrip("/") + "/")), None)
+    return getattr(blueprint, "family", Family.PROBLEM)
+
+
+def problem(status: int, title: str, detail: str, type_uri: str = "about:blank",
+            **extra: object) -> Response:
+    body = {"type": type_uri, "title": title, "status": status, "detail": detail, **extra}
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_TYPE)
+
+
+def oauth_error(status: int, error: str, description: str,
+                headers: list[tuple[str, str]] = ()) -> Response:  # type: ignore[assignment]
+    body = {"error": error, "error_description": description}
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    for name, value in headers:
+        response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _oauth_error(error: OAuth2Error) -> Response:
+    if error.error == "invalid_client":
+        error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
+    elif error.status_code == 401:
+        error.status_code = 400  # e.g. Authlib's unsupported_token_type (RFC 7009 2.2.1)
+    status, body, headers = error()
+    if family() is Family.OAUTH:
+        response = Response(json.dumps(dict(body)), status=status, mimetype="application/json")
+        for name, value in headers:
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+    response = problem(status, error.error.replace("_", " ").capitalize(),
+                       error.description or error.error, PROBLEM_PREFIX + error.error)
+    for name, value in headers:
+        if name.lower() == "www-authenticate":
+            response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _problem_error(error: ProblemError) -> Response:
+    if error.detail:
+        log.info("%s: %s", error.code, error.detail)
+    if family() is Family.OAUTH:
+        code = ("temporarily_unavailable" if error.status == 503 else
+                "server_error" if error.status >= 500 else "invalid_request")
+        response = oauth_error(error.status, code, error.message)
+    else:
+        response = problem(error.status, error.title, error.message, error.type_uri,
+                           **error.members)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = ADMIN_REALM
+    if isinstance(error, TemporarilyUnavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _validation_error(error: ValidationError) -> Response:
+    if family() is Family.OAUTH:
+        return oauth_error(400, "invalid_request", "The request failed validation.")
+    return problem(400, "Invalid input", "The request body failed validation.",
+                   PROBLEM_PREFIX + "invalid_input", errors=error.normalized_messages())
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    description = error.description or error.name
+    if family() is Family.OAUTH:
+        response = oauth_error(status, "invalid_request", description)
+    else:
+        response = problem(status, error.name, description)
+    for name, value in error.get_headers():
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if family() is Family.OAUTH:
+        return oauth_error(500, "server_error", "The server met an unexpected error.")
+    return problem(500, "Internal server error", "The server met an unexpected error.")
+
+
+def _audit_refusal(response: Response) -> Response:
+    """One audit event for each refusal of a view marked ``audits_refusals``."""
+    if not 400 <= response.status_code < 500 or request.endpoint is None:
+        return response
+    view = current_app.view_functions.get(request.endpoint)
+    marked = getattr(view, "refusal_audit", None)
+    if marked is None:
+        return response
+    action, details, described = marked
+    body = response.get_json(silent=True) or {}
+    error = str(body.get("error") or body.get("type", "").removeprefix(PROBLEM_PREFIX)
+                or "invalid_request")
+    description = (body.get("error_description") or body.get("detail")) if described else None
+    found = services()
+    with found.db.transaction() as session:
+        audit.record(session, at=found.clock.now(), actor="anonymous", action=action,
+                     outcome=audit.FAILURE,
+                     reason=f"{error}: {description}" if description else error,
+                     details={**(details(response) if details else {}),
+                              "status": response.status_code})
+    return response

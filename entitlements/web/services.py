@@ -1,0 +1,59 @@
+"""The long-lived collaborators the views use, built once by the application factory and
+found through ``services()``: one typed object instead of string keys and back doors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ..attestations.service import Verifiers
+from ..base.clock import Clock
+from ..base.db import Database
+from ..base.settings import Settings
+from ..oauth.client_record import ClientDirectory
+from ..oauth.server import EntitlementsServer
+from ..organizations.domains import TxtResolver
+from ..organizations.lei import GleifRegistry
+from ..policy.snapshot import PolicySnapshotPublisher
+from ..policy.store import PolicyStore
+from ..resources.directory import ResourceDirectory
+from ..signing.keyring import KeyRingCache
+from ..tokens.ledger import TokenLedger
+from ..tokens.status_lists import StatusListPublisher
+
+EXTENSION = "entitlements"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    keys: KeyRingCache
+    oauth: EntitlementsServer
+    clients: ClientDirectory
+    resources: ResourceDirectory
+    policies: PolicyStore
+    ledger: TokenLedger
+    status_lists: StatusListPublisher
+    snapshot: PolicySnapshotPublisher
+    verifiers: Verifiers
+    dns: TxtResolver
+    lei_registry: GleifRegistry
+
+    def changed(self) -> None:
+        """An admin change committed: this process's caches see it at once (others within
+        their cache periods)."""
+        self.clients.invalidate()
+        self.resources.invalidate()
+        self.policies.invalidate()
+        self.status_lists.invalidate()
+
+    def close(self) -> None:
+        """Close the ledger's connections (tests, and a graceful shutdown)."""
+        self.ledger.close()
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION]
