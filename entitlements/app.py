@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from flask import Flask
 
+from .attestations.credential_status import CredentialStatus
 from .attestations.service import Verifiers
-from .attestations.status import CredentialStatus
 from .base.actor import SYSTEM_ACTOR, Actor
 from .base.clock import Clock, SystemClock
 from .base.db import Database

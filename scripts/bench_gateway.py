@@ -48,11 +48,11 @@ def main() -> None:
         gc.freeze()
         # A bounded cache smaller than the token stream: every decision is a miss and
         # verifies a signature, as on a gateway seeing a crowd of new callers.
-        cold_gateway = Gateway(service.url, GATEWAY, background=False,
+        cold_gateway = Gateway(service.url, GATEWAY,
                                cache_size=args.tokens // 3)
         raw, cold = _interleaved(raw_verify, _decider(cold_gateway, tokens), args.seconds)
         pyjwt = _loop(_pyjwt(service, issued), args.seconds)
-        warm = _loop(_decider(Gateway(service.url, GATEWAY, background=False), [issued]),
+        warm = _loop(_decider(Gateway(service.url, GATEWAY), [issued]),
                      args.seconds)
         http = _http_rates(service, issued, args)
     _report(raw, pyjwt, cold, warm, http)
@@ -162,7 +162,7 @@ def _quiet(server: ThreadingHTTPServer) -> ThreadingHTTPServer:
 
 def _http_rates(service: Sandbox, token: str, args: argparse.Namespace) -> dict:
     wrk = ensure_wrk()
-    gateway = Gateway(service.url, GATEWAY)
+    gateway = Gateway(service.url, GATEWAY).start()
     results = {}
     for name, server in (("authz", authz.serve(gateway, "127.0.0.1", free_port())),
                          ("bare", _quiet(ThreadingHTTPServer(("127.0.0.1", free_port()), _Bare)))):

@@ -42,7 +42,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with Sandbox() as service:
         client_id, secret = service.partner()
-        gateway = Gateway(service.url, GATEWAY, poll_interval=0.5)
+        gateway = Gateway(service.url, GATEWAY, poll_interval=0.5).start()
         port = free_port()
         server = make_server("127.0.0.1", port, WsgiMiddleware(models, gateway))
         threading.Thread(target=server.serve_forever, daemon=True).start()

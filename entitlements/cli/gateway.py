@@ -20,7 +20,8 @@ def command() -> None:
 def serve_command(issuer: str, audience: str, host: str, port: int,
                   poll_interval: float, allow_http: bool) -> None:
     """Answer 200 (with the model to use), 401 or 403 for each request's token and model."""
-    gateway = Gateway(issuer, audience, poll_interval=poll_interval, allow_http=allow_http)
+    gateway = Gateway(issuer, audience, poll_interval=poll_interval,
+                      allow_http=allow_http).start()
     server = authz.serve(gateway, host, port)
     click.echo(f"authorization service on http://{host}:{port}")
     try:

@@ -1,5 +1,12 @@
-"""The gateway SDK: validates entitlement tokens offline.
+"""The gateway SDK: validates entitlement tokens offline and decides allow / fallback / deny.
 
-Depends only on the standard library, PyJWT and cryptography; never on Flask or
-SQLAlchemy. The server imports its claim names from here, never the reverse.
+Depends on the shared kernel (``entitlements.kernel``), the standard library, PyJWT (to read
+JWKs) and cryptography; never on Flask or SQLAlchemy. A gateway installs it alone.
+
+- ``gateway``: ``Gateway``, the decision, its caches and lifecycle
+- ``tokens``: token verification and claim checks
+- ``documents``: the JWKS, the policy snapshot and the status lists, kept fresh
+- ``poller``: the background refresh thread
+- ``jws``, ``http``, ``clock``: signatures, conditional GETs, injected time
+- ``integrations``, ``authz``: WSGI/ASGI/Flask wrappers and the HTTP authorization service
 """

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="accept a plain-HTTP issuer off this machine")
     args = parser.parse_args(argv)
     gateway = Gateway(args.issuer, args.audience, poll_interval=args.poll_interval,
-                      allow_http=args.allow_http)
+                      allow_http=args.allow_http).start()
     server = serve(gateway, args.host, args.port)
     print(f"authorization service on http://{args.host}:{args.port}", flush=True)
     try:

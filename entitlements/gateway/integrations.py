@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from .gateway import Gateway, GatewayDecision
+from .decisions import GatewayDecision
+from .gateway import Gateway
 
 MODEL_HEADER = "X-Entitlements-Model"
 DECISION_KEY = "entitlements.decision"

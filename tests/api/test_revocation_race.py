@@ -5,13 +5,13 @@ the standing from a short cache, so the record is what settles it."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, select, text
 
 from entitlements.attestations import issuers
 from entitlements.identity_providers import service as idps
@@ -39,6 +39,40 @@ def partner(admin):
     made = admin.partner("Org A")
     admin.raise_trust(made.org_id, "trusted")
     return made
+
+
+@contextmanager
+def watching(db) -> Iterator[Callable[[], bool]]:
+    """``blocked()``: wait (at most 30 s) for evidence that another thread's request is held
+    on the database: a lock it waits for on PostgreSQL; on SQLite, its taking a connection,
+    whose BEGIN IMMEDIATE then queues behind the open writer. Evidence, not a sleep."""
+    began, main = threading.Event(), threading.get_ident()
+
+    def on_checkout(*_: Any) -> None:
+        if threading.get_ident() != main:
+            began.set()
+
+    def waiting_for_a_lock() -> bool:
+        probe = create_engine(db.engine.url)
+        try:
+            for _ in range(3000):
+                with probe.connect() as connection:
+                    if connection.scalar(text("SELECT count(*) FROM pg_locks "
+                                              "WHERE NOT granted")):
+                        return True
+                threading.Event().wait(0.01)
+            return False
+        finally:
+            probe.dispose()
+
+    postgres = db.engine.dialect.name == "postgresql"
+    if not postgres:
+        event.listen(db.engine, "checkout", on_checkout)
+    try:
+        yield waiting_for_a_lock if postgres else lambda: began.wait(30)
+    finally:
+        if not postgres:
+            event.remove(db.engine, "checkout", on_checkout)
 
 
 def issue(client, partner) -> str:
@@ -99,13 +133,13 @@ def test_a_suspension_in_flight_holds_the_record_back_until_it_commits(
         answers.append(client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                    headers=basic(partner.client_id, partner.client_secret)))
 
-    with db.transaction() as session:
+    with db.transaction() as session, watching(db) as blocked:
         operations.suspend(session, admin.actor(), partner.org_id, "incident")
         session.flush()
         worker = threading.Thread(target=request)
         worker.start()
-        time.sleep(0.5)
-        assert worker.is_alive(), "the request waits for the suspension"
+        assert blocked(), "the request waits for the suspension"
+        assert worker.is_alive()
     worker.join(timeout=30)
     [answer] = answers
     if db.engine.dialect.name == "postgresql":
@@ -180,14 +214,14 @@ def test_a_verifier_suspension_in_flight_holds_a_person_token_back(api, admin, d
     a = cast["A"]
     api.person_token(a, cast["idp_key"], "citizen")  # the ledger's writer exists
     answers: list[Any] = []
-    with db.transaction() as session:
+    with db.transaction() as session, watching(db) as blocked:
         PERSON_CHANGES["attestation issuer suspended"](session, admin.actor(), a.org_id)
         session.flush()
         worker = threading.Thread(target=lambda: answers.append(
             api.person_token(a, cast["idp_key"], "citizen")))
         worker.start()
-        time.sleep(0.5)
-        assert worker.is_alive(), "the request waits for the suspension"
+        assert blocked(), "the request waits for the suspension"
+        assert worker.is_alive()
     worker.join(timeout=30)
     [token] = answers
     row = recorded(db, token["access_token"])

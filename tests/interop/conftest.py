@@ -146,3 +146,28 @@ def token_for(live_server, partner) -> str:
                              auth=(partner.client_id, partner.client_secret))
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+class ServiceTime:
+    """The SDK's clock, following the service's FrozenClock: both move together, so a test
+    moves time by advancing the one clock instead of sleeping."""
+
+    def __init__(self, clock) -> None:
+        self._clock = clock
+
+    def time(self) -> float:
+        return self._clock.now().timestamp()
+
+    def monotonic(self) -> float:
+        return self._clock.now().timestamp()
+
+
+@pytest.fixture
+def sdk_clock(clock) -> ServiceTime:
+    return ServiceTime(clock)
+
+
+def republish(live_server) -> None:
+    """What an admin API change does on commit: the service's caches (the status lists are
+    rebuilt at most every 0.5 s) see it now."""
+    live_server.app.extensions["entitlements"].changed()

@@ -25,8 +25,9 @@ from tests.interop.conftest import change_policy, token_for
 
 
 @pytest.fixture
-def sdk(live_server, world):
-    gateway = Gateway(live_server.url, GATEWAY, background=False)
+def sdk(live_server, world, sdk_clock):
+    gateway = Gateway(live_server.url, GATEWAY, clock=sdk_clock)
+    assert gateway.refresh(), "the documents are at hand"
     yield gateway
     gateway.close()
 

@@ -23,7 +23,7 @@ from entitlements.policy import service as policy
 from entitlements.policy.models import PolicyActivation
 from entitlements.tokens import revocation
 from tests.factories import GATEWAY
-from tests.interop.conftest import change_policy, token_for
+from tests.interop.conftest import change_policy, republish, token_for
 
 
 class Replayer:
@@ -62,8 +62,9 @@ def replayer() -> Iterator[Replayer]:
 
 
 @pytest.fixture
-def gateway(live_server, world) -> Iterator[Gateway]:
-    sdk = Gateway(live_server.url, GATEWAY, background=False)
+def gateway(live_server, world, sdk_clock) -> Iterator[Gateway]:
+    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock)
+    assert sdk.refresh(), "the documents are at hand"
     yield sdk
     sdk.close()
 
@@ -99,11 +100,11 @@ def test_an_older_status_list_cannot_revive_a_revoked_token(live_server, world, 
     replayer.body = requests.get(uri, timeout=5).content  # the token's bit still 0
     with db.transaction() as session:
         revocation.revoke(session, admin.actor(), reason="test", client_id=world.client_id)
-    time.sleep(0.6)  # the service rebuilds a list at most every 0.5 s
+    republish(live_server)
     gateway.refresh()
     assert gateway.decide(token, "base-1").reason == "revoked"
 
-    feed = gateway._lists[uri]
+    feed = gateway.documents.lists[uri]
     feed.url = replayer.url
     feed.refresh()  # validly signed and unexpired: taken, but it keeps the revocation
     gateway.refresh()
@@ -135,12 +136,12 @@ def test_a_snapshot_held_by_mistake_gives_way_within_one_re_signing_period(
 
 
 def test_an_expired_document_is_refused_and_a_held_one_stops_counting(
-        live_server, world, gateway, clock, replayer):
+        live_server, world, gateway, clock, sdk_clock, replayer):
     token = token_for(live_server, world)
     info, key = live_server.app.extensions["entitlements"].keys.get().signer(clock.now())
     current = jwt.decode(requests.get(live_server.url + "/policy", timeout=5).text,
                          options={"verify_signature": False})
-    now = int(time.time())
+    now = int(clock.now().timestamp())
     replayer.body = jwt.encode({**current, "iat": now - 900, "exp": now - 600}, key,
                                algorithm=info.alg,
                                headers={"kid": info.kid, "typ": "entitlements-policy+jwt"}
@@ -157,8 +158,8 @@ def test_an_expired_document_is_refused_and_a_held_one_stops_counting(
     gateway.snapshot.refresh()
     assert gateway.snapshot.expires_at == current["exp"] + gateway.leeway
     assert gateway.decide(token, "frontier-2").outcome == "allow"
-    gateway.snapshot.expires_at = time.time() - 1  # held past its exp, with polls failing
-    time.sleep(gateway._horizon)
+    gateway.snapshot.expires_at = sdk_clock.time() - 1  # held past its exp, polls failing
+    clock.advance(gateway._horizon)
     stale = gateway.decide(token, "frontier-2")
     assert (stale.outcome, stale.model, stale.reason) == ("fallback", "base-1", "stale_policy")
     assert gateway.decide(token, "base-1").outcome == "allow"  # public fails open
@@ -185,7 +186,7 @@ def test_documents_come_over_https_unless_from_this_machine(url, allow_http, tak
 
 def test_a_gateway_refuses_a_plain_http_issuer_before_fetching_anything():
     with pytest.raises(http.FetchError, match="HTTPS is required"):
-        Gateway("http://entitlements.example", GATEWAY, background=False)
+        Gateway("http://entitlements.example", GATEWAY)
 
 
 def test_a_redirect_is_not_followed(replayer):

@@ -11,7 +11,7 @@ import jwt
 import pytest
 import responses
 
-from entitlements.attestations.status import MAX_TOKEN_BYTES, CredentialStatus
+from entitlements.attestations.credential_status import MAX_TOKEN_BYTES, CredentialStatus
 from entitlements.attestations.verify import AttestationRefused
 from entitlements.base import cache
 from entitlements.kernel.status_list import INVALID, MEDIA_TYPE, SUSPENDED, VALID

@@ -22,8 +22,8 @@ from sd_jwt.common import SDObj
 from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer
 
+from entitlements.attestations.credential_status import CredentialStatus
 from entitlements.attestations.sd_jwt_vc import presented_nonce, verify_sd_jwt_vc
-from entitlements.attestations.status import CredentialStatus
 from entitlements.attestations.verify import AttestationRefused, TrustedIssuer
 from entitlements.base.remote_jwks import RemoteJwks, find_key
 from entitlements.kernel.status_list import INVALID, SUSPENDED, StatusList

@@ -1,0 +1,32 @@
+"""What ``Gateway.decide`` answers, and which denials are about the token itself."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class GatewayDecision(NamedTuple):
+    """``outcome`` allow / fallback / deny; ``model`` is what to route to (None on deny)."""
+
+    outcome: str
+    model: str | None
+    requested: str
+    reason: str | None = None
+    subject: str | None = None
+    organization_id: str | None = None
+    policy_version: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome != "deny"
+
+    @property
+    def token_problem(self) -> bool:
+        """A deny because of the token itself (HTTP 401), not of the policy (403)."""
+        return self.outcome == "deny" and self.reason in TOKEN_REASONS
+
+
+TOKEN_REASONS = frozenset({
+    "malformed", "algorithm_not_allowed", "wrong_typ", "unknown_kid", "bad_signature",
+    "missing_claims", "wrong_issuer", "wrong_audience", "expired", "not_yet_valid",
+    "revoked", "untrusted_status_list", "missing_token", "unsupported_claims_version"})

@@ -1,0 +1,111 @@
+"""Verifying an entitlement token offline: the signature (cached JWKS, allowed algorithms
+only), ``typ``, ``iss``, ``aud``, times, the required claims and the claims version. What a
+verified token says is kept (bounded) until it expires, so the same token again costs a
+dictionary lookup."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from ..kernel import claims as c
+from ..kernel.assurance import rank
+from ..kernel.policy import Citizenship, Subject
+from ..kernel.status_list import reference
+from .clock import Clock
+from .jws import PublicKey, TokenRejected, verified
+
+_REQUIRED = frozenset(c.REQUIRED_CLAIMS)
+_NUMBER = (int, float)
+
+
+class Verified(NamedTuple):
+    """What the checks keep of a token: plain values only, so a cache of thousands holds no
+    dicts for the garbage collector to walk."""
+
+    sub: str
+    expires_at: float
+    subject: Subject
+    tiers: tuple[str, ...]
+    status: tuple[str, int] | None
+
+
+class TokenVerifier:
+    def __init__(self, issuer: str, audience: str, *, keys: Callable[[Any], PublicKey | None],
+                 status_lists: Callable[[], str | None], clock: Clock, leeway: float,
+                 cache_size: int) -> None:
+        """``keys(kid)`` finds a published key; ``status_lists()`` is the issuer's status
+        list location, which every token's status list must be under."""
+        self.issuer, self.audience = issuer, audience
+        self._keys, self._status_lists, self._clock = keys, status_lists, clock
+        self.leeway, self.cache_size = leeway, cache_size
+        self._tokens: OrderedDict[str, Verified] = OrderedDict()
+
+    def verify(self, token: str) -> Verified:
+        found = self._tokens.get(token)
+        if found is not None and self._clock.time() < found.expires_at:
+            return found
+        _, claims = verified(token, self._keys, c.ACCESS_TOKEN_TYP)
+        checked = self._checked(claims)
+        if len(self._tokens) >= self.cache_size:
+            with suppress(KeyError):  # another thread may have emptied it meanwhile
+                self._tokens.popitem(last=False)  # the oldest, in O(1)
+        self._tokens[token] = checked
+        return checked
+
+    def forget(self) -> None:
+        """Keys changed: a withdrawn key must stop verifying at once."""
+        self._tokens.clear()
+
+    def _checked(self, claims: dict[str, Any]) -> Verified:
+        if not claims.keys() >= _REQUIRED:
+            raise TokenRejected("missing_claims")
+        if claims[c.ISSUER] != self.issuer:
+            raise TokenRejected("wrong_issuer")
+        audience = claims[c.AUDIENCE]
+        if audience != self.audience and not (isinstance(audience, list)
+                                              and self.audience in audience):
+            raise TokenRejected("wrong_audience")
+        now = self._clock.time()
+        exp, nbf = claims[c.EXPIRES_AT], claims.get(c.NOT_BEFORE, claims[c.ISSUED_AT])
+        if not isinstance(exp, _NUMBER) or not isinstance(nbf, _NUMBER):
+            raise TokenRejected("malformed", "exp and nbf must be NumericDates")
+        if exp + self.leeway <= now:
+            raise TokenRejected("expired")
+        if nbf - self.leeway > now:
+            raise TokenRejected("not_yet_valid")
+        if claims[c.CLAIMS_VERSION_CLAIM] != c.CLAIMS_VERSION:
+            raise TokenRejected("unsupported_claims_version")
+        return Verified(str(claims[c.SUBJECT]), exp + self.leeway, _subject(claims),
+                        tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims))
+
+    def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
+        try:
+            ref = reference(claims)
+        except ValueError:
+            raise TokenRejected("malformed", "the status claim is invalid") from None
+        lists = self._status_lists()
+        if ref is not None and (lists is None or not ref[0].startswith(lists + "/")):
+            raise TokenRejected("untrusted_status_list")
+        return ref
+
+
+def _subject(claims: dict[str, Any]) -> Subject:
+    org = claims[c.ORGANIZATION]
+    if not isinstance(org, dict) or "id" not in org or "trust" not in org:
+        raise TokenRejected("missing_claims", "org needs id and trust")
+    is_person = claims[c.SUBJECT] != claims[c.CLIENT_ID]
+    held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
+    return Subject(org["id"], org["trust"], is_person, _citizenship(held) if held else ())
+
+
+def _citizenship(entries: Any) -> tuple[Citizenship, ...]:
+    try:
+        return tuple(Citizenship(e[c.NATIONALITY], rank(e[c.ASSURANCE_LEVEL]),
+                                 datetime.fromtimestamp(e[c.EXPIRES_AT], UTC))
+                     for e in entries)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        raise TokenRejected("malformed", "the citizenship claim is invalid") from None
