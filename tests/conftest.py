@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, insert, select, text
-from werkzeug.serving import make_server
 
 from entitlements.app import create_app
 from entitlements.base.clock import FrozenClock
@@ -25,12 +22,14 @@ from entitlements.base.db import Database
 from entitlements.base.migrations import upgrade
 from entitlements.base.settings import load_settings, normalize_database_url
 from entitlements.models import Base
-from tests.factories import Admin
+from tests.support.factories import Admin, Partner
+from tests.support.live import LiveServer, free_port
 
 POSTGRES_URL = normalize_database_url(
     os.environ.get("ENTITLEMENTS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
-BACKENDS = ["sqlite", "postgresql"]
+#: ``./scripts/test --fast`` sets ENTITLEMENTS_TEST_BACKENDS=sqlite; CI runs both.
+BACKENDS = os.environ.get("ENTITLEMENTS_TEST_BACKENDS", "sqlite,postgresql").split(",")
 
 
 @pytest.fixture(scope="session")
@@ -127,28 +126,19 @@ def admin(db: Database, clock: FrozenClock, keys_dir: Path) -> Admin:
     return Admin(db, clock, keys_dir)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class LiveServer:
-    """The real app on a loopback socket, in a thread of this process."""
-
-    def __init__(self, app, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.app = app
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+@pytest.fixture
+def partner(request: pytest.FixtureRequest, admin: Admin) -> Partner:
+    """A verified organization with the ``public`` tier and a client_secret_basic client,
+    behind the default gateway; ``@pytest.mark.partner(name=..., tiers=..., trust=...)`` on
+    a test or module says otherwise (``trust`` is raised by two admins)."""
+    marker = request.node.get_closest_marker("partner")
+    options = dict(marker.kwargs) if marker else {}
+    trust = options.pop("trust", None)
+    admin.gateway()
+    made = admin.partner(**options)
+    if trust:
+        admin.raise_trust(made.org_id, trust)
+    return made
 
 
 @pytest.fixture

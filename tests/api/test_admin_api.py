@@ -14,7 +14,7 @@ from entitlements.base.actor import Actor
 from entitlements.organizations import service as organizations
 from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Organization
-from tests.unit.test_lei import BANK_LEI, record
+from tests.support.fakes import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
 

@@ -15,8 +15,8 @@ from entitlements.audit.models import AuditEvent
 from entitlements.base.remote_jwks import RemoteJwks
 from entitlements.operations import registry
 from entitlements.persons.models import Person
-from tests.factories import client_keypair
-from tests.helpers import basic, problem_code
+from tests.support.factories import client_keypair
+from tests.support.helpers import basic, problem_code
 
 VERIFIER = "https://verifier.example"
 IDP = "https://login.acme.example"
@@ -30,12 +30,6 @@ def verifier(db, admin):
                                jwks=jwks, formats=["jwt"], nationalities=["US", "CA"],
                                assurance_levels=["high"], max_age_days=365)
         return row.id, private
-
-
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner("Acme Labs", tiers=("public",))
 
 
 def sign(private, settings, clock, nonce: str, **overrides) -> str:

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
 from entitlements.tokens.models import IssuedToken
-from tests.factories import Partner
-from tests.helpers import FORM, assertion_form, basic, client_assertion
+from tests.support.factories import Partner
+from tests.support.helpers import FORM, assertion_form, basic, client_assertion
 
 TOKEN = "/oauth/token"
 GRANT = {"grant_type": "client_credentials"}

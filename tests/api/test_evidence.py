@@ -10,31 +10,11 @@ from sqlalchemy import func, select
 from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
 from entitlements.base.actor import Actor
-from entitlements.organizations.domains import DnsUnavailable
 from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Evidence
-from tests.unit.test_lei import BANK_LEI, record
+from tests.support.fakes import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
-
-
-class FakeResolver:
-    """Stands in for DNS: a dict of name -> TXT strings, or an outage."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, list[str]] = {}
-        self.down = False
-
-    def txt(self, name: str) -> list[str]:
-        if self.down:
-            raise DnsUnavailable("the DNS lookup failed; retry later")
-        return self.records.get(name, [])
-
-
-@pytest.fixture
-def dns(app) -> FakeResolver:
-    resolver = app.extensions["entitlements"].dns = FakeResolver()
-    return resolver
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from entitlements.audit.models import AuditEvent
 from entitlements.base.actor import Actor
 from entitlements.identity_providers.models import IdentityProvider, UsedSubjectToken
 from entitlements.persons.models import Person
-from tests.factories import client_keypair
-from tests.helpers import basic
+from tests.support.factories import client_keypair
+from tests.support.helpers import basic
 
 PROBLEM = "application/problem+json"
 IDP = "https://login.acme.example"
@@ -252,12 +252,6 @@ def test_identity_provider_endpoints_need_an_admin_key(client, db, alice, org_id
 
 
 # -- keys from a jwks_uri at token exchange ----------------------------------------------------
-
-
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner("Acme Labs", tiers=("public",))
 
 
 def id_token(private, clock, *, kid: str = "idp-1", jti: str = "id-1", **overrides) -> str:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from entitlements.audit.models import AuditEvent
 from entitlements.signing.keystore import FileKeyStore
-from tests.factories import GATEWAY, Partner
-from tests.helpers import assertion_form, basic, client_assertion
+from tests.support.factories import GATEWAY, Partner
+from tests.support.helpers import assertion_form, basic, client_assertion
 
 TOKEN = "/oauth/token"
 INTROSPECT = "/oauth/introspect"

@@ -16,8 +16,8 @@ from entitlements.organizations import service as organizations
 from entitlements.organizations.models import OrganizationStatus
 from entitlements.policy import service as policy
 from entitlements.tokens.models import IssuedToken
-from tests.factories import Partner
-from tests.helpers import basic
+from tests.support.factories import Partner
+from tests.support.helpers import basic
 
 TOKEN = "/oauth/token"
 INTROSPECT = "/oauth/introspect"

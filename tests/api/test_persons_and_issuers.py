@@ -9,7 +9,7 @@ from entitlements.admins import service as admins
 from entitlements.attestations.models import AttestationIssuer
 from entitlements.base.actor import Actor
 from entitlements.persons.models import Person
-from tests.factories import client_keypair
+from tests.support.factories import client_keypair
 
 PROBLEM = "application/problem+json"
 IDP = "https://login.acme.example"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.test_policy_admin import DOC, Api
+from tests.support.admin_api import DOC, Api
 
 SUSPEND = {"tiers": {"restricted": {"status": "suspended"}}}
 OPEN_EARLY = {"tiers": {"early-access": {"status": "open"}}}
@@ -23,11 +23,6 @@ def urgent_version(api: Api) -> int:
     assert version["base_version"] == 2
     assert version["document"]["tiers"]["early-access"]["status"] != "open"
     return version["version"]
-
-
-@pytest.fixture
-def api(client, admin, db, clock) -> Api:
-    return Api(client, admin, db, clock)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from entitlements.kernel.status_list import StatusList
-from tests.helpers import basic
+from tests.support.helpers import basic
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"

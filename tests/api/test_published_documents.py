@@ -9,7 +9,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from typing import Any
 
 import jwt
 import pytest
@@ -17,23 +16,11 @@ import pytest
 from entitlements.app import create_app
 from entitlements.base.published import DOCUMENT_LIFETIME, RESIGN_SECONDS
 from entitlements.kernel.status_list import StatusList
-from tests.api.test_policy_admin import CITIZENS_ONLY, PROBLEM, Api, make_cast
-from tests.helpers import basic, problem_code
+from tests.support.admin_api import CITIZENS_ONLY, PROBLEM
+from tests.support.helpers import basic, problem_code
 
 ISSUER = "http://127.0.0.1:8000"  # the default issuer the test settings keep
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def api(client, admin, db, clock) -> Api:
-    return Api(client, admin, db, clock)
-
-
-@pytest.fixture
-def cast(api, admin, db, clock) -> dict[str, Any]:
-    """Organizations A (trusted, with persons) and B (verified) under the admin tests'
-    policy: public and restricted open, early-access suspended."""
-    return make_cast(api, admin, db, clock)
 
 
 def verified(client, path: str, typ: str, headers: dict | None = None) -> tuple[dict, str]:

@@ -19,9 +19,9 @@ from entitlements.operations import clients as client_operations
 from entitlements.operations import organizations as operations
 from entitlements.operations import registry
 from entitlements.tokens.models import IssuedToken
-from tests.api.test_policy_admin import Api, make_cast
-from tests.factories import VERIFIER, client_keypair
-from tests.helpers import basic
+from tests.support.admin_api import make_cast
+from tests.support.factories import VERIFIER, client_keypair
+from tests.support.helpers import basic
 
 CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
     "organization suspended": lambda session, actor, partner: operations.suspend(
@@ -33,12 +33,7 @@ CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
 }
 
 
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    made = admin.partner("Org A")
-    admin.raise_trust(made.org_id, "trusted")
-    return made
+pytestmark = pytest.mark.partner(name="Org A", trust="trusted")
 
 
 @contextmanager
@@ -156,11 +151,6 @@ PERSON_CHANGES: dict[str, Callable[[Any, Any, str], None]] = {
     "attestation issuer suspended": lambda session, actor, org_id: registry.set_issuer_status(
         session, actor, issuers.find_by_issuer(session, VERIFIER).id, "suspended", "breach"),
 }
-
-
-@pytest.fixture
-def api(client, admin, db, clock) -> Api:
-    return Api(client, admin, db, clock)
 
 
 @pytest.mark.parametrize("change", list(PERSON_CHANGES))

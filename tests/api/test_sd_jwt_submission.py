@@ -21,8 +21,8 @@ from entitlements.attestations import issuers
 from entitlements.attestations.models import VerifiedAttestation
 from entitlements.audit.models import AuditEvent
 from entitlements.persons.models import Person
-from tests.factories import client_keypair
-from tests.helpers import basic, problem_code
+from tests.support.factories import client_keypair
+from tests.support.helpers import basic, problem_code
 
 VERIFIER = "https://verifier.example"
 IDP = "https://login.acme.example"
@@ -77,12 +77,6 @@ def verifier(db, admin):
 @pytest.fixture
 def wallet(verifier, settings, clock) -> Wallet:
     return Wallet(verifier[1], settings, clock)
-
-
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner("Acme Labs", tiers=("public",))
 
 
 def get_nonce(client, partner) -> str:

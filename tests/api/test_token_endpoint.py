@@ -5,16 +5,13 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from tests.factories import GATEWAY, OTHER_GATEWAY
-from tests.helpers import FORM, assertion_form, basic, client_assertion, decode_with_jwks
+from tests.support.factories import GATEWAY, OTHER_GATEWAY
+from tests.support.helpers import FORM, assertion_form, basic, client_assertion, decode_with_jwks
 
 TOKEN = "/oauth/token"
 
 
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner(tiers=("public", "restricted"))
+pytestmark = pytest.mark.partner(tiers=("public", "restricted"))
 
 
 def test_client_secret_basic_gets_a_signed_rfc9068_token(client, partner, settings, clock):

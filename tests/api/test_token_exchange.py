@@ -19,19 +19,13 @@ from entitlements.operations import registry
 from entitlements.persons import service as persons
 from entitlements.persons.models import Person
 from entitlements.tokens.models import IssuedToken
-from tests.factories import GATEWAY, client_keypair
-from tests.helpers import basic
+from tests.support.factories import GATEWAY, client_keypair
+from tests.support.helpers import basic
 
 IDP = "https://login.acme.example"
 AUDIENCE = "acme-portal"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
-
-
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner("Acme Labs", tiers=("public",))
 
 
 @pytest.fixture

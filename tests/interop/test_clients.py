@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
-from tests.factories import GATEWAY
+from tests.support.factories import GATEWAY
 
 TIERS = ("public", "restricted")
 SCOPE = "tier:public tier:restricted"
@@ -26,10 +26,7 @@ NO_CLIENT = ("The client cannot authenticate with methods: "
              "['client_secret_basic', 'client_secret_post', 'private_key_jwt']")
 
 
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner(tiers=TIERS)
+pytestmark = pytest.mark.partner(tiers=TIERS)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from entitlements.gateway.integrations import (
     WsgiMiddleware,
     require_entitlement,
 )
-from tests.conftest import free_port
-from tests.factories import GATEWAY
-from tests.interop.conftest import change_policy, token_for
+from tests.support.factories import GATEWAY
+from tests.support.interop import change_policy, token_for
+from tests.support.live import free_port
 
 
 @pytest.fixture

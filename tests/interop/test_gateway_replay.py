@@ -22,8 +22,8 @@ from entitlements.gateway.jws import TokenRejected
 from entitlements.policy import service as policy
 from entitlements.policy.models import PolicyActivation
 from entitlements.tokens import revocation
-from tests.factories import GATEWAY
-from tests.interop.conftest import change_policy, republish, token_for
+from tests.support.factories import GATEWAY
+from tests.support.interop import change_policy, republish, token_for
 
 
 class Replayer:

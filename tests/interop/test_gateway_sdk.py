@@ -26,9 +26,9 @@ from entitlements.gateway.poller import Poller
 from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
 from entitlements.tokens import revocation
-from tests.conftest import free_port
-from tests.factories import GATEWAY, client_keypair
-from tests.interop.conftest import change_policy, republish, token_for
+from tests.support.factories import GATEWAY, client_keypair
+from tests.support.interop import change_policy, republish, token_for
+from tests.support.live import free_port
 
 
 def test_the_sdk_imports_without_flask_or_sqlalchemy():

@@ -13,8 +13,8 @@ import requests
 
 from entitlements.gateway.gateway import Gateway
 from entitlements.policy import service as policy
-from tests.factories import GATEWAY
-from tests.interop.conftest import CATALOG, change_policy, token_for
+from tests.support.factories import GATEWAY
+from tests.support.interop import CATALOG, change_policy, token_for
 
 IDP = "https://login.a.example"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

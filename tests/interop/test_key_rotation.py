@@ -12,7 +12,7 @@ from entitlements.base.actor import Actor
 from entitlements.signing import service as signing
 from entitlements.signing.keyring import KeyInfo
 from entitlements.signing.keystore import FileKeyStore
-from tests.factories import GATEWAY
+from tests.support.factories import GATEWAY
 
 ALG = "ES256"
 
@@ -59,12 +59,6 @@ class KeyAdmin:
 @pytest.fixture
 def keys(live_server, db, keys_dir, clock) -> KeyAdmin:
     return KeyAdmin(live_server, db, keys_dir, clock)
-
-
-@pytest.fixture
-def partner(admin):
-    admin.gateway()
-    return admin.partner()
 
 
 def kid_of(token: str) -> str:

@@ -21,9 +21,8 @@ from sd_jwt.issuer import SDJWTIssuer
 from entitlements.admins import service as admins
 from entitlements.base.actor import Actor
 from entitlements.organizations.lei import GLEIF_API
-from tests.api.test_evidence import FakeResolver
-from tests.factories import client_keypair
-from tests.unit.test_lei import BANK_LEI, record
+from tests.support.factories import client_keypair
+from tests.support.fakes import BANK_LEI, FakeResolver, record
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"

@@ -11,7 +11,7 @@ import requests
 from entitlements.kernel.status_list import StatusList
 from entitlements.policy import service as policy
 from entitlements.tokens import revocation
-from tests.interop.conftest import republish
+from tests.support.interop import republish
 
 
 class Poller:

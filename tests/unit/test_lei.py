@@ -15,38 +15,10 @@ from entitlements.organizations.lei import (
     check_value,
     validate_lei,
 )
+from tests.support.fakes import BANK_LEI, record
 
 #: Real, published LEIs (GLEIF itself, and a bank), valid under ISO 7064 MOD 97-10.
 GLEIF_LEI = "506700GE1G29325QX363"
-BANK_LEI = "5493001KJTIIGC8Y1R12"
-
-
-def record(lei: str, name: str = "Acme Labs Inc.", country: str = "US",
-           entity_status: str = "ACTIVE", registration: str = "ISSUED") -> dict:
-    """A payload of the shape GLEIF's /api/v1/lei-records/{lei} returns (abridged)."""
-    return {
-        "meta": {"goldenCopy": {"publishDate": "2026-11-27T08:00:00Z"}},
-        "data": {
-            "type": "lei-records",
-            "id": lei,
-            "attributes": {
-                "lei": lei,
-                "entity": {
-                    "legalName": {"name": name, "language": "en"},
-                    "otherNames": [],
-                    "legalAddress": {"language": "en", "addressLines": ["1 Main St"],
-                                     "city": "Wilmington", "region": "US-DE",
-                                     "country": country, "postalCode": "19801"},
-                    "jurisdiction": f"{country}-DE",
-                    "category": "GENERAL",
-                    "status": entity_status,
-                },
-                "registration": {"initialRegistrationDate": "2019-01-01T00:00:00Z",
-                                 "status": registration,
-                                 "nextRenewalDate": "2027-01-01T00:00:00Z"},
-            },
-        },
-    }
 
 
 @pytest.mark.parametrize("lei", [GLEIF_LEI, BANK_LEI, BANK_LEI.lower(), f" {GLEIF_LEI} "])

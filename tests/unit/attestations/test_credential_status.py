@@ -15,8 +15,7 @@ from entitlements.attestations.credential_status import MAX_TOKEN_BYTES, Credent
 from entitlements.attestations.verify import AttestationRefused
 from entitlements.base import cache
 from entitlements.kernel.status_list import INVALID, MEDIA_TYPE, SUSPENDED, VALID
-from tests.unit.attestations import test_verify as jwt_format
-from tests.unit.attestations.test_sd_jwt_vc import (
+from tests.support.attestations import (
     ISSUER,
     NOW,
     REVOKED_IDX,
@@ -24,12 +23,18 @@ from tests.unit.attestations.test_sd_jwt_vc import (
     STATUS_URI,
     SUSPENDED_IDX,
     VALID_IDX,
+    jwt_attestation,
     status_claim,
     status_token,
-    trusted,
+    trusted_issuer,
+    verify_jwt,
 )
 
 OTHER_URI = "https://verifier.example/statuslists/2"
+
+
+def trusted(**overrides):
+    return trusted_issuer({"sd-jwt-vc"}, **overrides)
 
 
 @pytest.fixture
@@ -152,15 +157,15 @@ def test_a_body_that_times_out_while_read_is_unavailable(http):
 
 def test_the_jwt_format_honours_a_status_claim(http):
     """The JWT format's issuer (test_verify's) signs its own status list."""
-    serve(http, status_token(key=jwt_format.SIGNING_KEY))
+    serve(http, status_token(key=SIGNING_KEY))
     check = CredentialStatus()
-    token = jwt_format.attestation(status=status_claim(REVOKED_IDX))
+    token = jwt_attestation(status=status_claim(REVOKED_IDX))
     with pytest.raises(AttestationRefused) as refused:
-        jwt_format.verify(token, status=check)
+        verify_jwt(token, status=check)
     assert refused.value.reason == "credential_revoked"
-    facts = jwt_format.verify(jwt_format.attestation(status=status_claim(VALID_IDX)),
+    facts = verify_jwt(jwt_attestation(status=status_claim(VALID_IDX)),
                               status=check)
-    assert facts.issuer == ISSUER == jwt_format.ISSUER
+    assert facts.issuer == ISSUER
     assert len(http.calls) == 1
 
 

@@ -8,15 +8,13 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import timedelta
 
 import jwt
 import pytest
 import requests
 import responses
 import sd_jwt.holder
-from cryptography.hazmat.primitives.asymmetric import ec
 from jwcrypto.jwk import JWK
 from sd_jwt.common import SDObj
 from sd_jwt.holder import SDJWTHolder
@@ -25,33 +23,29 @@ from sd_jwt.issuer import SDJWTIssuer
 from entitlements.attestations.credential_status import CredentialStatus
 from entitlements.attestations.sd_jwt_vc import presented_nonce, verify_sd_jwt_vc
 from entitlements.attestations.verify import AttestationRefused, TrustedIssuer
-from entitlements.base.remote_jwks import RemoteJwks, find_key
-from entitlements.kernel.status_list import INVALID, SUSPENDED, StatusList
-from entitlements.tokens.status_lists import encode_status_list_token
+from tests.support.attestations import (
+    AUDIENCE,
+    ISSUER,
+    NONCE,
+    NOW,
+    REVOKED_IDX,
+    SIGNING_KEY,
+    STATUS_URI,
+    STRANGER_KEY,
+    SUSPENDED_IDX,
+    VALID_IDX,
+    keypair,
+    status_claim,
+    status_token,
+    trusted_issuer,
+    ts,
+)
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-AUDIENCE = "https://entitlements.example"
-NONCE = "n-0S6_WzA2Mj"
-ISSUER = "https://verifier.example"
 VCT = "https://verifier.example/credentials/citizenship"
-STATUS_URI = "https://verifier.example/statuslists/1"
-VALID_IDX, REVOKED_IDX, SUSPENDED_IDX = 1, 3, 5
+HOLDER_KEY, _ = keypair("holder")
+OTHER_HOLDER_KEY, _ = keypair("holder")
 
 
-def _keypair(kid: str) -> tuple[ec.EllipticCurvePrivateKey, dict]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
-    return private, {**public, "kid": kid, "alg": "ES256", "use": "sig"}
-
-
-SIGNING_KEY, SIGNING_JWK = _keypair("verifier-1")
-STRANGER_KEY, _ = _keypair("verifier-1")
-HOLDER_KEY, _ = _keypair("holder")
-OTHER_HOLDER_KEY, _ = _keypair("holder")
-
-
-def ts(moment: datetime) -> int:
-    return int(moment.timestamp())
 
 
 def b64(data: bytes) -> str:
@@ -72,12 +66,7 @@ def http() -> Iterator[responses.RequestsMock]:
 
 
 def trusted(**overrides) -> TrustedIssuer:
-    fields = {"issuer": ISSUER, "find": partial(find_key, RemoteJwks(), jwks_uri=None,
-                                                jwks={"keys": [SIGNING_JWK]}, owner="issuer"),
-              "formats": frozenset({"sd-jwt-vc"}), "nationalities": frozenset({"US", "CA"}),
-              "assurance_levels": frozenset({"substantial", "high"}),
-              "max_age": timedelta(days=365), "active": True}
-    return TrustedIssuer(**{**fields, **overrides})
+    return trusted_issuer({"sd-jwt-vc"}, **overrides)
 
 
 def issue(*, key=SIGNING_KEY, alg: str = "ES256", header: dict | None = None,
@@ -340,22 +329,6 @@ def test_every_refusal_has_its_reason(presentation, issuer, reason):
 # -- credential status ---------------------------------------------------------------------
 
 STATUS_MEDIA_TYPE = "application/statuslist+jwt"
-
-
-def status_claim(idx: int, uri: str = STATUS_URI) -> dict:
-    return {"status_list": {"idx": idx, "uri": uri}}
-
-
-def status_token(*, key=SIGNING_KEY, kid: str = "verifier-1", uri: str = STATUS_URI,
-                 size: int = 16, expires_at: int | None = None) -> str:
-    """The issuer's status list for ``uri``: REVOKED_IDX revoked, SUSPENDED_IDX suspended."""
-    statuses = StatusList(size, 2)
-    statuses.set(REVOKED_IDX, INVALID)
-    statuses.set(SUSPENDED_IDX, SUSPENDED)
-    return encode_status_list_token(
-        statuses, private_key=key, algorithm="ES256", kid=kid, issuer=ISSUER, uri=uri,
-        issued_at=ts(NOW) - 60,
-        expires_at=ts(NOW) + 3600 if expires_at is None else expires_at, ttl=300)
 
 
 def _serve(**kwargs) -> Callable[[responses.RequestsMock], None]:

@@ -6,61 +6,28 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from entitlements.attestations.verify import (
-    AttestationRefused,
-    TrustedIssuer,
-    verify_jwt_attestation,
+from entitlements.attestations.verify import AttestationRefused, TrustedIssuer
+from tests.support.attestations import (
+    ISSUER,
+    NOW,
+    SIGNING_KEY,
+    STRANGER_KEY,
+    jwt_attestation,
+    trusted_issuer,
+    verify_jwt,
 )
-from entitlements.base.remote_jwks import RemoteJwks, find_key
-
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-AUDIENCE = "https://entitlements.example"
-NONCE = "n-0S6_WzA2Mj"
-ISSUER = "https://verifier.example"
-
-
-def _keypair(kid: str) -> tuple[ec.EllipticCurvePrivateKey, dict]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
-    return private, {**public, "kid": kid, "alg": "ES256", "use": "sig"}
-
-
-SIGNING_KEY, SIGNING_JWK = _keypair("verifier-1")
-STRANGER_KEY, _ = _keypair("verifier-1")
 
 
 def trusted(**overrides) -> TrustedIssuer:
-    fields = {"issuer": ISSUER, "find": partial(find_key, RemoteJwks(), jwks_uri=None,
-                                                jwks={"keys": [SIGNING_JWK]}, owner="issuer"),
-              "formats": frozenset({"jwt"}), "nationalities": frozenset({"US", "CA"}),
-              "assurance_levels": frozenset({"substantial", "high"}),
-              "max_age": timedelta(days=365), "active": True}
-    return TrustedIssuer(**{**fields, **overrides})
+    return trusted_issuer({"jwt"}, **overrides)
 
 
-def attestation(key=SIGNING_KEY, headers=None, algorithm="ES256", **overrides) -> str:
-    claims = {"iss": ISSUER, "sub": "person-77", "aud": AUDIENCE, "jti": "cred-1",
-              "iat": int(NOW.timestamp()) - 60, "exp": int(NOW.timestamp()) + 3600,
-              "verified_at": int((NOW - timedelta(days=30)).timestamp()), "nonce": NONCE,
-              "nationalities": ["US"], "assurance_level": "high"}
-    claims.update(overrides)
-    claims = {k: v for k, v in claims.items() if v is not None}
-    return jwt.encode(claims, key, algorithm=algorithm,
-                      headers={"kid": "verifier-1", **(headers or {})})
-
-
-def verify(token: str, issuer: TrustedIssuer | None = None, **kwargs):
-    registry = {ISSUER: issuer or trusted()}
-    options = {"issuers": registry.get, "audience": AUDIENCE, "nonce": NONCE, "now": NOW,
-               **kwargs}
-    return verify_jwt_attestation(token, **options)
+attestation, verify = jwt_attestation, verify_jwt
 
 
 def test_a_good_attestation_gives_only_the_verified_facts():

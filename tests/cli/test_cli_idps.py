@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import client_keypair
-from tests.unit.test_cli import ACTOR, Run, as_json, failed, ok
+from tests.support.cli import ACTOR, Run, as_json, failed, ok
+from tests.support.factories import client_keypair
 
 IDP = "https://login.acme.example"
 

@@ -11,8 +11,8 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.helpers import basic
-from tests.unit.test_cli import ACTOR, Run, as_json, failed, ok
+from tests.support.cli import ACTOR, Run, as_json, failed, ok
+from tests.support.helpers import basic
 
 VERIFIED = ["government_partner", "trusted", "verified"]
 DOC = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from tests.factories import Partner
+from tests.support.factories import Partner
 
 FORM = "application/x-www-form-urlencoded"
 

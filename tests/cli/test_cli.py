@@ -4,79 +4,15 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from entitlements.base.db import Database
 from entitlements.base.migrations import head_revision
-from entitlements.cli import context, main
-from tests.factories import GATEWAY, client_keypair
-
-ACTOR = "admin:cli-test"
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Database]]:
-    """The real Database class, remembered so every engine the CLI opens is disposed."""
-    opened: list[Database] = []
-
-    class Remembered(Database):
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            super().__init__(url, **kwargs)
-            opened.append(self)
-
-    monkeypatch.setattr(context, "Database", Remembered)
-    yield opened
-    for database in opened:
-        database.dispose()
-
-
-def runner_for(database_url: str, keys_dir: Path) -> Run:
-    env = {"ENTITLEMENTS_DATABASE_URL": database_url, "ENTITLEMENTS_KEYS_DIR": str(keys_dir),
-           "ENTITLEMENTS_ACTOR": ACTOR}
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-    return run
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path, databases) -> Run:
-    return runner_for(db_url, tmp_path / "keys")
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    assert result.stderr == ""
-    return result.stdout
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(ok(result))
-
-
-def failed(result: Result) -> str:
-    """The one-line error of a failed command (and nothing on stdout, no traceback)."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
-    [line] = result.stderr.splitlines()
-    assert line.startswith("entitlements: error: ")
-    return line
-
-
-@pytest.fixture
-def org_id(cli: Run) -> str:
-    return as_json(cli("orgs", "create", "Acme Labs", "--json"))["id"]
-
+from tests.support.cli import ACTOR, Run, as_json, failed, ok, runner_for
+from tests.support.factories import GATEWAY, client_keypair
 
 # -- organizations -----------------------------------------------------------------------------
 

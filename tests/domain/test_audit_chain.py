@@ -22,7 +22,7 @@ from entitlements.organizations.models import Organization
 from entitlements.tokens import ledger
 from entitlements.tokens.ledger import TokenRecord
 from entitlements.tokens.models import IssuedToken
-from tests.factories import GATEWAY, Partner
+from tests.support.factories import GATEWAY, Partner
 
 EVENTS = 5
 #: Statements that switch the append-only triggers off, per backend (undone by rollback).
@@ -200,12 +200,6 @@ def test_concurrent_writers_keep_one_unbroken_chain(db, clock):
 
 
 # -- issued tokens: group-committed with their grant.issued events ----------------------------
-
-
-@pytest.fixture
-def partner(admin) -> Partner:
-    admin.gateway()
-    return admin.partner()
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ from entitlements.organizations.models import (
     OrganizationStatus,
     TrustRequest,
 )
-from tests.unit import test_cli
-from tests.unit.test_cli import ACTOR, Run, as_json, failed, ok
 
 ALICE, BOB, CAROL = "admin:alice", "admin:bob", "admin:carol"
 NAME = "Acme Labs"
@@ -36,11 +34,6 @@ PATH_TO = {
     "suspended": ("review", "verify", "suspend"),
     "revoked": ("review", "verify", "revoke"),
 }
-
-# The CLI fixtures of test_cli: engines the commands open are disposed after each test.
-databases = test_cli.databases
-cli = test_cli.cli
-
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -631,119 +624,3 @@ def test_lower_trust_refusals(db: Database, clock: FrozenClock, level, reason, e
 def test_history_of_an_unknown_organization(db: Database):
     with db.sessions() as session, pytest.raises(NotFound):
         organizations.history(session, "org_nope")
-
-
-# -- the orgs commands -------------------------------------------------------------------------
-
-
-def test_cli_lifecycle_with_the_two_person_rule(cli: Run, monkeypatch):
-    monkeypatch.setenv("ENTITLEMENTS_EVIDENCE_TRUSTED", "agreement")
-    org = as_json(cli("orgs", "apply", NAME, "--country", "DE", "--json"))
-    org_id = org["id"]
-    assert (org["status"], org["trust_level"], org["country"], org["tiers"]) == (
-        "applied", "unverified", "DE", [])
-    assert ok(cli("orgs", "review", org_id, "--reason", "papers in")).strip() == (
-        f"organization {org_id} is now under_review")
-    shown = as_json(cli("orgs", "verify", org_id, "--reason", "papers checked", "--json"))
-    assert (shown["status"], shown["trust_level"]) == ("verified", "verified")
-
-    asked = as_json(cli("--actor", "alice", "orgs", "request-trust", org_id, "trusted",
-                        "--reason", "audit passed", "--json"))
-    assert (asked["state"], asked["level"], asked["requested_by"], asked["organization_id"]) == (
-        "pending", "trusted", "alice", org_id)
-    line = failed(cli("--actor", "alice", "orgs", "approve-trust", asked["id"], "--reason", "me"))
-    assert "two-person rule" in line
-    [listed] = as_json(cli("orgs", "trust-requests", "--json"))
-    assert (listed["id"], listed["state"]) == (asked["id"], "pending")
-    assert as_json(cli("orgs", "show", org_id, "--json"))["trust_level"] == "verified"
-
-    unproven = failed(cli("--actor", "bob", "orgs", "approve-trust", asked["id"],
-                          "--reason", "report read"))
-    assert unproven.endswith("raising trust to trusted needs verified evidence of: agreement")
-    agreement = as_json(cli("orgs", "record-agreement", org_id, "MSA-7", "--json"))
-    assert (agreement["kind"], agreement["status"]) == ("agreement", "verified")
-    raised = as_json(cli("--actor", "bob", "orgs", "approve-trust", asked["id"],
-                         "--reason", "report read", "--json"))
-    assert (raised["id"], raised["status"], raised["trust_level"]) == (
-        org_id, "verified", "trusted")
-    [listed] = as_json(cli("orgs", "trust-requests", "--state", "approved", "--json"))
-    assert (listed["state"], listed["decided_by"], listed["decision_reason"]) == (
-        "approved", "bob", "report read")
-    assert as_json(cli("orgs", "trust-requests", "--state", "pending", "--json")) == []
-
-    revoked = as_json(cli("orgs", "revoke", org_id, "--reason", "fraud", "--json"))
-    assert (revoked["status"], revoked["trust_level"]) == ("revoked", "trusted")
-    assert "cannot reinstate an organization that is revoked" in failed(
-        cli("orgs", "reinstate", org_id, "--reason", "oops"))
-
-    history = as_json(cli("orgs", "history", org_id, "--json"))
-    assert [(c["action"], c["from_status"], c["to_status"], c["from_trust"], c["to_trust"],
-             c["actor"], c["approved_by"], c["reason"]) for c in history] == [
-        ("apply", "applied", "applied", "unverified", "unverified", ACTOR, None,
-         "application received"),
-        ("review", "applied", "under_review", "unverified", "unverified", ACTOR, None,
-         "papers in"),
-        ("verify", "under_review", "verified", "unverified", "verified", ACTOR, None,
-         "papers checked"),
-        ("raise_trust", "verified", "verified", "verified", "trusted", "alice", "bob",
-         "audit passed"),
-        ("revoke", "verified", "revoked", "trusted", "trusted", ACTOR, None, "fraud"),
-    ]
-    assert history[0]["evidence"] == {"country": "DE"}
-    assert [c["at"] for c in history] == sorted(c["at"] for c in history)
-    human = ok(cli("orgs", "history", org_id)).splitlines()
-    assert len(human) == 5
-    assert "raise_trust" in human[3] and "by alice approved by bob: audit passed" in human[3]
-    actions = [e["action"] for e in as_json(cli("audit", "list", "--json"))]
-    assert actions == ["organization.revoked", "organization.trust_raised",
-                       "organization.evidence_checked", "organization.trust_requested",
-                       "organization.verified",
-                       "organization.under_review", "organization.applied"]
-
-
-def test_cli_reject_and_lower_trust(cli: Run):
-    org_id = as_json(cli("orgs", "create", NAME, "--json"))["id"]
-    asked = as_json(cli("--actor", "alice", "orgs", "request-trust", org_id,
-                        "government_partner", "--reason", "ministry contract", "--json"))
-    rejected = as_json(cli("--actor", "alice", "orgs", "reject-trust", asked["id"],
-                           "--reason", "withdrawn", "--json"))
-    assert (rejected["state"], rejected["decided_by"]) == ("rejected", "alice")
-    assert "is already rejected" in failed(
-        cli("--actor", "bob", "orgs", "approve-trust", asked["id"], "--reason", "late"))
-    assert as_json(cli("orgs", "show", org_id, "--json"))["trust_level"] == "verified"
-
-    lowered = as_json(cli("orgs", "lower-trust", org_id, "unverified", "--reason", "lapsed",
-                          "--json"))
-    assert (lowered["status"], lowered["trust_level"]) == ("verified", "unverified")
-    assert "is not lower than unverified" in failed(
-        cli("orgs", "lower-trust", org_id, "unverified", "--reason", "again"))
-    last = as_json(cli("orgs", "history", org_id, "--json"))[-1]
-    assert (last["action"], last["actor"], last["from_trust"], last["to_trust"]) == (
-        "lower_trust", ACTOR, "verified", "unverified")
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    pytest.param(("orgs", "apply", "Other", "--country", "usa"),
-                 "country must be an ISO 3166-1 alpha-2 code", id="apply-bad-country"),
-    pytest.param(("orgs", "apply", NAME), "an organization named 'Acme Labs' already exists",
-                 id="apply-duplicate"),
-    pytest.param(("orgs", "verify", "{org}", "--reason", "skip review"),
-                 "cannot verify an organization that is applied", id="verify-applied"),
-    pytest.param(("orgs", "suspend", "{org}", "--reason", "x"),
-                 "cannot suspend an organization that is applied", id="suspend-applied"),
-    pytest.param(("orgs", "review", "{org}", "--reason", " "),
-                 "a reason of 1 to 500 characters is required", id="blank-reason"),
-    pytest.param(("orgs", "request-trust", "{org}", "trusted", "--reason", "x"),
-                 "is applied; only a verified organization's trust can be raised",
-                 id="request-trust-applied"),
-    pytest.param(("orgs", "approve-trust", "trq_nope", "--reason", "x"),
-                 "no trust request with id 'trq_nope'", id="approve-unknown"),
-    pytest.param(("orgs", "history", "org_nope"), "no organization with id 'org_nope'",
-                 id="history-unknown"),
-])
-def test_cli_refusals_are_one_line_and_write_nothing(cli: Run, args, message):
-    org_id = as_json(cli("orgs", "apply", NAME, "--json"))["id"]
-    line = failed(cli(*(a.format(org=org_id) for a in args)))
-    assert message in line
-    assert as_json(cli("audit", "verify", "--json"))["checked"] == 1
-    assert [c["action"] for c in as_json(cli("orgs", "history", org_id, "--json"))] == ["apply"]

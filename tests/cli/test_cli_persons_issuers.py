@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.factories import client_keypair
-from tests.unit.test_cli import Run, as_json, failed, ok
+from tests.support.cli import Run, as_json, failed, ok
+from tests.support.factories import client_keypair
 
 
 def test_persons_commands(cli: Run, org_id: str):

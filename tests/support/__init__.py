@@ -1,0 +1,1 @@
+"""What tests share: builders, fakes and clients. Never a test module itself."""
