@@ -12,7 +12,7 @@ fi
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
   echo "installing entitlements and its dependencies into $VENV" >&2
   "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[server,test]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
   "$VENV/bin/python" -c "import entitlements.app, pytest, responses, requests_oauthlib" \
     || { echo "installation failed" >&2; exit 1; }
   touch "$STAMP"

@@ -1,44 +1,17 @@
-"""The ``entitlements`` admin command.
-
-Every command prints a human summary, or with ``--json`` a JSON document for
-scripts. On error it prints one line to stderr and exits 1.
-"""
+"""The ``entitlements`` admin command (``root``); it needs the server's dependencies, the
+``server`` extra. A gateway that installed the SDK alone is told so in one line."""
 
 from __future__ import annotations
 
 import sys
 
-import click
-from sqlalchemy.exc import DBAPIError
 
-from ..base.errors import EntitlementsError
-from .context import CliContext
-from .groups import register_groups
-
-
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except EntitlementsError as error:
-            _fail(error.message)
-        except DBAPIError as error:
-            _fail(f"the database failed: {str(error.orig).splitlines()[0]} "
-                  "(check ENTITLEMENTS_DATABASE_URL)")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"entitlements: error: {message}", err=True)
-    sys.exit(1)
-
-
-@click.group(cls=_Group)
-@click.option("--actor", envvar="ENTITLEMENTS_ACTOR", default=None,
-              help="Who is acting, for the audit log (default: cli:$USER).")
-@click.pass_context
-def main(ctx: click.Context, actor: str | None) -> None:
-    """Trusted-partner identity and entitlement service."""
-    ctx.obj = CliContext(actor)
-
-
-register_groups(main)
+def main() -> None:
+    try:
+        from .root import main as command
+    except ModuleNotFoundError as missing:
+        print(f"entitlements: error: the server is not installed ({missing.name} is missing): "
+              "pip install 'entitlements[server]'; the SDK's authorization service runs as "
+              "python -m entitlements.gateway.authz", file=sys.stderr)
+        sys.exit(1)
+    command()

@@ -19,7 +19,6 @@ from ..base.clock import SystemClock
 from ..base.db import Database
 from ..base.errors import InvalidInput
 from ..base.fields import in_utc_range
-from ..base.migrations import require_current_schema
 from ..base.settings import Settings, load_settings
 from ..clients.service import load_jwks_file
 from ..policy.service import ON_PENDING
@@ -37,6 +36,8 @@ class CliContext:
 
     @cached_property
     def db(self) -> Database:
+        from ..base.migrations import require_current_schema  # alembic: only when used
+
         database = Database(self.settings.database_url)
         require_current_schema(database.engine, self.settings.database_url)
         return database

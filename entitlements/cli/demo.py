@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from ..base.actor import Actor
 from ..clients import service as clients
 from ..clients.models import OAuthClient
+from ..operations import policy as operations
 from ..organizations import service as organizations
 from ..organizations.models import Organization, TrustLevel
 from ..policy import service as policy
@@ -18,6 +19,15 @@ from .context import CliContext, emit, json_option, pass_cli
 
 DEMO_ORG = "Demo Partner"
 DEMO_GATEWAY = "https://gateway.demo.invalid/models"
+#: The demo's model catalog: a public model, a restricted one falling back to it, and an
+#: early-access one falling back to the restricted one; ``public`` is open to every verified
+#: organization, so every chain ends in a model anyone may use.
+DEMO_CATALOG = {
+    "tiers": {"public": {"status": "open"}},
+    "models": {"base-1": {"tier": "public"},
+               "frontier-2": {"tier": "restricted", "fallback": "base-1"},
+               "preview-3": {"tier": "early-access", "fallback": "frontier-2"}},
+}
 
 
 @click.command("demo")
@@ -28,6 +38,7 @@ def command(cli: CliContext, as_json: bool) -> None:
     actor = cli.actor()
     with cli.transaction() as session:
         org = _demo_org(session, actor)
+        _demo_catalog(session, actor)
         _demo_gateway(session, actor)
         client_id = _demo_client_id(session, actor, org.id)
         secret = clients.rotate_secret(session, actor, client_id).client_secret
@@ -47,8 +58,17 @@ def _demo_org(session: Session, actor: Actor) -> Organization:
     if org is None:
         org = organizations.create(session, actor, DEMO_ORG, TrustLevel.VERIFIED)
         session.flush()
-        policy.grant_tier(session, actor, org.id, "public")
     return org
+
+
+def _demo_catalog(session: Session, actor: Actor) -> None:
+    """The demo catalog, once: a policy whose catalog is empty gets it, active at once."""
+    latest = policy.latest(session)
+    if latest.document.get("models"):
+        return
+    operations.new_version(session, actor, base_version=latest.version,
+                           reason="the demo's model catalog", patch=DEMO_CATALOG,
+                           activate_now=True, on_pending="keep")
 
 
 def _demo_gateway(session: Session, actor: Actor) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from entitlements.cli import main
+from entitlements.cli.root import main
 
 ACTOR = "admin:cli-test"
 Run = Callable[..., Result]
