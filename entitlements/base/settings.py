@@ -36,7 +36,7 @@ class Settings:
     max_body_bytes: int = 65536
     client_cache_ttl: float = 1.0
     policy_cache_ttl: float = 0.5
-    assertion_max_lifetime: int = 300
+    assertion_max_lifetime: int = 3600
     clock_leeway: int = 30
     id_token_max_lifetime: int = 86400
     log_level: str = "INFO"
@@ -69,7 +69,7 @@ class _SettingsSchema(Schema):
     max_body_bytes = f.Integer(strict=False, validate=validate.Range(1024, 16 * 1024 * 1024))
     client_cache_ttl = f.Float(validate=validate.Range(0, 60))
     policy_cache_ttl = f.Float(validate=validate.Range(0, 5))
-    assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 3600))
+    assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 86400))
     clock_leeway = f.Integer(strict=False, validate=validate.Range(0, 300))
     id_token_max_lifetime = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
     log_level = f.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))

@@ -2,8 +2,10 @@
 
 Checks, in order: the assertion parses; ``sub`` names a known client registered for
 private_key_jwt; the signature verifies with that client's key and an asymmetric
-algorithm; ``iss`` = ``sub`` = client_id; ``aud`` is this server; ``exp`` is near (a
-short-lived assertion); ``jti`` was never seen before. Time comes from our clock,
+algorithm; ``iss`` = ``sub`` = client_id; ``aud`` is this server, alone (the issuer, the token
+endpoint, or the endpoint called: one value, as the RFC 7523 revision asks); ``exp`` is within
+the maximum lifetime (an hour by default, what stock clients such as Authlib sign); ``jti``
+was never seen before, and is kept until the assertion expires. Time comes from our clock,
 not from PyJWT's.
 """
 
@@ -90,12 +92,14 @@ class PrivateKeyJWT:
                            "allowed.") from None
         key = self._key(client, header.get("kid"))
         try:
-            claims = jose.verify_signature(assertion, key, alg, audience=self.audiences,
-                                           issuer=client.client_id, required=REQUIRED)
+            claims = jose.verify_signature(assertion, key, alg, issuer=client.client_id,
+                                           required=REQUIRED)
         except jose.JwtRefused as refused:
             if refused.reason == "missing_claim":
                 raise _invalid(f"The assertion lacks the '{refused.claim}' claim.") from None
             raise _invalid(MESSAGES[refused.reason]) from None
+        if not _addressed_to(claims.get("aud"), self.audiences):
+            raise _invalid(MESSAGES["wrong_audience"])
         self._check_times(claims)
         return claims
 
@@ -128,6 +132,12 @@ class PrivateKeyJWT:
         with self._db.transaction() as session:
             if not first_use(session, client_id, jti, expires, self._clock.now()):
                 raise _invalid("The assertion's 'jti' has been used before.")
+
+
+def _addressed_to(aud: Any, audiences: list[str]) -> bool:
+    """One audience, and one of ours: an array naming another party too is not."""
+    values = aud if isinstance(aud, list) else [aud]
+    return len(values) == 1 and isinstance(values[0], str) and values[0] in audiences
 
 
 def _time(claims: dict[str, Any], name: str) -> datetime | None:

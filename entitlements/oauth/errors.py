@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error
+
+#: What every failed client authentication answers, whatever failed (an unknown client, a
+#: wrong secret, a bad assertion): client ids cannot be enumerated. The audit event keeps
+#: what failed.
+CLIENT_AUTHENTICATION_FAILED = "Client authentication failed."
+
+
+def authentication_failed(detail: str | None) -> InvalidClientError:
+    """A failed client authentication as the caller sees it; ``detail`` (what failed) goes
+    to the audit event only."""
+    error = InvalidClientError(description=CLIENT_AUTHENTICATION_FAILED, status_code=401)
+    error.detail = detail  # type: ignore[attr-defined]
+    return error
 
 
 class InvalidTargetError(OAuth2Error):

@@ -20,6 +20,7 @@ from ..signing.keyring import KeyRingCache
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
 from .endpoints import Introspection, Revocation
+from .errors import authentication_failed
 from .grants import ClientCredentialsGrant
 from .token_exchange import TokenExchangeGrant
 
@@ -47,8 +48,12 @@ class EntitlementsServer(AuthorizationServer):
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token"
                             ) -> ClientRecord:
-        """Authenticate, then refuse a revoked client or one of a suspended organization."""
-        client: ClientRecord = super().authenticate_client(request, methods, endpoint)
+        """Authenticate, then refuse a revoked client or one of a suspended organization.
+        Every failure answers the same message; what failed is kept for the audit event."""
+        try:
+            client: ClientRecord = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            raise authentication_failed(error.description) from None
         if client.inactive_reason:
             raise InvalidClientError(description=client.inactive_reason, status_code=401)
         return client

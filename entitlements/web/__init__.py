@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, health, oauth, published
+from . import errors, health, limits, oauth, published
 from .admin import (
     audit,
     clients,
@@ -32,4 +32,5 @@ BLUEPRINTS = (oauth, published, health, attestations, explain, organizations, ev
 def register(app: Flask) -> None:
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
+    limits.register(app)
     errors.register(app)

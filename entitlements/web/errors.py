@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Flask, Response, current_app, json, request
+from flask import Blueprint, Flask, Response, current_app, g, json, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -99,6 +99,7 @@ def oauth_error(status: int, error: str, description: str,
 
 
 def _oauth_error(error: OAuth2Error) -> Response:
+    g.refusal_detail = getattr(error, "detail", None)  # what failed, for the audit event only
     if error.error == "invalid_client":
         error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
     elif error.status_code == 401:
@@ -182,5 +183,7 @@ def _audit_refusal(response: Response) -> Response:
                      outcome=audit.FAILURE,
                      reason=f"{error}: {description}" if description else error,
                      details={**(details(response) if details else {}),
-                              "status": response.status_code})
+                              "status": response.status_code,
+                              **({"detail": g.refusal_detail}
+                                 if g.get("refusal_detail") else {})})
     return response

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
+from entitlements.oauth.errors import CLIENT_AUTHENTICATION_FAILED
 from entitlements.tokens.models import IssuedToken
 from tests.support.factories import Partner
 from tests.support.helpers import FORM, assertion_form, basic, client_assertion
@@ -120,7 +121,8 @@ CASES = [
     pytest.param(lambda c: {"data": GRANT, "headers": basic(c.secret.client_id, "wrong")}, 401,
                  "invalid_client", CANNOT_AUTHENTICATE, id="wrong-secret"),
     pytest.param(lambda c: {"data": GRANT, "headers": {"Authorization": "Basic !!not-base64!!"}},
-                 401, "invalid_client", CANNOT_AUTHENTICATE, id="basic-not-base64"),
+                 401, "invalid_client", "the Basic credentials are not base64 of UTF-8 id:secret",
+                 id="basic-not-base64"),
     pytest.param(lambda c: {**c.form(), "query_string": {"scope": "tier:public"}}, 400,
                  "invalid_request", "Parameters must be sent in the request body, not the URL.",
                  id="query-string"),
@@ -142,9 +144,12 @@ CASES = [
                  "The assertion's 'aud' is not this server.", id="assertion-wrong-aud"),
     pytest.param(_expired, 401, "invalid_client", "The assertion has expired.",
                  id="assertion-expired"),
-    pytest.param(lambda c: c.signed(c.assertion(lifetime=3600)), 401, "invalid_client",
-                 "The assertion lives too long; 'exp' must be within 300 seconds.",
+    pytest.param(lambda c: c.signed(c.assertion(lifetime=7200)), 401, "invalid_client",
+                 "The assertion lives too long; 'exp' must be within 3600 seconds.",
                  id="assertion-lives-too-long"),
+    pytest.param(lambda c: c.signed(c.assertion(aud=[c.endpoint, "https://elsewhere.test"])),
+                 401, "invalid_client", "The assertion's 'aud' is not this server.",
+                 id="assertion-aud-names-another-party-too"),
     pytest.param(_reused_jti, 401, "invalid_client",
                  "The assertion's 'jti' has been used before.", id="assertion-reused-jti"),
     pytest.param(lambda c: c.signed(c.assertion(jti=None)), 401, "invalid_client",
@@ -179,8 +184,10 @@ CASES = [
                  CANNOT_AUTHENTICATE, id="other-assertion-type"),
     pytest.param(lambda c: c.form(scope='tier:"x\\'), 400, "invalid_scope",
                  "Unknown tier '?x?'.", id="quote-and-backslash-in-scope"),
-    pytest.param(lambda c: c.form(scope="tier:\x00\x7f"), 400, "invalid_scope",
+    pytest.param(lambda c: c.form(scope="tier:\x7f\x01"), 400, "invalid_scope",
                  "Unknown tier '??'.", id="control-characters-in-scope"),
+    pytest.param(lambda c: c.form(scope="tier:\x00"), 400, "invalid_request",
+                 "Parameter 'scope' holds a NUL character.", id="nul-in-scope"),
     pytest.param(lambda c: c.form(resource='https://x.test/"\\'), 400, "invalid_target",
                  "Unknown resource 'https://x.test/??'.", id="quote-and-backslash-in-resource"),
     pytest.param(lambda c: c.form(**{'x"\\': ["1", "2"]}), 400, "invalid_request",
@@ -202,13 +209,17 @@ def test_refused_in_json_audited_once_and_nothing_issued(
     assert response.status_code == status
     assert response.mimetype == "application/json"
     body = response.get_json()
-    _assert_body(body, error, description)
+    failed_authentication = error == "invalid_client"
+    _assert_body(body, error, CLIENT_AUTHENTICATION_FAILED if failed_authentication
+                 else description)
     _assert_www_authenticate(response, status)
     assert _token_count(db) == tokens
     events = _events_after(db, last_seq)
     assert [(e.action, e.outcome) for e in events] == [("grant.refused", "failure")]
     assert events[0].reason.startswith(error)
     assert events[0].details["status"] == status
+    if failed_authentication:  # the caller learns nothing; the audit event says what failed
+        assert events[0].details["detail"] == description
 
 
 def _assert_body(body: dict, error: str, description: object) -> None:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from entitlements.audit.models import AuditEvent
+from entitlements.oauth.errors import CLIENT_AUTHENTICATION_FAILED
 from entitlements.signing.keystore import FileKeyStore
 from tests.support.factories import GATEWAY, Partner
 from tests.support.helpers import assertion_form, basic, client_assertion
@@ -87,7 +88,7 @@ def test_introspection_with_a_wrong_secret(client, token, owner):
                            headers=basic(owner.client_id, "wrong"))
     assert response.status_code == 401
     assert response.get_json() == {"error": "invalid_client",
-                                   "error_description": CANNOT_AUTHENTICATE}
+                                   "error_description": CLIENT_AUTHENTICATION_FAILED}
 
 
 def test_active_token_introspects_with_its_claims(client, token, owner, settings):

@@ -16,7 +16,7 @@ def test_defaults():
     assert settings.database_url == "sqlite:///var/entitlements.sqlite3"
     assert (settings.signing_alg, settings.access_token_ttl) == ("ES256", 300)
     assert settings.key_prepublish_seconds >= settings.jwks_max_age
-    assert (settings.max_body_bytes, settings.assertion_max_lifetime) == (65536, 300)
+    assert (settings.max_body_bytes, settings.assertion_max_lifetime) == (65536, 3600)
 
 
 def test_values_are_read_and_typed():

@@ -18,6 +18,7 @@ from ...base.actor import Actor
 from ...base.db import Database
 from ...base.errors import ProblemError, Unauthorized
 from ..errors import Family, FamilyBlueprint
+from ..limits import MAX_JSON_DEPTH, json_depth, nul_in
 from ..services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,13 +70,30 @@ def admin_required(view: F) -> F:
 
 
 def json_body(schema: Schema) -> dict[str, Any]:
-    """The request's JSON object, validated by ``schema`` (unknown fields refused)."""
+    """The request's JSON object, validated by ``schema`` (unknown fields refused): no
+    deeper than ``MAX_JSON_DEPTH``, and no string holding a NUL character, which PostgreSQL
+    cannot store (refused the same on every backend)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("the request body must be application/json")
+    if json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+        raise ProblemError(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+                           code="malformed_json")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ProblemError("the request body is not a JSON object", code="malformed_json")
+    where = nul_in(body)
+    if where is not None:
+        raise InvalidCharacter(where)
     return schema.load(body)
+
+
+class InvalidCharacter(ProblemError):
+    code = "invalid_input"
+    title = "Invalid input"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"{where} holds a NUL character, which is not allowed")
+        self.members = {"errors": {where: ["a NUL character is not allowed"]}}
 
 
 def _audit_refusal(why: str) -> None:
