@@ -9,6 +9,7 @@ from flask import Flask
 
 from .attestations.credential_status import CredentialStatus
 from .attestations.service import Verifiers
+from .audit.refusals import RefusalLog
 from .base.actor import SYSTEM_ACTOR, Actor
 from .base.clock import Clock, SystemClock
 from .base.db import Database
@@ -73,6 +74,7 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
     return Services(
         settings=settings, db=db, clock=clock, keys=keys, oauth=oauth, clients=clients,
         resources=resources, policies=policies, ledger=ledger,
+        refusals=RefusalLog(db, clock),
         status_lists=StatusListPublisher(db, keys, settings, clock),
         snapshot=PolicySnapshotPublisher(policies, keys, settings, clock),
         verifiers=Verifiers(remote_jwks, CredentialStatus()), dns=DnsPythonResolver(),

@@ -117,6 +117,20 @@ def app(settings, clock: FrozenClock, db: Database):
 
 
 @pytest.fixture
+def make_app(settings, clock: FrozenClock, db: Database):
+    """Another app on the test database (``create_app``'s keyword arguments), closed after."""
+    made = []
+
+    def make(**options):
+        made.append(create_app(settings, **{"clock": clock, "db": db, **options}))
+        return made[-1]
+
+    yield make
+    for application in made:
+        application.extensions["entitlements"].close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

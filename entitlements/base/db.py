@@ -52,6 +52,8 @@ class Base(DeclarativeBase):
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    # A failed statement's parameters (secret digests, whole rows) never reach a log line.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_size", 10)

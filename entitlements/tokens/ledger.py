@@ -1,26 +1,25 @@
 """The durable record of issued tokens, written with its audit event before the response.
 
-Recording a token borrows a writer from a small pool. Each writer owns an audit
-stream and, on PostgreSQL, a connection (``ledger_writer``), so a record is one
-transaction in one round trip, with no lock or queue shared with other requests
-or processes while it runs. PostgreSQL merges the WAL flushes of concurrent
-commits, so durability costs far less than one flush a token.
+Recording a token borrows a writer from a small pool (``audit.streams``). Each writer owns an
+audit stream and, on PostgreSQL, a connection, so a record is one transaction in one round
+trip, with no lock or queue shared with other requests or processes while it runs.
+PostgreSQL merges the WAL flushes of concurrent commits, so durability costs far less than
+one flush a token.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from ..audit import service as audit
+from ..audit.streams import WriterPool, writer_for
 from ..base.clock import Clock
 from ..base.db import Database
 from ..base.errors import TemporarilyUnavailable
-from .ledger_writer import StreamWriter, writer_for
+from .ledger_writer import token_batch
 
 log = logging.getLogger("entitlements.ledger")
 
@@ -62,50 +61,20 @@ class TokenRecord:
 class TokenLedger:
     def __init__(self, db: Database, clock: Clock, *, max_writers: int = 32,
                  wait: float = 10.0) -> None:
-        self._db, self._clock, self._wait = db, clock, wait
-        self._slots = threading.BoundedSemaphore(max_writers)
-        self._lock = threading.Lock()
-        self._idle: list[StreamWriter] = []
-        self._writers: list[StreamWriter] = []
-        self._forked_away: list[StreamWriter] = []
-        self._pid = os.getpid()
+        self._pool = WriterPool(lambda: writer_for(db, clock, "ledger"),
+                                max_writers=max_writers, wait=wait)
 
     def record(self, token: TokenRecord) -> None:
         """Return once the token's record and its ``grant.issued`` event are committed."""
-        if not self._slots.acquire(timeout=self._wait):
-            raise TemporarilyUnavailable("The token service is overloaded; retry.")
+        before, params = token_batch([token.row()])
         try:
-            writer = self._checkout()
-            try:
-                writer.write([token.row()], [token.issued_event()])
-            finally:
-                self._checkin(writer)
+            with self._pool.writer() as writer:
+                writer.write([token.issued_event()], before=before, params=params)
+        except TemporarilyUnavailable:
+            raise
         except Exception:  # the client gets a retryable error; the cause goes to the log
             log.exception("could not record an issued token")
             raise TemporarilyUnavailable("The token could not be recorded; retry.") from None
-        finally:
-            self._slots.release()
 
     def close(self) -> None:
-        with self._lock:
-            writers, self._writers, self._idle = self._writers, [], []
-        for writer in writers:
-            writer.close()
-
-    def _checkout(self) -> StreamWriter:
-        with self._lock:
-            if self._pid != os.getpid():
-                # A forked child must not touch (or close) its parent's connections.
-                self._forked_away += self._writers
-                self._writers, self._idle, self._pid = [], [], os.getpid()
-            if self._idle:
-                return self._idle.pop()
-        writer = writer_for(self._db, self._clock)
-        with self._lock:
-            self._writers.append(writer)
-        return writer
-
-    def _checkin(self, writer: StreamWriter) -> None:
-        with self._lock:
-            if writer in self._writers:
-                self._idle.append(writer)
+        self._pool.close()

@@ -22,13 +22,14 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import sqlalchemy.exc
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from ..audit import service as audit
-from ..base.errors import ProblemError, TemporarilyUnavailable
+from ..base.errors import Conflict, InvalidInput, ProblemError, TemporarilyUnavailable
 from .services import services
 
 log = logging.getLogger("entitlements.errors")
@@ -36,6 +37,8 @@ PROBLEM_TYPE = "application/problem+json"
 ADMIN_REALM = 'Bearer realm="entitlements-admin"'
 PROBLEM_PREFIX = "urn:entitlements:problem:"
 F = TypeVar("F", bound=Callable[..., Any])
+#: Seconds a client is told to wait before retrying a 503.
+RETRY_AFTER = 1
 
 
 class Family(StrEnum):
@@ -65,6 +68,8 @@ def audits_refusals(action: str, details: Callable[[Response], dict[str, Any]] |
 
 
 def register(app: Flask) -> None:
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(sqlalchemy.exc.TimeoutError, _database_error)
     app.register_error_handler(OAuth2Error, _oauth_error)
     app.register_error_handler(ProblemError, _problem_error)
     app.register_error_handler(ValidationError, _validation_error)
@@ -132,8 +137,8 @@ def _problem_error(error: ProblemError) -> Response:
                            **error.members)
         if error.status == 401:
             response.headers["WWW-Authenticate"] = ADMIN_REALM
-    if isinstance(error, TemporarilyUnavailable):
-        response.headers["Retry-After"] = str(error.retry_after)
+    if error.status == 503:  # every "retry later": the database, DNS, a registry
+        response.headers["Retry-After"] = str(getattr(error, "retry_after", RETRY_AFTER))
     return response
 
 
@@ -148,13 +153,30 @@ def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     description = error.description or error.name
     if family() is Family.OAUTH:
-        response = oauth_error(status, "invalid_request", description)
+        code = "server_error" if status >= 500 else "invalid_request"
+        response = oauth_error(status, code, description)
     else:
         response = problem(status, error.name, description)
     for name, value in error.get_headers():
-        if name.lower() == "allow":
+        if name.lower() in ("allow", "retry-after"):
             response.headers[name] = value
     return response
+
+
+def _database_error(error: Exception) -> Response:
+    """A database that cannot be reached is a retryable 503, never a 500; a constraint that
+    a concurrent change won is a 409. Logged with the operation and the error's code only:
+    never the statement's parameters (the engine hides them too)."""
+    original = getattr(error, "orig", None) or error
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    log.error("database error on %s %s: %s (%s)", request.method, request.path,
+              type(original).__name__, code or "no code")
+    if isinstance(error, sqlalchemy.exc.IntegrityError):
+        return _problem_error(Conflict("the change conflicts with another made at the same "
+                                       "time; read again and retry", code="conflict"))
+    if isinstance(error, sqlalchemy.exc.DataError):
+        return _problem_error(InvalidInput("a value does not fit what the database stores"))
+    return _problem_error(TemporarilyUnavailable("the database is unavailable; retry"))
 
 
 def _unexpected(error: Exception) -> Response:
@@ -165,8 +187,9 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _audit_refusal(response: Response) -> Response:
-    """One audit event for each refusal of a view marked ``audits_refusals``."""
-    if not 400 <= response.status_code < 500 or request.endpoint is None:
+    """One audit event for each refusal (4xx or 5xx) of a view marked ``audits_refusals``,
+    written on the refusal log's own streams, never failing the response."""
+    if response.status_code < 400 or request.endpoint is None:
         return response
     view = current_app.view_functions.get(request.endpoint)
     marked = getattr(view, "refusal_audit", None)
@@ -177,13 +200,9 @@ def _audit_refusal(response: Response) -> Response:
     error = str(body.get("error") or body.get("type", "").removeprefix(PROBLEM_PREFIX)
                 or "invalid_request")
     description = (body.get("error_description") or body.get("detail")) if described else None
-    found = services()
-    with found.db.transaction() as session:
-        audit.record(session, at=found.clock.now(), actor="anonymous", action=action,
-                     outcome=audit.FAILURE,
-                     reason=f"{error}: {description}" if description else error,
-                     details={**(details(response) if details else {}),
-                              "status": response.status_code,
-                              **({"detail": g.refusal_detail}
-                                 if g.get("refusal_detail") else {})})
+    services().refusals.record(
+        actor="anonymous", action=action,
+        reason=f"{error}: {description}" if description else error,
+        details={**(details(response) if details else {}), "status": response.status_code,
+                 **({"detail": g.refusal_detail} if g.get("refusal_detail") else {})})
     return response

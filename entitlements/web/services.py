@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ..attestations.service import Verifiers
+from ..audit.refusals import RefusalLog
 from ..base.clock import Clock
 from ..base.db import Database
 from ..base.settings import Settings
@@ -36,6 +37,7 @@ class Services:
     resources: ResourceDirectory
     policies: PolicyStore
     ledger: TokenLedger
+    refusals: RefusalLog
     status_lists: StatusListPublisher
     snapshot: PolicySnapshotPublisher
     verifiers: Verifiers
@@ -51,8 +53,9 @@ class Services:
         self.status_lists.invalidate()
 
     def close(self) -> None:
-        """Close the ledger's connections (tests, and a graceful shutdown)."""
+        """Close the audit writers' connections (tests, and a graceful shutdown)."""
         self.ledger.close()
+        self.refusals.close()
 
 
 def services() -> Services:

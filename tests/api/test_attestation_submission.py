@@ -8,7 +8,6 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from entitlements.app import create_app
 from entitlements.attestations import citizenship, issuers
 from entitlements.attestations.models import VerifiedAttestation
 from entitlements.audit.models import AuditEvent
@@ -154,8 +153,8 @@ def test_an_unauthenticated_caller_gets_invalid_client(client):
     assert response.status_code == 401 and problem_code(response) == "invalid_client"
 
 
-def test_an_issuer_behind_a_jwks_uri_is_followed_through_a_key_rotation(db, admin, settings,
-                                                                        clock, partner):
+def test_an_issuer_behind_a_jwks_uri_is_followed_through_a_key_rotation(
+        db, admin, make_app, settings, clock, partner):
     """Issue 3: keys by jwks_uri are cached, and refetched on an unknown kid (after a
     cool-down, zero here), so credentials signed with a rotated-in key count at once."""
     old_key, old_jwks = client_keypair("verifier-1")
@@ -165,8 +164,7 @@ def test_an_issuer_behind_a_jwks_uri_is_followed_through_a_key_rotation(db, admi
         issuers.register(session, admin.actor(), issuer=VERIFIER, name="Verifier",
                          jwks_uri=uri, formats=["jwt"], nationalities=["US"],
                          assurance_levels=["high"], max_age_days=365)
-    client = create_app(settings, clock=clock, db=db,
-                        remote_jwks=RemoteJwks(cooldown=0)).test_client()
+    client = make_app(remote_jwks=RemoteJwks(cooldown=0)).test_client()
     with responses.RequestsMock() as http:
         http.add(responses.GET, uri, json=old_jwks)
         first = submit(client, partner, sign(old_key, settings, clock, get_nonce(client, partner)))

@@ -13,7 +13,6 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from entitlements.app import create_app
 from entitlements.base.published import DOCUMENT_LIFETIME, RESIGN_SECONDS
 from entitlements.kernel.status_list import StatusList
 from tests.support.admin_api import CITIZENS_ONLY, PROBLEM
@@ -92,12 +91,12 @@ def test_the_policy_snapshot_is_signed_and_conditional(api, cast, client, clock)
     assert conditional(client, "/policy", new_etag) == 304
 
 
-def test_every_process_signs_the_same_claims_under_the_same_etag(api, cast, client, settings,
+def test_every_process_signs_the_same_claims_under_the_same_etag(api, cast, client, make_app,
                                                                  clock, db):
     """Gateways poll whichever process answers: another process's copy of an unchanged
     document must be a 304, not a new download every poll."""
     api.token(cast["A"])
-    other = create_app(settings, clock=clock, db=db).test_client()
+    other = make_app().test_client()
     for path, typ in (("/policy", "entitlements-policy+jwt"), ("/status-lists/1",
                                                                "statuslist+jwt")):
         mine, etag = verified(client, path, typ)

@@ -53,3 +53,16 @@ def problem_code(response: Any) -> str:
     followed by the code)."""
     assert response.mimetype == PROBLEM, response.data
     return response.get_json()["type"].removeprefix("urn:entitlements:problem:")
+
+
+def audit_events(db: Any) -> int:
+    """How many audit events exist, but the announcements of new streams (the token ledger
+    and the refusal log open streams of their own as they first write)."""
+    from sqlalchemy import func, select
+
+    from entitlements.audit.models import AuditEvent
+    from entitlements.audit.service import STREAM_OPENED
+
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action != STREAM_OPENED))

@@ -13,7 +13,6 @@ from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from ...admins import service as admins
-from ...audit import service as audit
 from ...base.actor import Actor
 from ...base.db import Database
 from ...base.errors import ProblemError, Unauthorized
@@ -97,8 +96,6 @@ class InvalidCharacter(ProblemError):
 
 
 def _audit_refusal(why: str) -> None:
-    with database().transaction() as session:
-        audit.record(session, at=services().clock.now(), actor="anonymous",
-                     action="admin.auth_refused", outcome=audit.FAILURE,
-                     reason=f"{why} admin key", details={"path": request.path[:200],
-                                                        "method": request.method})
+    services().refusals.record(actor="anonymous", action="admin.auth_refused",
+                               reason=f"{why} admin key",
+                               details={"path": request.path[:200], "method": request.method})
