@@ -31,6 +31,7 @@ from .tokens.allocator import StatusIndexAllocator
 from .tokens.ledger import TokenLedger
 from .tokens.status_lists import StatusListPublisher
 from .web import register
+from .web.asgi import BufferedWsgi
 from .web.services import EXTENSION, Services
 
 
@@ -50,6 +51,15 @@ def create_app(
                                                remote_jwks or RemoteJwks())
     register(app)
     return app
+
+
+def create_asgi_app() -> BufferedWsgi:
+    """The service for an ASGI server (what ``entitlements serve`` runs): the Flask app
+    behind a front that reads every body in full, bounded in size and time, before a thread
+    runs the request."""
+    settings = load_settings()
+    return BufferedWsgi(create_app(settings), max_body=settings.max_body_bytes,
+                        body_timeout=settings.body_timeout, threads=settings.server_threads)
 
 
 def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: RemoteJwks

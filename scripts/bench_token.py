@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark client_credentials issuance against a bare endpoint of the same server.
 
-Starts `entitlements serve` (gunicorn, 2 workers) on PostgreSQL on loopback, drives
+Starts `entitlements serve` (granian, 2 workers) on PostgreSQL on loopback, drives
 POST /oauth/token with wrk for a fixed time at a fixed concurrency, then drives
 GET /healthz on the same server the same way, and prints tokens/s, p50 and p99 for
 both and their ratio. Afterwards it checks that every 200 response's token is
@@ -69,7 +69,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=4, help="request threads per worker")
     return parser.parse_args()
 
 
@@ -160,7 +160,7 @@ def _free_port() -> int:
 
 def _report(args: argparse.Namespace, token: dict, bare: dict, recorded: int) -> None:
     ok_tokens = token["requests"] - token["failed"]
-    print(f"bench_token: gunicorn {args.workers} workers x {args.threads} threads, "
+    print(f"bench_token: granian {args.workers} workers x {args.threads} threads, "
           f"wrk {args.connections} connections, {args.seconds}s each, PostgreSQL on loopback")
     print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, row in (("POST /oauth/token (ES256)", token), ("GET /healthz (baseline)", bare)):

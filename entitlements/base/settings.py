@@ -34,6 +34,11 @@ class Settings:
     key_prepublish_seconds: int = 600
     jwks_max_age: int = 300
     max_body_bytes: int = 65536
+    #: Seconds a request's headers, and then its body, may take to arrive.
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
+    #: Threads per server process that run requests (their bodies already read).
+    server_threads: int = 8
     client_cache_ttl: float = 1.0
     policy_cache_ttl: float = 0.5
     assertion_max_lifetime: int = 3600
@@ -67,6 +72,9 @@ class _SettingsSchema(Schema):
     key_prepublish_seconds = f.Integer(strict=False, validate=validate.Range(0, 7 * 86400))
     jwks_max_age = f.Integer(strict=False, validate=validate.Range(0, 86400))
     max_body_bytes = f.Integer(strict=False, validate=validate.Range(1024, 16 * 1024 * 1024))
+    header_timeout = f.Float(validate=validate.Range(0.1, 300))
+    body_timeout = f.Float(validate=validate.Range(0.1, 300))
+    server_threads = f.Integer(strict=False, validate=validate.Range(1, 256))
     client_cache_ttl = f.Float(validate=validate.Range(0, 60))
     policy_cache_ttl = f.Float(validate=validate.Range(0, 5))
     assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 86400))

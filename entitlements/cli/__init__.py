@@ -14,4 +14,4 @@ def main() -> None:
               "pip install 'entitlements[server]'; the SDK's authorization service runs as "
               "python -m entitlements.gateway.authz", file=sys.stderr)
         sys.exit(1)
-    command()
+    command(prog_name="entitlements")

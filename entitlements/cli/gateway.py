@@ -1,7 +1,8 @@
+"""``entitlements gateway serve``: the SDK's HTTP authorization service."""
+
 import click
 
 from ..gateway import authz
-from ..gateway.gateway import Gateway
 
 
 @click.group("gateway")
@@ -13,21 +14,19 @@ def command() -> None:
 @click.option("--issuer", required=True, help="The entitlement service's issuer URL.")
 @click.option("--audience", required=True, help="This gateway's resource identifier.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9191, show_default=True, type=int)
-@click.option("--poll-interval", default=1.0, show_default=True, type=float)
+@click.option("--port", default=9191, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--poll-interval", default=1.0, show_default=True,
+              type=click.FloatRange(min=0.05), help="Seconds between polls of the issuer.")
+@click.option("--read-timeout", default=authz.READ_TIMEOUT, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds a request may take to arrive.")
+@click.option("--max-connections", default=authz.MAX_CONNECTIONS, show_default=True,
+              type=click.IntRange(1, 100_000))
 @click.option("--allow-http", is_flag=True,
               help="Accept a plain-HTTP issuer off this machine (a private network you trust).")
-def serve_command(issuer: str, audience: str, host: str, port: int,
-                  poll_interval: float, allow_http: bool) -> None:
-    """Answer 200 (with the model to use), 401 or 403 for each request's token and model."""
-    gateway = Gateway(issuer, audience, poll_interval=poll_interval,
-                      allow_http=allow_http).start()
-    server = authz.serve(gateway, host, port)
-    click.echo(f"authorization service on http://{host}:{port}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        gateway.close()
+def serve_command(issuer: str, audience: str, host: str, port: int, poll_interval: float,
+                  read_timeout: float, max_connections: int, allow_http: bool) -> None:
+    """Answer 200 (with the model to use), 401, 403 or 503 for each request's token and
+    model; /healthz and /readyz for the service itself."""
+    authz.run(issuer, audience, host=host, port=port, poll_interval=poll_interval,
+              allow_http=allow_http, read_timeout=read_timeout,
+              max_connections=max_connections, announce=click.echo)

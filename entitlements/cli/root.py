@@ -17,6 +17,19 @@ from .groups import LazyGroup
 
 
 class _Group(LazyGroup):
+    def main(self, *args: object, **kwargs: object) -> object:
+        """Usage mistakes are one line too (click's default is the usage block), exit 2."""
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as error:
+            where = f" (see {error.ctx.command_path} --help)" if error.ctx else ""
+            _fail(f"{error.format_message()}{where}", code=2)
+        except click.ClickException as error:
+            _fail(error.format_message(), code=error.exit_code)
+        except click.Abort:
+            _fail("aborted")
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -27,9 +40,9 @@ class _Group(LazyGroup):
                   "(check ENTITLEMENTS_DATABASE_URL)")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     click.echo(f"entitlements: error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 @click.group(cls=_Group)

@@ -1,29 +1,27 @@
-"""``entitlements serve``: gunicorn in front of the app factory."""
+"""``entitlements serve``: granian (a Rust HTTP server) in front of the application factory.
+
+Slow clients are bounded where they arrive: granian drops a connection whose headers take
+longer than ``ENTITLEMENTS_HEADER_TIMEOUT``, and the ASGI front (``web.asgi``) reads each
+body, at most ``ENTITLEMENTS_MAX_BODY_BYTES`` within ``ENTITLEMENTS_BODY_TIMEOUT``, before a
+thread runs the request; a thousand trickling clients cost coroutines, not threads. Checks
+run before the workers start: the schema, and a key store that holds every key that signs or
+will, each readable by this user only.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
 import click
-from gunicorn.app.base import BaseApplication
 
-from ..app import create_app
 from ..base.actor import SYSTEM_ACTOR, Actor
 from ..signing import service as signing
 from .context import CliContext, pass_cli
 
-
-class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict[str, Any]) -> None:
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for name, value in self._options.items():
-            self.cfg.set(name, value)
-
-    def load(self) -> Any:
-        return create_app()
+#: The application factory granian's workers call.
+TARGET = "entitlements.app:create_asgi_app"
+#: A request line and headers larger than this are a 431 (or 414) from granian itself.
+MAX_HEAD_BYTES = 64 * 1024
 
 
 @click.command("serve")
@@ -31,25 +29,34 @@ class _Gunicorn(BaseApplication):
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per worker (1: gunicorn's sync worker).")
+@click.option("--threads", default=None, type=click.IntRange(1, 256),
+              help="Request threads per worker (ENTITLEMENTS_SERVER_THREADS, 8).")
 @pass_cli
-def command(cli: CliContext, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the API with gunicorn (workers fork after the checks pass)."""
+def command(cli: CliContext, host: str, port: int, workers: int, threads: int | None) -> None:
+    """Serve the API (the checks pass first, then the workers start)."""
+    if not os.environ.get("ENTITLEMENTS_ISSUER") and host in ("127.0.0.1", "localhost",
+                                                              "0.0.0.0"):  # noqa: S104
+        os.environ["ENTITLEMENTS_ISSUER"] = f"http://127.0.0.1:{port}"  # the port it listens on
+    if threads is not None:
+        os.environ["ENTITLEMENTS_SERVER_THREADS"] = str(threads)
     settings = cli.settings
     with cli.transaction() as session:
         signing.ensure_signing_key(session, cli.key_store, Actor(SYSTEM_ACTOR, cli.clock.now()),
                                    settings.signing_alg)
+        signing.check_key_store(session, cli.key_store, cli.clock.now())
     cli.db.dispose()
     click.echo(f"issuer: {settings.issuer}  (listening on http://{host}:{port})")
-    _Gunicorn({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": settings.log_level.lower(),
-        "graceful_timeout": 10,
-        "keepalive": 5,
-    }).run()
+    _granian(host, port, workers, settings.header_timeout, settings.log_level).serve()
+
+
+def _granian(host: str, port: int, workers: int, header_timeout: float, log_level: str):
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    return Granian(TARGET, factory=True, address=host, port=port, workers=workers,
+                   interface=Interfaces.ASGI, websockets=False, respawn_failed_workers=True,
+                   http1_settings=HTTP1Settings(header_read_timeout=int(header_timeout * 1000),
+                                                max_buffer_size=MAX_HEAD_BYTES),
+                   log_level=LogLevels(log_level.lower()), workers_kill_timeout=10)

@@ -2,7 +2,13 @@
 HTTP service, or an nginx ``auth_request`` target. Any path; the token in
 ``Authorization: Bearer``, the model in ``X-Entitlements-Model`` (or ``?model=``).
 200 names the model to use in ``X-Entitlements-Model`` (the fallback included); 401
-carries WWW-Authenticate for a bad token; 403 is a denial.
+carries WWW-Authenticate for a bad token; 403 is a denial; 503 (with Retry-After) means the
+issuer's documents cannot be had yet. ``GET /healthz`` (the process lives) and
+``GET /readyz`` (it has fresh documents) answer for the service itself.
+
+Bounded: at most ``max_connections`` at once (more are answered 503 and closed), and a
+connection whose request does not arrive within ``read_timeout`` seconds is closed, so
+clients that trickle cannot hold the service.
 
     python -m entitlements.gateway.authz --issuer https://entitlements.example \\
         --audience https://gateway.example/models --port 9191
@@ -11,32 +17,40 @@ carries WWW-Authenticate for a bad token; 403 is a denial.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .gateway import Gateway
+from .http import FetchError
 from .integrations import MODEL_HEADER, bearer, decision_headers, refusal
 
 MAX_DRAINED_BODY = 64 * 1024
 """A body up to this size (Envoy's ``with_request_body``) is read and dropped so the
 connection stays usable; a larger or chunked one ends the connection instead."""
+READ_TIMEOUT = 5.0
+MAX_CONNECTIONS = 512
+HEALTH_PATHS = ("/healthz", "/readyz")
 
 
-def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
+                ) -> type[BaseHTTPRequestHandler]:
     class Check(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = read_timeout  # each read of a request waits at most this long
 
         def _check(self) -> None:
             keep_alive = self._discard_body()
-            model = self.headers.get(MODEL_HEADER) or parse_qs(
-                urlsplit(self.path).query).get("model", [""])[0]
-            decision = gateway.decide(bearer(self.headers.get("Authorization")), model)
-            if decision.allowed:
-                status, headers, body = 200, [*decision_headers(decision),
-                                              ("Content-Length", "0")], b""
+            path = urlsplit(self.path).path
+            if path in HEALTH_PATHS and "Authorization" not in self.headers:
+                status, headers, body = _health(gateway, path)
             else:
-                status, headers, body = refusal(decision)
+                status, headers, body = self._decide()
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
@@ -46,6 +60,14 @@ def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":  # HEAD answers carry the headers only
                 self.wfile.write(body)
+
+        def _decide(self) -> tuple[int, list[tuple[str, str]], bytes]:
+            model = self.headers.get(MODEL_HEADER) or parse_qs(
+                urlsplit(self.path).query).get("model", [""])[0]
+            decision = gateway.decide(bearer(self.headers.get("Authorization")), model)
+            if decision.allowed:
+                return 200, [*decision_headers(decision), ("Content-Length", "0")], b""
+            return refusal(decision)
 
         def _discard_body(self) -> bool:
             """The decision never reads the body, but an unread one would be parsed as the
@@ -70,17 +92,91 @@ def handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     return Check
 
 
+def _health(gateway: Gateway, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    ready = gateway.ready
+    status = 200 if path == "/healthz" or ready else 503
+    body = json.dumps({"status": "ok" if status == 200 else "not_ready",
+                       "ready": ready}).encode()
+    return status, [("Content-Type", "application/json"),
+                    ("Content-Length", str(len(body)))], body
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 max_connections: int) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A connection over the limit gets a 503 and is closed at once: no thread for it."""
+        if not self._slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up is not an error worth a traceback; anything else is."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        """A client hanging up or too slow is not an error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             super().handle_error(request, client_address)
 
 
-def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 9191) -> ThreadingHTTPServer:
-    return _Server((host, port), handler_for(gateway))
+def _refuse_busy(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                           b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 9191, *,
+          read_timeout: float = READ_TIMEOUT, max_connections: int = MAX_CONNECTIONS
+          ) -> ThreadingHTTPServer:
+    return _Server((host, port), handler_for(gateway, read_timeout), max_connections)
+
+
+def run(issuer: str, audience: str, *, host: str, port: int, poll_interval: float,
+        allow_http: bool, read_timeout: float = READ_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS, announce: Any = print) -> None:
+    """Start the gateway and serve until interrupted. Start-up problems are one line on
+    stderr and exit code 1 (an issuer that cannot be reached yet is not one: the service
+    answers 503 until its documents arrive)."""
+    try:
+        gateway = Gateway(issuer, audience, poll_interval=poll_interval, allow_http=allow_http)
+        server = serve(gateway, host, port, read_timeout=read_timeout,
+                       max_connections=max_connections)
+    except FetchError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    gateway.start()
+    announce(f"authorization service on http://{host}:{port}"
+             + ("" if gateway.ready else f" (waiting for {issuer})"))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        gateway.close()
+
+
+def _fail(message: str) -> None:
+    print(f"entitlements gateway: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return number
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,18 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audience", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9191)
-    parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument("--poll-interval", type=_positive, default=1.0)
+    parser.add_argument("--read-timeout", type=_positive, default=READ_TIMEOUT)
+    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
     parser.add_argument("--allow-http", action="store_true",
                         help="accept a plain-HTTP issuer off this machine")
     args = parser.parse_args(argv)
-    gateway = Gateway(args.issuer, args.audience, poll_interval=args.poll_interval,
-                      allow_http=args.allow_http).start()
-    server = serve(gateway, args.host, args.port)
-    print(f"authorization service on http://{args.host}:{args.port}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        gateway.close()
+    run(args.issuer, args.audience, host=args.host, port=args.port,
+        poll_interval=args.poll_interval, allow_http=args.allow_http,
+        read_timeout=args.read_timeout, max_connections=args.max_connections)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ class GatewayDecision(NamedTuple):
         return self.outcome != "deny"
 
     @property
+    def unavailable(self) -> bool:
+        """A deny because the gateway has no documents to decide with yet (HTTP 503)."""
+        return self.outcome == "deny" and self.reason in UNAVAILABLE_REASONS
+
+    @property
     def token_problem(self) -> bool:
         """A deny because of the token itself (HTTP 401), not of the policy (403)."""
         return self.outcome == "deny" and self.reason in TOKEN_REASONS
@@ -29,4 +34,7 @@ class GatewayDecision(NamedTuple):
 TOKEN_REASONS = frozenset({
     "malformed", "algorithm_not_allowed", "wrong_typ", "unknown_kid", "bad_signature",
     "missing_claims", "wrong_issuer", "wrong_audience", "expired", "not_yet_valid",
-    "revoked", "untrusted_status_list", "missing_token", "unsupported_claims_version"})
+    "revoked", "untrusted_status_list", "missing_token", "unsupported_claims_version",
+    "unsupported_critical_header"})
+#: Denials because the issuer's documents cannot be had yet (HTTP 503: retry).
+UNAVAILABLE_REASONS = frozenset({"issuer_unavailable"})

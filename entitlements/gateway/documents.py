@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from ..kernel.claims import SNAPSHOT_TYP
 from ..kernel.policy import Policy, compile_document
@@ -34,6 +35,8 @@ log = logging.getLogger("entitlements.gateway")
 DISCOVERY = "/.well-known/oauth-authorization-server"
 #: At most this many status lists are watched; the oldest is dropped for a new one.
 MAX_STATUS_LISTS = 64
+#: Seconds between two reads of the issuer's index of status lists for an unknown one.
+INDEX_COOLDOWN = 1.0
 
 
 class Feed(Generic[T]):
@@ -181,6 +184,8 @@ class Documents:
         self.snapshot: Feed[Policy] | None = None
         self.status_lists_uri: str | None = None
         self.lists: dict[str, Feed[StatusList]] = {}
+        self._known_lists: frozenset[str] = frozenset()
+        self._index_read_at = float("-inf")
         self._lock = threading.Lock()
 
     @property
@@ -189,22 +194,26 @@ class Documents:
 
     def discover(self) -> None:
         """Read the issuer's metadata once: where its keys, snapshot and lists are."""
-        body = http.get(self._secure(self.issuer) + DISCOVERY, timeout=self._timeout).body
-        try:
-            metadata = json.loads(body or b"{}")
-            locations = [metadata[name] for name in ("jwks_uri", "policy_snapshot_uri",
-                                                     "status_lists_uri")]
-        except (ValueError, KeyError, TypeError):
-            raise http.FetchError("the discovery document is not the issuer's metadata") from None
-        if metadata.get("issuer") != self.issuer or not all(isinstance(u, str)
-                                                           for u in locations):
-            raise http.FetchError("the discovery document names another issuer")
-        jwks_uri, snapshot_uri, lists_uri = (self._secure(u) for u in locations)
-        jwks = Jwks(jwks_uri, clock=self._clock, timeout=self._timeout)
-        self.snapshot = Feed(snapshot_uri, snapshot_parser(jwks, self.issuer, self._clock,
-                                                           self._leeway),
-                             clock=self._clock, timeout=self._timeout)
-        self.jwks, self.status_lists_uri = jwks, lists_uri.rstrip("/")
+        with self._lock:
+            if self.discovered:
+                return
+            body = http.get(self._secure(self.issuer) + DISCOVERY, timeout=self._timeout).body
+            try:
+                metadata = json.loads(body or b"{}")
+                locations = [metadata[name] for name in ("jwks_uri", "policy_snapshot_uri",
+                                                         "status_lists_uri")]
+            except (ValueError, KeyError, TypeError):
+                raise http.FetchError("the discovery document is not the issuer's "
+                                      "metadata") from None
+            if metadata.get("issuer") != self.issuer or not all(isinstance(u, str)
+                                                               for u in locations):
+                raise http.FetchError("the discovery document names another issuer")
+            jwks_uri, snapshot_uri, lists_uri = (self._secure(u) for u in locations)
+            jwks = Jwks(jwks_uri, clock=self._clock, timeout=self._timeout)
+            self.jwks, self.status_lists_uri = jwks, lists_uri
+            self.snapshot = Feed(snapshot_uri, snapshot_parser(jwks, self.issuer,
+                                                               self._clock, self._leeway),
+                                 clock=self._clock, timeout=self._timeout)
 
     def feeds(self) -> list[Feed[Any]]:
         if self.jwks is None or self.snapshot is None:
@@ -220,6 +229,36 @@ class Documents:
         for feed in self.feeds():
             changed |= refresh_feed(feed)
         return changed
+
+    def known_status_list(self, uri: str) -> str | None:
+        """The issuer's status list ``uri`` names, exactly once normalized (no ``..``, no
+        query, the same scheme, host and port), or None. The issuer's index of lists is read
+        again, at most once a second, for a list it did not name yet."""
+        normalized = normalize_uri(uri)
+        if normalized is None:
+            return None
+        if normalized not in self._known_lists and self._may_read_index():
+            self._read_index()
+        return normalized if normalized in self._known_lists else None
+
+    def _may_read_index(self) -> bool:
+        now = self._clock.monotonic()
+        if now - self._index_read_at < INDEX_COOLDOWN:
+            return False
+        self._index_read_at = now
+        return True
+
+    def _read_index(self) -> None:
+        if self.status_lists_uri is None:
+            return
+        try:
+            listed = json.loads(http.get(self.status_lists_uri, timeout=self._timeout).body
+                                or b"{}")["status_lists"]
+        except (http.FetchError, ValueError, KeyError, TypeError):
+            return
+        if isinstance(listed, list):
+            self._known_lists = frozenset(
+                n for n in (normalize_uri(u) for u in listed if isinstance(u, str)) if n)
 
     def status_list(self, uri: str) -> Feed[StatusList]:
         """The feed of the status list at ``uri`` (one of the issuer's), watched from now on."""
@@ -242,6 +281,29 @@ class Documents:
         self._lock = threading.Lock()
         for feed in self.feeds():
             feed.reset_after_fork()
+
+
+def normalize_uri(uri: str) -> str | None:
+    """``uri`` in one spelling (lower-case scheme and host, no default port), or None when it
+    cannot name one of the issuer's documents: not http(s), dot segments, a query, a
+    fragment, credentials."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    segments = parts.path.split("/")
+    if (parts.scheme.lower() not in ("https", "http") or not parts.hostname or parts.query
+            or parts.fragment or "@" in parts.netloc or "." in segments or ".." in segments
+            or "%" in parts.path):
+        return None
+    scheme = parts.scheme.lower()
+    default = {"https": 443, "http": 80}[scheme]
+    host = parts.hostname.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != default:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{parts.path}"
 
 
 def refresh_feed(feed: Feed[Any]) -> bool:

@@ -7,8 +7,10 @@ expire or a document changes. Past a tier's maximum staleness, a tier that is no
 treated as unavailable (``stale_policy``).
 
 Nothing happens on the network until asked: ``start()`` reads the documents and starts the
-background poller; ``refresh()`` polls once, in the caller's thread; a first ``decide()``
-before either reads the documents itself (no thread). Time comes from ``clock``.
+background poller; ``refresh()`` polls once, in the caller's thread. A ``decide()`` on a
+gateway never started starts it (documents read, poller running) rather than decide with
+nothing. While the issuer's documents cannot be had, decisions deny with
+``issuer_unavailable`` (a 503, not a bad token). Time comes from ``clock``.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from .tokens import TokenVerifier, Verified
 __all__ = ["TOKEN_REASONS", "Gateway", "GatewayDecision"]
 log = logging.getLogger("entitlements.gateway")
 DEFAULT_MAX_STALENESS = 10.0
+#: How long a decision is reused without a poller to bound it by its period (seconds).
+DEFAULT_HORIZON = 1.0
 _MISS = object()
 
 
 class Gateway:
     def __init__(self, issuer: str, audience: str, *, clock: Clock | None = None,
-                 poll_interval: float = 1.0, leeway: float = 30.0,
+                 poll_interval: float | None = 1.0, leeway: float = 30.0,
                  max_staleness: Mapping[str, float] | None = None,
                  default_max_staleness: float = DEFAULT_MAX_STALENESS,
                  fail_open_tiers: frozenset[str] = frozenset({"public"}),
@@ -53,21 +57,23 @@ class Gateway:
         self.default_max_staleness = default_max_staleness
         # How long a decision may be reused when no document changes: one poll period, and
         # half the shortest staleness, so windows and staleness take effect within it.
-        self._horizon = min(poll_interval, min([default_max_staleness,
-                                                *self.max_staleness.values()]) / 2)
+        self._horizon = min(poll_interval or DEFAULT_HORIZON,
+                            min([default_max_staleness, *self.max_staleness.values()]) / 2)
         self.fail_open_tiers, self.cache_size = fail_open_tiers, cache_size
         self.documents = Documents(self.issuer, clock=self.clock, timeout=timeout,
                                    leeway=leeway, allow_http=allow_http)
         self.tokens = TokenVerifier(self.issuer, audience, keys=self._key,
-                                    status_lists=lambda: self.documents.status_lists_uri,
+                                    status_lists=self.documents.known_status_list,
                                     clock=self.clock, leeway=leeway, cache_size=cache_size)
-        self._poller = Poller(self.refresh, poll_interval)
+        # No interval: no thread; the caller refreshes (tests, and gateways with a loop of
+        # their own).
+        self._poller = Poller(self.refresh, poll_interval) if poll_interval else None
         self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._generation = 0
         self._jwks_seen = -1
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._started = False
         _GATEWAYS.add(self)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -76,8 +82,13 @@ class Gateway:
         """Read the documents now, then keep them fresh in the background. An issuer that
         cannot be reached is not an error: the poller keeps trying, with backoff, and
         decisions deny until the documents arrive (``ready``)."""
+        with self._lock:
+            if self._started:
+                return self
+            self._started = True
         self.refresh()
-        self._poller.start()
+        if self._poller is not None:
+            self._poller.start()
         return self
 
     def refresh(self) -> bool:
@@ -104,7 +115,9 @@ class Gateway:
                 and jwks.feed.value is not None and snapshot.age() != float("inf"))
 
     def close(self) -> None:
-        self._poller.stop()
+        if self._poller is not None:
+            self._poller.stop()
+        self._started = False
 
     def __enter__(self) -> Gateway:
         return self.start()
@@ -121,8 +134,11 @@ class Gateway:
     def decide(self, token: str | None, model: str) -> GatewayDecision:
         if not token:
             return GatewayDecision("deny", None, model, "missing_token")
-        if not self.documents.discovered:
-            self.refresh()  # lazily, in this thread: no poller is started
+        if not self._started:
+            self.start()  # lazily: a gateway that decides keeps its documents fresh
+        jwks = self.documents.jwks
+        if jwks is None or jwks.feed.value is None:  # the poller retries, with backoff
+            return GatewayDecision("deny", None, model, "issuer_unavailable")
         key = (token, model)
         cached = self._decisions.get(key, _MISS)
         if (cached is not _MISS and cached[2] == self._generation
@@ -199,7 +215,11 @@ class Gateway:
 
     def _status(self, ref: tuple[str, int]) -> int:
         uri, idx = ref
+        watched = uri in self.documents.lists
         bits: StatusList | None = self.documents.status_list(uri).value
+        if not watched:  # a list read for the first time: decisions made without it go
+            with self._lock:
+                self._generation += 1
         if bits is None or idx >= bits.size:
             return VALID if bits is None else INVALID  # unknown list: staleness decides
         return bits.get(idx)
@@ -214,10 +234,10 @@ class Gateway:
 
     def _after_fork(self) -> None:
         """In a forked child: fresh locks, and a poller of its own if the parent had one."""
-        self._pid = os.getpid()
         self._lock = threading.Lock()
         self.documents.reset_after_fork()
-        self._poller.restart_after_fork()
+        if self._poller is not None:
+            self._poller.restart_after_fork()
 
 
 _GATEWAYS: weakref.WeakSet[Gateway] = weakref.WeakSet()

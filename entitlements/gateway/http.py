@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import urllib.error
 import urllib.request
@@ -68,5 +69,5 @@ def get(url: str, *, etag: str | None = None, timeout: float = 5.0,
         if error.code == 304:
             return Fetched(None, etag)
         raise FetchError(f"{url}: HTTP {error.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise FetchError(f"{url}: {type(error).__name__}") from None

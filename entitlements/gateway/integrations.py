@@ -22,10 +22,18 @@ def bearer(authorization: str | None) -> str | None:
 
 
 def refusal(decision: GatewayDecision) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The HTTP answer to a deny: 401 with WWW-Authenticate for a bad token, else 403."""
-    body = json.dumps({"error": "invalid_token" if decision.token_problem else "forbidden",
-                       "reason": decision.reason, "model": decision.requested}).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    """The HTTP answer to a deny: 401 with WWW-Authenticate for a bad token, 503 with
+    Retry-After while the issuer's documents cannot be had, else 403."""
+    error = ("invalid_token" if decision.token_problem else
+             "temporarily_unavailable" if decision.unavailable else "forbidden")
+    body = json.dumps({"error": error, "reason": decision.reason,
+                       "model": decision.requested}).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+               ("X-Entitlements-Decision", decision.outcome)]
+    if decision.reason:  # nginx's auth_request passes headers on, never the body
+        headers.append(("X-Entitlements-Reason", decision.reason))
+    if decision.unavailable:
+        return 503, [*headers, ("Retry-After", "1")], body
     if decision.token_problem:
         headers.append(("WWW-Authenticate",
                         f'Bearer error="invalid_token", error_description="{decision.reason}"'))
@@ -42,7 +50,8 @@ def decision_headers(decision: GatewayDecision) -> list[tuple[str, str]]:
     return headers
 
 
-_STATUS_TEXT = {200: "200 OK", 401: "401 Unauthorized", 403: "403 Forbidden"}
+_STATUS_TEXT = {200: "200 OK", 401: "401 Unauthorized", 403: "403 Forbidden",
+                503: "503 Service Unavailable"}
 
 
 class WsgiMiddleware:

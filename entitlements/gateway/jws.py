@@ -63,20 +63,38 @@ class PublicKey:
         return True
 
 
+def _is_typ(value: Any, typ: str) -> bool:
+    if not isinstance(value, str):
+        return False
+    value = value.lower()
+    return value == typ or value == "application/" + typ
+
+
 def _allowed(alg: Any) -> bool:
     """An allowed algorithm name (a list or an object in its place is simply not one)."""
     return isinstance(alg, str) and alg in ALGORITHMS
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_VALUE = {char: value for value, char in enumerate(_ALPHABET)}
+#: The bits the last character of a 2- or 3-character tail must leave zero.
+_TAIL_MASK = {2: 0x0F, 3: 0x03}
 _HEADERS: dict[str, dict[str, Any]] = {}
 
 
 def b64decode(text: str) -> bytes:
-    """base64url without padding; anything but base64 characters is an error. (The
-    signature always covers the segments as sent, so no lenient decoding can forge one.)"""
-    return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE)
-                               + b"=" * (-len(text) % 4), strict_mode=True)
+    """Canonical base64url only (RFC 7515 section 2): the URL-safe alphabet, no padding, and
+    zero trailing bits, so a token has one spelling and a cache or a blocklist keyed on its
+    text cannot be dodged by writing it another way. ValueError otherwise."""
+    raw = text.encode("ascii")
+    tail = len(raw) % 4
+    if raw.translate(None, _ALPHABET) or tail == 1:
+        raise ValueError("not base64url without padding")
+    if tail and _VALUE[raw[-1]] & _TAIL_MASK[tail]:
+        raise ValueError("base64url with non-zero trailing bits")
+    return binascii.a2b_base64(raw.translate(_URLSAFE) + b"=" * (-len(raw) % 4),
+                               strict_mode=True)
 
 
 def _header(segment: str) -> Any:
@@ -112,12 +130,17 @@ def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
 
 def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims of a token signed by ``key_for(kid)`` with an allowed algorithm and
-    the expected ``typ``; TokenRejected otherwise."""
+    the expected ``typ`` (or its ``application/`` media type form, RFC 7515 section 4.1.9);
+    TokenRejected otherwise. A ``crit`` header is refused: the SDK understands no extension
+    that must be understood (RFC 7515 section 4.1.11)."""
     header, payload, signing_input, signature = split(token)
     alg = header.get("alg")
     if not _allowed(alg):
         raise TokenRejected("algorithm_not_allowed", f"alg {str(alg)[:20]!r}")
-    if header.get("typ") != typ:
+    if "crit" in header:
+        raise TokenRejected("unsupported_critical_header", "crit names extensions this "
+                                                           "gateway does not understand")
+    if not _is_typ(header.get("typ"), typ):
         raise TokenRejected("wrong_typ", f"typ must be {typ}")
     key = key_for(header.get("kid"))
     if key is None:

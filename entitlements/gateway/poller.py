@@ -4,9 +4,11 @@ restarts for itself."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
+log = logging.getLogger("entitlements.gateway")
 MAX_BACKOFF = 30.0
 
 
@@ -53,6 +55,10 @@ class Poller:
         wait = self._wait or self._stop.wait
         delay = self.interval
         while not wait(delay):
-            ok = self._refresh()
+            try:
+                ok = self._refresh()
+            except Exception:  # the poller must outlive anything one poll can meet
+                log.warning("a poll failed; retrying with backoff", exc_info=True)
+                ok = False
             delay = self.interval if ok else min(self.max_backoff,
                                                  max(delay, self.interval) * 2)

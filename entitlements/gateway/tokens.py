@@ -19,7 +19,6 @@ from .clock import Clock
 from .jws import PublicKey, TokenRejected, verified
 
 _REQUIRED = frozenset(c.REQUIRED_CLAIMS)
-_NUMBER = (int, float)
 
 
 class Verified(NamedTuple):
@@ -35,10 +34,10 @@ class Verified(NamedTuple):
 
 class TokenVerifier:
     def __init__(self, issuer: str, audience: str, *, keys: Callable[[Any], PublicKey | None],
-                 status_lists: Callable[[], str | None], clock: Clock, leeway: float,
+                 status_lists: Callable[[str], str | None], clock: Clock, leeway: float,
                  cache_size: int) -> None:
-        """``keys(kid)`` finds a published key; ``status_lists()`` is the issuer's status
-        list location, which every token's status list must be under."""
+        """``keys(kid)`` finds a published key; ``status_lists(uri)`` is one of the issuer's
+        status lists the URI names, exactly (normalized), or None."""
         self.issuer, self.audience = issuer, audience
         self._keys, self._status_lists, self._clock = keys, status_lists, clock
         self.leeway, self.cache_size = leeway, cache_size
@@ -63,6 +62,7 @@ class TokenVerifier:
     def _checked(self, claims: dict[str, Any]) -> Verified:
         if not claims.keys() >= _REQUIRED:
             raise TokenRejected("missing_claims")
+        _check_types(claims)
         if claims[c.ISSUER] != self.issuer:
             raise TokenRejected("wrong_issuer")
         audience = claims[c.AUDIENCE]
@@ -71,15 +71,13 @@ class TokenVerifier:
             raise TokenRejected("wrong_audience")
         now = self._clock.time()
         exp, nbf = claims[c.EXPIRES_AT], claims.get(c.NOT_BEFORE, claims[c.ISSUED_AT])
-        if not isinstance(exp, _NUMBER) or not isinstance(nbf, _NUMBER):
-            raise TokenRejected("malformed", "exp and nbf must be NumericDates")
         if exp + self.leeway <= now:
             raise TokenRejected("expired")
         if nbf - self.leeway > now:
             raise TokenRejected("not_yet_valid")
         if claims[c.CLAIMS_VERSION_CLAIM] != c.CLAIMS_VERSION:
             raise TokenRejected("unsupported_claims_version")
-        return Verified(str(claims[c.SUBJECT]), exp + self.leeway, _subject(claims),
+        return Verified(claims[c.SUBJECT], exp + self.leeway, _subject(claims),
                         tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims))
 
     def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
@@ -87,16 +85,46 @@ class TokenVerifier:
             ref = reference(claims)
         except ValueError:
             raise TokenRejected("malformed", "the status claim is invalid") from None
-        lists = self._status_lists()
-        if ref is not None and (lists is None or not ref[0].startswith(lists + "/")):
+        if ref is None:
+            return None
+        uri = self._status_lists(ref[0])
+        if uri is None:
             raise TokenRejected("untrusted_status_list")
-        return ref
+        return uri, ref[1]
+
+
+#: The JSON type every claim must have, when present: a claim of another type is a clean
+#: ``malformed`` deny, never an exception out of ``decide``.
+_STRING = (str,)
+_NUMBER_TYPES = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    c.ISSUER: _STRING, c.SUBJECT: _STRING, c.AUDIENCE: (str, list), c.JWT_ID: _STRING,
+    c.CLIENT_ID: _STRING, c.EXPIRES_AT: _NUMBER_TYPES, c.ISSUED_AT: _NUMBER_TYPES,
+    c.NOT_BEFORE: _NUMBER_TYPES, c.ENTITLEMENTS: (list,), c.ORGANIZATION: (dict,),
+    c.CLAIMS_VERSION_CLAIM: (int,), c.ACTOR: (dict,), c.CITIZENSHIP: (list,),
+    c.POLICY_VERSION: (int,), c.SCOPE: _STRING, c.STATUS: (dict,),
+}
+
+
+def _check_types(claims: dict[str, Any]) -> None:
+    for name, types in _TYPES.items():
+        if name in claims:
+            value = claims[name]
+            if isinstance(value, bool) or not isinstance(value, types):  # null too
+                raise TokenRejected("malformed", f"the {name} claim has the wrong type")
+    if not all(isinstance(tier, str) for tier in claims[c.ENTITLEMENTS]):
+        raise TokenRejected("malformed", "entitlements must be tier names")
+    audience = claims[c.AUDIENCE]
+    if isinstance(audience, list) and not all(isinstance(a, str) for a in audience):
+        raise TokenRejected("malformed", "aud must hold strings")
 
 
 def _subject(claims: dict[str, Any]) -> Subject:
     org = claims[c.ORGANIZATION]
-    if not isinstance(org, dict) or "id" not in org or "trust" not in org:
+    if "id" not in org or "trust" not in org:
         raise TokenRejected("missing_claims", "org needs id and trust")
+    if not isinstance(org["id"], str) or not isinstance(org["trust"], str):
+        raise TokenRejected("malformed", "org's id and trust must be strings")
     is_person = claims[c.SUBJECT] != claims[c.CLIENT_ID]
     held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
     return Subject(org["id"], org["trust"], is_person, _citizenship(held) if held else ())
@@ -104,8 +132,11 @@ def _subject(claims: dict[str, Any]) -> Subject:
 
 def _citizenship(entries: Any) -> tuple[Citizenship, ...]:
     try:
-        return tuple(Citizenship(e[c.NATIONALITY], rank(e[c.ASSURANCE_LEVEL]),
+        held = tuple(Citizenship(e[c.NATIONALITY], rank(e[c.ASSURANCE_LEVEL]),
                                  datetime.fromtimestamp(e[c.EXPIRES_AT], UTC))
                      for e in entries)
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         raise TokenRejected("malformed", "the citizenship claim is invalid") from None
+    if not all(isinstance(x.nationality, str) for x in held):
+        raise TokenRejected("malformed", "nationalities must be strings")
+    return held

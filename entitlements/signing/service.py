@@ -55,6 +55,16 @@ def revoke(
     return None
 
 
+def check_key_store(session: Session, store: KeyStore, now: datetime) -> list[str]:
+    """Every key that signs now or will (pending) loads from ``store``, readable by this user
+    only: ConfigError, with one line naming the key and the fix, otherwise. The kids."""
+    states = classify(list_keys(session), now, timedelta(0))
+    needed = [*([states.signer] if states.signer else []), *states.pending]
+    for info in needed:
+        store.load(info.kid)
+    return [info.kid for info in needed]
+
+
 def list_keys(session: Session) -> list[KeyInfo]:
     return [_info(r) for r in session.scalars(select(SigningKey).order_by(SigningKey.created_at))]
 

@@ -7,7 +7,12 @@ unread rest must not be parsed as the next request)."""
 from __future__ import annotations
 
 from flask import Flask, Request, Response, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
+from werkzeug.exceptions import (
+    BadRequest,
+    RequestEntityTooLarge,
+    RequestTimeout,
+    RequestURITooLarge,
+)
 
 from .asgi import BODY_REFUSED
 
@@ -15,12 +20,22 @@ from .asgi import BODY_REFUSED
 CLOSES = frozenset({408, 413, 414, 431})
 #: How deeply a JSON body may nest (objects and arrays).
 MAX_JSON_DEPTH = 32
+#: The longest path and query string taken (bytes as sent); nothing here needs more.
+MAX_URL_BYTES = 8 * 1024
 
 
 def register(app: Flask) -> None:
     app.before_request(_refused_body)
+    app.before_request(_url_within_bounds)
     app.before_request(_no_nul_in_the_url)
     app.after_request(_close_after_refusal)
+
+
+def _url_within_bounds() -> None:
+    environ = request.environ
+    size = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+    if size > MAX_URL_BYTES:
+        raise RequestURITooLarge(f"The URL is longer than {MAX_URL_BYTES} bytes.")
 
 
 def _no_nul_in_the_url() -> None:

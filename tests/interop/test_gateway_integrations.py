@@ -26,7 +26,7 @@ from tests.support.live import free_port
 
 @pytest.fixture
 def sdk(live_server, world, sdk_clock):
-    gateway = Gateway(live_server.url, GATEWAY, clock=sdk_clock)
+    gateway = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None)
     assert gateway.refresh(), "the documents are at hand"
     yield gateway
     gateway.close()

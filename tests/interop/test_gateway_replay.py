@@ -63,7 +63,7 @@ def replayer() -> Iterator[Replayer]:
 
 @pytest.fixture
 def gateway(live_server, world, sdk_clock) -> Iterator[Gateway]:
-    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock)
+    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None)
     assert sdk.refresh(), "the documents are at hand"
     yield sdk
     sdk.close()

@@ -17,7 +17,9 @@ from datetime import timedelta
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from entitlements.gateway.documents import parse_jwks
 from entitlements.gateway.gateway import Gateway
@@ -27,6 +29,7 @@ from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
 from entitlements.tokens import revocation
 from tests.support.factories import GATEWAY, client_keypair
+from tests.support.helpers import eventually
 from tests.support.interop import change_policy, republish, token_for
 from tests.support.live import free_port
 
@@ -42,7 +45,7 @@ def test_the_sdk_imports_without_flask_or_sqlalchemy():
 
 @pytest.fixture
 def gateway(live_server, world, sdk_clock):
-    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock)
+    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None)
     assert sdk.refresh(), "the documents are at hand"
     yield sdk
     sdk.close()
@@ -72,9 +75,12 @@ def _bad_tokens(live_server, token: str, signer, now: int) -> dict[str, tuple[st
     head, body, sig = token.split(".")
 
     def signed(headers=None, **changes) -> str:
-        payload = {k: v for k, v in {**claims, **changes}.items() if v is not None}
+        payload = {k: None if v is NULL else v for k, v in {**claims, **changes}.items()
+                   if v is not None}
         return jwt.encode(payload, private_key, algorithm=info.alg,
                           headers={"kid": info.kid, "typ": "at+jwt", **(headers or {})})
+
+    list_uri = claims["status"]["status_list"]["uri"]
 
     published = next(k for k in live_jwks(live_server) if k["kid"] == header["kid"])
     public_pem = jwt.PyJWK(published).key.public_bytes(
@@ -109,9 +115,64 @@ def _bad_tokens(live_server, token: str, signer, now: int) -> dict[str, tuple[st
         "foreign-status-list": (signed(status={"status_list": {
             "idx": 7, "uri": "https://evil.example/status-lists/1"}}), "untrusted_status_list"),
         "unknown-claims-version": (signed(ent_ver=99), "unsupported_claims_version"),
+        "padded-signature": (f"{token}==", "malformed"),
+        "standard-alphabet": (_standard_alphabet(head, body, private_key), "malformed"),
+        "non-zero-trailing-bits": (f"{head}.{body}.{_trailing_bits(sig)}", "malformed"),
+        "crit-header": (signed(headers={"crit": ["exp"], "exp": 1}),
+                        "unsupported_critical_header"),
+        "status-list-dot-segments": (signed(status={"status_list": {
+            "idx": 7, "uri": f"{list_uri}/../1"}}), "untrusted_status_list"),
+        "status-list-with-query": (signed(status={"status_list": {
+            "idx": 7, "uri": f"{list_uri}?x=1"}}), "untrusted_status_list"),
+        "status-list-not-listed": (signed(status={"status_list": {
+            "idx": 7, "uri": list_uri.rsplit("/", 1)[0] + "/999"}}), "untrusted_status_list"),
+        "entitlements-null": (signed(entitlements=NULL), "malformed"),
+        "entitlements-of-numbers": (signed(entitlements=[1, 2]), "malformed"),
+        "exp-a-string": (signed(exp=str(now + 60)), "malformed"),
+        "exp-true": (signed(exp=True), "malformed"),
+        "org-id-a-number": (signed(org={"id": 7, "trust": "verified"}), "malformed"),
+        "org-a-list": (signed(org=["org_x"]), "malformed"),
+        "sub-a-number": (signed(sub=7), "malformed"),
+        "aud-of-numbers": (signed(aud=[1]), "malformed"),
+        "ent-ver-a-string": (signed(ent_ver="1"), "malformed"),
+        "citizenship-not-a-list": (signed(citizenship={"US": "high"}), "malformed"),
         "garbage": ("not-a-token", "malformed"),
         "empty": ("", "missing_token"),
     }
+
+
+NULL = object()  # a claim present with the value null
+
+
+def _standard_alphabet(head: str, body: str, key) -> str:
+    """The payload in base64 with '+' and '/', signed as sent: a second spelling of it."""
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    for pad in range(200):  # until the standard alphabet shows in the encoding
+        payload["x"] = "?" * pad + ">>>"
+        raw = base64.b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+        if "+" in raw or "/" in raw:
+            break
+    signing_input = f"{head}.{raw}".encode()
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    signature = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return f"{head}.{raw}.{signature.rstrip(b'=').decode()}"
+
+
+def _trailing_bits(signature: str) -> str:
+    """The same signature bytes, spelled with non-zero bits past the last byte."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    return signature[:-1] + alphabet[last | 0x01]
+
+
+def test_the_media_type_form_of_typ_is_accepted(live_server, world, gateway, clock):
+    token = token_for(live_server, world)
+    info, key = live_server.app.extensions["entitlements"].keys.get().signer(clock.now())
+    claims = jwt.decode(token, options={"verify_signature": False})
+    for typ in ("application/at+jwt", "AT+JWT"):
+        retyped = jwt.encode(claims, key, algorithm=info.alg,
+                             headers={"kid": info.kid, "typ": typ})
+        assert gateway.decide(retyped, "base-1").outcome == "allow", typ
 
 
 def live_jwks(live_server) -> list[dict]:
@@ -154,18 +215,34 @@ def test_the_poller_refreshes_every_period_and_backs_off_while_the_issuer_is_dow
     assert waits == [1.0, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 1.0, 1.0]
 
 
-def test_a_started_gateway_answers_from_documents_its_poller_keeps_fresh(live_server, world,
-                                                                         sdk_clock):
+def test_a_started_gateway_sees_a_change_through_its_own_poller(live_server, world, sdk_clock,
+                                                                db, admin):
     token = token_for(live_server, world)
-    with Gateway(live_server.url, GATEWAY, clock=sdk_clock) as sdk:
+    with Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=0.05) as sdk:
         assert sdk.ready and sdk.decide(token, "frontier-2").outcome == "allow"
+        change_policy(db, admin, "suspend", patch={"tiers": {"restricted": {
+            "status": "suspended"}}})
+        assert eventually(lambda: sdk.decide(token, "frontier-2").outcome == "fallback"), (
+            "no refresh() here: the poller thread brought the change")
+
+
+def test_a_gateway_never_started_starts_on_its_first_decision(live_server, world, sdk_clock):
+    token = token_for(live_server, world)
+    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=0.05)
+    try:
+        assert sdk.decide(token, "base-1").outcome == "allow"
+        assert sdk._poller is not None and sdk._poller.started
+    finally:
+        sdk.close()
 
 
 def test_a_gateway_started_while_the_issuer_is_down_is_not_ready_and_denies(sdk_clock):
     unreachable = f"http://127.0.0.1:{free_port()}"
     with Gateway(unreachable, GATEWAY, clock=sdk_clock) as sdk:
         assert not sdk.ready
-        assert sdk.decide("a.b.c", "base-1").outcome == "deny"
+        decision = sdk.decide("a.b.c", "base-1")
+        assert (decision.outcome, decision.reason) == ("deny", "issuer_unavailable")
+        assert decision.unavailable and not decision.token_problem
 
 
 def test_key_rotation_never_rejects_a_valid_token(live_server, world, gateway, db, admin,
@@ -221,7 +298,8 @@ class Passes:
 
 def test_past_its_maximum_staleness_a_tier_fails_closed_and_public_stays_open(
         live_server, world, sdk_clock, clock):
-    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, default_max_staleness=0.3)
+    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None,
+                  default_max_staleness=0.3)
     try:
         token = token_for(live_server, world)
         assert sdk.decide(token, "frontier-2").outcome == "allow"
@@ -238,22 +316,24 @@ def test_past_its_maximum_staleness_a_tier_fails_closed_and_public_stays_open(
         sdk.close()
 
 
-def test_a_forked_worker_decides_with_its_own_locks_and_poller(live_server, world, gateway):
+def test_a_forked_worker_decides_with_its_own_locks_and_poller(live_server, world, sdk_clock):
     token = token_for(live_server, world)
-    assert gateway.decide(token, "frontier-2").outcome == "allow"
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: decide, report, and leave at once
-        try:
-            decision = gateway.decide(token, "frontier-2")
-            gateway.refresh()
-            os.write(write, f"{decision.outcome}:{gateway._pid == os.getpid()}".encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    _, status = os.waitpid(pid, 0)
-    with os.fdopen(read) as reader:
-        assert reader.read() == "allow:True"
+    with Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=0.05) as gateway:
+        assert gateway.decide(token, "frontier-2").outcome == "allow"
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: decide, report, and leave at once
+            try:
+                decision = gateway.decide(token, "frontier-2")
+                thread = gateway._poller._thread
+                polling = thread is not None and thread.is_alive()
+                os.write(write, f"{decision.outcome}:{polling}:{gateway.refresh()}".encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read) as reader:
+            assert reader.read() == "allow:True:True", "the child decides and polls on its own"
     assert status == 0
 
 

@@ -54,7 +54,7 @@ def cast(live_server, admin, db, clock):
 
 
 def test_the_timeline_through_the_gateway(live_server, cast, db, admin, clock, sdk_clock):
-    gateway = Gateway(live_server.url, GATEWAY, clock=sdk_clock)
+    gateway = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None)
     tokens = cast["tokens"]
 
     def step(action, *checks) -> None:

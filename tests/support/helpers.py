@@ -66,3 +66,17 @@ def audit_events(db: Any) -> int:
     with db.sessions() as session:
         return session.scalar(select(func.count()).select_from(AuditEvent)
                               .where(AuditEvent.action != STREAM_OPENED))
+
+
+def eventually(condition: Any, timeout: float = 10.0) -> bool:
+    """Whether ``condition()`` comes true within ``timeout`` seconds: waiting for another
+    thread's work (a poller's), never a measured lag."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        threading.Event().wait(0.01)
+    return False
