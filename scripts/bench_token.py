@@ -16,50 +16,31 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
-import requests
+from _service import temporary_service
 from _wrk import ensure_wrk as _ensure_wrk
 from _wrk import parse_wrk as _parse_wrk
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "entitlements_bench"
-GATEWAY = "https://gateway.bench/models"
 
 
 def main() -> None:
     args = _parse_args()
     wrk = _ensure_wrk()
-    url = _fresh_database()
-    with tempfile.TemporaryDirectory() as keys_dir:
-        env = {**os.environ, "ENTITLEMENTS_DATABASE_URL": url, "ENTITLEMENTS_KEYS_DIR": keys_dir,
-               "ENTITLEMENTS_LOG_LEVEL": "WARNING"}
-        port = _free_port()
-        env["ENTITLEMENTS_ISSUER"] = f"http://127.0.0.1:{port}"
-        _cli(env, "db", "upgrade")
-        client_id, secret = _partner(env)
-        server = _serve(env, port, args)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(base, client_id, secret)
-            lua = _token_script(client_id, secret, Path(keys_dir))
+    with temporary_service(BENCH_DB) as service, tempfile.TemporaryDirectory() as scratch:
+        client_id, secret = service.partner(tiers=("public", "restricted"))
+        with service.serving(args.workers, args.threads) as base:
+            lua = _token_script(client_id, secret, Path(scratch))
             _warm_up(wrk, base, lua)
+            url = service.env["ENTITLEMENTS_DATABASE_URL"]
             before = _count_tokens(url)
             token = _run_wrk(wrk, f"{base}/oauth/token", args, lua)
             recorded = _count_tokens(url) - before
             bare = _run_wrk(wrk, f"{base}/healthz", args, None)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=20)
     _report(args, token, bare, recorded)
 
 
@@ -71,54 +52,6 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="request threads per worker")
     return parser.parse_args()
-
-
-def _fresh_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {BENCH_DB}")
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
-
-
-def _cli(env: dict, *argv: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "entitlements.cli.__main__", *argv],
-                            env=env, capture_output=True, text=True, check=False)
-    if result.returncode:
-        sys.exit(f"entitlements {' '.join(argv)} failed: {result.stderr.strip()}")
-    return result.stdout
-
-
-def _partner(env: dict) -> tuple[str, str]:
-    import json
-
-    org = json.loads(_cli(env, "orgs", "create", "Bench Partner", "--json"))
-    _cli(env, "orgs", "grant-tier", org["id"], "public")
-    _cli(env, "orgs", "grant-tier", org["id"], "restricted")
-    _cli(env, "resources", "add", GATEWAY, "--default")
-    client = json.loads(_cli(env, "clients", "create", "--org", org["id"], "--json"))
-    return client["client_id"], client["client_secret"]
-
-
-def _serve(env: dict, port: int, args: argparse.Namespace) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "entitlements.cli.__main__", "serve", "--port", str(port),
-         "--workers", str(args.workers), "--threads", str(args.threads)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-    )
-
-
-def _wait_ready(base: str, client_id: str, secret: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            response = requests.post(f"{base}/oauth/token", auth=(client_id, secret),
-                                     data={"grant_type": "client_credentials"}, timeout=2)
-            if response.status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    sys.exit("the server did not come up")
 
 
 def _token_script(client_id: str, secret: str, folder: Path) -> Path:
@@ -151,11 +84,6 @@ def _count_tokens(url: str) -> int:
     with psycopg.connect(url.replace("+psycopg", "")) as connection:
         return connection.execute("SELECT count(*) FROM issued_tokens").fetchone()[0]
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _report(args: argparse.Namespace, token: dict, bare: dict, recorded: int) -> None:

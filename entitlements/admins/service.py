@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..base.actor import Actor
+from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
 from ..base.secrets import check_secret, generate_secret, hash_secret
@@ -42,7 +43,7 @@ def list_all(session: Session) -> list[AdminKey]:
 
 
 def revoke(session: Session, actor: Actor, key_id: str) -> AdminKey:
-    key = session.get(AdminKey, key_id)
+    key = fetch(session, AdminKey, key_id, lock=True)
     if key is None:
         raise NotFound(f"no admin key with id {key_id!r}")
     if key.revoked_at is not None:

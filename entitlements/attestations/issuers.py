@@ -17,6 +17,7 @@ from ..audit import service as audit
 from ..base import transitions
 from ..base.actor import Actor
 from ..base.countries import is_country
+from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
 from ..base.remote_jwks import validate_key_source
@@ -43,8 +44,9 @@ def register(session: Session, actor: Actor, *, issuer: str, name: str,
     return row
 
 
-def get(session: Session, issuer_id: str) -> AttestationIssuer:
-    row = session.get(AttestationIssuer, issuer_id)
+def get(session: Session, issuer_id: str, *, lock: bool = False) -> AttestationIssuer:
+    """With ``lock``, locked for a transition (``base.db.locked``)."""
+    row = fetch(session, AttestationIssuer, issuer_id, lock=lock)
     if row is None:
         raise NotFound(f"no attestation issuer with id {issuer_id!r}")
     return row
@@ -62,7 +64,7 @@ def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reas
                ) -> AttestationIssuer:
     """Suspend or reinstate an issuer: its verifications stop (or start again) counting at
     once. (``operations`` also revokes the live tokens of the persons it vouched for.)"""
-    issuer = get(session, issuer_id)
+    issuer = get(session, issuer_id, lock=True)
     verb = transitions.set_status(actor, issuer, status, label="issuer")
     audit.record(session, at=actor.now, actor=actor.name, action=f"issuer.{verb}",
                  target=issuer.id, reason=reason)

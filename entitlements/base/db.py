@@ -8,12 +8,22 @@ leaves a half-written row.
 from __future__ import annotations
 
 import secrets
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, delete, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    delete,
+    event,
+    text,
+)
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -106,6 +116,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def fetch(session: Session, model: Any, key: Any, *, lock: bool = False) -> Any:
+    """``model``'s row ``key``, None when there is none. With ``lock``, read afresh and
+    locked until the transaction ends: SELECT ... FOR UPDATE on PostgreSQL (SQLite's BEGIN
+    IMMEDIATE runs one writer at a time already). A transition checks the row it locked,
+    so of two racing transitions the second waits, then sees the first's result and is
+    refused as a sequential retry would be."""
+    if not lock:
+        return session.get(model, key)
+    return session.get(model, key, with_for_update=True, populate_existing=True)
+
+
+def serialize(session: Session, name: str) -> None:
+    """One transaction at a time past this point for ``name``, until it ends (an advisory
+    lock on PostgreSQL): for checks over rows that may not exist yet."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": zlib.crc32(name.encode())})
 
 
 def prune_expired(session: Session, model: Any, now: datetime, *, one_in: int = 64) -> None:

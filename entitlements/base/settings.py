@@ -19,6 +19,8 @@ from .errors import ConfigError
 
 PREFIX = "ENTITLEMENTS_"
 EVIDENCE_KINDS = frozenset({"domain", "lei", "agreement"})
+#: An evidence list of its own: no evidence is required (an empty variable is unset).
+NO_EVIDENCE = "none"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
                      "postgresql+psycopg2://")
 
@@ -52,7 +54,7 @@ class Settings:
     def evidence_required(self, level: str) -> frozenset[str]:
         """The evidence kinds that must be verified before reaching trust ``level``."""
         listed = getattr(self, f"evidence_{level}", "")
-        return frozenset(kind for kind in listed.split(",") if kind)
+        return frozenset(kind for kind in listed.split(",") if kind and kind != NO_EVIDENCE)
 
     @property
     def token_endpoint(self) -> str:
@@ -87,7 +89,7 @@ class _SettingsSchema(Schema):
 
     @validates("evidence_verified", "evidence_trusted", "evidence_government_partner")
     def _evidence(self, value: str, **_: Any) -> None:
-        unknown = {kind for kind in value.split(",") if kind} - EVIDENCE_KINDS
+        unknown = {kind for kind in value.split(",") if kind} - EVIDENCE_KINDS - {NO_EVIDENCE}
         if unknown:
             raise ValidationError(f"unknown evidence kinds {sorted(unknown)}; "
                                   f"use a comma list of {', '.join(sorted(EVIDENCE_KINDS))}")

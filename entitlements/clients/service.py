@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..base.actor import Actor
+from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
 from ..base.remote_jwks import validate_key_source
@@ -66,8 +67,9 @@ def register(
     return Registration(client, secret)
 
 
-def get(session: Session, client_id: str) -> OAuthClient:
-    client = session.get(OAuthClient, client_id)
+def get(session: Session, client_id: str, *, lock: bool = False) -> OAuthClient:
+    """With ``lock``, locked for a transition (``base.db.locked``)."""
+    client = fetch(session, OAuthClient, client_id, lock=lock)
     if client is None:
         raise NotFound(f"no client with id {client_id!r}")
     return client
@@ -81,7 +83,7 @@ def list_all(session: Session, org_id: str | None = None) -> list[OAuthClient]:
 
 
 def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuthClient:
-    client = get(session, client_id)
+    client = get(session, client_id, lock=True)
     if client.status == ClientStatus.REVOKED:
         raise Conflict(f"client {client_id} is already revoked")
     client.status, client.revoked_at = ClientStatus.REVOKED, actor.now
@@ -93,7 +95,7 @@ def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuth
 
 
 def rotate_secret(session: Session, actor: Actor, client_id: str) -> Registration:
-    client = get(session, client_id)
+    client = get(session, client_id, lock=True)
     if not AuthMethod(client.auth_method).uses_secret:
         raise InvalidInput("this client authenticates with private_key_jwt and has no secret")
     if client.status != ClientStatus.ACTIVE:

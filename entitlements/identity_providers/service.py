@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..base import transitions
 from ..base.actor import Actor
+from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
 from ..base.remote_jwks import validate_key_source
@@ -41,8 +42,9 @@ def register(session: Session, actor: Actor, org_id: str, *, issuer: str,
     return row
 
 
-def get(session: Session, idp_id: str) -> IdentityProvider:
-    row = session.get(IdentityProvider, idp_id)
+def get(session: Session, idp_id: str, *, lock: bool = False) -> IdentityProvider:
+    """With ``lock``, locked for a transition (``base.db.locked``)."""
+    row = fetch(session, IdentityProvider, idp_id, lock=lock)
     if row is None:
         raise NotFound(f"no identity provider with id {idp_id!r}")
     return row
@@ -64,7 +66,7 @@ def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason:
     """Suspend or reinstate an identity provider: its ID tokens stop (or start again) being
     exchanged at once. (``operations`` also revokes the live tokens of the persons it signed
     in: who they are rests on its word.)"""
-    idp = get(session, idp_id)
+    idp = get(session, idp_id, lock=True)
     verb = transitions.set_status(actor, idp, status, label="identity provider")
     audit.record(session, at=actor.now, actor=actor.name, action=f"idp.{verb}",
                  target=idp.id, reason=reason)

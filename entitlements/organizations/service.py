@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..base.actor import Actor
 from ..base.countries import is_country
+from ..base.db import fetch
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..base.ids import new_id
 from . import lifecycle
@@ -49,8 +50,9 @@ def create(session: Session, actor: Actor, name: str, trust_level: str = TrustLe
     return org
 
 
-def get(session: Session, org_id: str) -> Organization:
-    org = session.get(Organization, org_id)
+def get(session: Session, org_id: str, *, lock: bool = False) -> Organization:
+    """The organization; with ``lock``, locked for a transition (``base.db.locked``)."""
+    org = fetch(session, Organization, org_id, lock=lock)
     if org is None:
         raise NotFound(f"no organization with id {org_id!r}")
     return org
@@ -65,7 +67,7 @@ def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
          ) -> Organization:
     """Apply a lifecycle action (review, verify, suspend, reinstate, revoke); ``verify``
     needs verified evidence of each ``required`` kind."""
-    org = get(session, org_id)
+    org = get(session, org_id, lock=True)
     target = lifecycle.next_status(org.status, action)
     trust = org.trust_level
     if action == "verify":
@@ -76,18 +78,11 @@ def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
     return org
 
 
-def suspend(session: Session, actor: Actor, org_id: str, reason: str) -> Organization:
-    return move(session, actor, org_id, "suspend", reason)
-
-
-def reinstate(session: Session, actor: Actor, org_id: str, reason: str) -> Organization:
-    return move(session, actor, org_id, "reinstate", reason)
-
-
 def request_trust(session: Session, actor: Actor, org_id: str, level: str, reason: str,
                   ) -> TrustRequest:
-    """Ask for a higher trust level; a different admin must approve it."""
-    org = get(session, org_id)
+    """Ask for a higher trust level; a different admin must approve it. One request per
+    level is pending at a time."""
+    org = get(session, org_id, lock=True)
     target = _trust(level)
     if target not in TWO_PERSON_LEVELS:
         raise InvalidInput(f"only {', '.join(sorted(TWO_PERSON_LEVELS))} are requested; "
@@ -97,6 +92,12 @@ def request_trust(session: Session, actor: Actor, org_id: str, level: str, reaso
                        "trust can be raised", code="invalid_transition")
     if target.rank <= TrustLevel(org.trust_level).rank:
         raise Conflict(f"organization {org_id} is already {org.trust_level}")
+    waiting = session.scalar(select(TrustRequest.id).where(
+        TrustRequest.organization_id == org.id, TrustRequest.level == target,
+        TrustRequest.state == "pending"))
+    if waiting:
+        raise Conflict(f"trust request {waiting} for {target} is already pending",
+                       code="already_pending")
     request = TrustRequest(id=new_id("trq"), organization_id=org.id, level=target,
                            requested_by=actor.name, requested_at=actor.now,
                            reason=_reason(reason), state="pending")
@@ -116,7 +117,7 @@ def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
     if actor.name == request.requested_by:
         raise Forbidden("two-person rule: the admin who requested a trust level cannot "
                         "approve it", code="two_person_rule")
-    org = get(session, request.organization_id)
+    org = get(session, request.organization_id, lock=True)
     if org.status != OrganizationStatus.VERIFIED:
         raise Conflict(f"organization {org.id} is {org.status}", code="invalid_transition")
     if TrustLevel(request.level).rank <= TrustLevel(org.trust_level).rank:
@@ -132,8 +133,9 @@ def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
     return org
 
 
-def get_trust_request(session: Session, request_id: str) -> TrustRequest:
-    request = session.get(TrustRequest, request_id)
+def get_trust_request(session: Session, request_id: str, *, lock: bool = False
+                      ) -> TrustRequest:
+    request = fetch(session, TrustRequest, request_id, lock=lock)
     if request is None:
         raise NotFound(f"no trust request with id {request_id!r}")
     return request
@@ -152,7 +154,7 @@ def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason:
                 ) -> Organization:
     """Lowering trust reduces risk, so one admin may do it (``operations`` also revokes the
     organization's live tokens, which claim the higher trust)."""
-    org = get(session, org_id)
+    org = get(session, org_id, lock=True)
     target = _trust(level)
     if target.rank >= TrustLevel(org.trust_level).rank:
         raise Conflict(f"{target} is not lower than {org.trust_level}")
@@ -236,7 +238,7 @@ def _required_evidence(session: Session, org_id: str, required: Collection[str],
 
 
 def _pending(session: Session, request_id: str) -> TrustRequest:
-    request = get_trust_request(session, request_id)
+    request = get_trust_request(session, request_id, lock=True)
     if request.state != "pending":
         raise Conflict(f"trust request {request_id} is already {request.state}")
     return request

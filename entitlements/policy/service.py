@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..base.actor import Actor
+from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..organizations.models import Organization
 from . import changes
@@ -89,15 +90,27 @@ def activate(session: Session, actor: Actor, number: int, *, reason: str,
     if at is not None and at < actor.now:
         raise InvalidInput(f"cannot schedule in the past ({at.isoformat()} is before "
                            f"{actor.now.isoformat()})", code="schedule_in_past")
-    later = settle_pending(session, actor, at or actor.now, on_pending, reason)
-    before = active_version(session, actor.now)
-    row = PolicyActivation(version=number, kind=kind, activate_at=at or actor.now,
-                           created_by=actor.name, reason=reason, created_at=actor.now)
+    now = _not_before_history(session, actor.now)
+    before = active_version(session, now)
+    if (at is None and kind != "reimpose" and before == number
+            and not pending_after(session, now)):  # re-imposing the active one revokes
+        raise Conflict(f"version {number} is already active", code="already_active")
+    later = settle_pending(session, actor, at or now, on_pending, reason)
+    row = PolicyActivation(version=number, kind=kind, activate_at=at or now,
+                           created_by=actor.name, reason=reason, created_at=now)
     session.add(row)
     session.flush()
     if audited:
         _audit_activation(session, actor, row, before, later, on_pending)
     return row
+
+
+def _not_before_history(session: Session, now: datetime) -> datetime:
+    """``now``, or the newest activation's creation when that is later: a request that
+    waited for the policy lock read the time before another's activation was made, and
+    must not see that activation as scheduled for its future."""
+    newest = session.scalar(select(func.max(PolicyActivation.created_at)))
+    return max(now, newest) if newest is not None else now
 
 
 def pending_after(session: Session, moment: datetime) -> list[PolicyActivation]:
@@ -151,7 +164,7 @@ def _audit_activation(session: Session, actor: Actor, row: PolicyActivation,
     if later:
         details["pending"] = {"decision": on_pending, "activations": [r.id for r in later]}
     audit.record(session, at=actor.now, actor=actor.name,
-                 action="policy.scheduled" if at > actor.now else ACTIONS[row.kind],
+                 action="policy.scheduled" if at > row.created_at else ACTIONS[row.kind],
                  target=f"policy:{number}", reason=reason, details=details)
 
 
@@ -278,11 +291,18 @@ def lock_policy(session: Session) -> None:
 
 
 def _latest_locked(session: Session) -> PolicyVersion:
-    """The latest version, locked on PostgreSQL so concurrent editors serialize."""
+    """The latest version, locked so concurrent editors serialize: the lock is taken on the
+    newest row, then the newest is read again, since a version another editor committed
+    while this one waited is newer than the row it locked."""
     number = session.scalar(select(func.max(PolicyVersion.version)))
-    if number is None:
-        raise NotFound("there is no policy version yet")
-    return session.get(PolicyVersion, number, with_for_update=True)
+    while True:
+        if number is None:
+            raise NotFound("there is no policy version yet")
+        row = fetch(session, PolicyVersion, number, lock=True)
+        newest = session.scalar(select(func.max(PolicyVersion.version)))
+        if newest == number:
+            return row
+        number = newest
 
 
 def _check_allowlists(session: Session, policy: Policy) -> None:

@@ -9,10 +9,15 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..base.actor import Actor
+from ..base.db import fetch, serialize
 from ..base.errors import Conflict, NotFound
 from .keyring import KeyInfo, KeyRing, classify
 from .keystore import KeyStore, generate_private_key, public_jwk
 from .models import SigningKey
+
+#: The advisory lock every change to the key set takes: its checks span rows (the signer, the
+#: waiting keys) that a racing change would make or revoke.
+KEY_CHANGES = "signing_keys"
 
 
 def load_ring(session: Session, store: KeyStore, max_token_ttl: timedelta) -> KeyRing:
@@ -21,7 +26,9 @@ def load_ring(session: Session, store: KeyStore, max_token_ttl: timedelta) -> Ke
 
 
 def ensure_signing_key(session: Session, store: KeyStore, actor: Actor, alg: str) -> KeyInfo | None:
-    """Create a key that signs at once when no usable key exists (first start)."""
+    """Create a key that signs at once when no usable key exists (first start; instances
+    starting together make one)."""
+    serialize(session, KEY_CHANGES)
     rows = session.scalars(select(SigningKey).where(SigningKey.revoked_at.is_(None))).all()
     if any(row.activates_at <= actor.now for row in rows):
         return None
@@ -31,7 +38,15 @@ def ensure_signing_key(session: Session, store: KeyStore, actor: Actor, alg: str
 def rotate(
     session: Session, store: KeyStore, actor: Actor, alg: str, prepublish: timedelta
 ) -> KeyInfo:
-    """Publish a new key now; it becomes the signer after ``prepublish``."""
+    """Publish a new key now; it becomes the signer after ``prepublish``. Refused while
+    another rotation's key waits to sign: one rotation at a time."""
+    serialize(session, KEY_CHANGES)
+    waiting = [row for row in session.scalars(select(SigningKey).where(
+        SigningKey.revoked_at.is_(None), SigningKey.activates_at > actor.now))]
+    if waiting and prepublish > timedelta(0):
+        raise Conflict(f"key {waiting[0].kid} is already waiting to sign (from "
+                       f"{waiting[0].activates_at.isoformat()}); rotate again after that, "
+                       "or revoke it", code="rotation_pending")
     return _create(session, store, actor, alg, activates_at=actor.now + prepublish,
                    action="key.rotated")
 
@@ -41,7 +56,8 @@ def revoke(
     max_token_ttl: timedelta,
 ) -> KeyInfo | None:
     """Withdraw a key from the JWKS at once; if it was the signer, a new key signs now."""
-    row = session.get(SigningKey, kid)
+    serialize(session, KEY_CHANGES)
+    row = fetch(session, SigningKey, kid, lock=True)
     if row is None:
         raise NotFound(f"no signing key with kid {kid!r}")
     if row.revoked_at is not None:

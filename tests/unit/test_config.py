@@ -144,3 +144,11 @@ def test_unknown_evidence_kinds_are_refused():
         load_settings({"ENTITLEMENTS_EVIDENCE_GOVERNMENT_PARTNER": "lei,passport"})
     assert str(raised.value).startswith("ENTITLEMENTS_EVIDENCE_GOVERNMENT_PARTNER")
     assert "passport" in str(raised.value)
+
+
+def test_none_requires_no_evidence():
+    """An empty variable means the default, so requiring nothing is said with ``none``."""
+    settings = load_settings({"ENTITLEMENTS_EVIDENCE_TRUSTED": "none",
+                              "ENTITLEMENTS_EVIDENCE_GOVERNMENT_PARTNER": ""})
+    assert settings.evidence_required("trusted") == frozenset()
+    assert settings.evidence_required("government_partner") == {"domain", "lei", "agreement"}
