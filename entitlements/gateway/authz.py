@@ -7,8 +7,9 @@ issuer's documents cannot be had yet. ``GET /healthz`` (the process lives) and
 ``GET /readyz`` (it has fresh documents) answer for the service itself.
 
 Bounded: at most ``max_connections`` at once (more are answered 503 and closed), and a
-connection whose request does not arrive within ``read_timeout`` seconds is closed, so
-clients that trickle cannot hold the service.
+connection whose whole request (line, headers, body) has not arrived ``read_timeout`` seconds
+after it began, or that stays idle that long between requests, is closed: clients that
+trickle a byte at a time cannot hold the service.
 
     python -m entitlements.gateway.authz --issuer https://entitlements.example \\
         --audience https://gateway.example/models --port 9191
@@ -22,6 +23,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,7 +44,16 @@ def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
                 ) -> type[BaseHTTPRequestHandler]:
     class Check(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        timeout = read_timeout  # each read of a request waits at most this long
+        timeout = read_timeout  # each read waits at most this long, and ...
+
+        def handle_one_request(self) -> None:
+            """... the whole request at most this long (``_Deadlines``)."""
+            deadlines = self.server.deadlines  # type: ignore[attr-defined]
+            deadlines.arm(self.connection, read_timeout)
+            try:
+                super().handle_one_request()
+            finally:
+                deadlines.disarm(self.connection)
 
         def _check(self) -> None:
             keep_alive = self._discard_body()
@@ -101,13 +112,53 @@ def _health(gateway: Gateway, path: str) -> tuple[int, list[tuple[str, str]], by
                     ("Content-Length", str(len(body)))], body
 
 
+class _Deadlines:
+    """One thread that shuts each connection down when its deadline passes (a timer per
+    connection would be a thread per connection)."""
+
+    TICK = 0.05
+
+    def __init__(self) -> None:
+        self._due: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name="authz-deadlines", daemon=True).start()
+
+    def arm(self, connection: socket.socket, seconds: float) -> None:
+        with self._lock:
+            self._due[connection] = time.monotonic() + seconds
+
+    def disarm(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._due.pop(connection, None)
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.TICK):
+            now = time.monotonic()
+            with self._lock:
+                expired = [c for c, due in self._due.items() if due <= now]
+                for connection in expired:
+                    del self._due[connection]
+            for connection in expired:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  max_connections: int) -> None:
-        super().__init__(address, handler)
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.deadlines = _Deadlines()  # before binding: a failed bind calls server_close
+        super().__init__(address, handler)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.deadlines.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """A connection over the limit gets a 503 and is closed at once: no thread for it."""

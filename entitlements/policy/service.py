@@ -106,10 +106,11 @@ def activate(session: Session, actor: Actor, number: int, *, reason: str,
 
 
 def _not_before_history(session: Session, now: datetime) -> datetime:
-    """``now``, or the newest activation's creation when that is later: a request that
-    waited for the policy lock read the time before another's activation was made, and
-    must not see that activation as scheduled for its future."""
-    newest = session.scalar(select(func.max(PolicyActivation.created_at)))
+    """``now``, or the time the newest immediate activation took effect when that is
+    later: a request that waited for the policy lock read the time before another's
+    activation was made, and must not take that activation for one scheduled ahead."""
+    newest = session.scalar(select(func.max(PolicyActivation.activate_at)).where(
+        PolicyActivation.activate_at <= PolicyActivation.created_at))
     return max(now, newest) if newest is not None else now
 
 

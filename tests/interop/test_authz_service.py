@@ -95,6 +95,25 @@ def test_a_request_that_trickles_is_cut_off(sdk):
         assert slow.recv(1024) == b"", "the service closed the connection"
 
 
+def test_a_request_that_trickles_a_byte_at_a_time_is_cut_off_too(sdk):
+    """Each byte comes within the read timeout; the whole request does not."""
+    with serving(sdk, read_timeout=0.3) as url, \
+            socket.create_connection(_address(url), timeout=5) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        slow.settimeout(0.05)
+        closed = False
+        for _ in range(200):  # at most 10 s of trickling
+            try:
+                closed = slow.recv(1024) == b""
+            except TimeoutError:
+                slow.sendall(b"X")
+                continue
+            except OSError:
+                closed = True
+            break
+        assert closed, "the service closed a connection that kept trickling"
+
+
 def test_connections_over_the_limit_are_answered_503_at_once(sdk):
     with serving(sdk, max_connections=2) as url:
         held = [socket.create_connection(_address(url), timeout=5) for _ in range(2)]
