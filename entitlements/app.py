@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .attestations.credential_status import CredentialStatus
 from .attestations.service import Verifiers
@@ -47,6 +48,9 @@ def create_app(
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    if settings.proxy_hops:  # the client's address and scheme as the proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops)
     app.extensions[EXTENSION] = build_services(settings, clock, db,
                                                remote_jwks or RemoteJwks())
     register(app)

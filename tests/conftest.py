@@ -118,11 +118,13 @@ def app(settings, clock: FrozenClock, db: Database):
 
 @pytest.fixture
 def make_app(settings, clock: FrozenClock, db: Database):
-    """Another app on the test database (``create_app``'s keyword arguments), closed after."""
+    """Another app on the test database (``create_app``'s keyword arguments, ``settings``
+    included), closed after."""
     made = []
 
     def make(**options):
-        made.append(create_app(settings, **{"clock": clock, "db": db, **options}))
+        chosen = options.pop("settings", settings)
+        made.append(create_app(chosen, **{"clock": clock, "db": db, **options}))
         return made[-1]
 
     yield make

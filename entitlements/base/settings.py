@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from marshmallow import Schema, ValidationError, validate, validates
 from marshmallow import fields as f
 
@@ -27,6 +29,7 @@ POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
 
 @dataclass(frozen=True)
 class Settings:
+    #: Defaults under ``home()``: the same database and keys from any directory.
     database_url: str = "sqlite:///var/entitlements.sqlite3"
     issuer: str = "http://127.0.0.1:8000"
     keys_dir: str = "keys"
@@ -50,6 +53,15 @@ class Settings:
     evidence_verified: str = ""
     evidence_trusted: str = "domain,lei,agreement"
     evidence_government_partner: str = "domain,lei,agreement"
+    #: Throttling: limits as "N/second;M/minute", counted in Redis when ``redis_url`` is set
+    #: (shared by every instance), in each process's memory otherwise.
+    rate_limits: bool = True
+    rate_limit_address: str = "100/second"
+    rate_limit_client: str = "50/second"
+    rate_limit_failures: str = "10/minute;100/hour"
+    redis_url: str = ""
+    #: Proxies in front whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    proxy_hops: int = 0
 
     def evidence_required(self, level: str) -> frozenset[str]:
         """The evidence kinds that must be verified before reaching trust ``level``."""
@@ -86,6 +98,21 @@ class _SettingsSchema(Schema):
     evidence_verified = f.String()
     evidence_trusted = f.String()
     evidence_government_partner = f.String()
+    rate_limits = f.Boolean()
+    rate_limit_address = f.String()
+    rate_limit_client = f.String()
+    rate_limit_failures = f.String()
+    redis_url = f.String(validate=validate.Regexp(r"^(rediss?|unix)://",
+                                                  error="must be a redis://, rediss:// or "
+                                                        "unix:// URL"))
+    proxy_hops = f.Integer(strict=False, validate=validate.Range(0, 5))
+
+    @validates("rate_limit_address", "rate_limit_client", "rate_limit_failures")
+    def _rate_limit(self, value: str, **_: Any) -> None:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValidationError("must be limits such as '10/minute;100/hour'") from None
 
     @validates("evidence_verified", "evidence_trusted", "evidence_government_partner")
     def _evidence(self, value: str, **_: Any) -> None:
@@ -121,6 +148,9 @@ def load_settings(
         if value is not None and value != "":
             raw[field.name] = value
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    where = home(environ)
+    raw.setdefault("database_url", f"sqlite:///{where / 'var' / 'entitlements.sqlite3'}")
+    raw.setdefault("keys_dir", str(where / "keys"))
     try:
         loaded = _SettingsSchema().load(raw)
     except ValidationError as error:
@@ -132,6 +162,20 @@ def load_settings(
             f"{PREFIX}JWKS_MAX_AGE ({settings.jwks_max_age}), or cached JWKS miss new keys"
         )
     return replace(settings, database_url=normalize_database_url(settings.database_url))
+
+
+def home(environ: Mapping[str, str]) -> Path:
+    """Where the default database (``var/``) and keys (``keys/``) live: ENTITLEMENTS_HOME;
+    else the source checkout this package runs from; else the user's data folder
+    ($XDG_DATA_HOME/entitlements, ~/.local/share/entitlements). Never the current
+    directory, so every command finds the same ones."""
+    if environ.get(PREFIX + "HOME"):
+        return Path(environ[PREFIX + "HOME"]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "entitlements").is_dir():
+        return checkout
+    data = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "entitlements"
 
 
 def normalize_database_url(url: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, health, limits, oauth, published
+from . import errors, health, limits, oauth, published, throttle
 from .admin import (
     audit,
     clients,
@@ -24,6 +24,7 @@ from .admin import (
     policy,
 )
 from .partner import attestations, explain
+from .services import EXTENSION
 
 BLUEPRINTS = (oauth, published, health, attestations, explain, organizations, evidence,
               persons, issuers, identity_providers, policy, clients, audit, openapi)
@@ -33,4 +34,5 @@ def register(app: Flask) -> None:
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
     limits.register(app)
+    throttle.install(app, app.extensions[EXTENSION].settings)
     errors.register(app)

@@ -153,7 +153,8 @@ def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     description = error.description or error.name
     if family() is Family.OAUTH:
-        code = "server_error" if status >= 500 else "invalid_request"
+        code = ("server_error" if status >= 500 else
+                "temporarily_unavailable" if status == 429 else "invalid_request")
         response = oauth_error(status, code, description)
     else:
         response = problem(status, error.name, description)

@@ -5,15 +5,12 @@ once by the error layer, with the client id the caller claimed (recorded, never 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
-import jwt
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from .callers import claimed_client_id, form_value
 from .errors import Family, FamilyBlueprint, audits_refusals
 from .guards import validate_form_request
 from .services import services
@@ -23,8 +20,8 @@ blueprint = FamilyBlueprint("oauth", __name__, url_prefix="/oauth", family=Famil
 
 def _refusal_details(response: Response) -> dict[str, Any]:
     body = response.get_json(silent=True) or {}
-    return {"claimed_client_id": _claimed_client_id(), "reason": body.get("reason"),
-            "grant_type": _form_value("grant_type")}
+    return {"claimed_client_id": claimed_client_id(), "reason": body.get("reason"),
+            "grant_type": form_value("grant_type")}
 
 
 @blueprint.post("/token")
@@ -48,36 +45,3 @@ def introspect() -> Response:
 def revoke() -> Response:
     validate_form_request(request)
     return services().oauth.create_endpoint_response("revocation")
-
-
-def _claimed_client_id() -> str | None:
-    """The client id a refused caller claimed to be: never trusted, only recorded."""
-    claimed = _form_value("client_id") or _basic_username()
-    if not claimed:
-        assertion = _form_value("client_assertion")
-        try:
-            claimed = jwt.decode(assertion or "", options={"verify_signature": False}).get("sub")
-        except jwt.InvalidTokenError:
-            claimed = None
-    return str(claimed)[:64] if claimed else None
-
-
-def _form_value(name: str) -> Any:
-    if request.mimetype != "application/x-www-form-urlencoded":
-        return None
-    try:
-        value = request.form.get(name)
-    except RequestEntityTooLarge:
-        return None
-    return value[:64] if isinstance(value, str) and name != "client_assertion" else value
-
-
-def _basic_username() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:], validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.split(":", 1)[0]

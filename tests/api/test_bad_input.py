@@ -55,6 +55,13 @@ class Ctx:
 
 
 @pytest.fixture
+def settings(settings):
+    """The table sends dozens of failed authentications from one address; throttling has
+    tests of its own (test_throttling)."""
+    return settings.with_overrides(rate_limit_failures="1000/minute")
+
+
+@pytest.fixture
 def ctx(client, admin, settings, clock) -> Ctx:
     admin.gateway()
     return Ctx(

@@ -115,9 +115,12 @@ def sandbox(root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def environment(root: Path, url: str) -> dict[str, str]:
-    """The shell a new user has: no ENTITLEMENTS_* of the test run, HOME in the sandbox."""
+    """The shell a new user has: no ENTITLEMENTS_* of the test run, HOME in the sandbox,
+    and the sandbox as the checkout whose var/ and keys/ hold the defaults (the package
+    itself is the real checkout's, installed in place)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENTITLEMENTS_")}
-    env.update(HOME=str(root), ENTITLEMENTS_ISSUER=url, PYTHONDONTWRITEBYTECODE="1")
+    env.update(HOME=str(root), ENTITLEMENTS_ISSUER=url, ENTITLEMENTS_HOME=str(root),
+               PYTHONDONTWRITEBYTECODE="1")
     return env
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from entitlements.base.errors import ConfigError
@@ -9,14 +11,24 @@ from entitlements.base.settings import Settings, load_settings, normalize_databa
 
 
 def test_defaults():
-    settings = load_settings({})
-    assert settings == Settings()
+    settings = load_settings({"ENTITLEMENTS_HOME": "/srv/entitlements"})
+    assert settings == Settings(database_url="sqlite:////srv/entitlements/var/entitlements.sqlite3",
+                                keys_dir="/srv/entitlements/keys")
     assert settings.issuer == "http://127.0.0.1:8000"
     assert settings.token_endpoint == "http://127.0.0.1:8000/oauth/token"
-    assert settings.database_url == "sqlite:///var/entitlements.sqlite3"
     assert (settings.signing_alg, settings.access_token_ttl) == ("ES256", 300)
     assert settings.key_prepublish_seconds >= settings.jwks_max_age
     assert (settings.max_body_bytes, settings.assertion_max_lifetime) == (65536, 3600)
+
+
+def test_default_paths_do_not_depend_on_the_current_directory(tmp_path, monkeypatch):
+    """From the source checkout, its var/ and keys/; wherever the command runs."""
+    checkout = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({})
+    assert settings.database_url == f"sqlite:///{checkout}/var/entitlements.sqlite3"
+    assert settings.keys_dir == str(checkout / "keys")
+    assert load_settings({"ENTITLEMENTS_KEYS_DIR": "mine"}).keys_dir == "mine"
 
 
 def test_values_are_read_and_typed():
@@ -38,7 +50,7 @@ def test_empty_values_mean_default_and_overrides_win():
                              access_token_ttl=120, keys_dir=None)
     assert settings.issuer == Settings.issuer
     assert settings.access_token_ttl == 120
-    assert settings.keys_dir == Settings.keys_dir
+    assert settings.keys_dir == load_settings({}).keys_dir
 
 
 @pytest.mark.parametrize(("name", "value"), [
