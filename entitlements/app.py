@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .attestations.credential_status import CredentialStatus
 from .attestations.service import Verifiers
 from .audit.refusals import RefusalLog
+from .base import logs
 from .base.actor import SYSTEM_ACTOR, Actor
 from .base.clock import Clock, SystemClock
 from .base.db import Database
@@ -33,6 +34,7 @@ from .tokens.ledger import TokenLedger
 from .tokens.status_lists import StatusListPublisher
 from .web import register
 from .web.asgi import BufferedWsgi
+from .web.observability import current_request_id
 from .web.services import EXTENSION, Services
 
 
@@ -62,6 +64,7 @@ def create_asgi_app() -> BufferedWsgi:
     behind a front that reads every body in full, bounded in size and time, before a thread
     runs the request."""
     settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format, current_request_id)
     return BufferedWsgi(create_app(settings), max_body=settings.max_body_bytes,
                         body_timeout=settings.body_timeout, threads=settings.server_threads)
 
@@ -86,7 +89,8 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
                                remote_jwks=remote_jwks, issuance=issuance, clients=clients,
                                resources=resources)
     return Services(
-        settings=settings, db=db, clock=clock, keys=keys, oauth=oauth, clients=clients,
+        settings=settings, db=db, clock=clock, keys=keys, key_store=store, oauth=oauth,
+        clients=clients,
         resources=resources, policies=policies, ledger=ledger,
         refusals=RefusalLog(db, clock),
         status_lists=StatusListPublisher(db, keys, settings, clock),

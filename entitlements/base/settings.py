@@ -50,6 +50,11 @@ class Settings:
     clock_leeway: int = 30
     id_token_max_lifetime: int = 86400
     log_level: str = "INFO"
+    #: ``text`` or ``json`` (one object per line); the access log is off unless asked for.
+    log_format: str = "text"
+    access_log: bool = False
+    #: Serve Prometheus metrics at /metrics (block it at the edge if it must stay inside).
+    metrics: bool = True
     evidence_verified: str = ""
     evidence_trusted: str = "domain,lei,agreement"
     evidence_government_partner: str = "domain,lei,agreement"
@@ -99,6 +104,9 @@ class _SettingsSchema(Schema):
     evidence_trusted = f.String()
     evidence_government_partner = f.String()
     rate_limits = f.Boolean()
+    log_format = f.String(validate=validate.OneOf(("text", "json")))
+    access_log = f.Boolean()
+    metrics = f.Boolean()
     rate_limit_address = f.String()
     rate_limit_client = f.String()
     rate_limit_failures = f.String()

@@ -11,6 +11,11 @@ will, each readable by this user only.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -18,6 +23,8 @@ from ..base.actor import SYSTEM_ACTOR, Actor
 from ..signing import service as signing
 from .context import CliContext, pass_cli
 
+#: prometheus-client's variable (not imported here: it must be set before the client is).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 #: The application factory granian's workers call.
 TARGET = "entitlements.app:create_asgi_app"
 #: A request line and headers larger than this are a 431 (or 414) from granian itself.
@@ -46,7 +53,26 @@ def command(cli: CliContext, host: str, port: int, workers: int, threads: int | 
         signing.check_key_store(session, cli.key_store, cli.clock.now())
     cli.db.dispose()
     click.echo(f"issuer: {settings.issuer}  (listening on http://{host}:{port})")
-    _granian(host, port, workers, settings.header_timeout, settings.log_level).serve()
+    with _metrics_folder():
+        _granian(host, port, workers, settings.header_timeout, settings.log_level).serve()
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """Where the workers' metrics meet (prometheus-client's multiprocess mode): the
+    operator's PROMETHEUS_MULTIPROC_DIR, emptied of an earlier run's samples, or a folder of
+    this instance's own, removed when it stops. Set before any worker imports the client."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="entitlements-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _granian(host: str, port: int, workers: int, header_timeout: float, log_level: str):

@@ -4,7 +4,9 @@ HTTP service, or an nginx ``auth_request`` target. Any path; the token in
 200 names the model to use in ``X-Entitlements-Model`` (the fallback included); 401
 carries WWW-Authenticate for a bad token; 403 is a denial; 503 (with Retry-After) means the
 issuer's documents cannot be had yet. ``GET /healthz`` (the process lives) and
-``GET /readyz`` (it has fresh documents) answer for the service itself.
+``GET /readyz`` (it has fresh documents) answer for the service itself, and ``GET /metrics``
+counts decisions by outcome and reason when prometheus-client is installed
+(``pip install 'entitlements[authz]'``).
 
 Bounded: at most ``max_connections`` at once (more are answered 503 and closed), and a
 connection whose whole request (line, headers, body) has not arrived ``read_timeout`` seconds
@@ -37,7 +39,14 @@ MAX_DRAINED_BODY = 64 * 1024
 connection stays usable; a larger or chunked one ends the connection instead."""
 READ_TIMEOUT = 5.0
 MAX_CONNECTIONS = 512
-HEALTH_PATHS = ("/healthz", "/readyz")
+HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")
+try:  # optional: the SDK itself needs only PyJWT and cryptography
+    import prometheus_client
+except ImportError:  # pragma: no cover - exercised where the extra is not installed
+    prometheus_client = None  # type: ignore[assignment]
+DECISIONS = prometheus_client.Counter(
+    "entitlements_gateway_decisions", "Decisions, by outcome and reason.",
+    ["outcome", "reason"]) if prometheus_client else None
 
 
 def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
@@ -76,6 +85,8 @@ def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
             model = self.headers.get(MODEL_HEADER) or parse_qs(
                 urlsplit(self.path).query).get("model", [""])[0]
             decision = gateway.decide(bearer(self.headers.get("Authorization")), model)
+            if DECISIONS is not None:
+                DECISIONS.labels(decision.outcome, decision.reason or "none").inc()
             if decision.allowed:
                 return 200, [*decision_headers(decision), ("Content-Length", "0")], b""
             return refusal(decision)
@@ -104,12 +115,24 @@ def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
 
 
 def _health(gateway: Gateway, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    if path == "/metrics":
+        return _metrics()
     ready = gateway.ready
     status = 200 if path == "/healthz" or ready else 503
     body = json.dumps({"status": "ok" if status == 200 else "not_ready",
                        "ready": ready}).encode()
     return status, [("Content-Type", "application/json"),
                     ("Content-Length", str(len(body)))], body
+
+
+def _metrics() -> tuple[int, list[tuple[str, str]], bytes]:
+    if prometheus_client is None:
+        body = b'{"error": "not_found", "reason": "install prometheus-client for /metrics"}'
+        return 404, [("Content-Type", "application/json"),
+                     ("Content-Length", str(len(body)))], body
+    body = prometheus_client.generate_latest()
+    return 200, [("Content-Type", prometheus_client.CONTENT_TYPE_LATEST),
+                 ("Content-Length", str(len(body)))], body
 
 
 class _Deadlines:

@@ -16,6 +16,7 @@ from ..attestations.citizenship import (
 from ..base.clock import Clock
 from ..base.db import Database
 from ..base.errors import TemporarilyUnavailable
+from ..base.metrics import TOKENS_ISSUED
 from ..base.remote_jwks import RemoteJwks
 from ..base.settings import Settings
 from ..identity_providers import exchange
@@ -72,7 +73,8 @@ class Issuance:
     def issue_for_client(self, caller: Caller, granted: Entitlement) -> SignedToken:
         """A token about the caller's organization (client credentials)."""
         return self._issue(self._subject(caller, granted, subject=caller.client_id,
-                                         organization_citizenship=caller.subject.citizenship))
+                                         organization_citizenship=caller.subject.citizenship),
+                           grant="client_credentials")
 
     def has_identity_provider(self, organization_id: str) -> bool:
         with self.db.sessions() as session:
@@ -111,7 +113,7 @@ class Issuance:
             return self._issue(self._subject(
                 caller, granted, subject=person.id, actor=caller.client_id,
                 citizenship=citizenship.held, vouched_by=citizenship.vouched_by,
-                identity_provider_id=id_token.provider.id))
+                identity_provider_id=id_token.provider.id), grant="token_exchange")
         except TemporarilyUnavailable:  # "retry" must then work with the same ID token
             with self.db.transaction() as session:
                 exchange.release(session, id_token)
@@ -124,11 +126,12 @@ class Issuance:
             policy_version=granted.policy.version, max_lifetime=granted.max_lifetime,
             **who)  # type: ignore[arg-type]
 
-    def _issue(self, who: TokenSubject) -> SignedToken:
+    def _issue(self, who: TokenSubject, *, grant: str) -> SignedToken:
         slot = self.status_slots.allocate()
         status = StatusRef(slot.list_id, slot.idx, status_list_uri(self.settings, slot.list_id))
         signed = sign_token(self.keys.get(), who, issuer=self.settings.issuer,
                             now=self.clock.now(),
                             ttl=timedelta(seconds=self.settings.access_token_ttl), status=status)
         self.ledger.record(signed.record(who))
+        TOKENS_ISSUED.labels(grant).inc()
         return signed

@@ -19,6 +19,7 @@ from ..audit.streams import WriterPool, writer_for
 from ..base.clock import Clock
 from ..base.db import Database
 from ..base.errors import TemporarilyUnavailable
+from ..base.metrics import LEDGER_WRITE_SECONDS
 from .ledger_writer import token_batch
 
 log = logging.getLogger("entitlements.ledger")
@@ -68,7 +69,7 @@ class TokenLedger:
         """Return once the token's record and its ``grant.issued`` event are committed."""
         before, params = token_batch([token.row()])
         try:
-            with self._pool.writer() as writer:
+            with self._pool.writer() as writer, LEDGER_WRITE_SECONDS.time():
                 writer.write([token.issued_event()], before=before, params=params)
         except TemporarilyUnavailable:
             raise

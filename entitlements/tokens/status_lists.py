@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ..base.cache import TTLCache
 from ..base.clock import Clock
 from ..base.db import Database
+from ..base.metrics import STATUS_LIST_REBUILD_SECONDS, STATUS_LIST_REBUILDS
 from ..base.published import Published, document_etag, validity
 from ..base.settings import Settings
 from ..kernel.status_list import INVALID, STATUS_LIST, STATUS_LIST_TYP, TTL, StatusList
@@ -50,6 +51,12 @@ class StatusListPublisher:
         self._built.invalidate()
 
     def _publish(self, list_id: int) -> Published | None:
+        with STATUS_LIST_REBUILD_SECONDS.time():
+            published = self._rebuild(list_id)
+        STATUS_LIST_REBUILDS.inc()
+        return published
+
+    def _rebuild(self, list_id: int) -> Published | None:
         bits = self._bits(list_id)
         if bits is None:
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, health, limits, oauth, published, throttle
+from . import errors, health, limits, oauth, observability, published, throttle
 from .admin import (
     audit,
     clients,
@@ -31,8 +31,10 @@ BLUEPRINTS = (oauth, published, health, attestations, explain, organizations, ev
 
 
 def register(app: Flask) -> None:
+    settings = app.extensions[EXTENSION].settings
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
+    observability.register(app, access=settings.access_log)
     limits.register(app)
-    throttle.install(app, app.extensions[EXTENSION].settings)
+    throttle.install(app, settings)
     errors.register(app)

@@ -20,6 +20,7 @@ from ..policy.snapshot import PolicySnapshotPublisher
 from ..policy.store import PolicyStore
 from ..resources.directory import ResourceDirectory
 from ..signing.keyring import KeyRingCache
+from ..signing.keystore import KeyStore
 from ..tokens.ledger import TokenLedger
 from ..tokens.status_lists import StatusListPublisher
 
@@ -32,6 +33,7 @@ class Services:
     db: Database
     clock: Clock
     keys: KeyRingCache
+    key_store: KeyStore
     oauth: EntitlementsServer
     clients: ClientDirectory
     resources: ResourceDirectory

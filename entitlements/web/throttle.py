@@ -25,6 +25,7 @@ from flask import Flask, Response, g
 from flask_limiter import Limiter, RequestLimit
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..base.metrics import THROTTLED
 from ..base.settings import Settings
 from .callers import claimed_client_id, source_address
 from .services import services
@@ -122,6 +123,7 @@ class BreachAudit:
     def __call__(self, limit: RequestLimit) -> None:
         g.retry_after = max(1, limit.reset_at - int(time.time()))
         scope = _scope(limit.key)
+        THROTTLED.labels(scope).inc()
         if self._first(limit.key):
             services().refusals.record(
                 actor=f"address:{source_address()}", action="request.throttled",

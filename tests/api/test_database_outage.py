@@ -64,5 +64,10 @@ def test_every_family_answers_a_retryable_503_and_recovers(outage, partner, capl
     assert "database error on POST /oauth/token" in logged
     assert partner.client_secret not in logged and "[parameters" not in logged
     assert "sha256$" not in logged
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.get_json()["checks"]["database"]["ok"] is False
+    assert client.get("/healthz").status_code == 200
     bring_back()
     assert client.post("/oauth/token", **token).status_code == 200, "recovered on its own"
+    assert client.get("/readyz").status_code == 200

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.helpers import eventually
 from tests.support.live import free_port
@@ -26,11 +27,11 @@ def _environment(db_url: str, keys_dir: Path, **extra: str) -> dict[str, str]:
             "ENTITLEMENTS_KEYS_DIR": str(keys_dir), **extra}
 
 
-def _serve(environment: dict[str, str], port: int) -> subprocess.Popen:
+def _serve(environment: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "entitlements.cli", "serve", "--port", str(port),
-         "--workers", "1"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+         "--workers", str(workers)], env=environment, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
 
 
 def _answers(url: str) -> bool:
@@ -134,6 +135,32 @@ def test_a_normal_request_on_a_kept_connection_after_a_refusal_works(served):
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert (refused.status_code, refused.headers["Connection"]) == (413, "close")
     assert session.get(served + "/healthz", timeout=5).status_code == 200
+
+
+def test_metrics_add_up_every_workers_requests(db_url, keys_dir):
+    port = free_port()
+    process = _serve(_environment(db_url, keys_dir), port, workers=2)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert eventually(lambda: _answers(url) or process.poll() is not None, timeout=30)
+        before = _healthz_count(url)
+        for _ in range(20):  # each on a new connection: both workers take some
+            assert requests.get(url + "/healthz", timeout=5,
+                                headers={"Connection": "close"}).status_code == 200
+        assert _healthz_count(url) == before + 20
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+def _healthz_count(url: str) -> float:
+    text = requests.get(url + "/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (sample.name == "entitlements_request_seconds_count"
+                    and sample.labels.get("endpoint") == "health.healthz"):
+                return sample.value
+    return 0.0
 
 
 def _entitlements(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -86,6 +86,10 @@ def test_readiness_follows_the_issuers_documents(sdk, outage, live_server, world
         assert requests.get(url + "/readyz", timeout=5).json() == {"status": "ok",
                                                                    "ready": True}
         assert ask(url, token).status_code == 200
+        metrics = requests.get(url + "/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert ('entitlements_gateway_decisions_total{outcome="deny",reason="issuer_unavailable"}'
+                in metrics.text)
 
 
 def test_a_request_that_trickles_is_cut_off(sdk):
