@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller's config (see migrations_check)."""
+"""Alembic environment: the URL comes from the caller's config (see entitlements.base.migrations)."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool

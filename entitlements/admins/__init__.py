@@ -1,1 +1,1 @@
-"""The admin API: named admins authenticated by API keys, and the /admin blueprint."""
+"""The admin API: named admins and their API keys (the /admin routes are in web/admin)."""

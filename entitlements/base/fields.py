@@ -24,3 +24,15 @@ def in_utc_range(moment: datetime, error: type[Exception]) -> datetime:
     except OverflowError:
         raise error("the time is out of range once converted to UTC") from None
     return moment
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: not 0 and 1, not "yes" or "true"."""
+
+    truthy = frozenset({True})
+    falsy = frozenset({False})
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..base.actor import Actor
+from ..base.secrets import check_secret
 from ..clients import service as clients
 from ..clients.models import OAuthClient
 from ..operations import policy as operations
@@ -18,6 +23,8 @@ from ..resources.models import ResourceServer
 from .context import CliContext, emit, json_option, pass_cli
 
 DEMO_ORG = "Demo Partner"
+#: Where the demo client's credentials are kept between runs (in the key folder, 0600).
+CREDENTIALS = "demo-client.json"
 DEMO_GATEWAY = "https://gateway.demo.invalid/models"
 #: The demo's model catalog: a public model, a restricted one falling back to it, and an
 #: early-access one falling back to the restricted one; ``public`` is open to every verified
@@ -31,26 +38,58 @@ DEMO_CATALOG = {
 
 
 @click.command("demo")
+@click.option("--rotate", is_flag=True, help="Give the demo client a new secret.")
 @json_option
 @pass_cli
-def command(cli: CliContext, as_json: bool) -> None:
-    """Create (or reuse) the demo organization and client; print a fresh secret."""
+def command(cli: CliContext, rotate: bool, as_json: bool) -> None:
+    """Create (or reuse) the demo organization and client, and print its credentials: the
+    same secret every run (kept in the key folder), a new one with --rotate."""
     actor = cli.actor()
+    kept = Path(cli.settings.keys_dir) / CREDENTIALS
     with cli.transaction() as session:
         org = _demo_org(session, actor)
         _demo_catalog(session, actor)
         _demo_gateway(session, actor)
         client_id = _demo_client_id(session, actor, org.id)
-        secret = clients.rotate_secret(session, actor, client_id).client_secret
+        secret = None if rotate else _kept_secret(session, kept, client_id)
+        fresh = secret is None
+        if fresh:
+            secret = clients.rotate_secret(session, actor, client_id).client_secret
+    if fresh:  # kept once it is committed
+        _keep(kept, client_id, secret)
     issuer = cli.settings.issuer
     curl = (f"curl -s -u '{client_id}:{secret}' -d grant_type=client_credentials "
             f"-d scope=tier:public {issuer}/oauth/token")
     data = {"issuer": issuer, "organization_id": org.id, "client_id": client_id,
-            "client_secret": secret, "resource": DEMO_GATEWAY, "curl": curl}
+            "client_secret": secret, "resource": DEMO_GATEWAY, "curl": curl,
+            "kept_in": str(kept)}
     human = "\n".join([f"issuer:        {issuer}", f"organization:  {org.id} ({DEMO_ORG})",
                        f"client_id:     {client_id}", f"client_secret: {secret}",
+                       f"  (kept in {kept}; entitlements demo --rotate makes a new one)",
                        "get a token:", f"  {curl}"])
     emit(as_json, data, human)
+
+
+def _kept_secret(session: Session, kept: Path, client_id: str) -> str | None:
+    """The kept secret, if it is still this client's."""
+    try:
+        stored = json.loads(kept.read_text())
+    except (OSError, ValueError):
+        return None
+    client = session.get(OAuthClient, client_id)
+    secret = stored.get("client_secret") if isinstance(stored, dict) else None
+    if (client is None or stored.get("client_id") != client_id or not isinstance(secret, str)
+            or not client.secret_hash or not check_secret(secret, client.secret_hash)):
+        return None
+    return secret
+
+
+def _keep(kept: Path, client_id: str, secret: str) -> None:
+    kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump({"client_id": client_id, "client_secret": secret}, out)
+    kept.chmod(0o600)
 
 
 def _demo_org(session: Session, actor: Actor) -> Organization:

@@ -3,7 +3,6 @@ from datetime import datetime
 import click
 from sqlalchemy.orm import Session
 
-from ..base.clock import SystemClock
 from ..operations import organizations as operations
 from ..organizations import evidence
 from ..organizations import service as organizations
@@ -39,7 +38,7 @@ def create_command(cli: CliContext, name: str, trust_level: str, country: str | 
     """Onboard a verified organization in one step (one admin vouches for it)."""
     with cli.transaction() as session:
         org = organizations.create(session, cli.actor(), name, trust_level, country)
-        _emit_org(session, org, as_json, f"created organization {org.id} ({org.name})")
+        _emit_org(cli, session, org, as_json, f"created organization {org.id} ({org.name})")
 
 
 @command.command("apply")
@@ -51,7 +50,7 @@ def apply_command(cli: CliContext, name: str, country: str | None, as_json: bool
     """Record an application (status applied, trust unverified)."""
     with cli.transaction() as session:
         org = organizations.apply(session, cli.actor(), name, country)
-        _emit_org(session, org, as_json, f"organization {org.id} ({org.name}) applied")
+        _emit_org(cli, session, org, as_json, f"organization {org.id} ({org.name}) applied")
 
 
 def _lifecycle_command(action: str, summary: str) -> None:
@@ -64,7 +63,7 @@ def _lifecycle_command(action: str, summary: str) -> None:
         with cli.transaction() as session:
             org = operations.move(session, cli.actor(), org_id, action, reason,
                                      required=cli.settings.evidence_required("verified"))
-            _emit_org(session, org, as_json, f"organization {org.id} is now {org.status}")
+            _emit_org(cli, session, org, as_json, f"organization {org.id} is now {org.status}")
 
 
 for _action, _summary in (
@@ -103,7 +102,7 @@ def approve_trust_command(cli: CliContext, request_id: str, reason: str, as_json
         level = organizations.get_trust_request(session, request_id).level
         org = organizations.approve_trust(session, cli.actor(), request_id, reason,
                                           required=cli.settings.evidence_required(level))
-        _emit_org(session, org, as_json, f"organization {org.id} is now {org.trust_level}")
+        _emit_org(cli, session, org, as_json, f"organization {org.id} is now {org.trust_level}")
 
 
 @command.command("reject-trust")
@@ -130,7 +129,7 @@ def lower_trust_command(cli: CliContext, org_id: str, level: str, reason: str,
     """Lower an organization's trust (one admin suffices)."""
     with cli.transaction() as session:
         org = operations.lower_trust(session, cli.actor(), org_id, level, reason)
-        _emit_org(session, org, as_json, f"organization {org.id} is now {org.trust_level}")
+        _emit_org(cli, session, org, as_json, f"organization {org.id} is now {org.trust_level}")
 
 
 @command.command("trust-requests")
@@ -186,7 +185,7 @@ def show_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     """One organization with its tiers."""
     with cli.transaction() as session:
         org = organizations.get(session, org_id)
-        data = _dump(session, org)
+        data = _dump(session, org, cli.clock.now())
     emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
@@ -201,7 +200,7 @@ def grant_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str 
     """Entitle an organization to a tier."""
     with cli.transaction() as session:
         policy.grant_tier(session, cli.actor(), org_id, tier, on_pending)
-        _emit_org(session, organizations.get(session, org_id), as_json,
+        _emit_org(cli, session, organizations.get(session, org_id), as_json,
                   f"organization {org_id} may now use tier {tier}")
 
 
@@ -216,18 +215,19 @@ def revoke_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str
     """Take a tier away from an organization."""
     with cli.transaction() as session:
         policy.revoke_tier(session, cli.actor(), org_id, tier, on_pending)
-        _emit_org(session, organizations.get(session, org_id), as_json,
+        _emit_org(cli, session, organizations.get(session, org_id), as_json,
                   f"organization {org_id} may no longer use tier {tier}")
 
 
-def _dump(session: Session, org: Organization) -> dict:
-    listed = policy.allowlisted_tiers(session, SystemClock().now())
+def _dump(session: Session, org: Organization, now: datetime) -> dict:
+    listed = policy.allowlisted_tiers(session, now)
     return dump_organization(org, listed.get(org.id, []))
 
 
-def _emit_org(session: Session, org: Organization, as_json: bool, human: str) -> None:
+def _emit_org(cli: CliContext, session: Session, org: Organization, as_json: bool,
+              human: str) -> None:
     session.flush()
-    emit(as_json, _dump(session, org), human)
+    emit(as_json, _dump(session, org, cli.clock.now()), human)
 
 
 @command.command("evidence")
@@ -267,7 +267,16 @@ def check_domain_command(cli: CliContext, evidence_id: str, as_json: bool) -> No
     with cli.transaction() as session:
         found = evidence.check_domain(session, cli.actor(), evidence_id, DnsPythonResolver())
         data = EvidenceSchema().dump(found)
-    emit(as_json, data, f"domain {data['value']}: {data['status']}")
+    if data["status"] == "verified":
+        emit(as_json, data, f"domain {data['value']}: verified")
+        return
+    details = data["details"]
+    reason = (f"domain {data['value']}: check failed: no TXT record at {details['record']} "
+              f"holds \"{details['value']}\" (yet); publish it and check again")
+    if as_json:
+        emit(as_json, data, reason)
+        raise SystemExit(1)
+    raise click.ClickException(reason)
 
 
 @command.command("check-lei")

@@ -1,6 +1,6 @@
 import click
 
-from ..tokens import revocation
+from ..operations import tokens
 from .context import CliContext, emit, json_option, pass_cli
 
 
@@ -22,7 +22,8 @@ def revoke_command(cli: CliContext, organization_id: str | None, client_id: str 
     """Revoke every live token of an organization, a client, a person or a tier (filters
     combine); gateways polling the status lists see it within seconds."""
     with cli.transaction() as session:
-        count = revocation.revoke(session, cli.actor(), reason=reason,
-                                  organization_id=organization_id, client_id=client_id,
-                                  subject=person_id, tier=tier)
-    emit(as_json, {"revoked": count}, f"{count} token(s) revoked")
+        count = tokens.revoke_matching(session, cli.actor(), reason=reason,
+                                       organization_id=organization_id, client_id=client_id,
+                                       person_id=person_id, tier=tier)
+    emit(as_json, {"revoked": count}, f"{count} token(s) revoked" if count else
+         "no live token matches those filters; nothing revoked")

@@ -3,7 +3,8 @@
 Depends on the shared kernel (``entitlements.kernel``), the standard library, PyJWT (to read
 JWKs) and cryptography; never on Flask or SQLAlchemy. A gateway installs it alone.
 
-- ``gateway``: ``Gateway``, the decision, its caches and lifecycle
+- ``gateway``: ``Gateway``, its caches and lifecycle
+- ``decisions``: the answer of ``Gateway.decide`` (allow, fallback or deny, with a reason)
 - ``tokens``: token verification and claim checks
 - ``documents``: the JWKS, the policy snapshot and the status lists, kept fresh
 - ``poller``: the background refresh thread

@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..base.fields import AwareDateTime
+from ..base.fields import AwareDateTime, StrictBoolean
 from . import service
 
 REASON = validate.Length(1, 500)
@@ -47,7 +47,7 @@ class VersionCreateSchema(Schema):
     base_version = fields.Integer(required=True, strict=True, metadata={
         "description": ("The version the change builds on: the latest you read (or, with "
                         "on_active, the active one). Any other is stale (409).")})
-    on_active = fields.Boolean(load_default=False, metadata={
+    on_active = StrictBoolean(load_default=False, metadata={
         "description": ("Build on the active version, leaving out versions scheduled for "
                         "later (an urgent change).")})
     reason = fields.String(required=True, validate=REASON)
@@ -56,7 +56,7 @@ class VersionCreateSchema(Schema):
         "description": "An RFC 7396 merge patch applied to base_version's document."})
     activate_at = AwareDateTime(load_default=None, metadata={
         "description": "Activate at this time (not in the past)."})
-    activate_now = fields.Boolean(load_default=False)
+    activate_now = StrictBoolean(load_default=False)
     on_pending = ON_PENDING
 
     @validates_schema
@@ -74,7 +74,7 @@ class ActivateSchema(Schema):
     reason = fields.String(required=True, validate=REASON)
     at = AwareDateTime(load_default=None)
     on_pending = ON_PENDING
-    revoke_disallowed = fields.Boolean(load_default=False, metadata={
+    revoke_disallowed = StrictBoolean(load_default=False, metadata={
         "description": "Re-imposition: activate now and revoke every live token the version "
                        "no longer allows (one audited event)."})
 

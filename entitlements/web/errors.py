@@ -47,11 +47,20 @@ class Family(StrEnum):
 
 
 class FamilyBlueprint(Blueprint):
-    """A blueprint whose errors answer in its family's format."""
+    """A blueprint whose errors answer in its family's format; with ``no_store``, no answer
+    of it may be cached (RFC 6749 section 5.1: they carry tokens, or say why not)."""
 
-    def __init__(self, name: str, import_name: str, *, family: Family, **options: Any) -> None:
+    def __init__(self, name: str, import_name: str, *, family: Family, no_store: bool = False,
+                 **options: Any) -> None:
         super().__init__(name, import_name, **options)
         self.family = family
+        if no_store:
+            self.after_request(_no_store)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def audits_refusals(action: str, details: Callable[[Response], dict[str, Any]] | None = None,

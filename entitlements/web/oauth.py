@@ -15,7 +15,8 @@ from .errors import Family, FamilyBlueprint, audits_refusals
 from .guards import validate_form_request
 from .services import services
 
-blueprint = FamilyBlueprint("oauth", __name__, url_prefix="/oauth", family=Family.OAUTH)
+blueprint = FamilyBlueprint("oauth", __name__, url_prefix="/oauth", family=Family.OAUTH,
+                            no_store=True)
 
 
 def _refusal_details(response: Response) -> dict[str, Any]:

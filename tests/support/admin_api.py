@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
+from entitlements.audit.service import STREAM_OPENED
 from entitlements.base.actor import Actor
 from entitlements.policy.models import PolicyActivation, PolicyVersion
 from entitlements.tokens.models import IssuedToken
@@ -101,12 +102,14 @@ class Api:
         return [r for r in rows if action is None or r.action == action]
 
     def written(self) -> tuple[int, int, int, int]:
-        """How many versions, activations, main audit events and revoked tokens exist."""
+        """How many versions, activations, main audit events (not the announcements of the
+        streams refusals open as they first write) and revoked tokens exist."""
         with self.db.sessions() as session:
             return (session.scalar(select(func.count()).select_from(PolicyVersion)),
                     session.scalar(select(func.count()).select_from(PolicyActivation)),
                     session.scalar(select(func.count()).select_from(AuditEvent)
-                                   .where(AuditEvent.stream == "main")),
+                                   .where(AuditEvent.stream == "main",
+                                          AuditEvent.action != STREAM_OPENED)),
                     session.scalar(select(func.count()).select_from(IssuedToken)
                                    .where(IssuedToken.revoked_at.is_not(None))))
 

@@ -1,4 +1,4 @@
-"""The Token Status List encoding and its signed token (entitlements.gateway.status_list)."""
+"""The Token Status List encoding and its signed token (entitlements.kernel.status_list)."""
 
 from __future__ import annotations
 

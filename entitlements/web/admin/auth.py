@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import Response, g, request
 from marshmallow import Schema
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,9 @@ class UnsupportedMediaType(ProblemError):
 
 
 def admin_blueprint(name: str, import_name: str) -> FamilyBlueprint:
-    return FamilyBlueprint(name, import_name, url_prefix="/admin", family=Family.PROBLEM)
+    blueprint = FamilyBlueprint(name, import_name, url_prefix="/admin", family=Family.PROBLEM)
+    blueprint.after_request(_audit_admin_refusal)
+    return blueprint
 
 
 def database() -> Database:
@@ -93,6 +95,22 @@ class InvalidCharacter(ProblemError):
     def __init__(self, where: str) -> None:
         super().__init__(f"{where} holds a NUL character, which is not allowed")
         self.members = {"errors": {where: ["a NUL character is not allowed"]}}
+
+
+def _audit_admin_refusal(response: Response) -> Response:
+    """An authenticated admin's refused request (400, 403, 404, 409, ...) is audited with
+    the admin's name, the problem's code and the fields it names; never the body, which
+    may hold a secret or a key."""
+    if 400 <= response.status_code < 500 and g.get("admin"):
+        body = response.get_json(silent=True) or {}
+        code = str(body.get("type", "")).rsplit(":", 1)[-1] or str(response.status_code)
+        details: dict[str, Any] = {"method": request.method, "path": request.path[:200],
+                                   "status": response.status_code}
+        if isinstance(body.get("errors"), dict):
+            details["fields"] = sorted(body["errors"])[:20]
+        services().refusals.record(actor=f"admin:{g.admin}", action="admin.refused",
+                                   reason=code, details=details)
+    return response
 
 
 def _audit_refusal(why: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
+from ...base.fields import StrictBoolean
 from ...clients import service as clients
 from ...clients.models import AuthMethod
 from ...clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
@@ -23,7 +24,7 @@ class ClientCreateSchema(Schema):
     jwks_uri = fields.String(load_default=None, validate=validate.Length(1, 500))
     default_tiers = fields.List(fields.String(validate=validate.Length(1, 64)),
                                 load_default=None, validate=validate.Length(max=50))
-    may_introspect = fields.Boolean(load_default=False)
+    may_introspect = StrictBoolean(load_default=False)
 
 
 class RevokeSchema(Schema):

@@ -192,14 +192,38 @@ def build_spec(issuer: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, body, status, response, many in OPERATIONS:
         paths.setdefault(path, {})[method] = _operation(summary, body, status, response, many,
-                                                        path)
+                                                        path, method)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
+#: What any operation can answer: a malformed request, no valid admin key, a body over the
+#: limit, throttling, the database out of reach.
+COMMON_ERRORS = (400, 401, 413, 429, 503)
+#: Operations that read and change nothing that can conflict (every other write can 409).
+NEVER_CONFLICT = frozenset({"/admin/policy/versions/{number}/dry-run", "/admin/policy/explain",
+                            "/admin/tokens/revoke"})
+#: The two-person rule: the admin who asked may not approve.
+FORBIDDEN = frozenset({"/admin/trust-requests/{request_id}/approve"})
+
+
+def error_statuses(method: str, path: str, has_body: bool) -> list[int]:
+    """Every error status the operation can answer."""
+    statuses = set(COMMON_ERRORS)
+    if has_body:
+        statuses.add(415)  # not application/json
+    if _path_names(path) or method != "get":
+        statuses.add(404)  # an unknown id in the path or the body
+    if method != "get" and path not in NEVER_CONFLICT:
+        statuses.add(409)
+    if path in FORBIDDEN:
+        statuses.add(403)
+    return sorted(statuses)
+
+
 def _operation(summary: str, body: Any, status: int, response: Any, many: bool,
-               path: str) -> dict[str, Any]:
+               path: str, method: str) -> dict[str, Any]:
     schema: Any = {"type": "array", "items": response} if many else response
     operation: dict[str, Any] = {
         "summary": summary,
@@ -209,8 +233,8 @@ def _operation(summary: str, body: Any, status: int, response: Any, many: bool,
                        for name in _path_names(path)],
         "responses": {str(status): {"description": "OK", "content": {
             "application/json": {"schema": schema}}},
-            **{code: {"$ref": "#/components/responses/Problem"}
-               for code in ("400", "401", "404", "409", "415", "503")}},
+            **{str(code): {"$ref": "#/components/responses/Problem"}
+               for code in error_statuses(method, path, body is not None)}},
     }
     if body is not None:
         operation["requestBody"] = {"required": True,

@@ -6,6 +6,7 @@ from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
+from ...base.fields import StrictBoolean
 from ...operations import organizations as operations
 from ...organizations import service as organizations
 from ...organizations.lifecycle import TRANSITIONS
@@ -23,7 +24,7 @@ REASON = fields.String(required=True, validate=validate.Length(1, 500))
 class OrganizationCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2}$"))
-    onboard = fields.Boolean(load_default=False, metadata={
+    onboard = StrictBoolean(load_default=False, metadata={
         "description": "true: verified at once by this admin; false: an application"})
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from ...operations import policy as operations
+from ...operations import tokens
 from ...policy import impact, service
 from ...policy.explain import SubjectRef, explain
 from ...policy.schemas import (
@@ -23,7 +24,6 @@ from ...policy.schemas import (
     VersionCreatedSchema,
     VersionCreateSchema,
 )
-from ...tokens import revocation
 from ..services import services
 from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
 
@@ -124,8 +124,8 @@ def explain_decision() -> Response:
 def revoke_tokens() -> Response:
     body = json_body(RevokeTokensSchema())
     with transaction() as session:
-        count = revocation.revoke(session, actor(), reason=body["reason"],
-                                  organization_id=body["organization_id"],
-                                  client_id=body["client_id"], subject=body["person_id"],
-                                  tier=body["tier"])
+        count = tokens.revoke_matching(session, actor(), reason=body["reason"],
+                                       organization_id=body["organization_id"],
+                                       client_id=body["client_id"],
+                                       person_id=body["person_id"], tier=body["tier"])
     return jsonify(revoked=count)

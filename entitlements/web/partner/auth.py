@@ -13,7 +13,7 @@ from ..services import services
 
 
 def partner_blueprint(name: str, import_name: str) -> FamilyBlueprint:
-    return FamilyBlueprint(name, import_name, family=Family.PROBLEM)
+    return FamilyBlueprint(name, import_name, family=Family.PROBLEM, no_store=True)
 
 
 def authenticated_client(endpoint: str) -> ClientRecord:
