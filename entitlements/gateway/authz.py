@@ -172,6 +172,9 @@ class _Deadlines:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: The listen backlog (socketserver's default is 5): a burst of new connections waits
+    #: in the kernel instead of being dropped and retried a second later.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  max_connections: int) -> None:
