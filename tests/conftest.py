@@ -25,9 +25,12 @@ from entitlements.models import Base
 from tests.support.factories import Admin, Partner
 from tests.support.live import LiveServer, free_port
 
-POSTGRES_URL = normalize_database_url(
+#: Each pytest-xdist worker has a PostgreSQL database of its own: ``test_gw0``, ``test_gw1``...
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+BASE_POSTGRES_URL = normalize_database_url(
     os.environ.get("ENTITLEMENTS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
+POSTGRES_URL = f"{BASE_POSTGRES_URL}_{WORKER}" if WORKER else BASE_POSTGRES_URL
 #: ``./scripts/test --fast`` sets ENTITLEMENTS_TEST_BACKENDS=sqlite; CI runs both.
 BACKENDS = os.environ.get("ENTITLEMENTS_TEST_BACKENDS", "sqlite,postgresql").split(",")
 
@@ -41,6 +44,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_seed() -> dict[str, list[dict]]:
+    _create_worker_database()
     engine = create_engine(POSTGRES_URL)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -52,6 +56,18 @@ def postgres_seed() -> dict[str, list[dict]]:
                 for t in Base.metadata.sorted_tables}
     engine.dispose()
     return seed
+
+
+def _create_worker_database() -> None:
+    if POSTGRES_URL == BASE_POSTGRES_URL:
+        return
+    name = POSTGRES_URL.rsplit("/", 1)[1]
+    engine = create_engine(BASE_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                             {"name": name}) is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

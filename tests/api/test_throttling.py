@@ -5,6 +5,7 @@ shared through Redis when configured, in memory otherwise."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from tests.support.helpers import basic
 
 TOKEN = "/oauth/token"
 GRANT = {"grant_type": "client_credentials"}
-REDIS_URL = "redis://127.0.0.1:6379/15"
+#: A Redis database per pytest-xdist worker (15, 14, ...), flushed by the tests that use it.
+REDIS_URL = f"redis://127.0.0.1:6379/{15 - int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:])}"
 
 
 def throttled_app(make_app, settings, **limits: Any):
