@@ -17,6 +17,7 @@ from .base.clock import Clock, SystemClock
 from .base.db import Database
 from .base.migrations import require_current_schema
 from .base.remote_jwks import RemoteJwks
+from .base.sealing import Sealer
 from .base.settings import Settings, load_settings
 from .issuance.service import Issuance
 from .oauth.client_record import ClientDirectory
@@ -77,7 +78,8 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()),
                                    settings.signing_alg)
     ttl = timedelta(seconds=settings.access_token_ttl + settings.clock_leeway)
-    keys = KeyRingCache(lambda: _load_ring(db, store, ttl))
+    keys = KeyRingCache(lambda: _load_ring(db, store, ttl, settings.signing_alg),
+                        create=lambda alg: _first_key(db, store, clock, alg))
     clients = ClientDirectory(db, settings.client_cache_ttl)
     resources = ResourceDirectory(db, settings.client_cache_ttl)
     policies = PolicyStore(db, settings.policy_cache_ttl)
@@ -96,9 +98,17 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         status_lists=StatusListPublisher(db, keys, settings, clock),
         snapshot=PolicySnapshotPublisher(policies, keys, settings, clock),
         verifiers=Verifiers(remote_jwks, CredentialStatus()), dns=DnsPythonResolver(),
-        lei_registry=GleifRegistry())
+        lei_registry=GleifRegistry(), sealer=Sealer(settings.keys_dir),
+        remote_jwks=remote_jwks)
 
 
-def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta) -> KeyRing:
+def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta, alg: str) -> KeyRing:
     with db.sessions() as session:
-        return signing.load_ring(session, store, ttl)
+        return signing.load_ring(session, store, ttl, alg)
+
+
+def _first_key(db: Database, store: FileKeyStore, clock: Clock, alg: str) -> None:
+    """The first key of another algorithm than the main one, made when first needed (the
+    RS256 key of ID tokens: RSA keys are slow to make, and most services issue none)."""
+    with db.transaction() as session:
+        signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()), alg)

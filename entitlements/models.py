@@ -10,6 +10,7 @@ from .organizations.models import Evidence, Organization, OrganizationChange, Tr
 from .persons.models import Person
 from .policy.models import PolicyActivation, PolicyVersion
 from .resources.models import ResourceServer
+from .signin.models import AuthorizationCode, AuthorizationRequest, Consent, SignInSession
 from .signing.models import SigningKey
 from .tokens.models import IssuedToken, StatusListRecord
 
@@ -19,7 +20,10 @@ __all__ = [
     "AttestationNonce",
     "AuditEvent",
     "AuditStream",
+    "AuthorizationCode",
+    "AuthorizationRequest",
     "Base",
+    "Consent",
     "Evidence",
     "IdentityProvider",
     "IssuedToken",
@@ -30,6 +34,7 @@ __all__ = [
     "PolicyActivation",
     "PolicyVersion",
     "ResourceServer",
+    "SignInSession",
     "SigningKey",
     "StatusListRecord",
     "TrustRequest",

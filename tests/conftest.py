@@ -24,6 +24,8 @@ from entitlements.base.settings import load_settings, normalize_database_url
 from entitlements.models import Base
 from tests.support.factories import Admin, Partner
 from tests.support.live import LiveServer, free_port
+from tests.support.signin import APP_REDIRECT
+from tests.support.upstream import UpstreamProvider
 
 #: Each pytest-xdist worker has a PostgreSQL database of its own: ``test_gw0``, ``test_gw1``...
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -185,3 +187,27 @@ def live_server(db_url: str, keys_dir: Path, clock: FrozenClock, db: Database) -
     with LiveServer(app, port) as server:
         yield server
     app.extensions["entitlements"].close()
+
+
+@pytest.fixture
+def upstream(clock: FrozenClock) -> Iterator[UpstreamProvider]:
+    """An organization's own OpenID provider on loopback (people sign in through it)."""
+    with UpstreamProvider(clock) as provider:
+        yield provider
+
+
+@pytest.fixture
+def acme_org(admin: Admin, live_server: LiveServer, upstream: UpstreamProvider) -> str:
+    """Acme Labs: verified, tier public, domain acme.example, people signing in upstream."""
+    admin.gateway()
+    org_id = admin.org("Acme Labs", ("public",))
+    admin.verified_domain(org_id, "acme.example")
+    admin.sign_in_provider(org_id, upstream, live_server.url + "/signin/callback")
+    return org_id
+
+
+@pytest.fixture
+def web_app(admin: Admin, acme_org: str) -> Partner:
+    """Acme's web app: a confidential client of the authorization code grant."""
+    return admin.client(acme_org, grant_types=["authorization_code"],
+                        redirect_uris=[APP_REDIRECT])

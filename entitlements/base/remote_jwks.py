@@ -12,13 +12,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 
 from .cache import TTLCache
 from .errors import InvalidInput
 from .fetch import FetchFailed, get_bounded
+from .urls import is_secure_url
 
 MAX_JWKS_BYTES = 64 * 1024
 MAX_JWKS_KEYS = 10
@@ -99,9 +99,7 @@ def _pick(keys: jwt.PyJWKSet, kid: str | None) -> jwt.PyJWK | None:
 
 
 def validate_jwks_uri(uri: str) -> None:
-    parts = urlsplit(uri)
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+    if not is_secure_url(uri):
         raise InvalidInput("jwks_uri must be an https URL")
     if len(uri) > 500:
         raise InvalidInput("jwks_uri is too long")

@@ -3,12 +3,13 @@ from pathlib import Path
 import click
 
 from ..clients import service as clients
-from ..clients.models import AuthMethod
+from ..clients.models import AuthMethod, GrantType
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
 from ..operations import clients as operations
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
 
 AUTH_METHODS = click.Choice([m.value for m in AuthMethod])
+GRANT_TYPES = click.Choice([g.value for g in GrantType])
 
 
 @click.group("clients")
@@ -28,11 +29,20 @@ def command() -> None:
               help="A tier granted when a request names none (repeatable).")
 @click.option("--introspect", "may_introspect", is_flag=True,
               help="Let this client (a gateway) introspect any token.")
+@click.option("--grant-type", "grant_types", multiple=True, type=GRANT_TYPES,
+              help="A grant it may use (repeatable; default: a backend's client_credentials "
+                   "and token exchange, or authorization_code for --auth-method none).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Where sign-in may return (repeatable; authorization_code).")
+@click.option("--require-par", is_flag=True,
+              help="Authorization requests must be pushed first (RFC 9126).")
 @json_option
 @pass_cli
 def create_command(
     cli: CliContext, org_id: str, name: str, auth_method: str, jwks_file: Path | None,
-    jwks_uri: str | None, default_tiers: tuple[str, ...], may_introspect: bool, as_json: bool,
+    jwks_uri: str | None, default_tiers: tuple[str, ...], may_introspect: bool,
+    grant_types: tuple[str, ...], redirect_uris: tuple[str, ...], require_par: bool,
+    as_json: bool,
 ) -> None:
     """Register a client. A secret is printed this once and never again."""
     jwks = read_jwks_file(jwks_file) if jwks_file else None
@@ -40,7 +50,8 @@ def create_command(
         registration = operations.register(
             session, cli.actor(), org_id, name=name, auth_method=auth_method, jwks=jwks,
             jwks_uri=jwks_uri, default_tiers=list(default_tiers) or None,
-            may_introspect=may_introspect,
+            may_introspect=may_introspect, grant_types=list(grant_types) or None,
+            redirect_uris=list(redirect_uris) or None, require_par=require_par,
         )
         session.flush()
         client = registration.client

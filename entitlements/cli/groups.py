@@ -11,9 +11,9 @@ import click
 #: name -> the module whose ``command`` it is, in the order ``--help`` lists them.
 GROUPS = {
     "db": "db", "keys": "keys", "orgs": "orgs", "persons": "persons", "issuers": "issuers",
-    "idps": "idps", "clients": "clients", "resources": "resources", "tiers": "tiers",
-    "policy": "policy", "tokens": "tokens", "audit": "audit", "admins": "admins",
-    "serve": "serve", "gateway": "gateway", "demo": "demo",
+    "idps": "idps", "clients": "clients", "consents": "consents", "resources": "resources",
+    "tiers": "tiers", "policy": "policy", "tokens": "tokens", "audit": "audit",
+    "admins": "admins", "serve": "serve", "gateway": "gateway", "demo": "demo",
 }
 
 

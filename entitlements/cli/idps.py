@@ -1,8 +1,11 @@
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..base.sealing import Sealer
 from ..identity_providers import service as idps
+from ..identity_providers.discovery import discover
 from ..identity_providers.schemas import IdentityProviderSchema
 from ..operations.registry import set_idp_status
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
@@ -46,6 +49,31 @@ def list_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     human = "\n".join(f"{i['id']}  {i['status']:9} {i['issuer']}" for i in data) or (
         "no identity providers")
     emit(as_json, data, human)
+
+
+@command.command("sign-in")
+@click.argument("idp_id")
+@click.option("--client-id", required=True, help="Our client id at the provider.")
+@click.option("--client-secret-file", type=click.File("r"), default=None,
+              help="A file holding our client secret there ('-' reads standard input); "
+                   "without one we are a public client there (PKCE only).")
+@json_option
+@pass_cli
+def sign_in_command(cli: CliContext, idp_id: str, client_id: str,
+                    client_secret_file: Any, as_json: bool) -> None:
+    """Let IDP_ID's organization's people sign in through it (its discovery document is
+    fetched now; the secret is sealed at rest and never printed)."""
+    secret = client_secret_file.read().strip() if client_secret_file else None
+    with cli.transaction() as session:
+        issuer = idps.get(session, idp_id).issuer
+    endpoints = discover(issuer)
+    with cli.transaction() as session:
+        row = idps.enable_sign_in(session, cli.actor(), idp_id, client_id=client_id,
+                                  client_secret=secret or None, endpoints=endpoints,
+                                  sealer=Sealer(cli.settings.keys_dir))
+        data = IdentityProviderSchema().dump(row)
+    emit(as_json, data, f"people of {data['organization_id']} sign in through {issuer} "
+                        f"(authorization endpoint {endpoints.authorization_endpoint})")
 
 
 add_standing_commands(

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import click
 
+from ..kernel.claims import SIGNING_ALGORITHMS
 from ..signing import service as signing
 from ..signing.keyring import classify
 from ..signing.schemas import SigningKeySchema
@@ -21,8 +22,9 @@ def list_command(cli: CliContext, as_json: bool) -> None:
     now = cli.clock.now()
     with cli.transaction() as session:
         keys = signing.list_keys(session)
-    states = classify(keys, now, _max_ttl(cli))
-    rows = [{**k.__dict__, "state": states.state_of(k.kid)} for k in keys]
+    states = {alg: classify([k for k in keys if k.alg == alg], now, _max_ttl(cli))
+              for alg in {k.alg for k in keys}}
+    rows = [{**k.__dict__, "state": states[k.alg].state_of(k.kid)} for k in keys]
     data = SigningKeySchema(many=True).dump(rows)
     human = "\n".join(f"{r['kid']}  {r['alg']:6} {r['state']:8} activates {r['activates_at']}"
                       for r in data) or "no keys"
@@ -32,14 +34,17 @@ def list_command(cli: CliContext, as_json: bool) -> None:
 @command.command("rotate")
 @click.option("--now", "immediate", is_flag=True,
               help="Sign with the new key at once (skips pre-publication; emergencies only).")
+@click.option("--alg", type=click.Choice(SIGNING_ALGORITHMS), default=None,
+              help="Which key to rotate: ENTITLEMENTS_SIGNING_ALG's (access tokens) by "
+                   "default, RS256 for ID tokens.")
 @json_option
 @pass_cli
-def rotate_command(cli: CliContext, immediate: bool, as_json: bool) -> None:
+def rotate_command(cli: CliContext, immediate: bool, alg: str | None, as_json: bool) -> None:
     """Publish a new key; it signs after the pre-publication window."""
     settings = cli.settings
     prepublish = timedelta(seconds=0 if immediate else settings.key_prepublish_seconds)
     with cli.transaction() as session:
-        info = signing.rotate(session, cli.key_store, cli.actor(), settings.signing_alg,
+        info = signing.rotate(session, cli.key_store, cli.actor(), alg or settings.signing_alg,
                               prepublish)
     emit(as_json, {"kid": info.kid, "alg": info.alg,
                    "activates_at": info.activates_at.isoformat()},
@@ -53,10 +58,9 @@ def rotate_command(cli: CliContext, immediate: bool, as_json: bool) -> None:
 @pass_cli
 def revoke_command(cli: CliContext, kid: str, reason: str, as_json: bool) -> None:
     """Withdraw a (compromised) key from the JWKS at once."""
-    settings = cli.settings
     with cli.transaction() as session:
         replacement = signing.revoke(session, cli.key_store, cli.actor(), kid, reason,
-                                     settings.signing_alg, _max_ttl(cli))
+                                     _max_ttl(cli))
     new_kid = replacement.kid if replacement else None
     emit(as_json, {"revoked": kid, "replacement": new_kid},
          f"key {kid} revoked" + (f"; key {new_kid} signs from now" if new_kid else ""))

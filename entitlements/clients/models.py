@@ -14,10 +14,24 @@ class AuthMethod(StrEnum):
     CLIENT_SECRET_BASIC = "client_secret_basic"
     CLIENT_SECRET_POST = "client_secret_post"
     PRIVATE_KEY_JWT = "private_key_jwt"
+    #: A public client (a native app, a CLI): it holds no credential (RFC 8252).
+    NONE = "none"
 
     @property
     def uses_secret(self) -> bool:
-        return self is not AuthMethod.PRIVATE_KEY_JWT
+        return self in (AuthMethod.CLIENT_SECRET_BASIC, AuthMethod.CLIENT_SECRET_POST)
+
+
+class GrantType(StrEnum):
+    CLIENT_CREDENTIALS = "client_credentials"
+    TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
+    AUTHORIZATION_CODE = "authorization_code"
+
+
+#: What a client registered without ``grant_types`` may use: a partner's backend.
+BACKEND_GRANT_TYPES = (GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE)
+#: What a public client may use: nothing that trusts the client alone.
+PUBLIC_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE,)
 
 
 class ClientStatus(StrEnum):
@@ -29,7 +43,8 @@ class OAuthClient(Base):
     __tablename__ = "oauth_clients"
     __table_args__ = (
         CheckConstraint(
-            "auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt')",
+            "auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt', "
+            "'none')",
             name="auth_method",
         ),
         CheckConstraint("status IN ('active', 'revoked')", name="status"),
@@ -46,6 +61,12 @@ class OAuthClient(Base):
     jwks_uri: Mapped[str | None] = mapped_column(String(500))
     default_tiers: Mapped[list[str] | None] = mapped_column(JSON)
     may_introspect: Mapped[bool] = mapped_column(default=False)
+    #: The grant types it may use; NULL is a backend's: client credentials and token exchange.
+    grant_types: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Where the authorization endpoint may send its browser, matched exactly (RFC 6749 3.1.2).
+    redirect_uris: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Authorization requests must be pushed first (RFC 9126).
+    require_par: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default=ClientStatus.ACTIVE)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

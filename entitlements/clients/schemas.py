@@ -2,6 +2,8 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from .models import BACKEND_GRANT_TYPES
+
 
 class ClientSchema(Schema):
     client_id = fields.String()
@@ -12,6 +14,9 @@ class ClientSchema(Schema):
     has_jwks = fields.Function(lambda c: c["jwks"] is not None)
     default_tiers = fields.List(fields.String(), allow_none=True)
     may_introspect = fields.Boolean()
+    grant_types = fields.Function(lambda c: c["grant_types"] or list(BACKEND_GRANT_TYPES))
+    redirect_uris = fields.List(fields.String(), allow_none=True)
+    require_par = fields.Boolean()
     status = fields.String()
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
@@ -24,7 +29,8 @@ class ClientRegistrationSchema(ClientSchema):
 
 
 CLIENT_COLUMNS = ("client_id", "organization_id", "name", "auth_method", "jwks_uri", "jwks",
-                  "default_tiers", "may_introspect", "status", "created_at", "revoked_at")
+                  "default_tiers", "may_introspect", "grant_types", "redirect_uris",
+                  "require_par", "status", "created_at", "revoked_at")
 
 
 def client_columns(client: Any) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from ..base.ids import new_id
 from ..base.remote_jwks import validate_key_source
 from ..base.secrets import generate_secret, hash_secret
 from ..organizations import service as organizations
-from .models import AuthMethod, ClientStatus, OAuthClient
+from .models import PUBLIC_GRANT_TYPES, AuthMethod, ClientStatus, GrantType, OAuthClient
+from .redirects import validate_redirect_uris
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,15 @@ def register(
     jwks_uri: str | None = None,
     default_tiers: list[str] | None = None,
     may_introspect: bool = False,
+    grant_types: list[str] | None = None,
+    redirect_uris: list[str] | None = None,
+    require_par: bool = False,
 ) -> Registration:
     org = organizations.get(session, org_id)
     method = _auth_method(auth_method)
     _validate_keys(method, jwks, jwks_uri)
+    grant_types = _grant_types(method, grant_types)
+    redirect_uris = _redirect_uris(grant_types, redirect_uris, require_par)
     secret = generate_secret() if method.uses_secret else None
     client = OAuthClient(
         client_id=new_id("cli"),
@@ -54,6 +60,9 @@ def register(
         jwks_uri=jwks_uri,
         default_tiers=default_tiers,
         may_introspect=may_introspect,
+        grant_types=grant_types,
+        redirect_uris=redirect_uris,
+        require_par=require_par,
         status=ClientStatus.ACTIVE,
         created_at=actor.now,
     )
@@ -62,7 +71,8 @@ def register(
         session, at=actor.now, actor=actor.name, action="client.created",
         target=client.client_id,
         details={"organization_id": org.id, "auth_method": method.value,
-                 "may_introspect": may_introspect},
+                 "may_introspect": may_introspect, "grant_types": grant_types,
+                 "redirect_uris": redirect_uris, "require_par": require_par},
     )
     return Registration(client, secret)
 
@@ -97,7 +107,8 @@ def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuth
 def rotate_secret(session: Session, actor: Actor, client_id: str) -> Registration:
     client = get(session, client_id, lock=True)
     if not AuthMethod(client.auth_method).uses_secret:
-        raise InvalidInput("this client authenticates with private_key_jwt and has no secret")
+        raise InvalidInput(f"this client authenticates with {client.auth_method} and has no "
+                           "secret")
     if client.status != ClientStatus.ACTIVE:
         raise Conflict(f"client {client_id} is revoked")
     secret = generate_secret()
@@ -126,7 +137,40 @@ def _auth_method(value: str) -> AuthMethod:
         raise InvalidInput(f"auth method must be one of: {allowed}") from None
 
 
+def _grant_types(method: AuthMethod, requested: list[str] | None) -> list[str] | None:
+    """None (a backend's defaults) unless asked; a public client has no backend grant."""
+    if requested is None:
+        if method is AuthMethod.NONE:
+            return [GrantType.AUTHORIZATION_CODE.value]
+        return None
+    allowed = {g.value for g in GrantType}
+    unknown = sorted(set(requested) - allowed)
+    if unknown or not requested:
+        raise InvalidInput(f"grant types must be among: {', '.join(sorted(allowed))}")
+    if method is AuthMethod.NONE and set(requested) - set(PUBLIC_GRANT_TYPES):
+        raise InvalidInput("a public client (auth method none) may use only: "
+                           + ", ".join(PUBLIC_GRANT_TYPES))
+    return list(dict.fromkeys(requested))
+
+
+def _redirect_uris(grant_types: list[str] | None, uris: list[str] | None,
+                   require_par: bool) -> list[str] | None:
+    browser = grant_types is not None and GrantType.AUTHORIZATION_CODE in grant_types
+    if not browser:
+        if uris or require_par:
+            raise InvalidInput("redirect URIs and require_par are for clients of the "
+                               "authorization_code grant")
+        return None
+    if not uris:
+        raise InvalidInput("an authorization_code client needs at least one redirect URI")
+    return validate_redirect_uris(uris)
+
+
 def _validate_keys(method: AuthMethod, jwks: dict[str, Any] | None, jwks_uri: str | None) -> None:
+    if method is AuthMethod.NONE:
+        if jwks is not None or jwks_uri is not None:
+            raise InvalidInput("a public client (auth method none) has no keys")
+        return
     if method.uses_secret:
         if jwks is not None or jwks_uri is not None:
             raise InvalidInput("a JWKS or jwks_uri is only for private_key_jwt clients")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,8 @@ class VerifiedIdToken:
     subject: str
     expires_at: datetime
     digest: str
+    #: Every verified claim (sign-in reads nonce, auth_time, acr and amr).
+    claims: Mapping[str, Any] = field(default_factory=dict)
 
 
 KeyLookup = Callable[[Provider, str | None], jwt.PyJWK]
@@ -69,7 +71,7 @@ def verify_id_token(
     subject = claims["sub"]
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
         raise SubjectTokenRefused("malformed", f"sub must be 1 to {MAX_SUBJECT} characters")
-    return VerifiedIdToken(provider, subject, expires_at, _digest(token, claims))
+    return VerifiedIdToken(provider, subject, expires_at, _digest(token, claims), claims)
 
 
 def _provider(providers: Callable[[str], Provider | None], issuer: Any,

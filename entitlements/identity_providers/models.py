@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base.db import Base
@@ -24,6 +24,12 @@ class IdentityProvider(Base):
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     jwks_uri: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16), default="active")
+    #: For people's sign-in, brokered to this provider: our client there (its secret sealed,
+    #: see ``base.sealing``) and its endpoints, from its discovery document.
+    client_id: Mapped[str | None] = mapped_column(String(255))
+    client_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    authorization_endpoint: Mapped[str | None] = mapped_column(String(500))
+    token_endpoint: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

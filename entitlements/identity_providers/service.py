@@ -15,8 +15,11 @@ from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
 from ..base.remote_jwks import validate_key_source
+from ..base.sealing import Sealer
+from ..base.urls import is_secure_url
 from ..organizations import service as organizations
 from ..persons.models import Person
+from .discovery import Endpoints
 from .models import IdentityProvider
 
 MAX_AUDIENCES = 10
@@ -26,8 +29,9 @@ def register(session: Session, actor: Actor, org_id: str, *, issuer: str,
              audiences: Sequence[str], jwks: dict[str, Any] | None = None,
              jwks_uri: str | None = None) -> IdentityProvider:
     org = organizations.get(session, org_id)
-    if not issuer.startswith("https://"):
-        raise InvalidInput("the identity provider's issuer must be an https URL")
+    if not is_secure_url(issuer) or issuer.endswith("/") or "?" in issuer:
+        raise InvalidInput("the identity provider's issuer must be an https URL without a "
+                           "query or a trailing slash")
     if find_by_issuer(session, issuer) is not None:
         raise Conflict(f"identity provider {issuer!r} is already registered")
     _validate(audiences, jwks, jwks_uri)
@@ -86,3 +90,38 @@ def _validate(audiences: Sequence[str], jwks: dict[str, Any] | None,
         raise InvalidInput(f"audiences: 1 to {MAX_AUDIENCES} client ids the provider puts "
                            "in its ID tokens' aud")
     validate_key_source(jwks, jwks_uri, "an identity provider")
+
+
+def enable_sign_in(session: Session, actor: Actor, idp_id: str, *, client_id: str,
+                   client_secret: str | None, endpoints: Endpoints, sealer: Sealer
+                   ) -> IdentityProvider:
+    """Let people sign in through this provider, as our ``client_id`` there. The secret is
+    sealed; without one we are a public client there, protected by PKCE alone."""
+    row = get(session, idp_id, lock=True)
+    if client_id not in row.audiences:
+        row.audiences = sorted({*row.audiences, client_id})  # its ID tokens name us so
+    row.client_id = client_id
+    row.client_secret_sealed = sealer.seal(client_secret) if client_secret else None
+    row.authorization_endpoint = endpoints.authorization_endpoint
+    row.token_endpoint = endpoints.token_endpoint
+    row.updated_at = actor.now
+    audit.record(session, at=actor.now, actor=actor.name, action="idp.sign_in_enabled",
+                 target=row.id, details={"client_id": client_id,
+                                         "client_secret": "sealed" if client_secret else None,
+                                         "authorization_endpoint": row.authorization_endpoint})
+    return row
+
+
+def sign_in_providers(session: Session, org_id: str) -> list[IdentityProvider]:
+    """The organization's active providers that people can sign in through."""
+    return list(session.scalars(select(IdentityProvider).where(
+        IdentityProvider.organization_id == org_id, IdentityProvider.status == "active",
+        IdentityProvider.authorization_endpoint.is_not(None)).order_by(
+        IdentityProvider.created_at)))
+
+
+def sign_in_endpoints(session: Session, limit: int = 200) -> list[str]:
+    """The distinct authorization endpoints people may be sent to (a page's form-action)."""
+    return list(session.scalars(select(IdentityProvider.authorization_endpoint).distinct()
+                                .where(IdentityProvider.authorization_endpoint.is_not(None),
+                                       IdentityProvider.status == "active").limit(limit)))

@@ -119,6 +119,20 @@ class Issuance:
                 exchange.release(session, id_token)
             raise
 
+    def person_citizenship(self, person_id: str) -> CitizenshipSummary:
+        with self.db.sessions() as session:
+            return citizenship_summary(session, person_id, self.clock.now(), MIN_TOKEN_LIFETIME)
+
+    def issue_for_signed_in(self, caller: Caller, granted: Entitlement, person_id: str,
+                            citizenship: CitizenshipSummary, identity_provider_id: str, *,
+                            grant: str) -> SignedToken:
+        """A token about a person who signed in here, for the client they consented to
+        (the same claims as token exchange: the client acts for the person)."""
+        return self._issue(self._subject(
+            caller, granted, subject=person_id, actor=caller.client_id,
+            citizenship=citizenship.held, vouched_by=citizenship.vouched_by,
+            identity_provider_id=identity_provider_id), grant=grant)
+
     def _subject(self, caller: Caller, granted: Entitlement, **who: object) -> TokenSubject:
         return TokenSubject(
             client_id=caller.client_id, organization_id=caller.organization_id,

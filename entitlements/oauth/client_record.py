@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from ..base.cache import TTLCache
 from ..base.db import Database
 from ..base.secrets import check_secret
-from ..clients.models import ClientStatus, OAuthClient
+from ..clients.models import BACKEND_GRANT_TYPES, ClientStatus, OAuthClient
+from ..clients.redirects import matches
 from ..kernel.policy import Subject
 from ..organizations.models import Organization, OrganizationStatus
 from ..policy.subjects import organization_citizenship
-from .supported import GRANT_TYPES
+from .supported import AUTHORIZATION_CODE, PUBLIC
 
 ORGANIZATION_NOT_VERIFIED = {
     OrganizationStatus.SUSPENDED: "The client's organization is suspended.",
@@ -40,6 +41,9 @@ class ClientRecord(ClientMixin):
     jwks_uri: str | None
     default_tiers: tuple[str, ...] | None
     may_introspect: bool
+    grant_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    require_par: bool
     client_active: bool
     organization_id: str
     organization_status: str
@@ -59,14 +63,20 @@ class ClientRecord(ClientMixin):
     def get_client_id(self) -> str:
         return self.client_id
 
+    @property
+    def is_public(self) -> bool:
+        return self.auth_method == PUBLIC
+
     def get_default_redirect_uri(self) -> None:
+        """None: every authorization request names its redirect URI (OIDC Core 3.1.2.1),
+        so an error never goes to a URI the request did not name."""
         return None
 
     def get_allowed_scope(self, scope: str) -> str:
         return scope
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
+        return matches(list(self.redirect_uris), redirect_uri)
 
     def check_client_secret(self, client_secret: str) -> bool:
         return check_secret(client_secret, self.secret_hash)
@@ -75,10 +85,10 @@ class ClientRecord(ClientMixin):
         return method == self.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return response_type == "code" and AUTHORIZATION_CODE in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in GRANT_TYPES
+        return grant_type in self.grant_types
 
 
 def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
@@ -98,6 +108,9 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
         jwks_uri=client.jwks_uri,
         default_tiers=tuple(client.default_tiers) if client.default_tiers is not None else None,
         may_introspect=client.may_introspect,
+        grant_types=tuple(client.grant_types or BACKEND_GRANT_TYPES),
+        redirect_uris=tuple(client.redirect_uris or ()),
+        require_par=client.require_par,
         client_active=client.status == ClientStatus.ACTIVE,
         organization_id=org.id,
         organization_status=org.status,

@@ -42,3 +42,15 @@ class ReasonedInvalidRequest(InvalidRequestError):
 
     def get_body(self) -> list[tuple[str, str]]:
         return [*super().get_body(), ("reason", self.reason)]
+
+
+class LoginRequiredError(OAuth2Error):
+    """OIDC Core 3.1.2.6: ``prompt=none`` and nobody is signed in (or not freshly enough)."""
+
+    error = "login_required"
+
+
+class ConsentRequiredError(OAuth2Error):
+    """OIDC Core 3.1.2.6: ``prompt=none`` and the person has not consented yet."""
+
+    error = "consent_required"

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..base.settings import Settings
+from ..issuance.id_tokens import ID_TOKEN_ALG
 from ..kernel.claims import tier_scope
 from .client_auth import ASSERTION_ALGORITHMS
-from .supported import AUTH_METHODS, GRANT_TYPES
+from .supported import AUTH_METHODS, GRANT_TYPES, PUBLIC
 
 
 def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
@@ -27,18 +28,24 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "policy_snapshot_uri": f"{issuer}/policy",
         "policy_explain_endpoint": f"{issuer}/policy/explain",
         "status_lists_uri": f"{issuer}/status-lists",
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
         "grant_types_supported": list(GRANT_TYPES),
-        # No authorization endpoint (yet): no response type is supported.
-        "response_types_supported": [],
-        "scopes_supported": sorted(tier_scope(t) for t in tiers),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "scopes_supported": ["openid", *sorted(tier_scope(t) for t in tiers)],
         "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [ID_TOKEN_ALG],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id",
                              "scope", "entitlements", "org", "ent_ver", "act", "citizenship",
-                             "pol_ver", "status"],
+                             "pol_ver", "status", "auth_time", "nonce", "acr", "amr",
+                             "at_hash", "azp"],
         "access_token_signing_alg_values_supported": [settings.signing_alg],
-        "authorization_response_iss_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
     }
     for endpoint in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
-        metadata[f"{endpoint}_auth_methods_supported"] = auth["methods"]
+        methods = [*auth["methods"], PUBLIC] if endpoint == "token_endpoint" else auth["methods"]
+        metadata[f"{endpoint}_auth_methods_supported"] = methods
         metadata[f"{endpoint}_auth_signing_alg_values_supported"] = auth["algs"]
     return metadata

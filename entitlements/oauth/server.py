@@ -14,9 +14,11 @@ from ..base.clock import Clock
 from ..base.db import Database
 from ..base.remote_jwks import RemoteJwks
 from ..base.settings import Settings
+from ..issuance.codes import CodeRedemption
 from ..issuance.service import Issuance
 from ..resources.directory import ResourceDirectory
 from ..signing.keyring import KeyRingCache
+from .authorization_code import AuthorizationCodeGrant, S256Challenge
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
 from .endpoints import Introspection, Revocation
@@ -41,8 +43,10 @@ class EntitlementsServer(AuthorizationServer):
             db=db, clock=clock, remote_jwks=remote_jwks,
             max_lifetime=settings.assertion_max_lifetime, leeway=settings.clock_leeway,
         ))
+        self.codes = CodeRedemption(issuance)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(TokenExchangeGrant)
+        self.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True)])
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
 

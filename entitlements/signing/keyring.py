@@ -64,29 +64,38 @@ def classify(keys: list[KeyInfo], now: datetime, max_token_ttl: timedelta) -> Ke
 
 @dataclass
 class KeyRing:
-    """A snapshot of key metadata plus lazily loaded private keys."""
+    """A snapshot of key metadata plus lazily loaded private keys. Keys of each algorithm
+    rotate on their own: ``alg`` signs access tokens and documents, and ID tokens may
+    need another (OpenID Connect's RS256)."""
 
     keys: list[KeyInfo]
     store: KeyStore
     max_token_ttl: timedelta
+    alg: str | None = None
     _private: dict[str, PrivateKey] = field(default_factory=dict)
 
-    def states(self, now: datetime) -> KeyStates:
-        return classify(self.keys, now, self.max_token_ttl)
+    def states(self, now: datetime, alg: str | None = None) -> KeyStates:
+        wanted = alg or self.alg
+        return classify([k for k in self.keys if wanted is None or k.alg == wanted], now,
+                        self.max_token_ttl)
 
-    def signer(self, now: datetime) -> tuple[KeyInfo, PrivateKey]:
-        info = self.states(now).signer
+    def signer(self, now: datetime, alg: str | None = None) -> tuple[KeyInfo, PrivateKey]:
+        info = self.states(now, alg).signer
         if info is None:
-            raise LookupError("no signing key is active; run: entitlements keys rotate --now")
+            raise LookupError(f"no {alg or self.alg or ''} signing key is active; run: "
+                              "entitlements keys rotate --now")
         key = self._private.get(info.kid)
         if key is None:
             key = self._private[info.kid] = self.store.load(info.kid)
         return info, key
 
     def published(self, now: datetime) -> list[KeyInfo]:
-        states = self.states(now)
-        current = [states.signer] if states.signer else []
-        return states.pending + current + states.retired
+        found: list[KeyInfo] = []
+        for alg in sorted({k.alg for k in self.keys}):
+            states = self.states(now, alg)
+            found += states.pending + ([states.signer] if states.signer else []) + \
+                states.retired
+        return found
 
     def jwks(self, now: datetime) -> dict[str, Any]:
         return {"keys": [k.public_jwk for k in self.published(now)]}
@@ -98,8 +107,9 @@ class KeyRing:
 class KeyRingCache:
     """Reload the key ring from the database every ``interval`` seconds (thread-safe)."""
 
-    def __init__(self, load: Callable[[], KeyRing], interval: float = 5.0) -> None:
-        self._load = load
+    def __init__(self, load: Callable[[], KeyRing], interval: float = 5.0,
+                 create: Callable[[str], None] | None = None) -> None:
+        self._load, self._create = load, create
         self._interval = interval
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
@@ -120,3 +130,15 @@ class KeyRingCache:
     def invalidate(self) -> None:
         with self._lock:
             self._loaded_at = 0.0
+
+    def signer_of(self, alg: str, now: datetime) -> tuple[KeyInfo, PrivateKey]:
+        """The signer of ``alg``, its first key made on first need (every instance derives
+        the same one: ``create`` is serialized in the database)."""
+        try:
+            return self.get().signer(now, alg)
+        except LookupError:
+            if self._create is None:
+                raise
+        self._create(alg)
+        self.invalidate()
+        return self.get().signer(now, alg)

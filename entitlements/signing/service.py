@@ -20,16 +20,18 @@ from .models import SigningKey
 KEY_CHANGES = "signing_keys"
 
 
-def load_ring(session: Session, store: KeyStore, max_token_ttl: timedelta) -> KeyRing:
+def load_ring(session: Session, store: KeyStore, max_token_ttl: timedelta,
+              alg: str | None = None) -> KeyRing:
     return KeyRing([_info(row) for row in session.scalars(select(SigningKey))], store,
-                   max_token_ttl)
+                   max_token_ttl, alg)
 
 
 def ensure_signing_key(session: Session, store: KeyStore, actor: Actor, alg: str) -> KeyInfo | None:
     """Create a key that signs at once when no usable key exists (first start; instances
     starting together make one)."""
     serialize(session, KEY_CHANGES)
-    rows = session.scalars(select(SigningKey).where(SigningKey.revoked_at.is_(None))).all()
+    rows = session.scalars(select(SigningKey).where(SigningKey.revoked_at.is_(None),
+                                                    SigningKey.alg == alg)).all()
     if any(row.activates_at <= actor.now for row in rows):
         return None
     return _create(session, store, actor, alg, activates_at=actor.now, action="key.created")
@@ -42,7 +44,8 @@ def rotate(
     another rotation's key waits to sign: one rotation at a time."""
     serialize(session, KEY_CHANGES)
     waiting = [row for row in session.scalars(select(SigningKey).where(
-        SigningKey.revoked_at.is_(None), SigningKey.activates_at > actor.now))]
+        SigningKey.revoked_at.is_(None), SigningKey.activates_at > actor.now,
+        SigningKey.alg == alg))]
     if waiting and prepublish > timedelta(0):
         raise Conflict(f"key {waiting[0].kid} is already waiting to sign (from "
                        f"{waiting[0].activates_at.isoformat()}); rotate again after that, "
@@ -52,17 +55,20 @@ def rotate(
 
 
 def revoke(
-    session: Session, store: KeyStore, actor: Actor, kid: str, reason: str, alg: str,
+    session: Session, store: KeyStore, actor: Actor, kid: str, reason: str,
     max_token_ttl: timedelta,
 ) -> KeyInfo | None:
-    """Withdraw a key from the JWKS at once; if it was the signer, a new key signs now."""
+    """Withdraw a key from the JWKS at once; if it was the signer, a new key of its
+    algorithm signs now."""
     serialize(session, KEY_CHANGES)
     row = fetch(session, SigningKey, kid, lock=True)
     if row is None:
         raise NotFound(f"no signing key with kid {kid!r}")
     if row.revoked_at is not None:
         raise Conflict(f"key {kid} is already revoked")
-    states = classify(list_keys(session), actor.now, max_token_ttl)
+    alg = row.alg
+    states = classify([k for k in list_keys(session) if k.alg == alg], actor.now,
+                      max_token_ttl)
     row.revoked_at = actor.now
     audit.record(session, at=actor.now, actor=actor.name, action="key.revoked", target=kid,
                  reason=reason)
@@ -74,8 +80,11 @@ def revoke(
 def check_key_store(session: Session, store: KeyStore, now: datetime) -> list[str]:
     """Every key that signs now or will (pending) loads from ``store``, readable by this user
     only: ConfigError, with one line naming the key and the fix, otherwise. The kids."""
-    states = classify(list_keys(session), now, timedelta(0))
-    needed = [*([states.signer] if states.signer else []), *states.pending]
+    keys = list_keys(session)
+    needed: list[KeyInfo] = []
+    for alg in sorted({k.alg for k in keys}):
+        states = classify([k for k in keys if k.alg == alg], now, timedelta(0))
+        needed += [*([states.signer] if states.signer else []), *states.pending]
     for info in needed:
         store.load(info.kid)
     return [info.kid for info in needed]

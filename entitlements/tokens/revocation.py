@@ -54,6 +54,15 @@ def revoke_subjects(session: Session, actor: Actor, subjects: Select[Any], *, re
     return _revoke(session, actor, conditions, reason=reason, quiet=True, filters=because)
 
 
+def revoke_issued(session: Session, actor: Actor, jtis: list[str], *, reason: str,
+                  because: dict[str, str]) -> int:
+    """Revoke the given tokens that are still live (a replayed authorization code)."""
+    if not jtis:
+        return 0
+    conditions = [*live_tokens(actor.now), IssuedToken.jti.in_(jtis)]
+    return _revoke(session, actor, conditions, reason=reason, quiet=False, filters=because)
+
+
 def _revoke(session: Session, actor: Actor, conditions: list[Any], *, reason: str,
             quiet: bool, filters: dict[str, Any]) -> int:
     """One UPDATE, and one audit event naming the first hundred tokens."""

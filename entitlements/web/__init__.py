@@ -1,6 +1,7 @@
 """HTTP: every endpoint, by who calls it, and the one place errors become responses.
 
 - ``oauth``: the token, introspection and revocation endpoints (RFC 6749 errors)
+- ``signin/``: the authorization endpoint and the pages of a person's sign-in
 - ``partner/``: what partners' backends call as their OAuth client (attestations, explain)
 - ``admin/``: the admin API under /admin (admin keys)
 - ``published``: discovery, the JWKS, the policy snapshot and the status lists
@@ -15,6 +16,7 @@ from . import errors, health, limits, oauth, observability, published, throttle
 from .admin import (
     audit,
     clients,
+    consents,
     evidence,
     identity_providers,
     issuers,
@@ -25,9 +27,11 @@ from .admin import (
 )
 from .partner import attestations, explain
 from .services import EXTENSION
+from .signin import views as signin
 
-BLUEPRINTS = (oauth, published, health, attestations, explain, organizations, evidence,
-              persons, issuers, identity_providers, policy, clients, audit, openapi)
+BLUEPRINTS = (oauth, signin, published, health, attestations, explain, organizations,
+              evidence, persons, issuers, identity_providers, consents, policy, clients, audit,
+              openapi)
 
 
 def register(app: Flask) -> None:

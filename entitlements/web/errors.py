@@ -8,6 +8,9 @@ The format is chosen by endpoint family, never by the look of a URL: each bluepr
   authentication is 401 with ``WWW-Authenticate``.
 - ``PROBLEM`` (the admin API, the partner endpoints, published documents, health): RFC 9457
   ``application/problem+json`` whose ``type`` is ``urn:entitlements:problem:<code>``.
+- ``PAGE`` (``/oauth/authorize`` and the sign-in pages): an OAuth error goes back to the
+  client's redirect URI (with ``state`` and ``iss``) when Authlib matched it to the client,
+  else, like every other error, it is an HTML page: never a redirect to an unchecked URI.
 
 A routing error (no endpoint matched) takes the family of the blueprint whose URL prefix
 holds the path. A view marked with ``audits_refusals`` has each refusal audited here, once.
@@ -23,14 +26,17 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import sqlalchemy.exc
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Flask, Response, current_app, g, json, request
+from flask import Blueprint, Flask, Response, current_app, g, json, redirect, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..base.errors import Conflict, InvalidInput, ProblemError, TemporarilyUnavailable
+from ..signin.errors import SignInRefused
 from .services import services
+from .signin.pages import error_page
 
 log = logging.getLogger("entitlements.errors")
 PROBLEM_TYPE = "application/problem+json"
@@ -44,6 +50,9 @@ RETRY_AFTER = 1
 class Family(StrEnum):
     OAUTH = "oauth"
     PROBLEM = "problem"
+    #: Pages a person sees (sign-in): an HTML error page, or the error sent back to the
+    #: client's redirect URI once it has been matched to the client.
+    PAGE = "page"
 
 
 class FamilyBlueprint(Blueprint):
@@ -82,6 +91,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(OAuth2Error, _oauth_error)
     app.register_error_handler(ProblemError, _problem_error)
     app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(SignInRefused, _sign_in_refused)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.after_request(_audit_refusal)
@@ -118,6 +128,8 @@ def _oauth_error(error: OAuth2Error) -> Response:
         error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
     elif error.status_code == 401:
         error.status_code = 400  # e.g. Authlib's unsupported_token_type (RFC 7009 2.2.1)
+    if family() is Family.PAGE:
+        return _page_oauth_error(error)
     status, body, headers = error()
     if family() is Family.OAUTH:
         response = Response(json.dumps(dict(body)), status=status, mimetype="application/json")
@@ -134,9 +146,31 @@ def _oauth_error(error: OAuth2Error) -> Response:
     return response
 
 
+def _page_oauth_error(error: OAuth2Error) -> Response:
+    g.refused = (error.error, error.description)
+    redirect_uri = getattr(error, "redirect_uri", None)
+    if not redirect_uri:
+        return error_page(400, "This sign-in request cannot be served",
+                          error.description or error.error, error.error)
+    pairs = [("error", error.error)]
+    if error.description:
+        pairs.append(("error_description", error.description))
+    if error.state:
+        pairs.append(("state", error.state))
+    pairs.append(("iss", services().settings.issuer))
+    return redirect(add_params_to_uri(redirect_uri, pairs))
+
+
+def _sign_in_refused(refused: SignInRefused) -> Response:
+    g.refused = (refused.reason, refused.message)
+    return error_page(400, "Sign-in stopped", refused.message, refused.reason)
+
+
 def _problem_error(error: ProblemError) -> Response:
     if error.detail:
         log.info("%s: %s", error.code, error.detail)
+    if family() is Family.PAGE:
+        return error_page(error.status, error.title, error.message, error.code)
     if family() is Family.OAUTH:
         code = ("temporarily_unavailable" if error.status == 503 else
                 "server_error" if error.status >= 500 else "invalid_request")
@@ -152,6 +186,8 @@ def _problem_error(error: ProblemError) -> Response:
 
 
 def _validation_error(error: ValidationError) -> Response:
+    if family() is Family.PAGE:
+        return error_page(400, "Invalid input", "The form failed validation.")
     if family() is Family.OAUTH:
         return oauth_error(400, "invalid_request", "The request failed validation.")
     return problem(400, "Invalid input", "The request body failed validation.",
@@ -161,6 +197,8 @@ def _validation_error(error: ValidationError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     description = error.description or error.name
+    if family() is Family.PAGE:
+        return error_page(status, error.name, description)
     if family() is Family.OAUTH:
         code = ("server_error" if status >= 500 else
                 "temporarily_unavailable" if status == 429 else "invalid_request")
@@ -191,6 +229,8 @@ def _database_error(error: Exception) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
+    if family() is Family.PAGE:
+        return error_page(500, "Something went wrong", "The server met an unexpected error.")
     if family() is Family.OAUTH:
         return oauth_error(500, "server_error", "The server met an unexpected error.")
     return problem(500, "Internal server error", "The server met an unexpected error.")
@@ -199,7 +239,8 @@ def _unexpected(error: Exception) -> Response:
 def _audit_refusal(response: Response) -> Response:
     """One audit event for each refusal (4xx or 5xx) of a view marked ``audits_refusals``,
     written on the refusal log's own streams, never failing the response."""
-    if response.status_code < 400 or request.endpoint is None:
+    refused = g.get("refused")  # a page's refusal, perhaps sent back to the client
+    if (response.status_code < 400 and refused is None) or request.endpoint is None:
         return response
     view = current_app.view_functions.get(request.endpoint)
     marked = getattr(view, "refusal_audit", None)
@@ -207,9 +248,10 @@ def _audit_refusal(response: Response) -> Response:
         return response
     action, details, described = marked
     body = response.get_json(silent=True) or {}
-    error = str(body.get("error") or body.get("type", "").removeprefix(PROBLEM_PREFIX)
-                or "invalid_request")
-    description = (body.get("error_description") or body.get("detail")) if described else None
+    error = str(refused[0] if refused else body.get("error")
+                or body.get("type", "").removeprefix(PROBLEM_PREFIX) or "invalid_request")
+    description = ((refused[1] if refused else body.get("error_description")
+                    or body.get("detail")) if described else None)
     services().refusals.record(
         actor="anonymous", action=action,
         reason=f"{error}: {description}" if description else error,

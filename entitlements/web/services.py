@@ -11,6 +11,8 @@ from ..attestations.service import Verifiers
 from ..audit.refusals import RefusalLog
 from ..base.clock import Clock
 from ..base.db import Database
+from ..base.remote_jwks import RemoteJwks
+from ..base.sealing import Sealer
 from ..base.settings import Settings
 from ..oauth.client_record import ClientDirectory
 from ..oauth.server import EntitlementsServer
@@ -45,6 +47,9 @@ class Services:
     verifiers: Verifiers
     dns: TxtResolver
     lei_registry: GleifRegistry
+    #: Seals secrets we hand to others later (upstream providers' client secrets).
+    sealer: Sealer
+    remote_jwks: RemoteJwks
 
     def changed(self) -> None:
         """An admin change committed: this process's caches see it at once (others within

@@ -34,6 +34,8 @@ from .services import services
 CLIENT_PREFIXES = ("oauth", "partner_")
 #: The admin API's blueprints share this prefix: limited per address, and failures counted.
 ADMIN_PREFIX = "admin"
+#: The sign-in pages: limited per address, like the admin API.
+SIGN_IN = "signin"
 REFUSED = 401
 TOO_MANY = "Too many requests; retry after the seconds in Retry-After."
 TOO_MANY_FAILURES = ("Too many failed authentications; retry after the seconds in "
@@ -65,7 +67,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
         if name.startswith(CLIENT_PREFIXES):
             for limit in (by_address, failures_by_address, by_client, failures_by_client):
                 limit(blueprint)
-        elif name.startswith(ADMIN_PREFIX):
+        elif name.startswith(ADMIN_PREFIX) or name == SIGN_IN:
             by_address(blueprint)
             failures_by_address(blueprint)
     app.after_request(_retry_after)

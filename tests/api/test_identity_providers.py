@@ -23,7 +23,7 @@ AUDIENCE = "acme-portal"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 FIELDS = {"id", "organization_id", "issuer", "audiences", "jwks_uri", "has_jwks", "status",
-          "created_at", "updated_at"}
+          "sign_in", "created_at", "updated_at"}
 
 
 @pytest.fixture

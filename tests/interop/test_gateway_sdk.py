@@ -344,7 +344,7 @@ def test_a_withdrawn_key_stops_verifying_cached_tokens(live_server, world, gatew
     kid = jwt.get_unverified_header(token)["kid"]
     with db.transaction() as session:
         signing.revoke(session, FileKeyStore(str(keys_dir)), admin.actor(), kid, "compromised",
-                       "ES256", timedelta(minutes=5))
+                       timedelta(minutes=5))
     live_server.app.extensions["entitlements"].keys.invalidate()
     gateway.refresh()
     assert gateway.decide(token, "base-1").reason == "unknown_kid"

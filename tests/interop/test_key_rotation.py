@@ -39,7 +39,7 @@ class KeyAdmin:
 
     def revoke(self, kid: str) -> KeyInfo | None:
         with self.db.transaction() as session:
-            info = signing.revoke(session, self.store, self._actor(), kid, "compromised", ALG,
+            info = signing.revoke(session, self.store, self._actor(), kid, "compromised",
                                   self.token_lifetime)
         self._reload()
         return info

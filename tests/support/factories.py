@@ -17,14 +17,18 @@ from entitlements.base.actor import Actor
 from entitlements.base.clock import FrozenClock
 from entitlements.base.db import Database
 from entitlements.base.ids import new_id
+from entitlements.base.sealing import Sealer
 from entitlements.clients import service as clients
 from entitlements.identity_providers import service as idps
+from entitlements.identity_providers.discovery import discover
 from entitlements.operations import clients as client_operations
 from entitlements.operations import organizations as operations
+from entitlements.organizations import evidence
 from entitlements.organizations import service as organizations
 from entitlements.persons import service as persons
 from entitlements.policy import service as policy
 from entitlements.resources import service as resources
+from tests.support.fakes import FakeResolver
 
 GATEWAY = "https://gateway.test/models"
 VERIFIER = "https://verifier.test"
@@ -84,6 +88,28 @@ class Admin:
             idps.register(session, self.actor(), org_id, issuer=issuer, audiences=[audience],
                           jwks=jwks)
         return private
+
+    def verified_domain(self, org_id: str, domain: str) -> None:
+        """The organization proves ``domain`` through the real DNS challenge (faked DNS)."""
+        resolver = FakeResolver()
+        with self.db.transaction() as session:
+            challenge = evidence.start_domain_challenge(session, self.actor(), org_id, domain)
+            resolver.records[challenge.details["record"]] = [challenge.details["value"]]
+            evidence.check_domain(session, self.actor(), challenge.id, resolver)
+
+    def sign_in_provider(self, org_id: str, upstream: Any, callback: str) -> str:
+        """Register the organization's own provider (``tests.support.upstream``) for
+        people's sign-in, with our client there; its id."""
+        ours = upstream.register_client(callback)
+        with self.db.transaction() as session:
+            row = idps.register(session, self.actor(), org_id, issuer=upstream.issuer,
+                                audiences=[ours.client_id], jwks_uri=upstream.issuer + "/jwks")
+            session.flush()
+            idps.enable_sign_in(session, self.actor(), row.id, client_id=ours.client_id,
+                                client_secret=ours.client_secret,
+                                endpoints=discover(upstream.issuer),
+                                sealer=Sealer(self.keys_dir))
+            return row.id
 
     def person(self, org_id: str, idp_issuer: str, subject: str, *,
                nationalities: tuple[str, ...] = (), level: str = "high",

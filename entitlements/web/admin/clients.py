@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ...base.fields import StrictBoolean
 from ...clients import service as clients
-from ...clients.models import AuthMethod
+from ...clients.models import AuthMethod, GrantType
 from ...clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
 from ...operations import clients as operations
 from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
@@ -25,6 +25,11 @@ class ClientCreateSchema(Schema):
     default_tiers = fields.List(fields.String(validate=validate.Length(1, 64)),
                                 load_default=None, validate=validate.Length(max=50))
     may_introspect = StrictBoolean(load_default=False)
+    grant_types = fields.List(fields.String(validate=validate.OneOf([g.value for g in GrantType])),
+                              load_default=None, validate=validate.Length(1, len(GrantType)))
+    redirect_uris = fields.List(fields.String(validate=validate.Length(1, 500)),
+                                load_default=None, validate=validate.Length(max=10))
+    require_par = StrictBoolean(load_default=False)
 
 
 class RevokeSchema(Schema):

@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from ...identity_providers import service as idps
+from ...identity_providers.discovery import discover
 from ...identity_providers.schemas import (
     IdentityProviderCreateSchema,
     IdentityProviderSchema,
     IdentityProviderStatusSchema,
+    SignInSchema,
 )
 from ...operations.registry import set_idp_status
+from ..services import services
 from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
 
 blueprint = admin_blueprint("admin_identity_providers", __name__)
@@ -47,4 +50,20 @@ def change_idp_status(idp_id: str, action: str) -> Response:
     status = "suspended" if action == "suspend" else "active"
     with transaction() as session:
         row = set_idp_status(session, actor(), idp_id, status, body["reason"])
+        return jsonify(IdentityProviderSchema().dump(row))
+
+
+@blueprint.put("/identity-providers/<idp_id>/sign-in")
+@admin_required
+def enable_sign_in(idp_id: str) -> Response:
+    """People of the organization sign in through this provider: our client there, and
+    the endpoints its discovery document names (fetched now, before anything is written)."""
+    body = json_body(SignInSchema())
+    with database().sessions() as session:
+        issuer = idps.get(session, idp_id).issuer
+    endpoints = discover(issuer)
+    with transaction() as session:
+        row = idps.enable_sign_in(session, actor(), idp_id, client_id=body["client_id"],
+                                  client_secret=body["client_secret"], endpoints=endpoints,
+                                  sealer=services().sealer)
         return jsonify(IdentityProviderSchema().dump(row))

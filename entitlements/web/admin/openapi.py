@@ -20,6 +20,7 @@ from ...identity_providers.schemas import (
     IdentityProviderCreateSchema,
     IdentityProviderSchema,
     IdentityProviderStatusSchema,
+    SignInSchema,
 )
 from ...organizations.schemas import (
     EvidenceSchema,
@@ -44,6 +45,7 @@ from ...policy.schemas import (
     VersionCreatedSchema,
     VersionCreateSchema,
 )
+from ...signin.schemas import ConsentSchema, WithdrawSchema
 from ..services import services
 from .audit import AuditQuerySchema
 from .auth import admin_blueprint
@@ -126,6 +128,13 @@ OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
     ("post", "/admin/identity-providers/{idp_id}/{action}",
      "Suspend or reinstate an identity provider (its ID tokens stop being exchanged at once)",
      IdentityProviderStatusSchema, 200, IdentityProviderSchema, False),
+    ("put", "/admin/identity-providers/{idp_id}/sign-in",
+     "Let the organization's people sign in through this provider (our client there; the "
+     "secret is sealed and never shown)", SignInSchema, 200, IdentityProviderSchema, False),
+    ("get", "/admin/consents", "List consents persons have given clients", None, 200,
+     ConsentSchema, True),
+    ("post", "/admin/consents/{consent_id}/withdraw", "Withdraw a consent", WithdrawSchema, 200,
+     ConsentSchema, False),
     ("get", "/admin/policy", "The active and latest policy versions, and recent activations",
      None, 200, PolicyStateSchema, False),
     ("get", "/admin/policy/versions", "List policy versions", None, 200,

@@ -1,0 +1,113 @@
+"""Redeeming an authorization code at the token endpoint: the code found (a replay
+revokes what its first use issued), then, once the client and its PKCE verifier have
+passed, used exactly once, decided again under the policy in force, and answered with an
+entitlement token and an ID token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError
+
+from ..base.actor import Actor
+from ..kernel.claims import TIER_SCOPE_PREFIX, tier_scope
+from ..persons.models import Person
+from ..policy.subjects import person_subject
+from ..signin import codes
+from ..tokens import revocation
+from .id_tokens import SignIn, sign_id_token
+from .service import Caller, Entitlement, Issuance
+
+GRANT = "authorization_code"
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    """An unused, unexpired code, as Authlib's grant and its PKCE extension read it."""
+
+    code_hash: str
+    client_id: str
+    person_id: str
+    params: dict[str, Any]
+
+    def get_redirect_uri(self) -> str:
+        return self.params["redirect_uri"]
+
+    def get_scope(self) -> str:
+        return self.params["scope"]
+
+    @property
+    def code_challenge(self) -> str | None:
+        return self.params.get("code_challenge")
+
+    @property
+    def code_challenge_method(self) -> str | None:
+        return self.params.get("code_challenge_method")
+
+    def get_nonce(self) -> str | None:
+        return self.params.get("nonce")
+
+    def get_auth_time(self) -> int:
+        return self.params["auth_time"]
+
+    @property
+    def tiers(self) -> list[str]:
+        return [s[len(TIER_SCOPE_PREFIX):] for s in self.get_scope().split()
+                if s.startswith(TIER_SCOPE_PREFIX)]
+
+
+class CodeRedemption:
+    def __init__(self, issuance: Issuance) -> None:
+        self.issuance = issuance
+
+    def find(self, code: str, client_id: str) -> CodeGrant | None:
+        """The code if it can be redeemed; a used one is a replay: what it issued is revoked
+        (committed, though the request fails), and nothing is returned."""
+        now = self.issuance.clock.now()
+        with self.issuance.db.transaction() as session:
+            row = codes.find(session, code, client_id)
+            if row is None or row.expires_at <= now:
+                return None
+            if row.used_at is not None:
+                revocation.revoke_issued(
+                    session, Actor(f"client:{client_id}", now), list(row.issued_jtis or []),
+                    reason="authorization code replayed",
+                    because={"authorization_code": row.code_hash[:16]})
+                return None
+            return CodeGrant(row.code_hash, row.client_id, row.person_id, dict(row.params))
+
+    def redeem(self, caller: Caller, grant: CodeGrant, audience: str) -> dict[str, Any]:
+        """Use the code (one winner), decide, issue, and record what was issued."""
+        issuance, now = self.issuance, self.issuance.clock.now()
+        with issuance.db.transaction() as session:
+            if not codes.consume(session, grant.code_hash, now):
+                raise InvalidGrantError("The code has been used.")
+            person = session.get(Person, grant.person_id)
+        if person is None:
+            raise InvalidGrantError("The person the code was issued for is gone.")
+        citizenship = issuance.person_citizenship(person.id)
+        policy, decision = issuance.decide(person_subject(caller.organization_id,
+                                                          caller.trust_level, citizenship))
+        tiers = tuple(sorted(t for t in grant.tiers if t in decision.granted))
+        signed = issuance.issue_for_signed_in(
+            caller, Entitlement(policy, tiers, audience), person.id, citizenship,
+            grant.params.get("identity_provider_id") or "", grant=GRANT)
+        with issuance.db.transaction() as session:
+            codes.record_issued(session, grant.code_hash, [signed.jti])
+        body: dict[str, Any] = {"access_token": signed.token, "token_type": "Bearer",
+                                "expires_in": signed.expires_in, "scope": _scope(grant, tiers)}
+        if "openid" in grant.get_scope().split():
+            body["id_token"] = sign_id_token(
+                issuance.keys, SignIn(person.id, grant.get_auth_time(), grant.get_nonce(),
+                                            grant.params.get("acr"), grant.params.get("amr")),
+                issuer=issuance.settings.issuer, client_id=caller.client_id,
+                access_token=signed.token, now=now,
+                ttl=timedelta(seconds=issuance.settings.access_token_ttl))
+        return body
+
+
+def _scope(grant: CodeGrant, tiers: tuple[str, ...]) -> str:
+    openid = ["openid"] if "openid" in grant.get_scope().split() else []
+    return " ".join([*openid, *(tier_scope(t) for t in tiers)])

@@ -1,0 +1,223 @@
+"""The browser steps of a person's sign-in, above the domains they touch: the home
+organization and its provider, the provider's answer (the person found or created, a
+sign-in session opened), what the consent page shows, and the code the consent yields.
+
+Each step is one transaction; the web layer renders what they return and the
+``SignInRefused`` they raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..attestations.citizenship import MIN_TOKEN_LIFETIME, citizenship_summary
+from ..base.actor import Actor
+from ..base.remote_jwks import RemoteJwks
+from ..base.sealing import Sealer
+from ..base.settings import Settings
+from ..clients.models import OAuthClient
+from ..identity_providers import exchange
+from ..identity_providers import service as idps
+from ..identity_providers.id_token import SubjectTokenRefused
+from ..identity_providers.models import IdentityProvider
+from ..kernel.claims import TIER_SCOPE_PREFIX
+from ..kernel.policy import Policy, decide
+from ..organizations import service as organizations
+from ..organizations.models import OrganizationStatus
+from ..policy.subjects import person_subject
+from ..signin import codes, consents, home, requests, sessions, upstream
+from ..signin.errors import SignInRefused
+from ..signin.models import AuthorizationRequest, SignInSession
+from ..signin.sessions import UpstreamSignIn
+from ..signin.tokens import digest
+
+CALLBACK_PATH = "/signin/callback"
+#: Refusals of the organization picker that the person fixes on the same page.
+PICK_AGAIN = frozenset({"invalid_email", "unknown_domain", "no_sign_in"})
+#: What the client learns of the person, as the consent page says.
+SHARED = ("your identifier at this service (not your name or e-mail address)",
+          "your organization and its trust level", "which tiers you may use",
+          "your verified citizenship, if any: nationality and assurance level")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the steps need of the running service, and the policy in force (read before
+    a step's transaction: on SQLite a second session would wait for it)."""
+
+    settings: Settings
+    sealer: Sealer
+    remote_jwks: RemoteJwks
+    policy: Policy
+
+    @property
+    def callback(self) -> str:
+        return self.settings.issuer + CALLBACK_PATH
+
+
+@dataclass(frozen=True)
+class TierLine:
+    """One tier on the consent page: granted, or why not and what the models fall back to."""
+
+    tier: str
+    granted: bool
+    reason: str | None
+    fallbacks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    client_name: str
+    organization_name: str
+    tiers: tuple[TierLine, ...]
+    shares: tuple[str, ...]
+
+    @property
+    def granted_scope(self) -> str:
+        return " ".join(TIER_SCOPE_PREFIX + t.tier for t in self.tiers if t.granted)
+
+
+def upstream_redirect(session: Session, context: Context, request: AuthorizationRequest, *,
+                      email: str | None, organization_id: str | None) -> str:
+    """Where to send the browser to sign in: the home organization's first provider."""
+    org_id = home.by_email(session, email) if email else organization_id
+    providers = idps.sign_in_providers(session, org_id) if org_id else []
+    if not providers:
+        raise SignInRefused("no_sign_in", "That organization has no sign-in here. Check the "
+                                          "address, or pick your organization.")
+    idp = providers[0]
+    state, nonce, verifier = requests.send_upstream(request, idp.id)
+    return upstream.authorization_url(idp, context.sealer, context.callback, state=state,
+                                      nonce=nonce, verifier=verifier,
+                                      prompt=request.params.get("prompt"))
+
+
+def upstream_id_token(context: Context, idp: IdentityProvider, request: AuthorizationRequest,
+                      code: str) -> str:
+    """The provider's ID token for its ``code`` (a call to the provider: no transaction is
+    held open meanwhile)."""
+    return upstream.exchange_code(idp, context.sealer, context.callback, code=code,
+                                  verifier=request.upstream_verifier or "")
+
+
+def accept_upstream(session: Session, context: Context, request: AuthorizationRequest,
+                    id_token: str, now: datetime) -> str:
+    """Verify the provider's ID token, find or create the person, and open a sign-in
+    session for this request; the session's cookie value."""
+    idp = idps.get(session, request.identity_provider_id or "")
+    leeway = timedelta(seconds=context.settings.clock_leeway)
+    verified = upstream.verify(
+        session, context.remote_jwks, idp, id_token, nonce=request.upstream_nonce or "",
+        now=now, leeway=leeway,
+        max_lifetime=timedelta(seconds=context.settings.id_token_max_lifetime))
+    try:
+        exchange.consume(session, verified, now)
+    except SubjectTokenRefused as error:  # the same ID token twice
+        raise SignInRefused("id_token_replayed", "This sign-in answer was used before.") \
+            from error
+    person = exchange.person_for(session, verified, request.client_id, now)
+    amr = verified.claims.get("amr")
+    acr = verified.claims.get("acr")
+    token = sessions.open_session(session, UpstreamSignIn(
+        person.id, idp.organization_id, idp.id, upstream.auth_time(verified, now),
+        acr if isinstance(acr, str) else None,
+        [str(m) for m in amr][:10] if isinstance(amr, list) else None), now)
+    request.session_hash = digest(token)
+    return token
+
+
+def signed_in(session: Session, request: AuthorizationRequest, cookie: str | None,
+              now: datetime) -> SignInSession | None:
+    """The sign-in session that may serve this request: fresh enough for its ``max_age``,
+    not superseded by ``prompt=login``, of an organization still verified."""
+    found = sessions.current(session, cookie, now)
+    if found is None:
+        return None
+    if request.session_hash is None:  # signed in before this request arrived
+        if request.params.get("prompt") == "login":
+            return None
+        max_age = request.params.get("max_age")
+        if max_age is not None and (now - found.auth_time).total_seconds() > max_age:
+            return None
+    elif request.session_hash != digest(cookie or ""):
+        return None
+    org = organizations.get(session, found.organization_id)
+    if org.status != OrganizationStatus.VERIFIED:
+        return None
+    return found
+
+
+def consent_page(session: Session, context: Context, request: AuthorizationRequest,
+                 signed: SignInSession, now: datetime) -> ConsentPage:
+    client = session.get(OAuthClient, request.client_id)
+    org = organizations.get(session, signed.organization_id)
+    policy = context.policy
+    summary = citizenship_summary(session, signed.person_id, now, MIN_TOKEN_LIFETIME)
+    decision = decide(policy, person_subject(org.id, org.trust_level, summary), None, now)
+    requested = requested_tiers(request.params.get("scope", ""), client, policy)
+    lines = tuple(TierLine(t, t in decision.granted, decision.denied.get(t),
+                           () if t in decision.granted else _fallbacks(policy, t,
+                                                                        decision.granted))
+                  for t in requested)
+    return ConsentPage(client.name if client else request.client_id, org.name, lines, SHARED)
+
+
+def requested_tiers(scope: str, client: OAuthClient | None, policy: Policy) -> list[str]:
+    """The tiers a request names, or the client's defaults (else every tier) when none."""
+    named = [s[len(TIER_SCOPE_PREFIX):] for s in scope.split() if s.startswith(
+        TIER_SCOPE_PREFIX)]
+    if named:
+        return sorted(set(named))
+    defaults = client.default_tiers if client is not None else None
+    return sorted(defaults if defaults is not None else policy.tiers)
+
+
+def needs_consent(session: Session, request: AuthorizationRequest, signed: SignInSession,
+                  page: ConsentPage) -> bool:
+    if request.params.get("prompt") == "consent":
+        return True
+    return not consents.given(session, signed.person_id, request.client_id,
+                              _consented_scope(request, page))
+
+
+def approve(session: Session, request: AuthorizationRequest, signed: SignInSession,
+            page: ConsentPage, now: datetime, *, remember: bool) -> str:
+    """The code for the client: the request's parameters and the sign-in behind it."""
+    scope = _consented_scope(request, page)
+    if remember:
+        consents.remember(session, Actor(f"person:{signed.person_id}", now), signed.person_id,
+                          request.client_id, scope)
+    params: dict[str, Any] = {
+        **{k: request.params.get(k) for k in ("redirect_uri", "nonce", "code_challenge",
+                                              "code_challenge_method", "resource")},
+        "scope": scope, "auth_time": int(signed.auth_time.timestamp()), "acr": signed.acr,
+        "amr": signed.amr, "identity_provider_id": signed.identity_provider_id}
+    code = codes.issue(session, client_id=request.client_id, person_id=signed.person_id,
+                       params=params, now=now)
+    requests.finish(session, request)
+    return code
+
+
+def _consented_scope(request: AuthorizationRequest, page: ConsentPage) -> str:
+    openid = "openid" if "openid" in request.params.get("scope", "").split() else ""
+    return consents.normalize(f"{openid} {page.granted_scope}")
+
+
+def _fallbacks(policy: Policy, tier: str, granted: tuple[str, ...]) -> tuple[str, ...]:
+    """For the models of a denied tier, the model each falls back to that is granted."""
+    found = []
+    for model in policy.models.values():
+        if model.tier != tier or model.fallback is None:
+            continue
+        target = policy.models.get(model.fallback)
+        if target is not None and target.tier in granted:
+            found.append(f"{model.id} → {target.id}")
+    return tuple(sorted(found))
+
+
+def client_name(session: Session, client_id: str) -> str:
+    client = session.get(OAuthClient, client_id)
+    return client.name if client else client_id

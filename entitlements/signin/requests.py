@@ -1,0 +1,74 @@
+"""Pending authorization requests: created when a valid request arrives, bound to the
+browser that brought it (a cookie of which only the digest is kept), advanced through the
+upstream sign-in, and deleted when the code is issued or the request refused."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..base.db import fetch, prune_expired
+from .errors import SignInRefused
+from .models import AuthorizationRequest
+from .tokens import digest, new_token
+
+LIFETIME = timedelta(minutes=10)
+
+
+def start(session: Session, *, client_id: str, params: dict[str, Any], browser: str | None,
+          now: datetime) -> tuple[AuthorizationRequest, str]:
+    """A new pending request, and the browser token to set (the one it had, if any)."""
+    browser = browser or new_token()
+    request = AuthorizationRequest(
+        id=new_token(), client_id=client_id, params=params, browser_hash=digest(browser),
+        csrf_token=new_token(), created_at=now, expires_at=now + LIFETIME)
+    session.add(request)
+    prune_expired(session, AuthorizationRequest, now)
+    return request, browser
+
+
+def for_browser(session: Session, request_id: str, browser: str | None, now: datetime, *,
+                lock: bool = False) -> AuthorizationRequest:
+    """The pending request, if it is this browser's and still alive."""
+    found = fetch(session, AuthorizationRequest, request_id, lock=lock) if request_id else None
+    if found is None or found.expires_at <= now:
+        raise SignInRefused("request_expired", "This sign-in has expired or is unknown. "
+                                               "Go back to the application and start again.")
+    if not browser or not hmac.compare_digest(found.browser_hash, digest(browser)):
+        raise SignInRefused("other_browser", "This sign-in was started in another browser.")
+    return found
+
+
+def check_form(request: AuthorizationRequest, csrf: str | None) -> None:
+    if not csrf or not hmac.compare_digest(request.csrf_token, csrf):
+        raise SignInRefused("csrf", "The form is stale or did not come from this page. "
+                                    "Reload it and try again.")
+
+
+def send_upstream(request: AuthorizationRequest, idp_id: str) -> tuple[str, str, str]:
+    """Our ``state``, ``nonce`` and PKCE verifier for the provider; the state's digest is
+    how its answer finds this request."""
+    state, nonce, verifier = new_token(), new_token(), new_token() + new_token()
+    request.upstream_state_hash, request.upstream_nonce = digest(state), nonce
+    request.upstream_verifier, request.identity_provider_id = verifier, idp_id
+    return state, nonce, verifier
+
+
+def by_upstream_state(session: Session, state: str | None, browser: str | None,
+                      now: datetime) -> AuthorizationRequest:
+    found = session.scalar(select(AuthorizationRequest.id).where(
+        AuthorizationRequest.upstream_state_hash == digest(state))) if state else None
+    if found is None:
+        raise SignInRefused("state_mismatch", "The answer of your organization's sign-in "
+                                              "does not belong to a sign-in started here.")
+    request = for_browser(session, found, browser, now, lock=True)
+    request.upstream_state_hash = None  # the provider's answer is used once
+    return request
+
+
+def finish(session: Session, request: AuthorizationRequest) -> None:
+    session.execute(delete(AuthorizationRequest).where(AuthorizationRequest.id == request.id))

@@ -1,0 +1,211 @@
+"""People sign in: the authorization endpoint with PKCE, brokered to the organization's own
+provider (a real one on loopback), consent, the code at the token endpoint, an ID token and
+the person's entitlement token; and the refusals, each an error page or an error sent back
+to a matched redirect URI."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+import requests
+
+from entitlements.kernel.claims import tier_scope
+from tests.support.helpers import basic
+from tests.support.signin import APP_REDIRECT, Browser, pkce, query
+
+
+def start(browser: Browser, client_id: str, challenge: str, **extra: str):
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": APP_REDIRECT,
+              "scope": "openid tier:public", "state": "s-1", "nonce": "n-1",
+              "code_challenge": challenge, "code_challenge_method": "S256", **extra}
+    return browser.authorize(**params)
+
+
+def redeem(service: str, client, code: str, verifier: str, **extra: str):
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP_REDIRECT,
+            "code_verifier": verifier, **extra}
+    return requests.post(service + "/oauth/token", data=form, timeout=10,
+                         headers=basic(client.client_id, client.client_secret))
+
+
+def signed_in_code(live_server, web_app, browser: Browser | None = None):
+    browser = browser or Browser(live_server.url)
+    verifier, challenge = pkce()
+    picker = start(browser, web_app.client_id, challenge)
+    assert picker.response.status_code == 302
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    back = browser.consent(consent.location)
+    return browser, verifier, query(back.location), back.location
+
+
+def test_a_person_signs_in_and_the_app_gets_an_id_token_and_their_entitlements(
+        live_server, web_app, upstream):
+    _, verifier, answer, location = signed_in_code(live_server, web_app)
+    assert location.startswith(APP_REDIRECT + "?")
+    assert answer["state"] == "s-1" and answer["iss"] == live_server.url  # RFC 9207
+    tokens = redeem(live_server.url, web_app, answer["code"], verifier)
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    assert body["token_type"] == "Bearer" and body["scope"] == "openid tier:public"
+    keys = jwt.PyJWKClient(live_server.url + "/jwks.json")
+    id_token = jwt.decode(body["id_token"], keys.get_signing_key_from_jwt(body["id_token"]),
+                          algorithms=["RS256"], audience=web_app.client_id,
+                          issuer=live_server.url)
+    assert id_token["nonce"] == "n-1" and id_token["sub"].startswith("per_")
+    assert id_token["acr"] == "urn:example:loa:2" and id_token["amr"] == ["pwd", "otp"]
+    assert id_token["at_hash"] and "auth_time" in id_token
+    access = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert access["sub"] == id_token["sub"] and access["act"] == {"sub": web_app.client_id}
+    assert access["entitlements"] == ["public"] and access["scope"] == tier_scope("public")
+    assert upstream.authorization_requests[0]["code_challenge_method"] == "S256"
+
+
+def test_a_replayed_code_is_refused_and_revokes_what_it_issued(live_server, web_app):
+    _, verifier, answer, _ = signed_in_code(live_server, web_app)
+    first = redeem(live_server.url, web_app, answer["code"], verifier)
+    assert first.status_code == 200
+    again = redeem(live_server.url, web_app, answer["code"], verifier)
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+    introspected = requests.post(live_server.url + "/oauth/introspect", timeout=10,
+                                 data={"token": first.json()["access_token"]},
+                                 headers=basic(web_app.client_id, web_app.client_secret))
+    assert introspected.json()["active"] is False
+
+
+def test_a_wrong_code_verifier_is_refused(live_server, web_app):
+    _, _, answer, _ = signed_in_code(live_server, web_app)
+    refused = redeem(live_server.url, web_app, answer["code"], pkce()[0])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_remembered_consent_and_session_skip_straight_to_the_app(live_server, web_app):
+    browser, _, _, _ = signed_in_code(live_server, web_app)
+    again = start(browser, web_app.client_id, pkce()[1], state="s-2")
+    assert again.location.startswith(APP_REDIRECT + "?")
+    assert query(again.location)["state"] == "s-2" and "code" in query(again.location)
+
+
+def test_prompt_none_without_a_session_answers_login_required(live_server, web_app):
+    refused = start(Browser(live_server.url), web_app.client_id, pkce()[1], prompt="none")
+    assert refused.location.startswith(APP_REDIRECT + "?")
+    assert query(refused.location)["error"] == "login_required"
+    assert query(refused.location)["iss"] == live_server.url
+
+
+@pytest.mark.parametrize("change", [
+    {"redirect_uri": "https://evil.example/callback"},
+    {"client_id": "cli_unknown"},
+    {"redirect_uri": ""},
+])
+def test_an_unmatched_client_or_redirect_uri_gets_a_page_never_a_redirect(
+        live_server, web_app, change):
+    change = dict(change)
+    client_id = change.pop("client_id", web_app.client_id)
+    refused = start(Browser(live_server.url), client_id, pkce()[1], **change)
+    assert refused.response.status_code == 400
+    assert "Location" not in refused.response.headers
+    assert refused.response.headers["Content-Type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in refused.response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"code_challenge": "", "code_challenge_method": ""}, "invalid_request"),
+    ({"code_challenge_method": "plain"}, "invalid_request"),
+    ({"scope": "openid tier:nonexistent"}, "invalid_scope"),
+    ({"scope": "openid profile"}, "invalid_scope"),
+    ({"prompt": "select_account"}, "invalid_request"),
+    ({"resource": "https://unknown.example"}, "invalid_target"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+])
+def test_a_bad_request_of_a_matched_client_goes_back_with_its_error(
+        live_server, web_app, change, error):
+    refused = start(Browser(live_server.url), web_app.client_id, pkce()[1], **change)
+    assert refused.response.status_code == 302, refused.response.text
+    answer = query(refused.location)
+    assert refused.location.startswith(APP_REDIRECT + "?")
+    assert answer["error"] == error and answer["state"] == "s-1"
+
+
+def test_a_tampered_upstream_state_is_refused(live_server, web_app, upstream):
+    browser = Browser(live_server.url)
+    picker = start(browser, web_app.client_id, pkce()[1])
+    page = browser.get(picker.location)
+    sent = browser.post(picker.location, {"csrf_token": page.csrf, "by": "email",
+                                          "email": "alice@acme.example"})
+    back = browser.get(sent.location)
+    forged = back.location.replace("state=", "state=x")
+    refused = browser.get(forged)
+    assert refused.response.status_code == 400 and "state_mismatch" in refused.response.text
+
+
+def test_a_form_without_its_csrf_token_is_refused(live_server, web_app):
+    browser = Browser(live_server.url)
+    picker = start(browser, web_app.client_id, pkce()[1])
+    refused = browser.post(picker.location, {"by": "email", "email": "alice@acme.example"})
+    assert refused.response.status_code == 400 and "csrf" in refused.response.text
+
+
+def test_another_browser_cannot_continue_a_sign_in(live_server, web_app):
+    picker = start(Browser(live_server.url), web_app.client_id, pkce()[1])
+    stranger = Browser(live_server.url).get(picker.location)
+    assert stranger.response.status_code == 400
+    assert "other_browser" in stranger.response.text
+
+
+def test_an_unknown_domain_says_so_on_the_picker(live_server, web_app):
+    browser = Browser(live_server.url)
+    picker = start(browser, web_app.client_id, pkce()[1])
+    page = browser.get(picker.location)
+    refused = browser.post(picker.location, {"csrf_token": page.csrf, "by": "email",
+                                             "email": "bob@elsewhere.example"})
+    assert refused.response.status_code == 400
+    assert "No organization here has verified the domain elsewhere.example" in \
+        refused.response.text
+
+
+def test_denying_consent_sends_access_denied(live_server, web_app):
+    browser = Browser(live_server.url)
+    picker = start(browser, web_app.client_id, pkce()[1])
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    back = browser.consent(consent.location, decision="deny")
+    assert query(back.location)["error"] == "access_denied"
+
+
+def test_admins_see_and_withdraw_consents_and_the_next_sign_in_asks_again(
+        live_server, web_app, api):
+    browser, _, _, _ = signed_in_code(live_server, web_app)
+    [consent] = api("GET", "/consents")
+    assert consent["client_id"] == web_app.client_id
+    assert consent["scope"] == "openid tier:public"
+    withdrawn = api("POST", f"/consents/{consent['id']}/withdraw", {"reason": "asked to"})
+    assert withdrawn["withdrawn_at"] is not None
+    assert api("GET", "/consents") == []
+    again = start(browser, web_app.client_id, pkce()[1])
+    assert "/consent" in again.location and not again.location.startswith(APP_REDIRECT)
+    api.problem("POST", f"/consents/{consent['id']}/withdraw", {"reason": "again"}, 409,
+                "conflict")
+
+
+def test_admins_enable_sign_in_through_an_organizations_provider(api, admin, upstream):
+    org_id = admin.org("Beta Corp")
+    idp = api("POST", f"/organizations/{org_id}/identity-providers",
+              {"issuer": upstream.issuer, "audiences": ["portal"],
+               "jwks_uri": upstream.issuer + "/jwks"}, expect=201)
+    assert idp["sign_in"] is None
+    enabled = api("PUT", f"/identity-providers/{idp['id']}/sign-in",
+                  {"client_id": "ours", "client_secret": "never-shown"})
+    assert enabled["sign_in"]["authorization_endpoint"] == upstream.issuer + "/authorize"
+    assert enabled["sign_in"]["has_client_secret"] is True
+    assert "never-shown" not in str(enabled)
+    [event] = [e for e in api("GET", "/audit?action=idp.sign_in_enabled")]
+    assert "never-shown" not in str(event) and event["details"]["client_secret"] == "sealed"
+
+
+def test_a_provider_whose_discovery_fails_is_refused_and_nothing_changes(api, admin):
+    org_id = admin.org("Gamma Corp")
+    idp = api("POST", f"/organizations/{org_id}/identity-providers",
+              {"issuer": "https://nowhere.invalid", "audiences": ["portal"],
+               "jwks_uri": "https://nowhere.invalid/jwks"}, expect=201)
+    api.problem("PUT", f"/identity-providers/{idp['id']}/sign-in", {"client_id": "ours"},
+                400, "invalid_input")
+    assert api("GET", f"/identity-providers/{idp['id']}")["sign_in"] is None
