@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -79,7 +79,7 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
                                    settings.signing_alg)
     ttl = timedelta(seconds=settings.access_token_ttl + settings.clock_leeway)
     keys = KeyRingCache(lambda: _load_ring(db, store, ttl, settings.signing_alg),
-                        create=lambda alg: _first_key(db, store, clock, alg))
+                        create=lambda alg, now: _first_key(db, store, alg, now))
     clients = ClientDirectory(db, settings.client_cache_ttl)
     resources = ResourceDirectory(db, settings.client_cache_ttl)
     policies = PolicyStore(db, settings.policy_cache_ttl)
@@ -107,8 +107,8 @@ def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta, alg: str) -> K
         return signing.load_ring(session, store, ttl, alg)
 
 
-def _first_key(db: Database, store: FileKeyStore, clock: Clock, alg: str) -> None:
+def _first_key(db: Database, store: FileKeyStore, alg: str, now: datetime) -> None:
     """The first key of another algorithm than the main one, made when first needed (the
     RS256 key of ID tokens: RSA keys are slow to make, and most services issue none)."""
     with db.transaction() as session:
-        signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()), alg)
+        signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, now), alg)

@@ -29,6 +29,9 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "policy_explain_endpoint": f"{issuer}/policy/explain",
         "status_lists_uri": f"{issuer}/status-lists",
         "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "pushed_authorization_request_endpoint": f"{issuer}/oauth/par",
+        # Per client (RFC 9126 6): a client registered with require_par must push.
+        "require_pushed_authorization_requests": False,
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -44,8 +47,10 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "access_token_signing_alg_values_supported": [settings.signing_alg],
         "authorization_response_iss_parameter_supported": True,
     }
-    for endpoint in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
-        methods = [*auth["methods"], PUBLIC] if endpoint == "token_endpoint" else auth["methods"]
+    for endpoint in ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
+                     "pushed_authorization_request_endpoint"):
+        methods = ([*auth["methods"], PUBLIC] if endpoint in (
+            "token_endpoint", "pushed_authorization_request_endpoint") else auth["methods"])
         metadata[f"{endpoint}_auth_methods_supported"] = methods
         metadata[f"{endpoint}_auth_signing_alg_values_supported"] = auth["algs"]
     return metadata

@@ -7,6 +7,8 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base.db import Base
+from ..clients.models import OAuthClient
+from ..persons.models import Person
 
 
 class AuthorizationRequest(Base):
@@ -40,7 +42,7 @@ class SignInSession(Base):
     __tablename__ = "signin_sessions"
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+    person_id: Mapped[str] = mapped_column(ForeignKey(Person.id, ondelete="CASCADE"),
                                            index=True)
     organization_id: Mapped[str] = mapped_column(String(64))
     identity_provider_id: Mapped[str] = mapped_column(String(64))
@@ -60,7 +62,7 @@ class AuthorizationCode(Base):
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))
-    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    person_id: Mapped[str] = mapped_column(ForeignKey(Person.id, ondelete="CASCADE"))
     #: redirect_uri, scope, nonce, code_challenge(_method), resource, auth_time, acr, amr,
     #: identity_provider_id: all the token request needs.
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -78,10 +80,10 @@ class Consent(Base):
     __table_args__ = (UniqueConstraint("person_id", "client_id", "scope"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+    person_id: Mapped[str] = mapped_column(ForeignKey(Person.id, ondelete="CASCADE"),
                                            index=True)
     client_id: Mapped[str] = mapped_column(
-        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"))
+        ForeignKey(OAuthClient.client_id, ondelete="CASCADE"))
     #: The scopes consented to, sorted and space-separated.
     scope: Mapped[str] = mapped_column(String(2000))
     granted_at: Mapped[datetime]

@@ -17,6 +17,10 @@ from .models import AuthorizationRequest
 from .tokens import digest, new_token
 
 LIFETIME = timedelta(minutes=10)
+#: A pushed request (RFC 9126) waits this long for its browser, and is then bound to it.
+PUSHED_LIFETIME = timedelta(seconds=60)
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+UNBOUND = ""
 
 
 def start(session: Session, *, client_id: str, params: dict[str, Any], browser: str | None,
@@ -31,6 +35,33 @@ def start(session: Session, *, client_id: str, params: dict[str, Any], browser: 
     return request, browser
 
 
+def push(session: Session, *, client_id: str, params: dict[str, Any], now: datetime
+         ) -> tuple[str, int]:
+    """A pushed authorization request, bound to no browser yet; its ``request_uri`` and
+    lifetime in seconds."""
+    request = AuthorizationRequest(
+        id=new_token(), client_id=client_id, params=params, browser_hash=UNBOUND,
+        csrf_token=new_token(), created_at=now, expires_at=now + PUSHED_LIFETIME)
+    session.add(request)
+    prune_expired(session, AuthorizationRequest, now)
+    return REQUEST_URI_PREFIX + request.id, int(PUSHED_LIFETIME.total_seconds())
+
+
+def claim_pushed(session: Session, request_uri: str, client_id: str | None,
+                 browser: str | None, now: datetime) -> tuple[AuthorizationRequest, str]:
+    """The pushed request ``request_uri`` names, bound now to this browser (once)."""
+    request_id = request_uri.removeprefix(REQUEST_URI_PREFIX)
+    found = fetch(session, AuthorizationRequest, request_id, lock=True) if (
+        request_uri.startswith(REQUEST_URI_PREFIX)) else None
+    if (found is None or found.expires_at <= now or found.browser_hash != UNBOUND
+            or found.client_id != client_id):
+        raise SignInRefused("invalid_request_uri", "The application's sign-in link has "
+                            "expired or was used. Go back to the application and try again.")
+    browser = browser or new_token()
+    found.browser_hash, found.expires_at = digest(browser), now + LIFETIME
+    return found, browser
+
+
 def for_browser(session: Session, request_id: str, browser: str | None, now: datetime, *,
                 lock: bool = False) -> AuthorizationRequest:
     """The pending request, if it is this browser's and still alive."""
@@ -38,7 +69,8 @@ def for_browser(session: Session, request_id: str, browser: str | None, now: dat
     if found is None or found.expires_at <= now:
         raise SignInRefused("request_expired", "This sign-in has expired or is unknown. "
                                                "Go back to the application and start again.")
-    if not browser or not hmac.compare_digest(found.browser_hash, digest(browser)):
+    if (not browser or found.browser_hash == UNBOUND
+            or not hmac.compare_digest(found.browser_hash, digest(browser))):
         raise SignInRefused("other_browser", "This sign-in was started in another browser.")
     return found
 

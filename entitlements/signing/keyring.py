@@ -108,7 +108,7 @@ class KeyRingCache:
     """Reload the key ring from the database every ``interval`` seconds (thread-safe)."""
 
     def __init__(self, load: Callable[[], KeyRing], interval: float = 5.0,
-                 create: Callable[[str], None] | None = None) -> None:
+                 create: Callable[[str, datetime], None] | None = None) -> None:
         self._load, self._create = load, create
         self._interval = interval
         self._lock = threading.Lock()
@@ -139,6 +139,6 @@ class KeyRingCache:
         except LookupError:
             if self._create is None:
                 raise
-        self._create(alg)
+        self._create(alg, now)  # active from ``now``, the moment being signed for
         self.invalidate()
         return self.get().signer(now, alg)

@@ -1,4 +1,5 @@
-"""The OAuth endpoints: /oauth/token, /oauth/introspect and /oauth/revoke (RFC 6749 errors).
+"""The OAuth endpoints: /oauth/token, /oauth/introspect, /oauth/revoke and /oauth/par
+(RFC 6749 errors).
 
 Each checks the form (``guards``), hands the request to Authlib, and has its refusals audited
 once by the error layer, with the client id the caller claimed (recorded, never trusted)."""
@@ -8,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from flask import Response, request
+from flask import Response, jsonify, request
 
+from ..oauth.authorization_request import authorization_params
+from ..oauth.supported import AUTH_METHODS, PUBLIC
+from ..signin import requests
 from .callers import claimed_client_id, form_value
 from .errors import Family, FamilyBlueprint, audits_refusals
 from .guards import validate_form_request
@@ -46,3 +50,28 @@ def introspect() -> Response:
 def revoke() -> Response:
     validate_form_request(request)
     return services().oauth.create_endpoint_response("revocation")
+
+
+@blueprint.post("/par")
+@audits_refusals("par.refused", _refusal_details)
+def pushed_authorization_request() -> tuple[Response, int]:
+    """RFC 9126: the client authenticates and pushes its authorization request, validated
+    as the authorization endpoint would; the browser then carries only ``request_uri``."""
+    validate_form_request(request, repeatable=frozenset({"resource"}))
+    if "request_uri" in request.form:
+        raise InvalidRequestError("'request_uri' cannot be pushed.")
+    found = services()
+    oauth = found.oauth
+    client = oauth.authenticate_client(oauth.create_oauth2_request(request),
+                                       [*AUTH_METHODS, PUBLIC], endpoint="par")
+    grant = oauth.get_consent_grant(end_user=None)
+    if grant.request.client.client_id != client.client_id:
+        raise InvalidRequestError("'client_id' is not the authenticated client.")
+    now = found.clock.now()
+    params = authorization_params(grant.request.payload, grant.redirect_uri,
+                                  tiers=found.policies.active(now).tiers,
+                                  resources=found.resources.snapshot())
+    with found.db.transaction() as session:
+        request_uri, expires_in = requests.push(session, client_id=client.client_id,
+                                                params=params, now=now)
+    return jsonify(request_uri=request_uri, expires_in=expires_in), 201

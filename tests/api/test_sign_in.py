@@ -209,3 +209,50 @@ def test_a_provider_whose_discovery_fails_is_refused_and_nothing_changes(api, ad
     api.problem("PUT", f"/identity-providers/{idp['id']}/sign-in", {"client_id": "ours"},
                 400, "invalid_input")
     assert api("GET", f"/identity-providers/{idp['id']}")["sign_in"] is None
+
+
+def push(live_server, client, challenge: str, **extra: str):
+    form = {"response_type": "code", "client_id": client.client_id,
+            "redirect_uri": APP_REDIRECT, "scope": "openid tier:public", "state": "s-p",
+            "nonce": "n-p", "code_challenge": challenge, "code_challenge_method": "S256",
+            **extra}
+    return requests.post(live_server.url + "/oauth/par", data=form, timeout=10,
+                         headers=basic(client.client_id, client.client_secret))
+
+
+def test_a_pushed_request_signs_in_with_only_its_request_uri(live_server, web_app):
+    verifier, challenge = pkce()
+    pushed = push(live_server, web_app, challenge)
+    assert pushed.status_code == 201, pushed.text
+    body = pushed.json()
+    assert body["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    assert body["expires_in"] == 60
+    browser = Browser(live_server.url)
+    picker = browser.authorize(client_id=web_app.client_id, request_uri=body["request_uri"])
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    back = query(browser.consent(consent.location).location)
+    assert back["state"] == "s-p"
+    assert redeem(live_server.url, web_app, back["code"], verifier).status_code == 200
+    reused = Browser(live_server.url).authorize(client_id=web_app.client_id,
+                                                request_uri=body["request_uri"])
+    assert reused.response.status_code == 400 and "invalid_request_uri" in reused.response.text
+
+
+def test_pushed_requests_are_checked_like_any_other(live_server, web_app, admin, acme_org):
+    refused = push(live_server, web_app, pkce()[1], redirect_uri="https://evil.example/cb")
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_request")
+    other = admin.client(acme_org, grant_types=["authorization_code"],
+                         redirect_uris=[APP_REDIRECT])
+    mismatch = push(live_server, web_app, pkce()[1], client_id=other.client_id)
+    assert (mismatch.status_code, mismatch.json()["error"]) == (400, "invalid_request")
+    unauthenticated = requests.post(live_server.url + "/oauth/par", timeout=10,
+                                    data={"client_id": web_app.client_id})
+    assert unauthenticated.status_code == 401
+
+
+def test_a_client_that_must_push_cannot_send_a_request_directly(live_server, admin, acme_org):
+    strict = admin.client(acme_org, grant_types=["authorization_code"],
+                          redirect_uris=[APP_REDIRECT], require_par=True)
+    refused = start(Browser(live_server.url), strict.client_id, pkce()[1])
+    assert refused.response.status_code == 400 and "par_required" in refused.response.text
+    assert push(live_server, strict, pkce()[1]).status_code == 201

@@ -40,15 +40,28 @@ def _refusal(_: Response) -> dict[str, Any]:
 @blueprint.route("/oauth/authorize", methods=["GET", "POST"])
 @audits_refusals("authorization.refused", _refusal)
 def authorize() -> Response:
-    found, context = services(), _context()
-    grant = found.oauth.get_consent_grant(end_user=None)
-    client, now = grant.request.client, found.clock.now()
-    params = authorization_params(grant.request.payload, grant.redirect_uri,
-                                  tiers=context.policy.tiers,
-                                  resources=found.resources.snapshot())
+    """A request pushed before (``request_uri``, RFC 9126), or one validated here."""
+    found, context, now = services(), _context(), services().clock.now()
+    pushed = request.values.get("request_uri")
+    if not pushed:
+        claimed = found.clients.find(request.values.get("client_id", ""))
+        if claimed is not None and claimed.require_par:
+            raise SignInRefused("par_required", "This application must push its sign-in "
+                                                "requests first (PAR); it sent one directly.")
+        grant = found.oauth.get_consent_grant(end_user=None)
+        params = authorization_params(grant.request.payload, grant.redirect_uri,
+                                      tiers=context.policy.tiers,
+                                      resources=found.resources.snapshot())
     with found.db.transaction() as session:
-        pending, browser = requests.start(session, client_id=client.client_id, params=params,
-                                          browser=request.cookies.get(BROWSER), now=now)
+        if pushed:
+            pending, browser = requests.claim_pushed(
+                session, pushed, request.values.get("client_id"), request.cookies.get(BROWSER),
+                now)
+            params = pending.params
+        else:
+            pending, browser = requests.start(
+                session, client_id=grant.request.client.client_id, params=params,
+                browser=request.cookies.get(BROWSER), now=now)
         signed = steps.signed_in(session, pending, request.cookies.get(SESSION), now)
         if signed is None:
             if params["prompt"] == "none":
