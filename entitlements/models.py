@@ -10,7 +10,13 @@ from .organizations.models import Evidence, Organization, OrganizationChange, Tr
 from .persons.models import Person
 from .policy.models import PolicyActivation, PolicyVersion
 from .resources.models import ResourceServer
-from .signin.models import AuthorizationCode, AuthorizationRequest, Consent, SignInSession
+from .signin.models import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    Consent,
+    RefreshToken,
+    SignInSession,
+)
 from .signing.models import SigningKey
 from .tokens.models import IssuedToken, StatusListRecord
 
@@ -33,6 +39,7 @@ __all__ = [
     "Person",
     "PolicyActivation",
     "PolicyVersion",
+    "RefreshToken",
     "ResourceServer",
     "SignInSession",
     "SigningKey",

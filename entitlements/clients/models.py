@@ -26,12 +26,13 @@ class GrantType(StrEnum):
     CLIENT_CREDENTIALS = "client_credentials"
     TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
     AUTHORIZATION_CODE = "authorization_code"
+    REFRESH_TOKEN = "refresh_token"
 
 
 #: What a client registered without ``grant_types`` may use: a partner's backend.
 BACKEND_GRANT_TYPES = (GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE)
 #: What a public client may use: nothing that trusts the client alone.
-PUBLIC_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE,)
+PUBLIC_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN)
 
 
 class ClientStatus(StrEnum):

@@ -6,7 +6,7 @@ entitlement token and an ID token."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
@@ -18,6 +18,7 @@ from ..policy.subjects import person_subject
 from ..signin import codes
 from ..tokens import revocation
 from .id_tokens import SignIn, sign_id_token
+from .refreshes import RefreshRedemption
 from .service import Caller, Entitlement, Issuance
 
 GRANT = "authorization_code"
@@ -59,8 +60,8 @@ class CodeGrant:
 
 
 class CodeRedemption:
-    def __init__(self, issuance: Issuance) -> None:
-        self.issuance = issuance
+    def __init__(self, issuance: Issuance, refreshes: RefreshRedemption) -> None:
+        self.issuance, self.refreshes = issuance, refreshes
 
     def find(self, code: str, client_id: str) -> CodeGrant | None:
         """The code if it can be redeemed; a used one is a replay: what it issued is revoked
@@ -78,7 +79,8 @@ class CodeRedemption:
                 return None
             return CodeGrant(row.code_hash, row.client_id, row.person_id, dict(row.params))
 
-    def redeem(self, caller: Caller, grant: CodeGrant, audience: str) -> dict[str, Any]:
+    def redeem(self, caller: Caller, grant: CodeGrant, audience: str, *,
+               with_refresh: bool) -> dict[str, Any]:
         """Use the code (one winner), decide, issue, and record what was issued."""
         issuance, now = self.issuance, self.issuance.clock.now()
         with issuance.db.transaction() as session:
@@ -94,10 +96,18 @@ class CodeRedemption:
         signed = issuance.issue_for_signed_in(
             caller, Entitlement(policy, tiers, audience), person.id, citizenship,
             grant.params.get("identity_provider_id") or "", grant=GRANT)
-        with issuance.db.transaction() as session:
-            codes.record_issued(session, grant.code_hash, [signed.jti])
         body: dict[str, Any] = {"access_token": signed.token, "token_type": "Bearer",
                                 "expires_in": signed.expires_in, "scope": _scope(grant, tiers)}
+        with issuance.db.transaction() as session:
+            codes.record_issued(session, grant.code_hash, [signed.jti])
+            if with_refresh:
+                body["refresh_token"] = self.refreshes.start(
+                    session, caller, person_id=person.id, scope=body["scope"],
+                    resource=grant.params.get("resource"),
+                    identity_provider_id=grant.params.get("identity_provider_id") or "",
+                    auth_time=datetime.fromtimestamp(grant.get_auth_time(), UTC),
+                    access_jti=signed.jti,
+                    not_after=min((x.expires_at for x in citizenship.held), default=None))
         if "openid" in grant.get_scope().split():
             body["id_token"] = sign_id_token(
                 issuance.keys, SignIn(person.id, grant.get_auth_time(), grant.get_nonce(),

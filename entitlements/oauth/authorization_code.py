@@ -13,7 +13,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from ..issuance.codes import CodeGrant, CodeRedemption
 from ..resources.directory import ResourceDirectory
 from .scopes import choose_audience
-from .supported import AUTH_METHODS, PUBLIC
+from .supported import AUTH_METHODS, PUBLIC, REFRESH_TOKEN
 
 
 class CodeServer(Protocol):
@@ -58,7 +58,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         resource = grant.params.get("resource")
         audience = choose_audience([resource] if resource else [],
                                    self.server.resources.snapshot())
-        body = self.server.codes.redeem(request.client, grant, audience)
+        body = self.server.codes.redeem(request.client, grant, audience,
+                                        with_refresh=request.client.check_grant_type(
+                                            REFRESH_TOKEN))
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
     def save_authorization_code(self, code: str, request: Any) -> None:

@@ -14,10 +14,13 @@ from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from ..base.actor import Actor
+from ..issuance.refreshes import end_family
 from ..kernel import claims as c
+from ..signin import refresh
 from ..tokens.lookup import FoundToken, find_issued
 from ..tokens.revocation import revoke_one
-from .supported import AUTH_METHODS
+from .supported import AUTH_METHODS, PUBLIC
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,41 @@ class Introspection(IntrospectionEndpoint):
         return {"active": True, "token_type": "Bearer", **token.claims}
 
 
-class Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = AUTH_METHODS
-    SUPPORTED_TOKEN_TYPES = ("access_token",)
+@dataclass(frozen=True)
+class RefreshView(TokenMixin):
+    """A refresh token as the revocation endpoint sees it (revoking it ends its family)."""
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
+    family_id: str
+    client_id: str
+
+    def check_client(self, client: Any) -> bool:
+        return client.client_id == self.client_id
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = [*AUTH_METHODS, PUBLIC]
+    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
+
+    def query_token(self, token_string: str, token_type_hint: str | None
+                    ) -> TokenView | RefreshView | None:
+        """The hint only orders the search (RFC 7009 2.1)."""
+        order = (self._refresh, self._access) if token_type_hint == "refresh_token" else (
+            self._access, self._refresh)
+        return order[0](token_string) or order[1](token_string)
+
+    def _access(self, token_string: str) -> TokenView | None:
         return find_token(self.server, token_string)
 
-    def revoke_token(self, token: TokenView, request: Any) -> None:
-        revoke_one(self.server.db, token.claims[c.JWT_ID], request.client.client_id,
-                   self.server.clock.now())
+    def _refresh(self, token_string: str) -> RefreshView | None:
+        with self.server.db.sessions() as session:
+            row = refresh.find(session, token_string)
+            return RefreshView(row.family_id, row.client_id) if row is not None else None
+
+    def revoke_token(self, token: TokenView | RefreshView, request: Any) -> None:
+        client_id, now = request.client.client_id, self.server.clock.now()
+        if isinstance(token, RefreshView):
+            with self.server.db.transaction() as session:
+                end_family(session, Actor(client_id, now), token.family_id,
+                                      reason="revoked by its client (RFC 7009)")
+            return
+        revoke_one(self.server.db, token.claims[c.JWT_ID], client_id, now)

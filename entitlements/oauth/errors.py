@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Error,
+)
 
 #: What every failed client authentication answers, whatever failed (an unknown client, a
 #: wrong secret, a bad assertion): client ids cannot be enumerated. The audit event keeps
@@ -35,6 +40,17 @@ def echo(value: object, limit: int = 100) -> str:
 class ReasonedInvalidRequest(InvalidRequestError):
     """``invalid_request`` with a machine-readable ``reason`` member (an extension
     parameter, RFC 6749 section 8.2), so a partner can tell refusals apart."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description=description)
+        self.reason = reason
+
+    def get_body(self) -> list[tuple[str, str]]:
+        return [*super().get_body(), ("reason", self.reason)]
+
+
+class ReasonedInvalidGrant(InvalidGrantError):
+    """``invalid_grant`` with a ``reason`` member: why a refresh was refused."""
 
     def __init__(self, reason: str, description: str) -> None:
         super().__init__(description=description)

@@ -15,6 +15,7 @@ from ..base.db import Database
 from ..base.remote_jwks import RemoteJwks
 from ..base.settings import Settings
 from ..issuance.codes import CodeRedemption
+from ..issuance.refreshes import RefreshRedemption
 from ..issuance.service import Issuance
 from ..resources.directory import ResourceDirectory
 from ..signing.keyring import KeyRingCache
@@ -24,6 +25,7 @@ from .client_record import ClientDirectory, ClientRecord
 from .endpoints import Introspection, Revocation
 from .errors import authentication_failed
 from .grants import ClientCredentialsGrant
+from .refresh_token import RefreshTokenGrant
 from .token_exchange import TokenExchangeGrant
 
 
@@ -43,10 +45,12 @@ class EntitlementsServer(AuthorizationServer):
             db=db, clock=clock, remote_jwks=remote_jwks,
             max_lifetime=settings.assertion_max_lifetime, leeway=settings.clock_leeway,
         ))
-        self.codes = CodeRedemption(issuance)
+        self.refreshes = RefreshRedemption(issuance)
+        self.codes = CodeRedemption(issuance, self.refreshes)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(TokenExchangeGrant)
         self.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True)])
+        self.register_grant(RefreshTokenGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
 

@@ -5,6 +5,7 @@ from ..clients.models import GrantType
 CLIENT_CREDENTIALS = GrantType.CLIENT_CREDENTIALS.value
 TOKEN_EXCHANGE = GrantType.TOKEN_EXCHANGE.value
 AUTHORIZATION_CODE = GrantType.AUTHORIZATION_CODE.value
+REFRESH_TOKEN = GrantType.REFRESH_TOKEN.value
 GRANT_TYPES = tuple(g.value for g in GrantType)
 
 #: Client authentication methods of confidential clients, at every endpoint that

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..attestations.citizenship import MIN_TOKEN_LIFETIME, citizenship_summary
+from ..audit import service as audit
 from ..base.actor import Actor
 from ..base.remote_jwks import RemoteJwks
 from ..base.sealing import Sealer
@@ -126,6 +127,10 @@ def accept_upstream(session: Session, context: Context, request: AuthorizationRe
         acr if isinstance(acr, str) else None,
         [str(m) for m in amr][:10] if isinstance(amr, list) else None), now)
     request.session_hash = digest(token)
+    audit.record(session, at=now, actor=f"person:{person.id}", action="person.signed_in",
+                 target=person.id, details={"identity_provider_id": idp.id,
+                                            "client_id": request.client_id,
+                                            "acr": acr if isinstance(acr, str) else None})
     return token
 
 
@@ -145,8 +150,9 @@ def signed_in(session: Session, request: AuthorizationRequest, cookie: str | Non
     elif request.session_hash != digest(cookie or ""):
         return None
     org = organizations.get(session, found.organization_id)
-    if org.status != OrganizationStatus.VERIFIED:
-        return None
+    idp = session.get(IdentityProvider, found.identity_provider_id)
+    if org.status != OrganizationStatus.VERIFIED or idp is None or idp.status != "active":
+        return None  # whoever vouched for the sign-in no longer stands
     return found
 
 

@@ -88,3 +88,29 @@ class Consent(Base):
     scope: Mapped[str] = mapped_column(String(2000))
     granted_at: Mapped[datetime]
     withdrawn_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """One refresh token (only its digest). Each use rotates it: the next of its family is
+    issued and this one marked used; a used one presented again revokes the family."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey(OAuthClient.client_id, ondelete="CASCADE"))
+    person_id: Mapped[str] = mapped_column(ForeignKey(Person.id, ondelete="CASCADE"),
+                                           index=True)
+    #: What the family was consented to (openid and tiers), the gateway, the sign-in.
+    scope: Mapped[str] = mapped_column(String(2000))
+    resource: Mapped[str | None] = mapped_column(String(500))
+    identity_provider_id: Mapped[str] = mapped_column(String(64))
+    auth_time: Mapped[datetime]
+    created_at: Mapped[datetime]
+    #: The family's end: its absolute lifetime, or the person's verification's expiry.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    #: The access token issued beside it, revoked with the family.
+    access_jti: Mapped[str | None] = mapped_column(String(64))

@@ -126,7 +126,7 @@ def _oauth_error(error: OAuth2Error) -> Response:
     g.refusal_detail = getattr(error, "detail", None)  # what failed, for the audit event only
     if error.error == "invalid_client":
         error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
-    elif error.status_code == 401:
+    elif error.status_code == 401 and error.error != "invalid_token":
         error.status_code = 400  # e.g. Authlib's unsupported_token_type (RFC 7009 2.2.1)
     if family() is Family.PAGE:
         return _page_oauth_error(error)

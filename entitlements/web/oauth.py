@@ -1,5 +1,5 @@
-"""The OAuth endpoints: /oauth/token, /oauth/introspect, /oauth/revoke and /oauth/par
-(RFC 6749 errors).
+"""The OAuth endpoints: /oauth/token, /oauth/introspect, /oauth/revoke, /oauth/par and
+/oauth/userinfo (RFC 6749 errors; RFC 6750 for userinfo).
 
 Each checks the form (``guards``), hands the request to Authlib, and has its refusals audited
 once by the error layer, with the client id the caller claimed (recorded, never trusted)."""
@@ -9,15 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Response, jsonify, request
 
+from ..kernel import claims as c
 from ..oauth.authorization_request import authorization_params
+from ..oauth.endpoints import find_token
 from ..oauth.supported import AUTH_METHODS, PUBLIC
 from ..signin import requests
 from .callers import claimed_client_id, form_value
 from .errors import Family, FamilyBlueprint, audits_refusals
 from .guards import validate_form_request
 from .services import services
+
+#: The claims userinfo returns: who, their organization, their tiers and citizenship.
+USERINFO = (c.SUBJECT, c.ORGANIZATION, c.ENTITLEMENTS, c.CITIZENSHIP)
 
 blueprint = FamilyBlueprint("oauth", __name__, url_prefix="/oauth", family=Family.OAUTH,
                             no_store=True)
@@ -75,3 +81,17 @@ def pushed_authorization_request() -> tuple[Response, int]:
         request_uri, expires_in = requests.push(session, client_id=client.client_id,
                                                 params=params, now=now)
     return jsonify(request_uri=request_uri, expires_in=expires_in), 201
+
+
+@blueprint.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    """OIDC Core 5.3: what a person's live access token says of them, for the client that
+    holds it (RFC 6750: the token in the Authorization header only)."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise InvalidTokenError("A Bearer access token is required.", realm="entitlements")
+    view = find_token(services().oauth, presented.strip())
+    if view is None or view.is_revoked() or view.is_expired() or c.ACTOR not in view.claims:
+        raise InvalidTokenError("The access token is not a live token about a person.",
+                                realm="entitlements")
+    return jsonify({name: view.claims[name] for name in USERINFO if name in view.claims})

@@ -247,9 +247,17 @@ def test_revoking_an_unknown_token_is_200(client, db, owner, value):
     assert events(db, "token.revoked") == []
 
 
-def test_refresh_token_hint_is_unsupported(client, db, token, owner, gateway):
-    """RFC 7009 section 2.2.1: unsupported_token_type is a 400 like other OAuth errors."""
+def test_a_wrong_hint_only_orders_the_search(client, db, token, owner, gateway):
+    """RFC 7009 section 2.1: an access token sent with token_type_hint=refresh_token is
+    still found, and revoked."""
     response = revoke(client, token, owner, token_type_hint="refresh_token")
+    assert response.status_code == 200
+    assert introspect(client, token, gateway).get_json()["active"] is False
+
+
+def test_an_unknown_hint_is_unsupported(client, db, token, owner, gateway):
+    """RFC 7009 section 2.2.1: unsupported_token_type is a 400 like other OAuth errors."""
+    response = revoke(client, token, owner, token_type_hint="id_token")
     assert response.get_json() == {"error": "unsupported_token_type"}
     assert response.status_code == 400
     assert introspect(client, token, gateway).get_json()["active"] is True

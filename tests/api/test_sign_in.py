@@ -8,8 +8,12 @@ from __future__ import annotations
 import jwt
 import pytest
 import requests
+from sqlalchemy import select
 
+from entitlements.audit.models import AuditEvent
+from entitlements.identity_providers import service as idps
 from entitlements.kernel.claims import tier_scope
+from entitlements.operations.registry import set_idp_status
 from tests.support.helpers import basic
 from tests.support.signin import APP_REDIRECT, Browser, pkce, query
 
@@ -256,3 +260,41 @@ def test_a_client_that_must_push_cannot_send_a_request_directly(live_server, adm
     refused = start(Browser(live_server.url), strict.client_id, pkce()[1])
     assert refused.response.status_code == 400 and "par_required" in refused.response.text
     assert push(live_server, strict, pkce()[1]).status_code == 201
+
+
+def test_userinfo_answers_for_a_persons_live_token_only(live_server, web_app, admin,
+                                                        acme_org):
+    backend_client = admin.client(acme_org)
+    _, verifier, answer, _ = signed_in_code(live_server, web_app)
+    tokens = redeem(live_server.url, web_app, answer["code"], verifier).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    info = requests.get(live_server.url + "/oauth/userinfo", headers=bearer, timeout=10)
+    assert info.status_code == 200 and info.headers["Cache-Control"] == "no-store"
+    body = info.json()
+    id_token = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert body["sub"] == id_token["sub"] and body["entitlements"] == ["public"]
+    assert body["org"]["trust"] == "verified"
+    backend = requests.post(live_server.url + "/oauth/token", timeout=10,
+                            data={"grant_type": "client_credentials"},
+                            headers=basic(backend_client.client_id,
+                                          backend_client.client_secret)).json()
+    for presented in ({"Authorization": f"Bearer {backend['access_token']}"},
+                      {"Authorization": "Bearer not-a-token"}, {}):
+        refused = requests.get(live_server.url + "/oauth/userinfo", headers=presented,
+                               timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_session_ends_when_its_provider_is_suspended(live_server, web_app, admin, acme_org,
+                                                       db):
+    browser, _, _, _ = signed_in_code(live_server, web_app)
+    with db.transaction() as session:
+        [idp] = idps.list_for(session, acme_org)
+        set_idp_status(session, admin.actor(), idp.id, "suspended", "breach")
+    again = start(browser, web_app.client_id, pkce()[1])
+    assert "/signin/" in again.location and not again.location.startswith(APP_REDIRECT)
+    with db.sessions() as session:
+        signed = [e for e in session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "person.signed_in"))]
+    assert len(signed) == 1 and signed[0].details["client_id"] == web_app.client_id
