@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import logging
 import re
 import secrets
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 from _service import Service, temporary_service
@@ -61,25 +62,30 @@ def setup(service: Service, upstream: UpstreamProvider) -> tuple[str, dict, dict
 
 
 def authorize(browser: requests.Session, base: str, app: dict, challenge: str) -> str:
-    return browser.get(base + "/oauth/authorize", allow_redirects=False, timeout=10, params={
+    return go(browser, base, "get", base + "/oauth/authorize", params={
         "response_type": "code", "client_id": app["client_id"], "redirect_uri": APP,
         "scope": "openid tier:public", "state": "s", "nonce": secrets.token_hex(8),
-        "code_challenge": challenge, "code_challenge_method": "S256"}).headers["Location"]
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+
+
+def go(browser: requests.Session, base: str, method: str, url: str, **options: object) -> str:
+    """One hop: where the answer redirects, made absolute."""
+    answer = browser.request(method, url, allow_redirects=False, timeout=10, **options)
+    return urljoin(base, answer.headers["Location"])
 
 
 def sign_in_once(browser: requests.Session, base: str, app: dict, org_id: str) -> str:
     """Through the picker, the provider and the consent page: the first code."""
     picker = authorize(browser, base, app, pkce()[1])
     page = browser.get(picker, timeout=10).text
-    upstream = browser.post(picker, allow_redirects=False, timeout=10, data={
+    upstream = go(browser, base, "post", picker, data={
         "csrf_token": CSRF.search(page).group(1), "by": "organization",
-        "organization_id": org_id}).headers["Location"]
-    callback = browser.get(upstream, allow_redirects=False, timeout=10).headers["Location"]
-    consent = browser.get(callback, allow_redirects=False, timeout=10).headers["Location"]
+        "organization_id": org_id})
+    callback = go(browser, base, "get", upstream)
+    consent = go(browser, base, "get", callback)
     form = browser.get(consent, timeout=10).text
-    return browser.post(consent, allow_redirects=False, timeout=10, data={
-        "csrf_token": CSRF.search(form).group(1), "decision": "allow",
-        "remember": "yes"}).headers["Location"]
+    return go(browser, base, "post", consent, data={
+        "csrf_token": CSRF.search(form).group(1), "decision": "allow", "remember": "yes"})
 
 
 def token(base: str, client: dict, **form: str) -> dict:
@@ -105,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in provider's log
     with temporary_service(BENCH_DB) as service, UpstreamProvider(SystemClock()) as upstream:
         org_id, app, backend = setup(service, upstream)
         with service.serving(workers=2) as base:
