@@ -14,6 +14,7 @@ from .signin.models import (
     AuthorizationCode,
     AuthorizationRequest,
     Consent,
+    DeviceAuthorization,
     RefreshToken,
     SignInSession,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "AuthorizationRequest",
     "Base",
     "Consent",
+    "DeviceAuthorization",
     "Evidence",
     "IdentityProvider",
     "IssuedToken",

@@ -27,12 +27,14 @@ class GrantType(StrEnum):
     TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
     AUTHORIZATION_CODE = "authorization_code"
     REFRESH_TOKEN = "refresh_token"
+    DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628
 
 
 #: What a client registered without ``grant_types`` may use: a partner's backend.
 BACKEND_GRANT_TYPES = (GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE)
 #: What a public client may use: nothing that trusts the client alone.
-PUBLIC_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN)
+PUBLIC_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN,
+                      GrantType.DEVICE_CODE)
 
 
 class ClientStatus(StrEnum):

@@ -150,8 +150,10 @@ def _grant_types(method: AuthMethod, requested: list[str] | None) -> list[str] |
     if method is AuthMethod.NONE and set(requested) - set(PUBLIC_GRANT_TYPES):
         raise InvalidInput("a public client (auth method none) may use only: "
                            + ", ".join(PUBLIC_GRANT_TYPES))
-    if GrantType.REFRESH_TOKEN in requested and GrantType.AUTHORIZATION_CODE not in requested:
-        raise InvalidInput("refresh_token comes with authorization_code (people's sign-in)")
+    if GrantType.REFRESH_TOKEN in requested and not {
+            GrantType.AUTHORIZATION_CODE, GrantType.DEVICE_CODE} & set(requested):
+        raise InvalidInput("refresh_token comes with authorization_code or device_code "
+                           "(people's sign-in)")
     return list(dict.fromkeys(requested))
 
 

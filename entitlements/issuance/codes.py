@@ -5,6 +5,7 @@ entitlement token and an ID token."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,27 +26,15 @@ GRANT = "authorization_code"
 
 
 @dataclass(frozen=True)
-class CodeGrant:
-    """An unused, unexpired code, as Authlib's grant and its PKCE extension read it."""
+class SignedInGrant:
+    """What a completed sign-in grants: the person, and the request's and the sign-in's
+    parameters (scope, nonce, resource, auth_time, acr, amr, identity_provider_id)."""
 
-    code_hash: str
-    client_id: str
     person_id: str
     params: dict[str, Any]
 
-    def get_redirect_uri(self) -> str:
-        return self.params["redirect_uri"]
-
     def get_scope(self) -> str:
         return self.params["scope"]
-
-    @property
-    def code_challenge(self) -> str | None:
-        return self.params.get("code_challenge")
-
-    @property
-    def code_challenge_method(self) -> str | None:
-        return self.params.get("code_challenge_method")
 
     def get_nonce(self) -> str | None:
         return self.params.get("nonce")
@@ -57,6 +46,25 @@ class CodeGrant:
     def tiers(self) -> list[str]:
         return [s[len(TIER_SCOPE_PREFIX):] for s in self.get_scope().split()
                 if s.startswith(TIER_SCOPE_PREFIX)]
+
+
+@dataclass(frozen=True)
+class CodeGrant(SignedInGrant):
+    """An unused, unexpired code, as Authlib's grant and its PKCE extension read it."""
+
+    code_hash: str = ""
+    client_id: str = ""
+
+    def get_redirect_uri(self) -> str:
+        return self.params["redirect_uri"]
+
+    @property
+    def code_challenge(self) -> str | None:
+        return self.params.get("code_challenge")
+
+    @property
+    def code_challenge_method(self) -> str | None:
+        return self.params.get("code_challenge_method")
 
 
 class CodeRedemption:
@@ -77,29 +85,39 @@ class CodeRedemption:
                     reason="authorization code replayed",
                     because={"authorization_code": row.code_hash[:16]})
                 return None
-            return CodeGrant(row.code_hash, row.client_id, row.person_id, dict(row.params))
+            return CodeGrant(row.person_id, dict(row.params), row.code_hash, row.client_id)
 
     def redeem(self, caller: Caller, grant: CodeGrant, audience: str, *,
                with_refresh: bool) -> dict[str, Any]:
         """Use the code (one winner), decide, issue, and record what was issued."""
-        issuance, now = self.issuance, self.issuance.clock.now()
-        with issuance.db.transaction() as session:
-            if not codes.consume(session, grant.code_hash, now):
+        with self.issuance.db.transaction() as session:
+            if not codes.consume(session, grant.code_hash, self.issuance.clock.now()):
                 raise InvalidGrantError("The code has been used.")
+        return self.tokens_for(caller, grant, audience, with_refresh=with_refresh,
+                               record=lambda session, jti: codes.record_issued(
+                                   session, grant.code_hash, [jti]))
+
+    def tokens_for(self, caller: Caller, grant: SignedInGrant, audience: str, *,
+                   with_refresh: bool, record: Callable[[Any, str], None],
+                   grant_type: str = GRANT) -> dict[str, Any]:
+        """The tokens of a sign-in the person completed (a code redeemed, a device code
+        approved): decided now, recorded (``record``) with the refresh token's family."""
+        issuance, now = self.issuance, self.issuance.clock.now()
+        with issuance.db.sessions() as session:
             person = session.get(Person, grant.person_id)
         if person is None:
-            raise InvalidGrantError("The person the code was issued for is gone.")
+            raise InvalidGrantError("The person the grant was issued for is gone.")
         citizenship = issuance.person_citizenship(person.id)
         policy, decision = issuance.decide(person_subject(caller.organization_id,
                                                           caller.trust_level, citizenship))
         tiers = tuple(sorted(t for t in grant.tiers if t in decision.granted))
         signed = issuance.issue_for_signed_in(
             caller, Entitlement(policy, tiers, audience), person.id, citizenship,
-            grant.params.get("identity_provider_id") or "", grant=GRANT)
+            grant.params.get("identity_provider_id") or "", grant=grant_type)
         body: dict[str, Any] = {"access_token": signed.token, "token_type": "Bearer",
                                 "expires_in": signed.expires_in, "scope": _scope(grant, tiers)}
         with issuance.db.transaction() as session:
-            codes.record_issued(session, grant.code_hash, [signed.jti])
+            record(session, signed.jti)
             if with_refresh:
                 body["refresh_token"] = self.refreshes.start(
                     session, caller, person_id=person.id, scope=body["scope"],
@@ -118,6 +136,6 @@ class CodeRedemption:
         return body
 
 
-def _scope(grant: CodeGrant, tiers: tuple[str, ...]) -> str:
+def _scope(grant: SignedInGrant, tiers: tuple[str, ...]) -> str:
     openid = ["openid"] if "openid" in grant.get_scope().split() else []
     return " ".join([*openid, *(tier_scope(t) for t in tiers)])

@@ -85,3 +85,10 @@ def _resource(requested: list[str], resources: Resources) -> str | None:
     if not requested:
         return None
     return choose_audience(requested, resources)
+
+
+def device_params(payload: Any, *, tiers: Collection[str], resources: Resources
+                  ) -> dict[str, Any]:
+    """What a device authorization request (RFC 8628 3.1) may ask: scopes and a resource."""
+    return {"scope": _scope(payload.data.get("scope") or "", tiers),
+            "resource": _resource(payload.datalist.get("resource", []), resources)}

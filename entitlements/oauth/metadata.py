@@ -31,6 +31,7 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "authorization_endpoint": f"{issuer}/oauth/authorize",
         "pushed_authorization_request_endpoint": f"{issuer}/oauth/par",
         "userinfo_endpoint": f"{issuer}/oauth/userinfo",
+        "device_authorization_endpoint": f"{issuer}/oauth/device_authorization",
         # Per client (RFC 9126 6): a client registered with require_par must push.
         "require_pushed_authorization_requests": False,
         "grant_types_supported": list(GRANT_TYPES),

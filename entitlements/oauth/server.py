@@ -22,6 +22,7 @@ from ..signing.keyring import KeyRingCache
 from .authorization_code import AuthorizationCodeGrant, S256Challenge
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
+from .device_code import DeviceCodeGrant
 from .endpoints import Introspection, Revocation
 from .errors import authentication_failed
 from .grants import ClientCredentialsGrant
@@ -51,6 +52,7 @@ class EntitlementsServer(AuthorizationServer):
         self.register_grant(TokenExchangeGrant)
         self.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True)])
         self.register_grant(RefreshTokenGrant)
+        self.register_grant(DeviceCodeGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
 

@@ -6,6 +6,7 @@ CLIENT_CREDENTIALS = GrantType.CLIENT_CREDENTIALS.value
 TOKEN_EXCHANGE = GrantType.TOKEN_EXCHANGE.value
 AUTHORIZATION_CODE = GrantType.AUTHORIZATION_CODE.value
 REFRESH_TOKEN = GrantType.REFRESH_TOKEN.value
+DEVICE_CODE = GrantType.DEVICE_CODE.value
 GRANT_TYPES = tuple(g.value for g in GrantType)
 
 #: Client authentication methods of confidential clients, at every endpoint that

@@ -29,7 +29,7 @@ from ..kernel.policy import Policy, decide
 from ..organizations import service as organizations
 from ..organizations.models import OrganizationStatus
 from ..policy.subjects import person_subject
-from ..signin import codes, consents, home, requests, sessions, upstream
+from ..signin import codes, consents, devices, home, requests, sessions, upstream
 from ..signin.errors import SignInRefused
 from ..signin.models import AuthorizationRequest, SignInSession
 from ..signin.sessions import UpstreamSignIn
@@ -227,3 +227,31 @@ def _fallbacks(policy: Policy, tier: str, granted: tuple[str, ...]) -> tuple[str
 def client_name(session: Session, client_id: str) -> str:
     client = session.get(OAuthClient, client_id)
     return client.name if client else client_id
+
+
+def approve_device(session: Session, request: AuthorizationRequest, signed: SignInSession,
+                   page: ConsentPage) -> None:
+    """The person allowed the device: its poll now gets the tokens."""
+    devices.decide(session, request.params["device_code_hash"], person_id=signed.person_id,
+                   sign_in={"scope": _consented_scope(request, page),
+                            "auth_time": int(signed.auth_time.timestamp()),
+                            "acr": signed.acr, "amr": signed.amr,
+                            "identity_provider_id": signed.identity_provider_id})
+    requests.finish(session, request)
+
+
+def deny_device(session: Session, request: AuthorizationRequest) -> None:
+    devices.decide(session, request.params["device_code_hash"], person_id=None, sign_in=None)
+    requests.finish(session, request)
+
+
+def device_request(session: Session, user_code: str, browser: str | None, now: datetime
+                   ) -> tuple[AuthorizationRequest, str]:
+    """The person typed the device's code: a pending request for it, bound to this browser;
+    consent is always asked (a device's code may come from someone else)."""
+    device = devices.pending_by_user_code(session, user_code, now)
+    params = {"scope": device.params.get("scope", ""), "resource": device.params.get("resource"),
+              "device_code_hash": device.device_code_hash, "prompt": "consent",
+              "redirect_uri": None, "state": None, "nonce": None, "max_age": None}
+    return requests.start(session, client_id=device.client_id, params=params, browser=browser,
+                          now=now)

@@ -114,3 +114,24 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None]
     #: The access token issued beside it, revoked with the family.
     access_jti: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeviceAuthorization(Base):
+    """A device's authorization (RFC 8628): the device polls with its code (only a digest
+    is kept) while the person confirms the user code in a browser and signs in."""
+
+    __tablename__ = "device_authorizations"
+    __table_args__ = (UniqueConstraint("user_code"),)
+
+    device_code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey(OAuthClient.client_id, ondelete="CASCADE"))
+    #: scope and resource as asked; once approved, the sign-in's too (auth_time, acr, ...).
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    person_id: Mapped[str | None] = mapped_column(ForeignKey(Person.id, ondelete="CASCADE"))
+    interval: Mapped[int]
+    last_polled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

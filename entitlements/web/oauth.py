@@ -1,5 +1,5 @@
-"""The OAuth endpoints: /oauth/token, /oauth/introspect, /oauth/revoke, /oauth/par and
-/oauth/userinfo (RFC 6749 errors; RFC 6750 for userinfo).
+"""The OAuth endpoints: /oauth/token, /oauth/introspect, /oauth/revoke, /oauth/par,
+/oauth/device_authorization and /oauth/userinfo (RFC 6749 errors; RFC 6750 for userinfo).
 
 Each checks the form (``guards``), hands the request to Authlib, and has its refusals audited
 once by the error layer, with the client id the caller claimed (recorded, never trusted)."""
@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidRequestError, UnauthorizedClientError
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Response, jsonify, request
 
 from ..kernel import claims as c
-from ..oauth.authorization_request import authorization_params
+from ..oauth.authorization_request import authorization_params, device_params
 from ..oauth.endpoints import find_token
-from ..oauth.supported import AUTH_METHODS, PUBLIC
-from ..signin import requests
+from ..oauth.supported import AUTH_METHODS, DEVICE_CODE, PUBLIC
+from ..signin import devices, requests
 from .callers import claimed_client_id, form_value
 from .errors import Family, FamilyBlueprint, audits_refusals
 from .guards import validate_form_request
@@ -95,3 +95,28 @@ def userinfo() -> Response:
         raise InvalidTokenError("The access token is not a live token about a person.",
                                 realm="entitlements")
     return jsonify({name: view.claims[name] for name in USERINFO if name in view.claims})
+
+
+@blueprint.post("/device_authorization")
+@audits_refusals("device_authorization.refused", _refusal_details)
+def device_authorization() -> Response:
+    """RFC 8628 3.1: a device's request; the person confirms its user code at /device."""
+    validate_form_request(request, repeatable=frozenset({"resource"}))
+    found = services()
+    oauth = found.oauth
+    client = oauth.authenticate_client(oauth.create_oauth2_request(request),
+                                       [*AUTH_METHODS, PUBLIC], endpoint="device_authorization")
+    if not client.check_grant_type(DEVICE_CODE):
+        raise UnauthorizedClientError("The client may not use the device flow.")
+    now = found.clock.now()
+    params = device_params(oauth.create_oauth2_request(request).payload,
+                           tiers=found.policies.active(now).tiers,
+                           resources=found.resources.snapshot())
+    with found.db.transaction() as session:
+        device_code, user_code = devices.start(session, client_id=client.client_id,
+                                               params=params, now=now)
+    verification_uri = found.settings.issuer + "/device"
+    return jsonify(device_code=device_code, user_code=user_code,
+                   verification_uri=verification_uri,
+                   verification_uri_complete=f"{verification_uri}?user_code={user_code}",
+                   expires_in=int(devices.LIFETIME.total_seconds()), interval=devices.INTERVAL)

@@ -84,7 +84,7 @@ def test_discovery_documents_agree_and_validate(live_server, admin):
     assert rfc8414["token_endpoint"] == live_server.url + "/oauth/token"
     assert rfc8414["grant_types_supported"] == [
         "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange",
-        "authorization_code", "refresh_token"]
+        "authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]
     assert rfc8414["authorization_endpoint"] == live_server.url + "/oauth/authorize"
     assert rfc8414["response_types_supported"] == ["code"]
     assert rfc8414["code_challenge_methods_supported"] == ["S256"]

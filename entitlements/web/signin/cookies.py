@@ -3,6 +3,8 @@ http on loopback (development); their values are random, and only digests are st
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Response
 
 from ..services import services
@@ -18,3 +20,9 @@ def set_cookie(response: Response, name: str, value: str) -> None:
     secure = services().settings.issuer.startswith("https://")
     response.set_cookie(name, value, max_age=MAX_AGE[name], path="/", secure=secure,
                         httponly=True, samesite="Lax")
+
+
+def device_csrf(browser: str) -> str:
+    """The device page's form token: derived from the browser cookie, which a page of
+    another site can neither read nor set."""
+    return hashlib.sha256(f"device-form:{browser}".encode()).hexdigest()

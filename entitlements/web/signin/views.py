@@ -8,6 +8,7 @@ error page (no open redirect)."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -22,10 +23,11 @@ from ...operations import signin as steps
 from ...signin import home, requests
 from ...signin.errors import SignInRefused
 from ...signin.models import AuthorizationRequest, SignInSession
+from ...signin.tokens import new_token
 from ..callers import form_value
 from ..errors import Family, FamilyBlueprint, audits_refusals
 from ..services import services
-from .cookies import BROWSER, SESSION, set_cookie
+from .cookies import BROWSER, SESSION, device_csrf, set_cookie
 from .pages import render_page
 
 blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE, no_store=True,
@@ -129,6 +131,33 @@ def callback() -> Response:
     return response
 
 
+@blueprint.get("/device")
+def device_page() -> Response:
+    """RFC 8628: where the person types the code their device shows."""
+    browser = request.cookies.get(BROWSER) or new_token()
+    response = render_page("signin/device.html", csrf_token=device_csrf(browser),
+                           user_code=request.args.get("user_code", "")[:16])
+    set_cookie(response, BROWSER, browser)
+    return response
+
+
+@blueprint.post("/device")
+def device_confirm() -> Response:
+    found, context, now = services(), _context(), services().clock.now()
+    browser = request.cookies.get(BROWSER)
+    if not browser or not hmac.compare_digest(device_csrf(browser),
+                                              form_value("csrf_token") or ""):
+        raise SignInRefused("csrf", "The form is stale or did not come from this page. "
+                                    "Reload it and try again.")
+    with found.db.transaction() as session:
+        pending, browser = steps.device_request(session, request.form.get("user_code", ""),
+                                                browser, now)
+        signed = steps.signed_in(session, pending, request.cookies.get(SESSION), now)
+        if signed is None:
+            return redirect(url_for(".choose", request_id=pending.id))
+        return _continue(session, context, pending, signed)
+
+
 @blueprint.get("/signin/<request_id>/consent")
 def consent_page(request_id: str) -> Response:
     found, context = services(), _context()
@@ -137,7 +166,8 @@ def consent_page(request_id: str) -> Response:
         page = steps.consent_page(session, context, pending, signed, found.clock.now())
         return render_page("signin/consent.html", page=page, request_id=pending.id,
                            csrf_token=pending.csrf_token,
-                           form_targets=[pending.params["redirect_uri"]])
+                           device="device_code_hash" in pending.params,
+                           form_targets=[pending.params["redirect_uri"] or ""])
 
 
 @blueprint.post("/signin/<request_id>/consent")
@@ -149,6 +179,10 @@ def consent(request_id: str) -> Response:
         if request.form.get("decision") != "allow":
             return _denied(session, pending)
         page = steps.consent_page(session, context, pending, signed, now)
+        if "device_code_hash" in pending.params:
+            steps.approve_device(session, pending, signed, page)
+            return render_page("signin/device_done.html", allowed=True,
+                               client_name=page.client_name)
         code = steps.approve(session, pending, signed, page, now,
                              remember=request.form.get("remember") == "yes")
         return _to_client(pending.params, code=code)
@@ -170,6 +204,10 @@ def _continue(session: Session, context: steps.Context, pending: AuthorizationRe
 
 
 def _denied(session: Session, pending: AuthorizationRequest) -> Response:
+    if "device_code_hash" in pending.params:
+        steps.deny_device(session, pending)
+        return render_page("signin/device_done.html", allowed=False,
+                           client_name=steps.client_name(session, pending.client_id))
     requests.finish(session, pending)
     return _to_client(pending.params, error="access_denied",
                       error_description="The person did not allow the request.")
