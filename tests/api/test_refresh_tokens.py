@@ -5,14 +5,20 @@ its access tokens, two refreshes at once have one winner, and every refresh deci
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
+import jwt
 import pytest
 import requests
 
+from entitlements.attestations import issuers
 from entitlements.identity_providers import service as idps
-from entitlements.operations.registry import set_idp_status
+from entitlements.operations.registry import set_idp_status, set_issuer_status
 from entitlements.policy import service as policy
+from tests.support.admin_api import CITIZENS_ONLY
+from tests.support.factories import VERIFIER
 from tests.support.helpers import basic
+from tests.support.interop import change_policy
 from tests.support.signin import APP_REDIRECT, Browser, pkce, query
 
 
@@ -120,3 +126,48 @@ def test_a_client_revokes_its_refresh_token_rfc_7009(live_server, app_client):
     assert revoked.status_code == 200
     assert refresh(live_server, app_client, first["refresh_token"]).status_code == 400
     assert not active(live_server, app_client, first["access_token"])
+
+
+@pytest.fixture
+def citizens_only(admin, acme_org, db, upstream):
+    """restricted needs US citizenship (substantial); Acme may use it; alice is a US citizen
+    verified for two more days."""
+    change_policy(db, admin, "export control", **{"patch": CITIZENS_ONLY})
+    with db.transaction() as session:
+        policy.grant_tier(session, admin.actor(), acme_org, "restricted")
+    return admin.person(acme_org, upstream.issuer, "alice", nationalities=("US",),
+                        valid_for=timedelta(days=2))
+
+
+def sign_in_for(live_server, client, scope: str) -> dict:
+    browser = Browser(live_server.url)
+    verifier, challenge = pkce()
+    picker = browser.authorize(response_type="code", client_id=client.client_id,
+                               redirect_uri=APP_REDIRECT, scope=scope,
+                               code_challenge=challenge, code_challenge_method="S256")
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    code = query(browser.consent(consent.location).location)["code"]
+    return token(live_server, client, grant_type="authorization_code", code=code,
+                 redirect_uri=APP_REDIRECT, code_verifier=verifier).json()
+
+
+def test_a_family_ends_when_the_verification_behind_it_expires(
+        live_server, app_client, citizens_only, clock):
+    first = sign_in_for(live_server, app_client, "openid tier:public tier:restricted")
+    assert first["scope"] == "openid tier:public tier:restricted"
+    clock.advance(days=2, seconds=1)
+    refused = refresh(live_server, app_client, first["refresh_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_refresh_narrows_when_the_verifier_is_suspended(
+        live_server, app_client, citizens_only, admin, db):
+    first = sign_in_for(live_server, app_client, "openid tier:public tier:restricted")
+    with db.transaction() as session:
+        verifier = issuers.find_by_issuer(session, VERIFIER)
+        set_issuer_status(session, admin.actor(), verifier.id, "suspended", "compromised")
+    narrowed = refresh(live_server, app_client, first["refresh_token"])
+    assert narrowed.status_code == 200, narrowed.text
+    assert narrowed.json()["scope"] == "openid tier:public"
+    claims = jwt.decode(narrowed.json()["access_token"], options={"verify_signature": False})
+    assert claims["entitlements"] == ["public"]
