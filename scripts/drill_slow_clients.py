@@ -147,6 +147,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slow", type=int, default=200, help="slow connections held")
     parser.add_argument("--seconds", type=float, default=5.0, help="each measurement")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when the goal is missed (on a quiet machine only: it "
+                             "is a measurement, not a test)")
     parser.add_argument("--trickle-interval", type=float, default=0.5)
     args = parser.parse_args()
     rows: list[Row] = []
@@ -184,7 +187,7 @@ def report(args: argparse.Namespace, rows: list[Row]) -> int:
     worst = max(row.delay for row in rows)
     met = worst <= 100
     print(f"largest p99 delay: {worst:.1f} ms (goal <= 100 ms): {'met' if met else 'MISSED'}")
-    return 0 if met else 1
+    return 1 if args.strict and not met else 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ PROBLEM_TYPE = "application/problem+json"
 ADMIN_REALM = 'Bearer realm="entitlements-admin"'
 PROBLEM_PREFIX = "urn:entitlements:problem:"
 F = TypeVar("F", bound=Callable[..., Any])
+#: Answers that are errors in form only: a device polling while the person has not yet
+#: answered (RFC 8628 3.5). Auditing each poll would record nothing worth keeping.
+NOT_REFUSALS = frozenset({"authorization_pending", "slow_down"})
 #: Seconds a client is told to wait before retrying a 503.
 RETRY_AFTER = 1
 
@@ -250,6 +253,8 @@ def _audit_refusal(response: Response) -> Response:
     body = response.get_json(silent=True) or {}
     error = str(refused[0] if refused else body.get("error")
                 or body.get("type", "").removeprefix(PROBLEM_PREFIX) or "invalid_request")
+    if error in NOT_REFUSALS:
+        return response
     description = ((refused[1] if refused else body.get("error_description")
                     or body.get("detail")) if described else None)
     services().refusals.record(

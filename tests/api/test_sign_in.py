@@ -298,3 +298,31 @@ def test_a_session_ends_when_its_provider_is_suspended(live_server, web_app, adm
         signed = [e for e in session.scalars(select(AuditEvent).where(
             AuditEvent.action == "person.signed_in"))]
     assert len(signed) == 1 and signed[0].details["client_id"] == web_app.client_id
+
+
+def test_refused_sign_in_steps_are_audited_and_a_waiting_device_is_not(live_server, web_app,
+                                                                      db, admin, acme_org):
+    browser = Browser(live_server.url)
+    picker = start(browser, web_app.client_id, pkce()[1])
+    browser.post(picker.location, {"by": "email", "email": "alice@acme.example"})  # no csrf
+    browser.get("/signin/callback?state=forged&code=x")
+    device = admin.client(acme_org, "none",
+                          grant_types=["urn:ietf:params:oauth:grant-type:device_code"])
+    asked = requests.post(live_server.url + "/oauth/device_authorization", timeout=10,
+                          data={"client_id": device.client_id}).json()
+    polled = requests.post(live_server.url + "/oauth/token", timeout=10, data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": asked["device_code"], "client_id": device.client_id})
+    assert polled.json()["error"] == "authorization_pending"
+    with db.sessions() as session:
+        refused = [(e.action, e.reason.split(":")[0]) for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.outcome == "failure"))]
+    assert ("signin.refused", "csrf") in refused
+    assert ("signin.refused", "state_mismatch") in refused
+    assert not [r for r in refused if r[1] == "authorization_pending"]
+
+
+def test_a_revoked_client_starts_no_sign_in(live_server, web_app, admin):
+    admin.revoke_client(web_app.client_id)
+    refused = start(Browser(live_server.url), web_app.client_id, pkce()[1])
+    assert refused.response.status_code == 400 and "client_inactive" in refused.response.text

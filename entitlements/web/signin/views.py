@@ -13,7 +13,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import AccessDeniedError
-from flask import Response, redirect, request, url_for
+from flask import Response, g, redirect, request, url_for
 from sqlalchemy.orm import Session
 
 from ...identity_providers import service as idps
@@ -54,6 +54,8 @@ def authorize() -> Response:
         params = authorization_params(grant.request.payload, grant.redirect_uri,
                                       tiers=context.policy.tiers,
                                       resources=found.resources.snapshot())
+    _check_active(request.values.get("client_id", "") if pushed
+                  else grant.request.client.client_id)
     with found.db.transaction() as session:
         if pushed:
             pending, browser = requests.claim_pushed(
@@ -69,14 +71,23 @@ def authorize() -> Response:
             if params["prompt"] == "none":
                 raise LoginRequiredError(redirect_uri=params["redirect_uri"],
                                          state=params["state"])
-            response = redirect(url_for(".choose", request_id=pending.id))
+            response = redirect(url_for(".choose_page", request_id=pending.id))
         else:
             response = _continue(session, context, pending, signed)
     set_cookie(response, BROWSER, browser)
     return response
 
 
+def _check_active(client_id: str) -> None:
+    """A revoked client, or one of an organization no longer verified, starts no sign-in."""
+    client = services().clients.find(client_id)
+    if client is None or client.inactive_reason:
+        raise SignInRefused("client_inactive", "This application may not sign people in "
+                                               "at the moment.")
+
+
 @blueprint.get("/signin/<request_id>")
+@audits_refusals("signin.refused", _refusal)
 def choose_page(request_id: str) -> Response:
     found = services()
     with found.db.sessions() as session:
@@ -85,6 +96,7 @@ def choose_page(request_id: str) -> Response:
 
 
 @blueprint.post("/signin/<request_id>")
+@audits_refusals("signin.refused", _refusal)
 def choose(request_id: str) -> Response:
     found, context = services(), _context()
     by_email = request.form.get("by") != "organization"
@@ -99,6 +111,7 @@ def choose(request_id: str) -> Response:
     except SignInRefused as refused:
         if refused.reason not in steps.PICK_AGAIN:
             raise
+        g.refused = (refused.reason, refused.message)
         with found.db.sessions() as session:  # the same page, saying what to change
             return _choose(session, _pending(session, request_id), problem=refused.message,
                            status=400)
@@ -106,6 +119,7 @@ def choose(request_id: str) -> Response:
 
 
 @blueprint.get("/signin/callback")
+@audits_refusals("signin.refused", _refusal)
 def callback() -> Response:
     """The provider's answer: its state used once, its code exchanged outside any
     transaction, then the person signed in here."""
@@ -142,6 +156,7 @@ def device_page() -> Response:
 
 
 @blueprint.post("/device")
+@audits_refusals("signin.refused", _refusal)
 def device_confirm() -> Response:
     found, context, now = services(), _context(), services().clock.now()
     browser = request.cookies.get(BROWSER)
@@ -154,11 +169,12 @@ def device_confirm() -> Response:
                                                 browser, now)
         signed = steps.signed_in(session, pending, request.cookies.get(SESSION), now)
         if signed is None:
-            return redirect(url_for(".choose", request_id=pending.id))
+            return redirect(url_for(".choose_page", request_id=pending.id))
         return _continue(session, context, pending, signed)
 
 
 @blueprint.get("/signin/<request_id>/consent")
+@audits_refusals("signin.refused", _refusal)
 def consent_page(request_id: str) -> Response:
     found, context = services(), _context()
     with found.db.sessions() as session:
@@ -171,6 +187,7 @@ def consent_page(request_id: str) -> Response:
 
 
 @blueprint.post("/signin/<request_id>/consent")
+@audits_refusals("signin.refused", _refusal)
 def consent(request_id: str) -> Response:
     found, context, now = services(), _context(), services().clock.now()
     with found.db.transaction() as session:
