@@ -15,6 +15,7 @@ from .signin.models import (
     AuthorizationRequest,
     Consent,
     DeviceAuthorization,
+    PresentationRequest,
     RefreshToken,
     SignInSession,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Person",
     "PolicyActivation",
     "PolicyVersion",
+    "PresentationRequest",
     "RefreshToken",
     "ResourceServer",
     "SignInSession",

@@ -75,7 +75,20 @@ def submit(session: Session, *, client_id: str, org_id: str, ref: PersonRef, cre
                    audience=audience, nonce=nonce, now=now, status=verifiers.status)
     issuer = issuers.find_by_issuer(session, facts.issuer)
     person = _person(session, client_id, org_id, ref, now)
-    return _store(session, person, issuer, facts, client_id, now)
+    return _store(session, person, issuer, facts, f"client:{client_id}", now)
+
+
+def record_presented(session: Session, *, person: Person, credential: str, audience: str,
+                     nonce: str, now: datetime, verifiers: Verifiers) -> VerifiedAttestation:
+    """A credential the person's wallet presented in the sign-in (OpenID4VP): verified as
+    an SD-JWT VC whose key-binding JWT names ``audience`` and ``nonce``, then stored as any
+    attestation is (the facts and a digest, never the document)."""
+    facts = sd_jwt_vc.verify_sd_jwt_vc(credential, issuers=_registry(session,
+                                                                   verifiers.remote_jwks),
+                                       audience=audience, nonce=nonce, now=now,
+                                       status=verifiers.status)
+    return _store(session, person, issuers.find_by_issuer(session, facts.issuer), facts,
+                  f"person:{person.id}", now)
 
 
 def _consume_nonce(session: Session, client_id: str, nonce: object, now: datetime) -> str:
@@ -128,7 +141,7 @@ def _person(session: Session, client_id: str, org_id: str, ref: PersonRef, now: 
 
 
 def _store(session: Session, person: Person, issuer: AttestationIssuer | None,
-           facts: AttestationFacts, client_id: str, now: datetime) -> VerifiedAttestation:
+           facts: AttestationFacts, actor: str, now: datetime) -> VerifiedAttestation:
     if issuer is None:  # removed between verification and storage
         raise AttestationRefused("unknown_issuer", "the attestation's issuer is not registered")
     bound = session.scalar(select(VerifiedAttestation).where(
@@ -142,7 +155,7 @@ def _store(session: Session, person: Person, issuer: AttestationIssuer | None,
         assurance_level=facts.assurance_level, verified_at=facts.verified_at,
         expires_at=facts.expires_at, evidence_sha256=facts.evidence_sha256, recorded_at=now)
     session.add(row)
-    audit.record(session, at=now, actor=f"client:{client_id}", action="attestation.verified",
+    audit.record(session, at=now, actor=actor, action="attestation.verified",
                  target=person.id, details={"issuer": issuer.issuer, "attestation": row.id,
                                             "nationalities": row.nationalities,
                                             "assurance_level": row.assurance_level,

@@ -55,6 +55,8 @@ class Settings:
     access_log: bool = False
     #: Serve Prometheus metrics at /metrics (block it at the edge if it must stay inside).
     metrics: bool = True
+    #: The SD-JWT VC types (``vct``) a sign-in asks wallets for, comma-separated.
+    citizenship_vct: str = "urn:entitlements:vct:citizenship"
     evidence_verified: str = ""
     evidence_trusted: str = "domain,lei,agreement"
     evidence_government_partner: str = "domain,lei,agreement"
@@ -100,6 +102,7 @@ class _SettingsSchema(Schema):
     clock_leeway = f.Integer(strict=False, validate=validate.Range(0, 300))
     id_token_max_lifetime = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
     log_level = f.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
+    citizenship_vct = f.String(validate=validate.Length(1, 1000))
     evidence_verified = f.String()
     evidence_trusted = f.String()
     evidence_government_partner = f.String()

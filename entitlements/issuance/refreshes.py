@@ -27,6 +27,26 @@ def end_family(session: Any, actor: Actor, family_id: str, *, reason: str) -> in
                                     because={"refresh_family": family_id[:16]})
 
 
+#: Why a presented refresh token cannot be redeemed, as the client reads it.
+REFUSALS = {
+    "unknown": "The refresh token is unknown, or another client's.",
+    "revoked": "The refresh token's sign-in was revoked.",
+    "expired": "The sign-in behind the refresh token has ended (its lifetime, or the "
+               "verification it rested on).",
+    "replayed": "The refresh token was used before; its sign-in is revoked.",
+}
+
+
+def _refusal(row: Any, client_id: str, now: Any) -> str | None:
+    if row is None or row.client_id != client_id:
+        return "unknown"
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= now:
+        return "expired"
+    return "replayed" if row.used_at is not None else None
+
+
 class RefreshRefused(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
@@ -59,20 +79,20 @@ class RefreshRedemption:
             not_after=not_after)
         return refresh.issue(session, family, access_jti, now)
 
-    def find(self, token: str, client_id: str) -> Presented | None:
-        """The token if it may be redeemed by this client; a used one revokes its family
-        (committed, though the request fails)."""
+    def find(self, token: str, client_id: str) -> Presented:
+        """The token if this client may redeem it, else RefreshRefused with the reason; a
+        used one is a replay, which revokes its family (committed, though the request
+        fails)."""
         now = self.issuance.clock.now()
         with self.issuance.db.transaction() as session:
             row = refresh.find(session, token)
-            if row is None or row.client_id != client_id or row.revoked_at is not None \
-                    or row.expires_at <= now:
-                return None
-            if row.used_at is not None:
-                end_family(session, Actor(f"client:{client_id}", now),
-                                      row.family_id, reason="refresh token replayed")
-                return None
-            return Presented(row.token_hash, refresh.family_of(row))
+            refused = _refusal(row, client_id, now)
+            if refused == "replayed" and row is not None:
+                end_family(session, Actor(f"client:{client_id}", now), row.family_id,
+                           reason="refresh token replayed")
+            if refused is None and row is not None:
+                return Presented(row.token_hash, refresh.family_of(row))
+        raise RefreshRefused(refused or "unknown", REFUSALS[refused or "unknown"])
 
     def redeem(self, caller: Caller, presented: Presented, audience: str) -> dict[str, Any]:
         issuance, now = self.issuance, self.issuance.clock.now()

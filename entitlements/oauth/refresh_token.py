@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
-    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     UnauthorizedClientError,
@@ -29,10 +28,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         token = self.request.form.get("refresh_token")
         if not token:
             raise InvalidRequestError("Missing 'refresh_token'.")
-        presented = self.server.refreshes.find(token, client.client_id)
-        if presented is None:
-            raise InvalidGrantError("The refresh token is invalid, expired, revoked or "
-                                    "another client's.")
+        try:
+            presented = self.server.refreshes.find(token, client.client_id)
+        except RefreshRefused as refused:
+            raise ReasonedInvalidGrant(refused.reason, refused.message) from None
         asked = (self.request.form.get("scope") or "").split()
         if set(asked) - set(presented.family.scope.split()):
             raise InvalidScopeError("A refresh may only narrow the scope of the sign-in.")

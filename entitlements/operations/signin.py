@@ -13,7 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..attestations import service as attestations
 from ..attestations.citizenship import MIN_TOKEN_LIFETIME, citizenship_summary
+from ..attestations.service import Verifiers
+from ..attestations.verify import AttestationRefused
 from ..audit import service as audit
 from ..base.actor import Actor
 from ..base.remote_jwks import RemoteJwks
@@ -28,14 +31,28 @@ from ..kernel.claims import TIER_SCOPE_PREFIX
 from ..kernel.policy import Policy, decide
 from ..organizations import service as organizations
 from ..organizations.models import OrganizationStatus
+from ..persons import service as persons
 from ..policy.subjects import person_subject
-from ..signin import codes, consents, devices, home, requests, sessions, upstream
+from ..signin import (
+    codes,
+    consents,
+    devices,
+    home,
+    presentations,
+    requests,
+    sessions,
+    upstream,
+)
 from ..signin.errors import SignInRefused
 from ..signin.models import AuthorizationRequest, SignInSession
 from ..signin.sessions import UpstreamSignIn
 from ..signin.tokens import digest
 
 CALLBACK_PATH = "/signin/callback"
+#: Where wallets post their presentations (response_mode direct_post).
+VP_RESPONSE_PATH = "/oauth/vp/response"
+#: Denials a presented citizenship credential may lift.
+CITIZENSHIP_REASONS = frozenset({"citizenship_not_verified"})
 #: Refusals of the organization picker that the person fixes on the same page.
 PICK_AGAIN = frozenset({"invalid_email", "unknown_domain", "no_sign_in"})
 #: What the client learns of the person, as the consent page says.
@@ -53,6 +70,11 @@ class Context:
     sealer: Sealer
     remote_jwks: RemoteJwks
     policy: Policy
+    verifiers: Verifiers
+
+    @property
+    def vp_response_uri(self) -> str:
+        return self.settings.issuer + VP_RESPONSE_PATH
 
     @property
     def callback(self) -> str:
@@ -255,3 +277,78 @@ def device_request(session: Session, user_code: str, browser: str | None, now: d
               "redirect_uri": None, "state": None, "nonce": None, "max_age": None}
     return requests.start(session, client_id=device.client_id, params=params, browser=browser,
                           now=now)
+
+
+def tiers_needing_citizenship(page: ConsentPage) -> list[str]:
+    return [t.tier for t in page.tiers if not t.granted and t.reason in CITIZENSHIP_REASONS]
+
+
+def needs_presentation(session: Session, request: AuthorizationRequest,
+                       page: ConsentPage) -> bool:
+    """Ask the wallet: a tier asked for needs citizenship, and the person has neither
+    declined nor presented in this sign-in."""
+    if request.params.get("vp_declined") or request.params.get("prompt") == "none":
+        return False
+    if not tiers_needing_citizenship(page):
+        return False
+    found = presentations.for_request(session, request.id)
+    return found is None or found.status != "verified"
+
+
+@dataclass(frozen=True)
+class PresentationPage:
+    wallet_uri: str
+    problem: str | None
+    verified: bool
+
+
+def presentation_page(session: Session, context: Context, request: AuthorizationRequest,
+                      now: datetime) -> PresentationPage:
+    """The wallet request to show (a new one when there is none, or it expired or was
+    refused), or ``verified`` once the wallet has answered."""
+    found = presentations.for_request(session, request.id)
+    if found is not None and found.status == "verified":
+        return PresentationPage("", None, True)
+    problem = found.reason if found is not None and found.status == "refused" else None
+    if found is None or found.status != "pending" or found.expires_at <= now:
+        state, nonce = presentations.start(session, request.id, now)
+    else:
+        state, nonce = found.state, found.nonce
+    vct = [v.strip() for v in context.settings.citizenship_vct.split(",") if v.strip()]
+    return PresentationPage(presentations.wallet_uri(
+        response_uri=context.vp_response_uri, state=state, nonce=nonce, vct_values=vct),
+        problem, False)
+
+
+def decline_presentation(request: AuthorizationRequest) -> None:
+    request.params = {**request.params, "vp_declined": True}
+
+
+def accept_presentation(session: Session, context: Context, state: str | None,
+                        vp_token: str | None, now: datetime) -> tuple[str, str | None]:
+    """A wallet's answer: each presentation verified (audience and nonce of this request)
+    and stored as the person's attestation; the pending request's id, and the refusal
+    reason if any (the request is then refused, and nothing else is kept)."""
+    row = presentations.answering(session, state, now)
+    pending = session.get(AuthorizationRequest, row.request_id)
+    signed = session.get(SignInSession, pending.session_hash) if (
+        pending is not None and pending.session_hash) else None
+    if pending is None or signed is None or signed.ended_at is not None:
+        row.status, row.reason = "refused", "not_signed_in"
+        return row.request_id, row.reason
+    person = persons.get(session, signed.person_id)
+    try:
+        with session.begin_nested():
+            for credential in presentations.presented(vp_token):
+                attestations.record_presented(
+                    session, person=person, credential=credential,
+                    audience=presentations.client_id(context.vp_response_uri),
+                    nonce=row.nonce, now=now, verifiers=context.verifiers)
+    except AttestationRefused as refused:
+        row.status, row.reason = "refused", refused.code
+        return row.request_id, refused.code
+    except SignInRefused as refused:
+        row.status, row.reason = "refused", refused.reason
+        return row.request_id, refused.reason
+    row.status = "verified"
+    return row.request_id, None

@@ -135,3 +135,20 @@ class DeviceAuthorization(Base):
     last_polled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PresentationRequest(Base):
+    """A request to the person's wallet for a citizenship credential (OpenID4VP 1.0)."""
+
+    __tablename__ = "presentation_requests"
+
+    #: Not a credential: an answer must also carry a holder-signed presentation bound to
+    #: ``nonce``. Kept so the waiting page can show the same request while it refreshes.
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    #: pending, verified or refused (with the reason)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -15,8 +15,11 @@ from flask import Response, jsonify, request
 from ..kernel import claims as c
 from ..oauth.authorization_request import authorization_params, device_params
 from ..oauth.endpoints import find_token
+from ..oauth.errors import ReasonedInvalidRequest
 from ..oauth.supported import AUTH_METHODS, DEVICE_CODE, PUBLIC
+from ..operations import signin as steps
 from ..signin import devices, requests
+from ..signin.errors import SignInRefused
 from .callers import claimed_client_id, form_value
 from .errors import Family, FamilyBlueprint, audits_refusals
 from .guards import validate_form_request
@@ -120,3 +123,24 @@ def device_authorization() -> Response:
                    verification_uri=verification_uri,
                    verification_uri_complete=f"{verification_uri}?user_code={user_code}",
                    expires_in=int(devices.LIFETIME.total_seconds()), interval=devices.INTERVAL)
+
+
+@blueprint.post("/vp/response")
+@audits_refusals("presentation.refused", _refusal_details)
+def presentation_response() -> Response:
+    """OpenID4VP 1.0 response_mode direct_post: a wallet answers a sign-in's presentation
+    request (``vp_token`` and ``state``); the person's browser moves on by itself."""
+    validate_form_request(request)
+    found = services()
+    context = steps.Context(found.settings, found.sealer, found.remote_jwks,
+                            found.policies.active(found.clock.now()), found.verifiers)
+    try:
+        with found.db.transaction() as session:
+            request_id, refused = steps.accept_presentation(
+                session, context, request.form.get("state"), request.form.get("vp_token"),
+                found.clock.now())
+    except SignInRefused as unknown:
+        raise ReasonedInvalidRequest(unknown.reason, f"{unknown.message}.") from None
+    if refused:
+        raise ReasonedInvalidRequest(refused, "The presentation was refused.")
+    return jsonify(redirect_uri=f"{found.settings.issuer}/signin/{request_id}/citizenship")

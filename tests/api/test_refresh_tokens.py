@@ -158,6 +158,7 @@ def test_a_family_ends_when_the_verification_behind_it_expires(
     clock.advance(days=2, seconds=1)
     refused = refresh(live_server, app_client, first["refresh_token"])
     assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    assert refused.json()["reason"] == "expired"
 
 
 def test_a_refresh_narrows_when_the_verifier_is_suspended(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import segno
 from flask import Response, render_template
 
 BASE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
@@ -25,6 +26,11 @@ def render_page(template: str, status: int = 200, *, form_targets: Iterable[str]
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def qr_svg(text: str) -> str:
+    """``text`` as a QR code, an inline SVG (no image request, nothing external)."""
+    return segno.make(text, error="m").svg_inline(scale=3, border=2, title="Wallet request")
 
 
 def error_page(status: int, title: str, message: str, reason: str | None = None) -> Response:

@@ -28,7 +28,7 @@ from ..callers import form_value
 from ..errors import Family, FamilyBlueprint, audits_refusals
 from ..services import services
 from .cookies import BROWSER, SESSION, device_csrf, set_cookie
-from .pages import render_page
+from .pages import qr_svg, render_page
 
 blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE, no_store=True,
                             template_folder="templates", static_folder="static",
@@ -145,6 +145,38 @@ def callback() -> Response:
     return response
 
 
+@blueprint.get("/signin/<request_id>/citizenship")
+@audits_refusals("signin.refused", _refusal)
+def citizenship_page(request_id: str) -> Response:
+    """Ask the wallet for a citizenship credential: a link for this device, a QR code for a
+    phone; the page refreshes itself until the wallet has answered."""
+    found, context, now = services(), _context(), services().clock.now()
+    with found.db.transaction() as session:
+        pending, signed = _signed_pending(session, request_id, lock=True)
+        shown = steps.presentation_page(session, context, pending, now)
+        if shown.verified:
+            return redirect(url_for(".consent_page", request_id=pending.id))
+        tiers = steps.tiers_needing_citizenship(
+            steps.consent_page(session, context, pending, signed, now))
+        return render_page("signin/citizenship.html", request_id=pending.id,
+                           csrf_token=pending.csrf_token, wallet_uri=shown.wallet_uri,
+                           qr_svg=qr_svg(shown.wallet_uri), problem=shown.problem,
+                           tiers=tiers, waiting=True)
+
+
+@blueprint.post("/signin/<request_id>/citizenship")
+@audits_refusals("signin.refused", _refusal)
+def citizenship(request_id: str) -> Response:
+    """The person continues without presenting: the tiers that need citizenship are
+    denied, and the consent page says why."""
+    found = services()
+    with found.db.transaction() as session:
+        pending, _ = _signed_pending(session, request_id, lock=True)
+        requests.check_form(pending, form_value("csrf_token"))
+        steps.decline_presentation(pending)
+    return redirect(url_for(".consent_page", request_id=request_id))
+
+
 @blueprint.get("/device")
 def device_page() -> Response:
     """RFC 8628: where the person types the code their device shows."""
@@ -210,6 +242,9 @@ def _continue(session: Session, context: steps.Context, pending: AuthorizationRe
     """Signed in: the code at once if consent is on file, else the consent page."""
     now = services().clock.now()
     page = steps.consent_page(session, context, pending, signed, now)
+    pending.session_hash = pending.session_hash or signed.id_hash
+    if steps.needs_presentation(session, pending, page):
+        return redirect(url_for(".citizenship_page", request_id=pending.id))
     if not steps.needs_consent(session, pending, signed, page):
         return _to_client(pending.params, code=steps.approve(session, pending, signed, page,
                                                              now, remember=False))
@@ -266,4 +301,4 @@ def _context() -> steps.Context:
     """Built before a view's transaction (the policy is read in a session of its own)."""
     found = services()
     return steps.Context(found.settings, found.sealer, found.remote_jwks,
-                         found.policies.active(found.clock.now()))
+                         found.policies.active(found.clock.now()), found.verifiers)
