@@ -79,7 +79,8 @@ def submit(session: Session, *, client_id: str, org_id: str, ref: PersonRef, cre
 
 
 def record_presented(session: Session, *, person: Person, credential: str, audience: str,
-                     nonce: str, now: datetime, verifiers: Verifiers) -> VerifiedAttestation:
+                     nonce: str, now: datetime, verifiers: Verifiers,
+                     vct_values: frozenset[str]) -> VerifiedAttestation:
     """A credential the person's wallet presented in the sign-in (OpenID4VP): verified as
     an SD-JWT VC whose key-binding JWT names ``audience`` and ``nonce``, then stored as any
     attestation is (the facts and a digest, never the document)."""
@@ -87,6 +88,9 @@ def record_presented(session: Session, *, person: Person, credential: str, audie
                                                                    verifiers.remote_jwks),
                                        audience=audience, nonce=nonce, now=now,
                                        status=verifiers.status)
+    vct = verify.peek(credential.split("~", 1)[0], "the SD-JWT")[1].get("vct")  # verified
+    if vct not in vct_values:
+        raise AttestationRefused("wrong_vct", "the credential is not of a type asked for")
     return _store(session, person, issuers.find_by_issuer(session, facts.issuer), facts,
                   f"person:{person.id}", now)
 

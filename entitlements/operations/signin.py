@@ -77,6 +77,10 @@ class Context:
         return self.settings.issuer + VP_RESPONSE_PATH
 
     @property
+    def vct_values(self) -> list[str]:
+        return [v.strip() for v in self.settings.citizenship_vct.split(",") if v.strip()]
+
+    @property
     def callback(self) -> str:
         return self.settings.issuer + CALLBACK_PATH
 
@@ -314,10 +318,9 @@ def presentation_page(session: Session, context: Context, request: Authorization
         state, nonce = presentations.start(session, request.id, now)
     else:
         state, nonce = found.state, found.nonce
-    vct = [v.strip() for v in context.settings.citizenship_vct.split(",") if v.strip()]
     return PresentationPage(presentations.wallet_uri(
-        response_uri=context.vp_response_uri, state=state, nonce=nonce, vct_values=vct),
-        problem, False)
+        response_uri=context.vp_response_uri, state=state, nonce=nonce,
+        vct_values=context.vct_values), problem, False)
 
 
 def decline_presentation(request: AuthorizationRequest) -> None:
@@ -343,7 +346,8 @@ def accept_presentation(session: Session, context: Context, state: str | None,
                 attestations.record_presented(
                     session, person=person, credential=credential,
                     audience=presentations.client_id(context.vp_response_uri),
-                    nonce=row.nonce, now=now, verifiers=context.verifiers)
+                    nonce=row.nonce, now=now, verifiers=context.verifiers,
+                    vct_values=frozenset(context.vct_values))
     except AttestationRefused as refused:
         row.status, row.reason = "refused", refused.code
         return row.request_id, refused.code

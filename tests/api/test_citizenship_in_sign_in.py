@@ -95,14 +95,15 @@ def test_a_wallet_presentation_opens_the_tier_that_needs_citizenship(
 @pytest.mark.parametrize(("bend", "reason"), [
     ({"nonce": "another-nonce"}, "nonce_mismatch"),
     ({"audience": "redirect_uri:https://evil.example/vp"}, "wrong_audience"),
+    ({"vct": "urn:other:type"}, "wrong_vct"),
 ])
 def test_a_presentation_for_another_request_is_refused(live_server, web_app, citizens_only,
                                                        wallet, bend, reason):
     _, _, _, request = to_citizenship_page(live_server, web_app)
     bend = dict(bend)  # the parameters are shared by both databases' runs
     nonce = bend.pop("nonce", request["nonce"])
-    refused = answer(request, {"citizenship": [wallet.present(wallet.issue(), nonce,
-                                                              **bend)]})
+    issued = wallet.issue(vct=bend.pop("vct")) if "vct" in bend else wallet.issue()
+    refused = answer(request, {"citizenship": [wallet.present(issued, nonce, **bend)]})
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_request"
     assert refused.json()["reason"]

@@ -326,3 +326,14 @@ def test_a_revoked_client_starts_no_sign_in(live_server, web_app, admin):
     admin.revoke_client(web_app.client_id)
     refused = start(Browser(live_server.url), web_app.client_id, pkce()[1])
     assert refused.response.status_code == 400 and "client_inactive" in refused.response.text
+
+
+def test_an_expired_code_or_another_redirect_uri_is_invalid_grant(live_server, web_app,
+                                                                  clock):
+    _, verifier, answer, _ = signed_in_code(live_server, web_app)
+    other = redeem(live_server.url, web_app, answer["code"], verifier,
+                   redirect_uri="https://app.acme.example/other")
+    assert (other.status_code, other.json()["error"]) == (400, "invalid_grant")
+    clock.advance(61)  # codes live 60 s
+    late = redeem(live_server.url, web_app, answer["code"], verifier)
+    assert (late.status_code, late.json()["error"]) == (400, "invalid_grant")

@@ -16,6 +16,8 @@ from sd_jwt.issuer import SDJWTIssuer
 
 VERIFIER = "https://verifier.example"
 UNDISCLOSED = "Alice Undisclosed-Surname"
+#: The credential type the service asks wallets for by default (ENTITLEMENTS_CITIZENSHIP_VCT).
+VCT = "urn:entitlements:vct:citizenship"
 
 
 class Wallet:
@@ -26,7 +28,7 @@ class Wallet:
     def issue(self, *, key=None, disclosable: dict | None = None, **claims) -> str:
         now = int(self.clock.now().timestamp())
         plain = {"iss": VERIFIER, "sub": "v-subject-1", "jti": "cred-1",
-                 "vct": f"{VERIFIER}/citizenship", "iat": now - 10, "exp": now + 3600,
+                 "vct": VCT, "iat": now - 10, "exp": now + 3600,
                  "verified_at": now - 86400, "assurance_level": "high", **claims}
         if disclosable is None:
             disclosable = {"nationalities": ["US"], "name": UNDISCLOSED}
