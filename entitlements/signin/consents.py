@@ -53,6 +53,10 @@ def list_consents(session: Session, *, person_id: str | None = None,
     return list(session.scalars(query))
 
 
+def find(session: Session, consent_id: int) -> Consent | None:
+    return session.get(Consent, consent_id)
+
+
 def withdraw(session: Session, actor: Actor, consent_id: int, reason: str) -> Consent:
     consent = fetch(session, Consent, consent_id, lock=True)
     if consent is None:

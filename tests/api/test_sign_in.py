@@ -337,3 +337,20 @@ def test_an_expired_code_or_another_redirect_uri_is_invalid_grant(live_server, w
     clock.advance(61)  # codes live 60 s
     late = redeem(live_server.url, web_app, answer["code"], verifier)
     assert (late.status_code, late.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_person_sees_and_withdraws_their_own_consents(live_server, web_app, api):
+    browser, _, _, _ = signed_in_code(live_server, web_app)
+    page = browser.get("/signin/consents")
+    assert page.response.status_code == 200 and "test client" in page.response.text
+    [consent] = api("GET", "/consents")
+    withdraw = f"/signin/consents/{consent['id']}/withdraw"
+    assert browser.post(withdraw, {"csrf_token": "forged"}).response.status_code == 400
+    stranger = Browser(live_server.url)
+    assert stranger.post(withdraw, {"csrf_token": page.csrf}).response.status_code == 400
+    done = browser.post(withdraw, {"csrf_token": page.csrf})
+    assert done.location.endswith("/signin/consents")
+    assert "You have not allowed any application" in browser.get("/signin/consents").response.text
+    assert api("GET", "/consents") == []
+    again = start(browser, web_app.client_id, pkce()[1])
+    assert "/consent" in again.location and not again.location.startswith(APP_REDIRECT)

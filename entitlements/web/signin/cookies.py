@@ -26,3 +26,8 @@ def device_csrf(browser: str) -> str:
     """The device page's form token: derived from the browser cookie, which a page of
     another site can neither read nor set."""
     return hashlib.sha256(f"device-form:{browser}".encode()).hexdigest()
+
+
+def session_csrf(session_cookie: str) -> str:
+    """The consents page's form token, derived from the sign-in session cookie."""
+    return hashlib.sha256(f"consents-form:{session_cookie}".encode()).hexdigest()

@@ -16,18 +16,19 @@ from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Response, g, redirect, request, url_for
 from sqlalchemy.orm import Session
 
+from ...base.actor import Actor
 from ...identity_providers import service as idps
 from ...oauth.authorization_request import authorization_params
 from ...oauth.errors import ConsentRequiredError, LoginRequiredError
 from ...operations import signin as steps
-from ...signin import home, requests
+from ...signin import consents, home, requests, sessions
 from ...signin.errors import SignInRefused
 from ...signin.models import AuthorizationRequest, SignInSession
 from ...signin.tokens import new_token
 from ..callers import form_value
 from ..errors import Family, FamilyBlueprint, audits_refusals
 from ..services import services
-from .cookies import BROWSER, SESSION, device_csrf, set_cookie
+from .cookies import BROWSER, SESSION, device_csrf, session_csrf, set_cookie
 from .pages import qr_svg, render_page
 
 blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE, no_store=True,
@@ -175,6 +176,41 @@ def citizenship(request_id: str) -> Response:
         requests.check_form(pending, form_value("csrf_token"))
         steps.decline_presentation(pending)
     return redirect(url_for(".consent_page", request_id=request_id))
+
+
+@blueprint.get("/signin/consents")
+@audits_refusals("signin.refused", _refusal)
+def my_consents() -> Response:
+    """The signed-in person's consents, each with a button to withdraw it."""
+    found = services()
+    cookie = request.cookies.get(SESSION)
+    with found.db.sessions() as session:
+        signed = sessions.current(session, cookie, found.clock.now())
+        if signed is None:
+            raise SignInRefused("not_signed_in", "Sign in through an application first; "
+                                                 "then your consents are listed here.")
+        listed = [(c, steps.client_name(session, c.client_id))
+                  for c in consents.list_consents(session, person_id=signed.person_id)]
+        return render_page("signin/consents.html", consents=listed,
+                           csrf_token=session_csrf(cookie or ""))
+
+
+@blueprint.post("/signin/consents/<int:consent_id>/withdraw")
+@audits_refusals("signin.refused", _refusal)
+def withdraw_my_consent(consent_id: int) -> Response:
+    found, now = services(), services().clock.now()
+    cookie = request.cookies.get(SESSION) or ""
+    if not hmac.compare_digest(session_csrf(cookie), form_value("csrf_token") or ""):
+        raise SignInRefused("csrf", "The form is stale or did not come from this page. "
+                                    "Reload it and try again.")
+    with found.db.transaction() as session:
+        signed = sessions.current(session, cookie, now)
+        owned = consents.find(session, consent_id)
+        if signed is None or owned is None or owned.person_id != signed.person_id:
+            raise SignInRefused("unknown_consent", "There is no such consent of yours.")
+        consents.withdraw(session, Actor(f"person:{signed.person_id}", now), consent_id,
+                          "withdrawn by the person")
+    return redirect(url_for(".my_consents"))
 
 
 @blueprint.get("/device")
