@@ -1,4 +1,5 @@
-"""A real browser: Debian's chromium, headless, driven by Playwright (nothing downloaded).
+"""A real browser: Debian's chromium, headless, driven by Playwright (nothing downloaded),
+started for each test.
 Where chromium is missing the browser tests are skipped, unless ENTITLEMENTS_REQUIRE_BROWSER
 is set (CI sets it, after installing chromium), when they fail."""
 
@@ -14,8 +15,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Browser]:
+    """Per test: Playwright's sync API keeps an event loop running while it lives, which
+    would break other tests of the same worker that run one of their own."""
     if CHROMIUM is None:
         if os.environ.get("ENTITLEMENTS_REQUIRE_BROWSER"):
             pytest.fail("chromium is not installed (apt-get install chromium)")
