@@ -15,8 +15,6 @@ the refresh's cost as a ratio of the client-credentials token's.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import logging
 import re
 import secrets
@@ -28,6 +26,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 from _service import Service, temporary_service
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from dev_upstream import UpstreamProvider
 
 from entitlements.base.clock import SystemClock
@@ -39,8 +38,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return verifier, create_s256_code_challenge(verifier)
 
 
 def setup(service: Service, upstream: UpstreamProvider) -> tuple[str, dict, dict]:

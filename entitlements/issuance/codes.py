@@ -13,13 +13,13 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError
 
 from ..base.actor import Actor
-from ..kernel.claims import TIER_SCOPE_PREFIX, tier_scope
+from ..kernel.claims import tiers_from_scope
 from ..persons.models import Person
 from ..policy.subjects import person_subject
 from ..signin import codes
 from ..tokens import revocation
 from .id_tokens import SignIn, sign_id_token
-from .refreshes import RefreshRedemption
+from .refreshes import RefreshRedemption, signed_in_scope
 from .service import Caller, Entitlement, Issuance
 
 GRANT = "authorization_code"
@@ -44,8 +44,7 @@ class SignedInGrant:
 
     @property
     def tiers(self) -> list[str]:
-        return [s[len(TIER_SCOPE_PREFIX):] for s in self.get_scope().split()
-                if s.startswith(TIER_SCOPE_PREFIX)]
+        return tiers_from_scope(self.get_scope())
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,8 @@ class CodeRedemption:
             caller, Entitlement(policy, tiers, audience), person.id, citizenship,
             grant.params.get("identity_provider_id") or "", grant=grant_type)
         body: dict[str, Any] = {"access_token": signed.token, "token_type": "Bearer",
-                                "expires_in": signed.expires_in, "scope": _scope(grant, tiers)}
+                                "expires_in": signed.expires_in,
+                                "scope": signed_in_scope(grant.get_scope(), tiers)}
         with issuance.db.transaction() as session:
             record(session, signed.jti)
             if with_refresh:
@@ -135,7 +135,3 @@ class CodeRedemption:
                 ttl=timedelta(seconds=issuance.settings.access_token_ttl))
         return body
 
-
-def _scope(grant: SignedInGrant, tiers: tuple[str, ...]) -> str:
-    openid = ["openid"] if "openid" in grant.get_scope().split() else []
-    return " ".join([*openid, *(tier_scope(t) for t in tiers)])

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..base.actor import Actor
 from ..identity_providers.models import IdentityProvider
-from ..kernel.claims import TIER_SCOPE_PREFIX, tier_scope
+from ..kernel.claims import tier_scope, tiers_from_scope
 from ..policy.subjects import person_subject
 from ..signin import refresh
 from ..signin.refresh import Family
@@ -60,8 +60,7 @@ class Presented:
 
     @property
     def tiers(self) -> list[str]:
-        return [s[len(TIER_SCOPE_PREFIX):] for s in self.family.scope.split()
-                if s.startswith(TIER_SCOPE_PREFIX)]
+        return tiers_from_scope(self.family.scope)
 
 
 class RefreshRedemption:
@@ -130,7 +129,7 @@ class RefreshRedemption:
                                               family.identity_provider_id, grant=GRANT)
         not_after = min((x.expires_at for x in citizenship.held), default=None)
         narrowed = Family(family.family_id, family.client_id, family.person_id,
-                          _scope(family.scope, tiers), family.resource,
+                          signed_in_scope(family.scope, tiers), family.resource,
                           family.identity_provider_id, family.auth_time,
                           min(family.expires_at, not_after) if not_after else family.expires_at)
         with issuance.db.transaction() as session:
@@ -140,6 +139,8 @@ class RefreshRedemption:
                 "refresh_token": token}
 
 
-def _scope(scope: str, tiers: tuple[str, ...]) -> str:
-    openid = ["openid"] if "openid" in scope.split() else []
+def signed_in_scope(asked: str, tiers: tuple[str, ...]) -> str:
+    """The scope a person's tokens answer with: ``openid`` if it was asked, and the tiers
+    granted."""
+    openid = ["openid"] if "openid" in asked.split() else []
     return " ".join([*openid, *(tier_scope(t) for t in tiers)])

@@ -37,9 +37,9 @@ def echo(value: object, limit: int = 100) -> str:
     return "".join("?" if ch in bad else ch for ch in text)
 
 
-class ReasonedInvalidRequest(InvalidRequestError):
-    """``invalid_request`` with a machine-readable ``reason`` member (an extension
-    parameter, RFC 6749 section 8.2), so a partner can tell refusals apart."""
+class _Reasoned(OAuth2Error):
+    """An OAuth error with a machine-readable ``reason`` member (an extension parameter,
+    RFC 6749 section 8.2), so a partner can tell refusals apart."""
 
     def __init__(self, reason: str, description: str) -> None:
         super().__init__(description=description)
@@ -49,15 +49,12 @@ class ReasonedInvalidRequest(InvalidRequestError):
         return [*super().get_body(), ("reason", self.reason)]
 
 
-class ReasonedInvalidGrant(InvalidGrantError):
-    """``invalid_grant`` with a ``reason`` member: why a refresh was refused."""
+class ReasonedInvalidRequest(_Reasoned, InvalidRequestError):
+    """``invalid_request`` with its ``reason``."""
 
-    def __init__(self, reason: str, description: str) -> None:
-        super().__init__(description=description)
-        self.reason = reason
 
-    def get_body(self) -> list[tuple[str, str]]:
-        return [*super().get_body(), ("reason", self.reason)]
+class ReasonedInvalidGrant(_Reasoned, InvalidGrantError):
+    """``invalid_grant`` with its ``reason``: why a refresh was refused."""
 
 
 class LoginRequiredError(OAuth2Error):

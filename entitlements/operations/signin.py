@@ -27,7 +27,7 @@ from ..identity_providers import exchange
 from ..identity_providers import service as idps
 from ..identity_providers.id_token import SubjectTokenRefused
 from ..identity_providers.models import IdentityProvider
-from ..kernel.claims import TIER_SCOPE_PREFIX
+from ..kernel.claims import tier_scope, tiers_from_scope
 from ..kernel.policy import Policy, decide
 from ..organizations import service as organizations
 from ..organizations.models import OrganizationStatus
@@ -104,7 +104,7 @@ class ConsentPage:
 
     @property
     def granted_scope(self) -> str:
-        return " ".join(TIER_SCOPE_PREFIX + t.tier for t in self.tiers if t.granted)
+        return " ".join(tier_scope(t.tier) for t in self.tiers if t.granted)
 
 
 def upstream_redirect(session: Session, context: Context, request: AuthorizationRequest, *,
@@ -199,8 +199,7 @@ def consent_page(session: Session, context: Context, request: AuthorizationReque
 
 def requested_tiers(scope: str, client: OAuthClient | None, policy: Policy) -> list[str]:
     """The tiers a request names, or the client's defaults (else every tier) when none."""
-    named = [s[len(TIER_SCOPE_PREFIX):] for s in scope.split() if s.startswith(
-        TIER_SCOPE_PREFIX)]
+    named = tiers_from_scope(scope)
     if named:
         return sorted(set(named))
     defaults = client.default_tiers if client is not None else None

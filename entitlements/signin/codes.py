@@ -11,15 +11,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..base.db import prune_expired
+from ..base.secrets import generate_secret
 from .models import AuthorizationCode
-from .tokens import digest, new_token
+from .tokens import digest
 
 LIFETIME = timedelta(seconds=60)
 
 
 def issue(session: Session, *, client_id: str, person_id: str, params: dict[str, Any],
           now: datetime) -> str:
-    code = new_token()
+    code = generate_secret()
     session.add(AuthorizationCode(code_hash=digest(code), client_id=client_id,
                                   person_id=person_id, params=params, created_at=now,
                                   expires_at=now + LIFETIME))

@@ -13,9 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..base.db import fetch, prune_expired
+from ..base.secrets import generate_secret
 from .errors import SignInRefused
 from .models import DeviceAuthorization
-from .tokens import digest, new_token
+from .tokens import digest
 
 LIFETIME = timedelta(minutes=10)
 INTERVAL = 5
@@ -36,7 +37,7 @@ def normalize_user_code(typed: str) -> str:
 def start(session: Session, *, client_id: str, params: dict[str, Any], now: datetime
           ) -> tuple[str, str]:
     """A new device authorization: its device code and user code."""
-    device_code, user_code = new_token(), new_user_code()
+    device_code, user_code = generate_secret(), new_user_code()
     session.add(DeviceAuthorization(
         device_code_hash=digest(device_code), user_code=user_code, client_id=client_id,
         params=params, status="pending", interval=INTERVAL, created_at=now,

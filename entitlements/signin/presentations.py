@@ -14,9 +14,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..base.db import fetch
+from ..base.secrets import generate_secret
 from .errors import SignInRefused
 from .models import PresentationRequest
-from .tokens import new_token
 
 LIFETIME = timedelta(minutes=5)
 #: The DCQL credential query's id: the vp_token answers under it.
@@ -29,7 +29,7 @@ def start(session: Session, request_id: str, now: datetime) -> tuple[str, str]:
     its ``state`` and ``nonce``."""
     session.execute(delete(PresentationRequest).where(
         PresentationRequest.request_id == request_id))
-    state, nonce = new_token(), new_token()
+    state, nonce = generate_secret(), generate_secret()
     session.add(PresentationRequest(state=state, request_id=request_id,
                                     nonce=nonce, status="pending", created_at=now,
                                     expires_at=now + LIFETIME))

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..base.actor import Actor
 from ..base.db import prune_expired
+from ..base.secrets import generate_secret
 from .models import RefreshToken
-from .tokens import digest, new_token
+from .tokens import digest
 
 FAMILY_LIFETIME = timedelta(days=30)
 
@@ -38,12 +39,12 @@ def start_family(*, client_id: str, person_id: str, scope: str, resource: str | 
                  identity_provider_id: str, auth_time: datetime, now: datetime,
                  not_after: datetime | None) -> Family:
     end = now + FAMILY_LIFETIME
-    return Family(new_token(), client_id, person_id, scope, resource, identity_provider_id,
+    return Family(generate_secret(), client_id, person_id, scope, resource, identity_provider_id,
                   auth_time, min(end, not_after) if not_after else end)
 
 
 def issue(session: Session, family: Family, access_jti: str, now: datetime) -> str:
-    token = new_token()
+    token = generate_secret()
     session.add(RefreshToken(
         token_hash=digest(token), family_id=family.family_id, client_id=family.client_id,
         person_id=family.person_id, scope=family.scope, resource=family.resource,

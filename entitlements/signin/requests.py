@@ -12,9 +12,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..base.db import fetch, prune_expired
+from ..base.secrets import generate_secret
 from .errors import SignInRefused
 from .models import AuthorizationRequest
-from .tokens import digest, new_token
+from .tokens import digest
 
 LIFETIME = timedelta(minutes=10)
 #: A pushed request (RFC 9126) waits this long for its browser, and is then bound to it.
@@ -26,10 +27,10 @@ UNBOUND = ""
 def start(session: Session, *, client_id: str, params: dict[str, Any], browser: str | None,
           now: datetime) -> tuple[AuthorizationRequest, str]:
     """A new pending request, and the browser token to set (the one it had, if any)."""
-    browser = browser or new_token()
+    browser = browser or generate_secret()
     request = AuthorizationRequest(
-        id=new_token(), client_id=client_id, params=params, browser_hash=digest(browser),
-        csrf_token=new_token(), created_at=now, expires_at=now + LIFETIME)
+        id=generate_secret(), client_id=client_id, params=params, browser_hash=digest(browser),
+        csrf_token=generate_secret(), created_at=now, expires_at=now + LIFETIME)
     session.add(request)
     prune_expired(session, AuthorizationRequest, now)
     return request, browser
@@ -40,8 +41,8 @@ def push(session: Session, *, client_id: str, params: dict[str, Any], now: datet
     """A pushed authorization request, bound to no browser yet; its ``request_uri`` and
     lifetime in seconds."""
     request = AuthorizationRequest(
-        id=new_token(), client_id=client_id, params=params, browser_hash=UNBOUND,
-        csrf_token=new_token(), created_at=now, expires_at=now + PUSHED_LIFETIME)
+        id=generate_secret(), client_id=client_id, params=params, browser_hash=UNBOUND,
+        csrf_token=generate_secret(), created_at=now, expires_at=now + PUSHED_LIFETIME)
     session.add(request)
     prune_expired(session, AuthorizationRequest, now)
     return REQUEST_URI_PREFIX + request.id, int(PUSHED_LIFETIME.total_seconds())
@@ -57,7 +58,7 @@ def claim_pushed(session: Session, request_uri: str, client_id: str | None,
             or found.client_id != client_id):
         raise SignInRefused("invalid_request_uri", "The application's sign-in link has "
                             "expired or was used. Go back to the application and try again.")
-    browser = browser or new_token()
+    browser = browser or generate_secret()
     found.browser_hash, found.expires_at = digest(browser), now + LIFETIME
     return found, browser
 
@@ -84,7 +85,8 @@ def check_form(request: AuthorizationRequest, csrf: str | None) -> None:
 def send_upstream(request: AuthorizationRequest, idp_id: str) -> tuple[str, str, str]:
     """Our ``state``, ``nonce`` and PKCE verifier for the provider; the state's digest is
     how its answer finds this request."""
-    state, nonce, verifier = new_token(), new_token(), new_token() + new_token()
+    state, nonce = generate_secret(), generate_secret()
+    verifier = generate_secret() + generate_secret()  # 86 characters (PKCE: 43 to 128)
     request.upstream_state_hash, request.upstream_nonce = digest(state), nonce
     request.upstream_verifier, request.identity_provider_id = verifier, idp_id
     return state, nonce, verifier

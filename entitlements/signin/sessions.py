@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..base.db import prune_expired
+from ..base.secrets import generate_secret
 from .models import SignInSession
-from .tokens import digest, new_token
+from .tokens import digest
 
 LIFETIME = timedelta(hours=8)
 
@@ -32,7 +32,7 @@ class UpstreamSignIn:
 
 def open_session(session: Session, signed_in: UpstreamSignIn, now: datetime) -> str:
     """A new session; its cookie value."""
-    token = new_token()
+    token = generate_secret()
     session.add(SignInSession(
         id_hash=digest(token), person_id=signed_in.person_id,
         organization_id=signed_in.organization_id,
@@ -48,14 +48,3 @@ def current(session: Session, token: str | None, now: datetime) -> SignInSession
         return None
     return found
 
-
-def end(session: Session, token: str | None, now: datetime) -> None:
-    if token:
-        session.execute(update(SignInSession).where(SignInSession.id_hash == digest(token))
-                        .values(ended_at=now))
-
-
-def end_for_person(session: Session, person_id: str, now: datetime) -> None:
-    session.execute(update(SignInSession).where(SignInSession.person_id == person_id,
-                                                SignInSession.ended_at.is_(None))
-                    .values(ended_at=now))

@@ -1,13 +1,9 @@
-"""The random values of the flow: what is handed out, and the digest kept of it."""
+"""The digest kept of each random value the flow hands out (codes, cookies, refresh
+tokens; made by ``base.secrets.generate_secret``)."""
 
 from __future__ import annotations
 
 import hashlib
-import secrets
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def digest(token: str) -> str:

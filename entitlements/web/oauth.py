@@ -132,8 +132,7 @@ def presentation_response() -> Response:
     request (``vp_token`` and ``state``); the person's browser moves on by itself."""
     validate_form_request(request)
     found = services()
-    context = steps.Context(found.settings, found.sealer, found.remote_jwks,
-                            found.policies.active(found.clock.now()), found.verifiers)
+    context = found.sign_in_context()
     try:
         with found.db.transaction() as session:
             request_id, refused = steps.accept_presentation(

@@ -16,6 +16,7 @@ from ..base.sealing import Sealer
 from ..base.settings import Settings
 from ..oauth.client_record import ClientDirectory
 from ..oauth.server import EntitlementsServer
+from ..operations.signin import Context as SignInContext
 from ..organizations.domains import TxtResolver
 from ..organizations.lei import GleifRegistry
 from ..policy.snapshot import PolicySnapshotPublisher
@@ -58,6 +59,12 @@ class Services:
         self.resources.invalidate()
         self.policies.invalidate()
         self.status_lists.invalidate()
+
+    def sign_in_context(self) -> SignInContext:
+        """What the sign-in steps need, with the policy in force read now: before the
+        step's transaction, since on SQLite a second session would wait for it."""
+        return SignInContext(self.settings, self.sealer, self.remote_jwks,
+                             self.policies.active(self.clock.now()), self.verifiers)
 
     def close(self) -> None:
         """Close the audit writers' connections (tests, and a graceful shutdown)."""

@@ -3,18 +3,11 @@ facts only, single-use nonces, the format chosen per request, and audited refusa
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwcrypto.jwk import JWK
-from sd_jwt.common import SDObj
-from sd_jwt.holder import SDJWTHolder
-from sd_jwt.issuer import SDJWTIssuer
 from sqlalchemy import func, select
 
 from entitlements.attestations import issuers
@@ -23,45 +16,9 @@ from entitlements.audit.models import AuditEvent
 from entitlements.persons.models import Person
 from tests.support.factories import client_keypair
 from tests.support.helpers import basic, problem_code
+from tests.support.wallet import UNDISCLOSED, VERIFIER, Wallet
 
-VERIFIER = "https://verifier.example"
 IDP = "https://login.acme.example"
-UNDISCLOSED = "Alice Undisclosed-Surname"
-
-
-class Wallet:
-    """The verifier (issuer) signs SD-JWT VCs to the holder's key; the holder presents them
-    to us, at the test clock's time."""
-
-    def __init__(self, issuer_key: ec.EllipticCurvePrivateKey, settings, clock) -> None:
-        self.issuer_key, self.settings, self.clock = issuer_key, settings, clock
-        self.holder_key = ec.generate_private_key(ec.SECP256R1())
-
-    def issue(self, *, key=None, disclosable: dict | None = None, **claims) -> str:
-        now = int(self.clock.now().timestamp())
-        plain = {"iss": VERIFIER, "sub": "v-subject-1", "jti": "cred-1",
-                 "vct": f"{VERIFIER}/citizenship", "iat": now - 10, "exp": now + 3600,
-                 "verified_at": now - 86400, "assurance_level": "high", **claims}
-        if disclosable is None:
-            disclosable = {"nationalities": ["US"], "name": UNDISCLOSED}
-        user_claims = {**plain, **{SDObj(k): v for k, v in disclosable.items()}}
-        return SDJWTIssuer(
-            user_claims, JWK.from_pyca(key or self.issuer_key),
-            holder_key=JWK.from_pyca(self.holder_key), sign_alg="ES256",
-            extra_header_parameters={"typ": "dc+sd-jwt", "kid": "verifier-1"},
-        ).sd_jwt_issuance
-
-    def present(self, issued: str, nonce: str, *, disclose=("nationalities",), key=None,
-                **overrides) -> str:
-        holder = SDJWTHolder(issued)
-        holder.create_presentation({name: True for name in disclose})
-        head = holder.sd_jwt_presentation
-        digest = hashlib.sha256(head.encode()).digest()
-        claims = {"nonce": nonce, "aud": self.settings.issuer,
-                  "iat": int(self.clock.now().timestamp()),
-                  "sd_hash": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), **overrides}
-        return head + jwt.encode(claims, key or self.holder_key, algorithm="ES256",
-                                 headers={"typ": "kb+jwt"})
 
 
 @pytest.fixture
@@ -76,7 +33,7 @@ def verifier(db, admin):
 
 @pytest.fixture
 def wallet(verifier, settings, clock) -> Wallet:
-    return Wallet(verifier[1], settings, clock)
+    return Wallet(verifier[1], settings.issuer, clock)
 
 
 def get_nonce(client, partner) -> str:
@@ -139,7 +96,7 @@ def test_an_issuer_allowed_only_jwt_may_not_present_an_sd_jwt_vc(client, db, set
         issuers.register(session, admin.actor(), issuer=VERIFIER, name="Verifier", jwks=jwks,
                          formats=["jwt"], nationalities=["US"], assurance_levels=["high"],
                          max_age_days=365)
-    wallet = Wallet(private, settings, clock)
+    wallet = Wallet(private, settings.issuer, clock)
     response = submit(client, partner, wallet.present(wallet.issue(), get_nonce(client, partner)))
     assert response.status_code == 400
     assert problem_code(response) == "format_not_allowed"

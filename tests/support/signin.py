@@ -3,14 +3,13 @@ each redirect is followed one at a time, so tests see every hop."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 APP_REDIRECT = "https://app.acme.example/callback"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -18,8 +17,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
+    return verifier, create_s256_code_challenge(verifier)
 
 
 def query(url: str) -> dict[str, str]:

@@ -4,9 +4,11 @@ http on loopback (development); their values are random, and only digests are st
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from flask import Response
 
+from ...signin.errors import SignInRefused
 from ..services import services
 
 #: Binds pending authorization requests to the browser that brought them.
@@ -22,12 +24,13 @@ def set_cookie(response: Response, name: str, value: str) -> None:
                         httponly=True, samesite="Lax")
 
 
-def device_csrf(browser: str) -> str:
-    """The device page's form token: derived from the browser cookie, which a page of
-    another site can neither read nor set."""
-    return hashlib.sha256(f"device-form:{browser}".encode()).hexdigest()
+def form_token(purpose: str, cookie: str) -> str:
+    """A page's form token, derived from one of our cookies (which a page of another site
+    can neither read nor set), for pages with no pending request to hold one."""
+    return hashlib.sha256(f"{purpose}-form:{cookie}".encode()).hexdigest()
 
 
-def session_csrf(session_cookie: str) -> str:
-    """The consents page's form token, derived from the sign-in session cookie."""
-    return hashlib.sha256(f"consents-form:{session_cookie}".encode()).hexdigest()
+def check_form_token(purpose: str, cookie: str | None, presented: str | None) -> None:
+    if not cookie or not hmac.compare_digest(form_token(purpose, cookie), presented or ""):
+        raise SignInRefused("csrf", "The form is stale or did not come from this page. "
+                                    "Reload it and try again.")

@@ -8,7 +8,6 @@ error page (no open redirect)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -17,6 +16,7 @@ from flask import Response, g, redirect, request, url_for
 from sqlalchemy.orm import Session
 
 from ...base.actor import Actor
+from ...base.secrets import generate_secret
 from ...identity_providers import service as idps
 from ...oauth.authorization_request import authorization_params
 from ...oauth.errors import ConsentRequiredError, LoginRequiredError
@@ -24,11 +24,10 @@ from ...operations import signin as steps
 from ...signin import consents, home, requests, sessions
 from ...signin.errors import SignInRefused
 from ...signin.models import AuthorizationRequest, SignInSession
-from ...signin.tokens import new_token
 from ..callers import form_value
 from ..errors import Family, FamilyBlueprint, audits_refusals
 from ..services import services
-from .cookies import BROWSER, SESSION, device_csrf, session_csrf, set_cookie
+from .cookies import BROWSER, SESSION, check_form_token, form_token, set_cookie
 from .pages import qr_svg, render_page
 
 blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE, no_store=True,
@@ -192,7 +191,7 @@ def my_consents() -> Response:
         listed = [(c, steps.client_name(session, c.client_id))
                   for c in consents.list_consents(session, person_id=signed.person_id)]
         return render_page("signin/consents.html", consents=listed,
-                           csrf_token=session_csrf(cookie or ""))
+                           csrf_token=form_token("consents", cookie or ""))
 
 
 @blueprint.post("/signin/consents/<int:consent_id>/withdraw")
@@ -200,9 +199,7 @@ def my_consents() -> Response:
 def withdraw_my_consent(consent_id: int) -> Response:
     found, now = services(), services().clock.now()
     cookie = request.cookies.get(SESSION) or ""
-    if not hmac.compare_digest(session_csrf(cookie), form_value("csrf_token") or ""):
-        raise SignInRefused("csrf", "The form is stale or did not come from this page. "
-                                    "Reload it and try again.")
+    check_form_token("consents", cookie, form_value("csrf_token"))
     with found.db.transaction() as session:
         signed = sessions.current(session, cookie, now)
         owned = consents.find(session, consent_id)
@@ -216,8 +213,8 @@ def withdraw_my_consent(consent_id: int) -> Response:
 @blueprint.get("/device")
 def device_page() -> Response:
     """RFC 8628: where the person types the code their device shows."""
-    browser = request.cookies.get(BROWSER) or new_token()
-    response = render_page("signin/device.html", csrf_token=device_csrf(browser),
+    browser = request.cookies.get(BROWSER) or generate_secret()
+    response = render_page("signin/device.html", csrf_token=form_token("device", browser),
                            user_code=request.args.get("user_code", "")[:16])
     set_cookie(response, BROWSER, browser)
     return response
@@ -228,10 +225,7 @@ def device_page() -> Response:
 def device_confirm() -> Response:
     found, context, now = services(), _context(), services().clock.now()
     browser = request.cookies.get(BROWSER)
-    if not browser or not hmac.compare_digest(device_csrf(browser),
-                                              form_value("csrf_token") or ""):
-        raise SignInRefused("csrf", "The form is stale or did not come from this page. "
-                                    "Reload it and try again.")
+    check_form_token("device", browser, form_value("csrf_token"))
     with found.db.transaction() as session:
         pending, browser = steps.device_request(session, request.form.get("user_code", ""),
                                                 browser, now)
@@ -334,7 +328,4 @@ def _signed_pending(session: Session, request_id: str, *, lock: bool = False
 
 
 def _context() -> steps.Context:
-    """Built before a view's transaction (the policy is read in a session of its own)."""
-    found = services()
-    return steps.Context(found.settings, found.sealer, found.remote_jwks,
-                         found.policies.active(found.clock.now()), found.verifiers)
+    return services().sign_in_context()
