@@ -19,6 +19,8 @@ from .base.migrations import require_current_schema
 from .base.remote_jwks import RemoteJwks
 from .base.sealing import Sealer
 from .base.settings import Settings, load_settings
+from .dpop.proofs import ProofChecker
+from .dpop.replays import replay_store
 from .issuance.service import Issuance
 from .oauth.client_record import ClientDirectory
 from .oauth.server import EntitlementsServer
@@ -89,7 +91,9 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
                         remote_jwks=remote_jwks)
     oauth = EntitlementsServer(db=db, settings=settings, clock=clock, keys=keys,
                                remote_jwks=remote_jwks, issuance=issuance, clients=clients,
-                               resources=resources)
+                               resources=resources,
+                               proofs=ProofChecker(settings, clock,
+                                                   replay_store(db, settings.redis_url)))
     return Services(
         settings=settings, db=db, clock=clock, keys=keys, key_store=store, oauth=oauth,
         clients=clients,

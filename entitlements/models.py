@@ -5,6 +5,7 @@ from .attestations.models import AttestationIssuer, AttestationNonce, VerifiedAt
 from .audit.models import AuditEvent, AuditStream
 from .base.db import Base
 from .clients.models import OAuthClient, UsedAssertion
+from .dpop.models import UsedDpopProof
 from .identity_providers.models import IdentityProvider, UsedSubjectToken
 from .organizations.models import Evidence, Organization, OrganizationChange, TrustRequest
 from .persons.models import Person
@@ -50,6 +51,7 @@ __all__ = [
     "StatusListRecord",
     "TrustRequest",
     "UsedAssertion",
+    "UsedDpopProof",
     "UsedSubjectToken",
     "VerifiedAttestation",
 ]

@@ -69,6 +69,13 @@ class Settings:
     redis_url: str = ""
     #: Proxies in front whose X-Forwarded-For and X-Forwarded-Proto are believed.
     proxy_hops: int = 0
+    #: DPoP (RFC 9449): how old a proof's ``iat`` may be (seconds, plus ``clock_leeway``);
+    #: server nonces (``use_dpop_nonce``), which every instance checks with one shared
+    #: secret, each nonce good for one to two lifetimes.
+    dpop_proof_max_age: int = 60
+    dpop_nonces: bool = False
+    dpop_nonce_secret: str = ""
+    dpop_nonce_lifetime: int = 300
 
     def evidence_required(self, level: str) -> frozenset[str]:
         """The evidence kinds that must be verified before reaching trust ``level``."""
@@ -117,6 +124,11 @@ class _SettingsSchema(Schema):
                                                   error="must be a redis://, rediss:// or "
                                                         "unix:// URL"))
     proxy_hops = f.Integer(strict=False, validate=validate.Range(0, 5))
+    dpop_proof_max_age = f.Integer(strict=False, validate=validate.Range(5, 600))
+    dpop_nonces = f.Boolean()
+    dpop_nonce_secret = f.String(validate=validate.Length(min=32, error="must be at least "
+                                                                        "32 characters"))
+    dpop_nonce_lifetime = f.Integer(strict=False, validate=validate.Range(30, 3600))
 
     @validates("rate_limit_address", "rate_limit_client", "rate_limit_failures")
     def _rate_limit(self, value: str, **_: Any) -> None:
@@ -172,6 +184,9 @@ def load_settings(
             f"{PREFIX}KEY_PREPUBLISH_SECONDS ({settings.key_prepublish_seconds}) must be at least "
             f"{PREFIX}JWKS_MAX_AGE ({settings.jwks_max_age}), or cached JWKS miss new keys"
         )
+    if settings.dpop_nonces and not settings.dpop_nonce_secret:
+        raise ConfigError(f"{PREFIX}DPOP_NONCES needs {PREFIX}DPOP_NONCE_SECRET (at least 32 "
+                          "characters, the same on every instance)")
     return replace(settings, database_url=normalize_database_url(settings.database_url))
 
 

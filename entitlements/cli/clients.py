@@ -36,13 +36,16 @@ def command() -> None:
               help="Where sign-in may return (repeatable; authorization_code).")
 @click.option("--require-par", is_flag=True,
               help="Authorization requests must be pushed first (RFC 9126).")
+@click.option("--dpop", "dpop_bound_access_tokens", is_flag=True,
+              help="Every token request must carry a DPoP proof: its tokens are all bound "
+                   "to the client's key (RFC 9449).")
 @json_option
 @pass_cli
 def create_command(
     cli: CliContext, org_id: str, name: str, auth_method: str, jwks_file: Path | None,
     jwks_uri: str | None, default_tiers: tuple[str, ...], may_introspect: bool,
     grant_types: tuple[str, ...], redirect_uris: tuple[str, ...], require_par: bool,
-    as_json: bool,
+    dpop_bound_access_tokens: bool, as_json: bool,
 ) -> None:
     """Register a client. A secret is printed this once and never again."""
     jwks = read_jwks_file(jwks_file) if jwks_file else None
@@ -52,6 +55,7 @@ def create_command(
             jwks_uri=jwks_uri, default_tiers=list(default_tiers) or None,
             may_introspect=may_introspect, grant_types=list(grant_types) or None,
             redirect_uris=list(redirect_uris) or None, require_par=require_par,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
         )
         session.flush()
         client = registration.client

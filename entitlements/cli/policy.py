@@ -106,13 +106,16 @@ def apply_command(cli: CliContext, document_file: Path | None, patch_file: Path 
 @click.option("--no-citizenship", is_flag=True, help="Drop the citizenship requirement.")
 @click.option("--allow", "allowlist", multiple=True, help="The allowlist (replaces it).")
 @click.option("--max-lifetime", type=int)
+@click.option("--sender-constraint", type=click.Choice(["dpop", "none"]),
+              help="dpop: grant the tier only in DPoP-bound tokens; none: in any token.")
 @click.option("--description")
 @_edit_options
 def set_tier_command(cli: CliContext, tier: str, status: str | None,
                      trust_levels: tuple[str, ...], nationalities: tuple[str, ...],
                      min_level: str | None, organization_subjects: str | None,
                      no_citizenship: bool, allowlist: tuple[str, ...],
-                     max_lifetime: int | None, description: str | None, **edit: Any) -> None:
+                     max_lifetime: int | None, sender_constraint: str | None,
+                     description: str | None, **edit: Any) -> None:
     """Create or change one tier's rule."""
     rule: dict[str, Any] = {"status": status, "description": description,
                             "trust_levels": list(trust_levels) or None,
@@ -133,6 +136,8 @@ def set_tier_command(cli: CliContext, tier: str, status: str | None,
     if "citizenship" in patch_rule:
         patch_rule["citizenship"] = {k: v for k, v in patch_rule["citizenship"].items()
                                      if v is not None}
+    if sender_constraint is not None:  # "none" removes the rule (RFC 7396: null deletes)
+        patch_rule["sender_constraint"] = None if sender_constraint == "none" else "dpop"
     if no_citizenship:  # on an existing tier only: dropping a rule creates nothing
         patch_rule["citizenship"] = None
         _new_version(cli, mutate=lambda doc: _replace_tier(doc, tier, patch_rule), **edit)

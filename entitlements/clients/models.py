@@ -70,6 +70,8 @@ class OAuthClient(Base):
     redirect_uris: Mapped[list[str] | None] = mapped_column(JSON)
     #: Authorization requests must be pushed first (RFC 9126).
     require_par: Mapped[bool] = mapped_column(default=False)
+    #: Every token request must carry a DPoP proof (RFC 9449 5.2): its tokens are all bound.
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default=ClientStatus.ACTIVE)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

@@ -17,6 +17,7 @@ class ClientSchema(Schema):
     grant_types = fields.Function(lambda c: c["grant_types"] or list(BACKEND_GRANT_TYPES))
     redirect_uris = fields.List(fields.String(), allow_none=True)
     require_par = fields.Boolean()
+    dpop_bound_access_tokens = fields.Boolean()
     status = fields.String()
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
@@ -30,7 +31,7 @@ class ClientRegistrationSchema(ClientSchema):
 
 CLIENT_COLUMNS = ("client_id", "organization_id", "name", "auth_method", "jwks_uri", "jwks",
                   "default_tiers", "may_introspect", "grant_types", "redirect_uris",
-                  "require_par", "status", "created_at", "revoked_at")
+                  "require_par", "dpop_bound_access_tokens", "status", "created_at", "revoked_at")
 
 
 def client_columns(client: Any) -> dict[str, Any]:

@@ -43,6 +43,7 @@ def register(
     grant_types: list[str] | None = None,
     redirect_uris: list[str] | None = None,
     require_par: bool = False,
+    dpop_bound_access_tokens: bool = False,
 ) -> Registration:
     org = organizations.get(session, org_id)
     method = _auth_method(auth_method)
@@ -63,6 +64,7 @@ def register(
         grant_types=grant_types,
         redirect_uris=redirect_uris,
         require_par=require_par,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
         status=ClientStatus.ACTIVE,
         created_at=actor.now,
     )
@@ -72,7 +74,8 @@ def register(
         target=client.client_id,
         details={"organization_id": org.id, "auth_method": method.value,
                  "may_introspect": may_introspect, "grant_types": grant_types,
-                 "redirect_uris": redirect_uris, "require_par": require_par},
+                 "redirect_uris": redirect_uris, "require_par": require_par,
+                 "dpop_bound_access_tokens": dpop_bound_access_tokens},
     )
     return Registration(client, secret)
 

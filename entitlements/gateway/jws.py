@@ -3,7 +3,6 @@ PyJWT parses each JWK once; per token we do only what the signature needs."""
 
 from __future__ import annotations
 
-import binascii
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
+from ..kernel.base64url import decode as b64decode
 from ..kernel.claims import SIGNING_ALGORITHMS
 
 #: What the entitlement service signs with. Never ``none``, never HMAC.
@@ -75,26 +75,7 @@ def _allowed(alg: Any) -> bool:
     return isinstance(alg, str) and alg in ALGORITHMS
 
 
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_VALUE = {char: value for value, char in enumerate(_ALPHABET)}
-#: The bits the last character of a 2- or 3-character tail must leave zero.
-_TAIL_MASK = {2: 0x0F, 3: 0x03}
 _HEADERS: dict[str, dict[str, Any]] = {}
-
-
-def b64decode(text: str) -> bytes:
-    """Canonical base64url only (RFC 7515 section 2): the URL-safe alphabet, no padding, and
-    zero trailing bits, so a token has one spelling and a cache or a blocklist keyed on its
-    text cannot be dodged by writing it another way. ValueError otherwise."""
-    raw = text.encode("ascii")
-    tail = len(raw) % 4
-    if raw.translate(None, _ALPHABET) or tail == 1:
-        raise ValueError("not base64url without padding")
-    if tail and _VALUE[raw[-1]] & _TAIL_MASK[tail]:
-        raise ValueError("base64url with non-zero trailing bits")
-    return binascii.a2b_base64(raw.translate(_URLSAFE) + b"=" * (-len(raw) % 4),
-                               strict_mode=True)
 
 
 def _header(segment: str) -> Any:
@@ -121,7 +102,7 @@ def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         payload = json.loads(b64decode(token[first + 1:second]).decode())
         signature = b64decode(token[second + 1:])
         signing_input = token[:second].encode("ascii")
-    except (ValueError, binascii.Error, UnicodeError, RecursionError):
+    except (ValueError, UnicodeError, RecursionError):
         raise TokenRejected("malformed", "not a compact JWS") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise TokenRejected("malformed", "header and payload must be JSON objects")

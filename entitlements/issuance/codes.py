@@ -13,6 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError
 
 from ..base.actor import Actor
+from ..clients.models import AuthMethod
 from ..kernel.claims import tiers_from_scope
 from ..persons.models import Person
 from ..policy.subjects import person_subject
@@ -87,20 +88,22 @@ class CodeRedemption:
             return CodeGrant(row.person_id, dict(row.params), row.code_hash, row.client_id)
 
     def redeem(self, caller: Caller, grant: CodeGrant, audience: str, *,
-               with_refresh: bool) -> dict[str, Any]:
+               with_refresh: bool, jkt: str | None) -> dict[str, Any]:
         """Use the code (one winner), decide, issue, and record what was issued."""
         with self.issuance.db.transaction() as session:
             if not codes.consume(session, grant.code_hash, self.issuance.clock.now()):
                 raise InvalidGrantError("The code has been used.")
-        return self.tokens_for(caller, grant, audience, with_refresh=with_refresh,
+        return self.tokens_for(caller, grant, audience, with_refresh=with_refresh, jkt=jkt,
                                record=lambda session, jti: codes.record_issued(
                                    session, grant.code_hash, [jti]))
 
     def tokens_for(self, caller: Caller, grant: SignedInGrant, audience: str, *,
-                   with_refresh: bool, record: Callable[[Any, str], None],
+                   with_refresh: bool, record: Callable[[Any, str], None], jkt: str | None,
                    grant_type: str = GRANT) -> dict[str, Any]:
         """The tokens of a sign-in the person completed (a code redeemed, a device code
-        approved): decided now, recorded (``record``) with the refresh token's family."""
+        approved): decided now, recorded (``record``) with the refresh token's family. With
+        a DPoP key ``jkt``, the access token is bound to it, and so is a public client's
+        refresh token."""
         issuance, now = self.issuance, self.issuance.clock.now()
         with issuance.db.sessions() as session:
             person = session.get(Person, grant.person_id)
@@ -108,12 +111,12 @@ class CodeRedemption:
             raise InvalidGrantError("The person the grant was issued for is gone.")
         citizenship = issuance.person_citizenship(person.id)
         policy, decision = issuance.decide(person_subject(caller.organization_id,
-                                                          caller.trust_level, citizenship))
+                                                          caller.trust_level, citizenship), jkt)
         tiers = tuple(sorted(t for t in grant.tiers if t in decision.granted))
         signed = issuance.issue_for_signed_in(
-            caller, Entitlement(policy, tiers, audience), person.id, citizenship,
+            caller, Entitlement(policy, tiers, audience, jkt), person.id, citizenship,
             grant.params.get("identity_provider_id") or "", grant=grant_type)
-        body: dict[str, Any] = {"access_token": signed.token, "token_type": "Bearer",
+        body: dict[str, Any] = {"access_token": signed.token, "token_type": signed.token_type,
                                 "expires_in": signed.expires_in,
                                 "scope": signed_in_scope(grant.get_scope(), tiers)}
         with issuance.db.transaction() as session:
@@ -125,7 +128,9 @@ class CodeRedemption:
                     identity_provider_id=grant.params.get("identity_provider_id") or "",
                     auth_time=datetime.fromtimestamp(grant.get_auth_time(), UTC),
                     access_jti=signed.jti,
-                    not_after=min((x.expires_at for x in citizenship.held), default=None))
+                    not_after=min((x.expires_at for x in citizenship.held), default=None),
+                    # A public client's refresh tokens are bound to its key (RFC 9449 5).
+                    dpop_jkt=jkt if caller.auth_method == AuthMethod.NONE else None)
         if "openid" in grant.get_scope().split():
             body["id_token"] = sign_id_token(
                 issuance.keys, SignIn(person.id, grant.get_auth_time(), grant.get_nonce(),

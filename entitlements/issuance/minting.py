@@ -12,6 +12,7 @@ import jwt
 
 from ..base.clock import epoch
 from ..kernel import claims as c
+from ..kernel import dpop
 from ..kernel import status_list as sl
 from ..kernel.policy import Citizenship
 from ..signing.keyring import KeyRing
@@ -41,6 +42,8 @@ class TokenSubject:
     #: was suspended meanwhile.
     identity_provider_id: str | None = None
     vouched_by: tuple[str, ...] = ()
+    #: The DPoP key the token is bound to (RFC 9449 ``cnf.jkt``), or None: a bearer token.
+    jkt: str | None = None
 
     @property
     def not_after(self) -> datetime | None:
@@ -66,10 +69,16 @@ class SignedToken:
     expires_at: datetime
     scope: str
     status: StatusRef | None = None
+    jkt: str | None = None
 
     @property
     def expires_in(self) -> int:
         return int((self.expires_at - self.issued_at).total_seconds())
+
+    @property
+    def token_type(self) -> str:
+        """RFC 9449 5: ``DPoP`` for a bound token, else ``Bearer``."""
+        return dpop.SCHEME if self.jkt else "Bearer"
 
     def record(self, who: TokenSubject) -> TokenRecord:
         """What the ledger keeps of this token."""
@@ -80,7 +89,7 @@ class SignedToken:
             trust_level=who.trust_level, policy_version=who.policy_version,
             identity_provider_id=who.identity_provider_id, vouched_by=who.vouched_by,
             status_list_id=self.status.list_id if self.status else None,
-            status_idx=self.status.idx if self.status else None)
+            status_idx=self.status.idx if self.status else None, cnf_jkt=self.jkt)
 
 
 def build_claims(
@@ -102,6 +111,7 @@ def build_claims(
         c.CLAIMS_VERSION_CLAIM: c.CLAIMS_VERSION,
         **_person_claims(who),
         **_status_claims(who, status),
+        **({dpop.CONFIRMATION: {dpop.THUMBPRINT: who.jkt}} if who.jkt else {}),
     }
 
 
@@ -151,4 +161,5 @@ def sign_token(
                           expires_at=expires_at, status=status)
     token = jwt.encode(claims, private_key, algorithm=info.alg,
                        headers={"kid": info.kid, "typ": c.ACCESS_TOKEN_TYP})
-    return SignedToken(token, jti, info.kid, issued_at, expires_at, claims[c.SCOPE], status)
+    return SignedToken(token, jti, info.kid, issued_at, expires_at, claims[c.SCOPE], status,
+                       who.jkt)

@@ -69,13 +69,14 @@ class RefreshRedemption:
 
     def start(self, session: Any, caller: Caller, *, person_id: str, scope: str,
               resource: str | None, identity_provider_id: str, auth_time: Any,
-              access_jti: str, not_after: Any) -> str:
-        """The first refresh token of a sign-in (in the code redemption's transaction)."""
+              access_jti: str, not_after: Any, dpop_jkt: str | None) -> str:
+        """The first refresh token of a sign-in (in the code redemption's transaction),
+        bound to ``dpop_jkt`` if given."""
         now = self.issuance.clock.now()
         family = refresh.start_family(
             client_id=caller.client_id, person_id=person_id, scope=scope, resource=resource,
             identity_provider_id=identity_provider_id, auth_time=auth_time, now=now,
-            not_after=not_after)
+            not_after=not_after, dpop_jkt=dpop_jkt)
         return refresh.issue(session, family, access_jti, now)
 
     def find(self, token: str, client_id: str) -> Presented:
@@ -93,7 +94,10 @@ class RefreshRedemption:
                 return Presented(row.token_hash, refresh.family_of(row))
         raise RefreshRefused(refused or "unknown", REFUSALS[refused or "unknown"])
 
-    def redeem(self, caller: Caller, presented: Presented, audience: str) -> dict[str, Any]:
+    def redeem(self, caller: Caller, presented: Presented, audience: str, jkt: str | None
+               ) -> dict[str, Any]:
+        """A new access token (bound to the DPoP key ``jkt``, if any) and the next refresh
+        token of the family."""
         issuance, now = self.issuance, self.issuance.clock.now()
         family = presented.family
         with issuance.db.transaction() as session:
@@ -104,7 +108,7 @@ class RefreshRedemption:
             if idp is None or idp.status != "active":
                 raise RefreshRefused("idp_suspended", "The identity provider the person "
                                      "signed in with is suspended.")
-            return self._issue(caller, presented, audience)
+            return self._issue(caller, presented, audience, jkt)
         except RefreshRefused as refused:
             with issuance.db.transaction() as session:
                 end_family(session, Actor(f"client:{caller.client_id}", now),
@@ -112,11 +116,12 @@ class RefreshRedemption:
                                                                f"{refused.reason}")
             raise
 
-    def _issue(self, caller: Caller, presented: Presented, audience: str) -> dict[str, Any]:
+    def _issue(self, caller: Caller, presented: Presented, audience: str, jkt: str | None
+               ) -> dict[str, Any]:
         issuance, now, family = self.issuance, self.issuance.clock.now(), presented.family
         citizenship = issuance.person_citizenship(family.person_id)
         policy, decision = issuance.decide(person_subject(caller.organization_id,
-                                                          caller.trust_level, citizenship))
+                                                          caller.trust_level, citizenship), jkt)
         asked = presented.tiers
         tiers = tuple(sorted(t for t in asked if t in decision.granted))
         if asked and not tiers:
@@ -124,17 +129,18 @@ class RefreshRedemption:
                           "not_granted")
             raise RefreshRefused(reason, "None of the tiers this sign-in allowed is granted "
                                          f"any more ({reason}).")
-        signed = issuance.issue_for_signed_in(caller, Entitlement(policy, tiers, audience),
+        signed = issuance.issue_for_signed_in(caller, Entitlement(policy, tiers, audience, jkt),
                                               family.person_id, citizenship,
                                               family.identity_provider_id, grant=GRANT)
         not_after = min((x.expires_at for x in citizenship.held), default=None)
         narrowed = Family(family.family_id, family.client_id, family.person_id,
                           signed_in_scope(family.scope, tiers), family.resource,
                           family.identity_provider_id, family.auth_time,
-                          min(family.expires_at, not_after) if not_after else family.expires_at)
+                          min(family.expires_at, not_after) if not_after else family.expires_at,
+                          family.dpop_jkt)
         with issuance.db.transaction() as session:
             token = refresh.issue(session, narrowed, signed.jti, now)
-        return {"access_token": signed.token, "token_type": "Bearer",
+        return {"access_token": signed.token, "token_type": signed.token_type,
                 "expires_in": signed.expires_in, "scope": narrowed.scope,
                 "refresh_token": token}
 

@@ -38,6 +38,7 @@ class Caller(Protocol):
     organization_id: str
     trust_level: str
     subject: Subject
+    auth_method: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Entitlement:
     policy: Policy
     tiers: tuple[str, ...]
     audience: str
+    #: The DPoP key the token is to be bound to (the request's proof), if any.
+    jkt: str | None = None
 
     @property
     def max_lifetime(self) -> int | None:
@@ -64,11 +67,12 @@ class Issuance:
         self.policies, self.ledger, self.status_slots = policies, ledger, status_slots
         self.remote_jwks = remote_jwks
 
-    def decide(self, subject: Subject) -> tuple[Policy, Decision]:
-        """The active policy and what it grants and denies ``subject`` now."""
+    def decide(self, subject: Subject, jkt: str | None = None) -> tuple[Policy, Decision]:
+        """The active policy and what it grants and denies ``subject`` now, in a token
+        bound to the DPoP key ``jkt`` or, without one, a bearer token."""
         now = self.clock.now()
         policy = self.policies.active(now)
-        return policy, decide(policy, subject, None, now)
+        return policy, decide(policy, subject._replace(dpop_bound=jkt is not None), None, now)
 
     def issue_for_client(self, caller: Caller, granted: Entitlement) -> SignedToken:
         """A token about the caller's organization (client credentials)."""
@@ -138,7 +142,7 @@ class Issuance:
             client_id=caller.client_id, organization_id=caller.organization_id,
             trust_level=caller.trust_level, audience=granted.audience, tiers=granted.tiers,
             policy_version=granted.policy.version, max_lifetime=granted.max_lifetime,
-            **who)  # type: ignore[arg-type]
+            jkt=granted.jkt, **who)  # type: ignore[arg-type]
 
     def _issue(self, who: TokenSubject, *, grant: str) -> SignedToken:
         slot = self.status_slots.allocate()

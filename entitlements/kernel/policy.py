@@ -34,7 +34,11 @@ REASONS = {
     "organization_not_verified": "the organization is not verified (applied, under review, "
                                  "suspended or revoked)",
     "tier_not_in_token": "the token does not grant the model's tier",
+    "dpop_required": "the tier is granted only in a DPoP-bound token, used with a proof of "
+                     "possession of its key",
 }
+#: The ``sender_constraint`` a tier may require: DPoP (RFC 9449) is the one there is.
+SENDER_CONSTRAINTS = ("dpop",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +68,16 @@ class TierRule:
     allowlist: frozenset[str]
     windows: tuple[Window, ...]
     max_token_lifetime: int | None
+    #: "dpop": granted only in a DPoP-bound token; None: any token.
+    sender_constraint: str | None = None
 
     @property
     def universal(self) -> bool:
-        """Every verified organization (and any of its people) may use it, at any time."""
+        """Every verified organization (and any of its people) may use it, at any time,
+        with any token."""
         return (self.status == "open" and self.trust_levels >= VERIFIED_LEVELS
-                and self.citizenship is None and not self.windows)
+                and self.citizenship is None and not self.windows
+                and self.sender_constraint is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +115,14 @@ class Citizenship(NamedTuple):
 class Subject(NamedTuple):
     """What the decision knows of a caller. ``citizenship`` is the person's verified
     nationalities, or for an organization subject its attestation about all its users.
+    ``dpop_bound``: the token is (or is to be) bound to a key its holder proves it has.
     (Named tuples: built and hashed in C, on a gateway's per-request path.)"""
 
     organization_id: str
     trust_level: str
     is_person: bool
     citizenship: tuple[Citizenship, ...] = ()
+    dpop_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,7 +169,16 @@ def decide(policy: Policy, subject: Subject, requested: Iterable[str] | None,
 
 
 def denial(rule: TierRule | None, subject: Subject, now: datetime) -> str | None:
-    """Why ``subject`` may not use the tier now, or None when it may."""
+    """Why ``subject`` may not use the tier now, or None when it may. The sender constraint
+    comes last: a proof of possession is the easiest thing for a caller to add."""
+    reason = _standing_denial(rule, subject, now)
+    if reason is None and rule is not None and rule.sender_constraint is not None and (
+            not subject.dpop_bound):
+        return "dpop_required"
+    return reason
+
+
+def _standing_denial(rule: TierRule | None, subject: Subject, now: datetime) -> str | None:
     if rule is None:
         return "unknown_tier"
     if rule.status != "open":
@@ -230,7 +249,8 @@ def _tier(name: str, rule: Mapping[str, Any]) -> TierRule:
                              None if w.get("trust_levels") is None
                              else frozenset(w["trust_levels"]))
                       for w in rule.get("windows", ())),
-        max_token_lifetime=rule.get("max_token_lifetime"))
+        max_token_lifetime=rule.get("max_token_lifetime"),
+        sender_constraint=rule.get("sender_constraint"))
 
 
 def _time(value: Any) -> Any:

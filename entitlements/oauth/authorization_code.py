@@ -12,6 +12,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 
 from ..issuance.codes import CodeGrant, CodeRedemption
 from ..resources.directory import ResourceDirectory
+from .dpop import bound_key
 from .scopes import choose_audience
 from .supported import AUTH_METHODS, PUBLIC, REFRESH_TOKEN
 
@@ -46,6 +47,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = [*AUTH_METHODS, PUBLIC]
     server: CodeServer  # type: ignore[assignment]
 
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        self.request.jkt = bound_key(self.request.client, self.request)
+
     def query_authorization_code(self, code: str, client: Any) -> CodeGrant | None:
         return self.server.codes.find(code, client.client_id)
 
@@ -60,7 +65,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                    self.server.resources.snapshot())
         body = self.server.codes.redeem(request.client, grant, audience,
                                         with_refresh=request.client.check_grant_type(
-                                            REFRESH_TOKEN))
+                                            REFRESH_TOKEN), jkt=request.jkt)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
     def save_authorization_code(self, code: str, request: Any) -> None:

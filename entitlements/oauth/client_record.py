@@ -44,6 +44,7 @@ class ClientRecord(ClientMixin):
     grant_types: tuple[str, ...]
     redirect_uris: tuple[str, ...]
     require_par: bool
+    dpop_bound_access_tokens: bool
     client_active: bool
     organization_id: str
     organization_status: str
@@ -111,6 +112,7 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
         grant_types=tuple(client.grant_types or BACKEND_GRANT_TYPES),
         redirect_uris=tuple(client.redirect_uris or ()),
         require_par=client.require_par,
+        dpop_bound_access_tokens=client.dpop_bound_access_tokens,
         client_active=client.status == ClientStatus.ACTIVE,
         organization_id=org.id,
         organization_status=org.status,

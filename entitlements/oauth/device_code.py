@@ -16,6 +16,7 @@ from authlib.oauth2.rfc8628 import AuthorizationPendingError, ExpiredTokenError,
 
 from ..issuance.codes import SignedInGrant
 from ..signin import devices
+from .dpop import bound_key
 from .scopes import choose_audience
 from .supported import AUTH_METHODS, DEVICE_CODE, PUBLIC, REFRESH_TOKEN
 
@@ -31,6 +32,7 @@ class DeviceCodeGrant(BaseGrant, TokenEndpointMixin):
         client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(DEVICE_CODE):
             raise UnauthorizedClientError("The client may not use the device flow.")
+        self.request.jkt = bound_key(client, self.request)  # before the poll uses the code
         now = self.server.clock.now()
         with self.server.db.transaction() as session:  # the poll is noted even when refused
             row = devices.poll(session, device_code, client.client_id, now)
@@ -50,7 +52,7 @@ class DeviceCodeGrant(BaseGrant, TokenEndpointMixin):
         body = self.server.codes.tokens_for(
             self.request.client, grant, audience,
             with_refresh=self.request.client.check_grant_type(REFRESH_TOKEN),
-            record=lambda session, jti: None, grant_type="device_code")
+            record=lambda session, jti: None, jkt=self.request.jkt, grant_type="device_code")
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
 

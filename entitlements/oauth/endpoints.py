@@ -17,6 +17,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from ..base.actor import Actor
 from ..issuance.refreshes import end_family
 from ..kernel import claims as c
+from ..kernel import dpop
 from ..signin import refresh
 from ..tokens.lookup import FoundToken, find_issued
 from ..tokens.revocation import revoke_one
@@ -68,7 +69,10 @@ class Introspection(IntrospectionEndpoint):
         return client.may_introspect or token.check_client(client)
 
     def introspect_token(self, token: TokenView) -> dict[str, Any]:
-        return {"active": True, "token_type": "Bearer", **token.claims}
+        """RFC 7662, with RFC 9449 6.2: a bound token is of type DPoP, and its ``cnf``
+        (among its claims) names the key."""
+        token_type = dpop.SCHEME if dpop.bound_thumbprint(token.claims) else "Bearer"
+        return {"active": True, "token_type": token_type, **token.claims}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from ..issuance.service import Entitlement, Issuance
 from ..kernel.policy import Subject
 from ..resources.directory import ResourceDirectory
 from .client_record import ClientRecord
+from .dpop import bound_key
 from .scopes import choose_audience, choose_tiers
 from .supported import AUTH_METHODS
 
@@ -22,13 +23,14 @@ class GrantServer(Protocol):
 
 
 def entitlement(server: GrantServer, client: ClientRecord, subject: Subject,
-                audience: str, scope: str | None) -> Entitlement:
+                audience: str, scope: str | None, jkt: str | None) -> Entitlement:
     """What the request may have: the tiers it asks for (or the client's defaults) among
-    those the active policy grants ``subject``, for the gateway ``audience``."""
-    policy, decision = server.issuance.decide(subject)
+    those the active policy grants ``subject``, for the gateway ``audience``, in a token
+    bound to the DPoP key ``jkt`` (or a bearer token)."""
+    policy, decision = server.issuance.decide(subject, jkt)
     tiers = choose_tiers(scope, entitled=decision.granted, denied=decision.denied,
                          known=policy.tiers, defaults=client.default_tiers)
-    return Entitlement(policy, tiers, audience)
+    return Entitlement(policy, tiers, audience, jkt)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -40,14 +42,15 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         audience = choose_audience(self.request.payload.datalist.get("resource", []),
                                    self.server.resources.snapshot())
         self.request.entitlement = entitlement(self.server, client, client.subject, audience,
-                                               self.request.payload.scope)
+                                               self.request.payload.scope,
+                                               bound_key(client, self.request))
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
         signed = self.server.issuance.issue_for_client(self.request.client,
                                                        self.request.entitlement)
         body = {
             "access_token": signed.token,
-            "token_type": "Bearer",
+            "token_type": signed.token_type,
             "expires_in": signed.expires_in,
             "scope": signed.scope,
         }

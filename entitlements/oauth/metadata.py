@@ -7,6 +7,7 @@ from typing import Any
 
 from ..base.settings import Settings
 from ..issuance.id_tokens import ID_TOKEN_ALG
+from ..kernel import dpop
 from ..kernel.claims import tier_scope
 from .client_auth import ASSERTION_ALGORITHMS
 from .supported import AUTH_METHODS, GRANT_TYPES, PUBLIC
@@ -45,9 +46,11 @@ def server_metadata(settings: Settings, tiers: Iterable[str]) -> dict[str, Any]:
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id",
                              "scope", "entitlements", "org", "ent_ver", "act", "citizenship",
                              "pol_ver", "status", "auth_time", "nonce", "acr", "amr",
-                             "at_hash", "azp"],
+                             "at_hash", "azp", "cnf"],
         "access_token_signing_alg_values_supported": [settings.signing_alg],
         "authorization_response_iss_parameter_supported": True,
+        # RFC 9449 5.1: the algorithms DPoP proofs may be signed with.
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }
     for endpoint in ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
                      "pushed_authorization_request_endpoint"):

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import (
 )
 
 from ..issuance.refreshes import RefreshRefused
+from .dpop import refresh_key
 from .errors import ReasonedInvalidGrant
 from .scopes import choose_audience
 from .supported import AUTH_METHODS, PUBLIC, REFRESH_TOKEN
@@ -35,6 +36,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         asked = (self.request.form.get("scope") or "").split()
         if set(asked) - set(presented.family.scope.split()):
             raise InvalidScopeError("A refresh may only narrow the scope of the sign-in.")
+        self.request.jkt = refresh_key(client, self.request, presented.family.dpop_jkt)
         self.request.client, self.request.presented = client, presented
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
@@ -43,7 +45,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         audience = choose_audience([resource] if resource else [],
                                    self.server.resources.snapshot())
         try:
-            body = self.server.refreshes.redeem(self.request.client, presented, audience)
+            body = self.server.refreshes.redeem(self.request.client, presented, audience,
+                                                self.request.jkt)
         except RefreshRefused as refused:
             raise ReasonedInvalidGrant(refused.reason, refused.message) from None
         return 200, body, self.TOKEN_RESPONSE_HEADER

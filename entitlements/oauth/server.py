@@ -8,21 +8,25 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error, OAuth2Request
 
 from ..base.clock import Clock
 from ..base.db import Database
 from ..base.remote_jwks import RemoteJwks
 from ..base.settings import Settings
+from ..dpop.proofs import ProofChecker
 from ..issuance.codes import CodeRedemption
 from ..issuance.refreshes import RefreshRedemption
 from ..issuance.service import Issuance
+from ..kernel import dpop
+from ..kernel.dpop import ProofRefused
 from ..resources.directory import ResourceDirectory
 from ..signing.keyring import KeyRingCache
 from .authorization_code import AuthorizationCodeGrant, S256Challenge
 from .client_auth import PrivateKeyJWT
 from .client_record import ClientDirectory, ClientRecord
 from .device_code import DeviceCodeGrant
+from .dpop import DpopChallenge, proof_error
 from .endpoints import Introspection, Revocation
 from .errors import authentication_failed
 from .grants import ClientCredentialsGrant
@@ -34,10 +38,11 @@ class EntitlementsServer(AuthorizationServer):
     def __init__(
         self, *, db: Database, settings: Settings, clock: Clock, keys: KeyRingCache,
         remote_jwks: RemoteJwks, issuance: Issuance, clients: ClientDirectory,
-        resources: ResourceDirectory,
+        resources: ResourceDirectory, proofs: ProofChecker,
     ) -> None:
         self.db, self.settings, self.clock, self.keys = db, settings, clock, keys
         self.issuance, self.clients, self.resources = issuance, clients, resources
+        self.proofs = proofs
         super().__init__(query_client=clients.find)
         issuer = settings.issuer
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(
@@ -67,6 +72,45 @@ class EntitlementsServer(AuthorizationServer):
         if client.inactive_reason:
             raise InvalidClientError(description=client.inactive_reason, status_code=401)
         return client
+
+    def token_response(self, dpop_headers: list[str]) -> Any:
+        """The token endpoint's answer. A DPoP proof, if the request carries one, is
+        checked and spent first; the grant binds the tokens to its key (``request.dpop``).
+        With nonces on, every answer hands out the current one."""
+        nonce = self.proofs.nonce()
+        try:
+            proof = self.proofs.check(dpop_headers, method="POST",
+                                      uri=self.settings.token_endpoint)
+        except ProofRefused as refused:
+            raise proof_error(refused, nonce) from None
+        request = self.create_oauth2_request(None)
+        request.dpop = proof
+        response = self.create_token_response(request)
+        if nonce is not None:
+            response.headers[dpop.NONCE_HEADER] = nonce
+        return response
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        """Authlib's request, with the DPoP proof a token request was checked with (None
+        elsewhere); one already made is passed through."""
+        if isinstance(request, OAuth2Request):
+            return request
+        made = super().create_oauth2_request(request)
+        made.dpop = None
+        return made
+
+    def resource_proof(self, dpop_headers: list[str], *, method: str, uri: str,
+                       token: str, jkt: str) -> None:
+        """The proof a DPoP-bound token must come with at this server's own resources
+        (userinfo): checked, spent, and by the key the token is bound to."""
+        try:
+            proof = self.proofs.check(dpop_headers, method=method, uri=uri, access_token=token)
+            if proof is None:
+                raise ProofRefused("dpop_proof_required")
+            if proof.jkt != jkt:
+                raise ProofRefused("dpop_key_mismatch")
+        except ProofRefused as refused:
+            raise DpopChallenge(refused, self.proofs.nonce()) from None
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         """Raised, not rendered: errors become HTTP in one place, the web layer."""

@@ -18,6 +18,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
 from ..identity_providers.id_token import SubjectTokenRefused
 from ..policy.subjects import person_subject
+from .dpop import bound_key
 from .errors import ReasonedInvalidRequest
 from .grants import entitlement
 from .scopes import choose_audience
@@ -53,7 +54,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
             self.server, client,
             person_subject(client.organization_id, client.trust_level,
                            self.request.citizenship),
-            audience, self.request.payload.scope)
+            audience, self.request.payload.scope, bound_key(client, self.request))
 
     def create_token_response(self) -> tuple[int, dict, list[tuple[str, str]]]:
         request = self.request
@@ -63,7 +64,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         body = {
             "access_token": signed.token,
             "issued_token_type": ACCESS_TOKEN_TYPE,
-            "token_type": "Bearer",
+            "token_type": signed.token_type,
             "expires_in": signed.expires_in,
             "scope": signed.scope,
         }

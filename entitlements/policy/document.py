@@ -17,7 +17,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..base.errors import InvalidInput
 from ..base.fields import AwareDateTime
 from ..kernel.assurance import ASSURANCE_LEVELS
-from ..kernel.policy import VERIFIED_LEVELS, Model, Policy, TierRule, compile_document
+from ..kernel.policy import (
+    SENDER_CONSTRAINTS,
+    VERIFIED_LEVELS,
+    Model,
+    Policy,
+    TierRule,
+    compile_document,
+)
 from ..organizations.models import TrustLevel
 
 TIER_STATUSES = ("open", "allowlist_only", "suspended")
@@ -65,6 +72,9 @@ class _TierSchema(Schema):
                           validate=validate.Length(max=MAX_WINDOWS))
     max_token_lifetime = fields.Integer(load_default=None, allow_none=True, strict=True,
                                         validate=validate.Range(30, 86400))
+    sender_constraint = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(SENDER_CONSTRAINTS),
+        metadata={"description": "dpop: granted only in DPoP-bound tokens (RFC 9449)"})
 
 
 class _ModelSchema(Schema):
@@ -134,7 +144,8 @@ def _check_chain(model: Model, tiers: dict[str, TierRule], models: dict[str, Mod
         raise _catalog_error(
             f"the fallback chain of {model.id!r} ends in {current.id!r}, which not every "
             "verified organization may use (its tier must be open to every verified trust "
-            "level, without citizenship rule or windows, and the model released)")
+            "level, without citizenship rule, windows or sender constraint, and the model "
+            "released)")
 
 
 def _catalog_error(message: str) -> InvalidInput:

@@ -114,6 +114,9 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None]
     #: The access token issued beside it, revoked with the family.
     access_jti: Mapped[str | None] = mapped_column(String(64))
+    #: A public client's family is bound to the DPoP key of its first token request: each
+    #: refresh must carry a proof by that key (RFC 9449 5).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeviceAuthorization(Base):

@@ -33,14 +33,16 @@ class Family:
     identity_provider_id: str
     auth_time: datetime
     expires_at: datetime
+    #: The DPoP key every refresh of the family must prove (a public client's), if any.
+    dpop_jkt: str | None = None
 
 
 def start_family(*, client_id: str, person_id: str, scope: str, resource: str | None,
                  identity_provider_id: str, auth_time: datetime, now: datetime,
-                 not_after: datetime | None) -> Family:
+                 not_after: datetime | None, dpop_jkt: str | None = None) -> Family:
     end = now + FAMILY_LIFETIME
     return Family(generate_secret(), client_id, person_id, scope, resource, identity_provider_id,
-                  auth_time, min(end, not_after) if not_after else end)
+                  auth_time, min(end, not_after) if not_after else end, dpop_jkt)
 
 
 def issue(session: Session, family: Family, access_jti: str, now: datetime) -> str:
@@ -49,7 +51,8 @@ def issue(session: Session, family: Family, access_jti: str, now: datetime) -> s
         token_hash=digest(token), family_id=family.family_id, client_id=family.client_id,
         person_id=family.person_id, scope=family.scope, resource=family.resource,
         identity_provider_id=family.identity_provider_id, auth_time=family.auth_time,
-        created_at=now, expires_at=family.expires_at, access_jti=access_jti))
+        created_at=now, expires_at=family.expires_at, access_jti=access_jti,
+        dpop_jkt=family.dpop_jkt))
     prune_expired(session, RefreshToken, now)
     return token
 
@@ -60,7 +63,7 @@ def find(session: Session, token: str) -> RefreshToken | None:
 
 def family_of(row: RefreshToken) -> Family:
     return Family(row.family_id, row.client_id, row.person_id, row.scope, row.resource,
-                  row.identity_provider_id, row.auth_time, row.expires_at)
+                  row.identity_provider_id, row.auth_time, row.expires_at, row.dpop_jkt)
 
 
 def consume(session: Session, token_hash: str, now: datetime) -> bool:

@@ -47,6 +47,8 @@ class TokenRecord:
     vouched_by: tuple[str, ...] = ()
     status_list_id: int | None = None
     status_idx: int | None = None
+    #: A DPoP-bound token's key thumbprint.
+    cnf_jkt: str | None = None
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,7 +58,8 @@ class TokenRecord:
             at=self.issued_at, actor=self.client_id, action="grant.issued",
             target=self.organization_id,
             details={"jti": self.jti, "sub": self.subject, "aud": self.audience,
-                     "tiers": list(self.tiers), "exp": self.expires_at.isoformat()})
+                     "tiers": list(self.tiers), "exp": self.expires_at.isoformat(),
+                     **({"cnf_jkt": self.cnf_jkt} if self.cnf_jkt else {})})
 
 
 class TokenLedger:

@@ -14,7 +14,8 @@ from .models import IssuedToken
 from .standing import Shape, revoked_unless_standing, shape_of, standing_params
 
 TOKEN_COLUMNS = ("jti", "client_id", "organization_id", "subject", "audience", "scope", "kid",
-                 "issued_at", "expires_at", "policy_version", "status_list_id", "status_idx")
+                 "issued_at", "expires_at", "policy_version", "status_list_id", "status_idx",
+                 "cnf_jkt")
 
 
 def token_batch(tokens: list[dict[str, Any]]) -> tuple[tuple[Executable, ...], dict[str, Any]]:

@@ -31,6 +31,8 @@ class IssuedToken(Base):
     status_list_id: Mapped[int | None]
     status_idx: Mapped[int | None]
     policy_version: Mapped[int | None]
+    #: The DPoP key thumbprint (RFC 9449 ``cnf.jkt``) a bound token is bound to.
+    cnf_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class StatusListRecord(Base):

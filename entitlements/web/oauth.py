@@ -13,7 +13,10 @@ from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Response, jsonify, request
 
 from ..kernel import claims as c
+from ..kernel import dpop
+from ..kernel.dpop import ProofRefused
 from ..oauth.authorization_request import authorization_params, device_params
+from ..oauth.dpop import DpopChallenge
 from ..oauth.endpoints import find_token
 from ..oauth.errors import ReasonedInvalidRequest
 from ..oauth.supported import AUTH_METHODS, DEVICE_CODE, PUBLIC
@@ -44,7 +47,7 @@ def token() -> Response:
     validate_form_request(request, repeatable=frozenset({"resource"}))
     if not request.form.get("grant_type"):
         raise InvalidRequestError("Missing 'grant_type' parameter.")
-    return services().oauth.create_token_response()
+    return services().oauth.token_response(request.headers.getlist(dpop.HEADER))
 
 
 @blueprint.post("/introspect")
@@ -89,14 +92,28 @@ def pushed_authorization_request() -> tuple[Response, int]:
 @blueprint.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
     """OIDC Core 5.3: what a person's live access token says of them, for the client that
-    holds it (RFC 6750: the token in the Authorization header only)."""
+    holds it (RFC 6750: the token in the Authorization header only). A DPoP-bound token
+    comes with the DPoP scheme and a proof by its key (RFC 9449 7)."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        raise InvalidTokenError("A Bearer access token is required.", realm="entitlements")
-    view = find_token(services().oauth, presented.strip())
+    scheme, presented = scheme.lower(), presented.strip()
+    if scheme not in ("bearer", "dpop") or not presented:
+        raise InvalidTokenError("A Bearer or DPoP access token is required.",
+                                realm="entitlements")
+    oauth = services().oauth
+    view = find_token(oauth, presented)
     if view is None or view.is_revoked() or view.is_expired() or c.ACTOR not in view.claims:
         raise InvalidTokenError("The access token is not a live token about a person.",
                                 realm="entitlements")
+    jkt = dpop.bound_thumbprint(view.claims)
+    if jkt is None and scheme == "dpop":
+        raise InvalidTokenError("The access token is not DPoP-bound: use the Bearer scheme.",
+                                realm="entitlements")
+    if jkt is not None:
+        if scheme != "dpop":
+            raise DpopChallenge(ProofRefused("dpop_bound_token_as_bearer"), None)
+        oauth.resource_proof(request.headers.getlist(dpop.HEADER), method=request.method,
+                             uri=oauth.settings.issuer + "/oauth/userinfo", token=presented,
+                             jkt=jkt)
     return jsonify({name: view.claims[name] for name in USERINFO if name in view.claims})
 
 

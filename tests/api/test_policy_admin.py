@@ -25,7 +25,8 @@ def test_a_version_from_a_whole_document_then_from_a_patch(api, admin):
             version["reason"]) == (2, 1, "admin:alice", "catalog")
     assert version["document"]["tiers"]["early-access"] == {
         "description": "", "status": "suspended", "trust_levels": VERIFIED,
-        "citizenship": None, "allowlist": [], "windows": [], "max_token_lifetime": None}
+        "citizenship": None, "allowlist": [], "windows": [], "max_token_lifetime": None,
+        "sender_constraint": None}
     assert version["document"]["models"]["frontier-2"] == {
         "tier": "restricted", "fallback": "base-1", "released_at": None}
     assert {"path": "/tiers/early-access/status", "before": "allowlist_only",

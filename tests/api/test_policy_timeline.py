@@ -23,7 +23,7 @@ VERIFIED = ["government_partner", "trusted", "verified"]
 
 def tier(status="open", **rule):
     return {"status": status, "trust_levels": VERIFIED, "citizenship": None, "allowlist": [],
-            "windows": [], "max_token_lifetime": None, **rule}
+            "windows": [], "max_token_lifetime": None, "sender_constraint": None, **rule}
 
 
 ALL_OPEN = {

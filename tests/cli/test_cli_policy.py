@@ -120,7 +120,8 @@ def test_set_tier(cli: Run, org_id: str, applied: int):
         "trust_levels": ["trusted", "government_partner"],
         "citizenship": {"nationalities": ["US", "CA"], "min_level": "high",
                         "organization_subjects": "deny"},
-        "allowlist": [org_id], "windows": [], "max_token_lifetime": 600}
+        "allowlist": [org_id], "windows": [], "max_token_lifetime": 600,
+        "sender_constraint": None}
     dropped = as_json(cli("policy", "set-tier", "restricted", "--no-citizenship",
                           "--reason", "lifted", "--json"))
     assert dropped["document"]["tiers"]["restricted"]["citizenship"] is None
@@ -137,6 +138,13 @@ def test_set_tier(cli: Run, org_id: str, applied: int):
     assert raised["document"]["tiers"]["restricted"]["citizenship"]["nationalities"] == ["US"]
     new_tier = as_json(cli("policy", "set-tier", "eu", "--reason", "new tier", "--json"))
     assert new_tier["document"]["tiers"]["eu"]["status"] == "open"
+    bound = as_json(cli("policy", "set-tier", "eu", "--sender-constraint", "dpop",
+                        "--reason", "holders only", "--json"))
+    assert bound["diff"] == [{"path": "/tiers/eu/sender_constraint", "before": None,
+                              "after": "dpop"}]
+    unbound = as_json(cli("policy", "set-tier", "eu", "--sender-constraint", "none",
+                          "--reason", "any token", "--json"))
+    assert unbound["document"]["tiers"]["eu"]["sender_constraint"] is None
     before = written(cli)
     assert "unknown organizations on allowlists: org_nope" in failed(cli(
         "policy", "set-tier", "eu", "--allow", "org_nope", "--reason", "x"))

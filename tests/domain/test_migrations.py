@@ -26,7 +26,7 @@ from entitlements.base.settings import load_settings
 from entitlements.models import Base
 from entitlements.policy.models import PolicyActivation, PolicyVersion
 
-HEAD = "0012"
+HEAD = "0013"
 
 
 def test_head_revision():
@@ -99,11 +99,11 @@ def _migrated_then_restamped(revision: str):
 @pytest.mark.parametrize(("make", "expected"), [
     pytest.param(lambda p: None, "has no schema", id="no-file"),
     pytest.param(_empty, "has no schema", id="empty-file"),
-    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0012",
+    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0013",
                  id="older-revision"),
-    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0012",
+    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0013",
                  id="unknown-revision"),
-    pytest.param(_migrated_then_restamped("0013"), "at migration 0013 but the code expects 0012",
+    pytest.param(_migrated_then_restamped("0014"), "at migration 0014 but the code expects 0013",
                  id="ahead-of-the-code"),
 ])
 def test_require_current_schema_refuses(tmp_path, make, expected):

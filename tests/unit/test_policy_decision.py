@@ -42,6 +42,9 @@ DOCUMENT = {
                                  "ends_at": NOW.isoformat()}]},
         "open-window": {"windows": [{"starts_at": EARLIER.isoformat(),
                                      "ends_at": LATER.isoformat()}]},
+        "bound": {"sender_constraint": "dpop"},
+        "bound-restricted": {"sender_constraint": "dpop",
+                             "citizenship": _citizenship("deny")},
     },
     "models": {
         "base-1": {"tier": "public"},
@@ -65,6 +68,11 @@ def org(org_id: str = "org_b", trust: str = "verified", *held: Citizenship) -> S
 
 def person(org_id: str = "org_b", trust: str = "verified", *held: Citizenship) -> Subject:
     return Subject(org_id, trust, True, tuple(held))
+
+
+def bound(subject: Subject) -> Subject:
+    """The same subject, in a DPoP-bound token."""
+    return subject._replace(dpop_bound=True)
 
 
 def us(rank: int = HIGH, expires_at: datetime = LATER, nationality: str = "US") -> Citizenship:
@@ -115,6 +123,7 @@ def test_a_model_falling_back_to_itself_is_a_cycle():
     pytest.param({"trust_levels": ["trusted", "government_partner"]}, id="not-verified"),
     pytest.param({"citizenship": _citizenship("allow")}, id="citizenship"),
     pytest.param({"windows": [{"starts_at": EARLIER.isoformat()}]}, id="windows"),
+    pytest.param({"sender_constraint": "dpop"}, id="sender-constraint"),
 ])
 def test_a_chain_ending_in_a_model_not_everyone_may_use_is_refused(terminal):
     document = {"tiers": {"public": {}, "special": terminal},
@@ -179,6 +188,8 @@ def test_a_window_ending_before_it_starts_is_refused(ends_at):
     pytest.param({"windows": [{"starts_at": "2030-01-01T00:00:00"}]}, "windows.0.starts_at",
                  "Not a valid aware datetime.", id="naive-datetime"),
     pytest.param({"surprise": True}, "surprise", "Unknown field.", id="unknown-field"),
+    pytest.param({"sender_constraint": "mtls"}, "sender_constraint", "Must be one of: dpop.",
+                 id="sender-constraint"),
 ])
 def test_bad_rules_are_refused_naming_the_field(rule, where, message):
     error = _refusal({"tiers": {"public": {}, "odd": rule}})
@@ -213,7 +224,8 @@ def test_the_compiled_document_is_canonical(policy):
     tiers = policy.document["tiers"]
     assert tiers["public"] == {"description": "for everyone", "status": "open",
                                "trust_levels": VERIFIED, "citizenship": None, "allowlist": [],
-                               "windows": [], "max_token_lifetime": None}
+                               "windows": [], "max_token_lifetime": None,
+                               "sender_constraint": None}
     assert policy.document["models"]["base-1"] == {"tier": "public", "fallback": None,
                                                    "released_at": None}
     assert policy.tiers["public"].universal and not policy.tiers["restricted"].universal
@@ -266,6 +278,16 @@ CASES = [
     ("persons-only", org("org_b", "verified", us()), "person_subject_required"),
     ("org-friendly", org(), None),
     ("org-friendly", person(), "citizenship_not_verified"),
+    # A sender constraint: granted in DPoP-bound tokens only, and checked last, so a caller
+    # that fails another rule hears of that one.
+    ("bound", org(), "dpop_required"),
+    ("bound", person("org_b", "verified", us()), "dpop_required"),
+    ("bound", bound(org()), None),
+    ("bound", bound(org("org_b", "unverified")), "trust_level_too_low"),
+    ("bound-restricted", person("org_b", "verified", us()), "dpop_required"),
+    ("bound-restricted", bound(person()), "citizenship_not_verified"),
+    ("bound-restricted", bound(person("org_b", "verified", us())), None),
+    ("public", bound(org()), None),
 ]
 
 
@@ -298,7 +320,8 @@ def test_decide_without_a_request_covers_every_tier_sorted(policy):
         "restricted": "organization_attestation_required",
         "persons-only": "person_subject_required",
         "high-assurance": "organization_attestation_required",
-        "paused": "tier_suspended", "early": "outside_window", "closing": "outside_window"}
+        "paused": "tier_suspended", "early": "outside_window", "closing": "outside_window",
+        "bound": "dpop_required", "bound-restricted": "person_subject_required"}
     assert set(decision.granted) | set(decision.denied) == set(DOCUMENT["tiers"])
 
 

@@ -30,6 +30,8 @@ class ClientCreateSchema(Schema):
     redirect_uris = fields.List(fields.String(validate=validate.Length(1, 500)),
                                 load_default=None, validate=validate.Length(max=10))
     require_par = StrictBoolean(load_default=False)
+    dpop_bound_access_tokens = StrictBoolean(load_default=False, metadata={
+        "description": "Every token request must carry a DPoP proof (RFC 9449 5.2)"})
 
 
 class RevokeSchema(Schema):
