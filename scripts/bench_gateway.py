@@ -4,6 +4,10 @@ measured in the same run, and the HTTP authorization service against a bare serv
 
 - cold: every decision verifies a different token's signature (no cache hit);
 - warm: the same token and model again (the decision cache);
+- DPoP cold: every decision a different DPoP-bound token and a fresh proof, by one of a
+  pool of client keys: two signatures each; the baseline is two raw verifications;
+- DPoP warm: the same bound token again (its decision cached), with a fresh proof each time:
+  one signature; the baseline is one raw verification;
 - raw: `cryptography`'s verify of the same key type over a token-sized input, and PyJWT's
   decode-and-verify, for reference;
 - authorization service: wrk against `entitlements.gateway.authz` on loopback, and against
@@ -16,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import logging
+import secrets
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,11 +35,16 @@ from _sandbox import GATEWAY, Sandbox, free_port
 from _wrk import ensure_wrk, parse_wrk
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from entitlements.gateway import authz
+from entitlements.gateway.dpop import DpopOptions, MemoryReplayCache
 from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.jws import b64decode
 from entitlements.issuance.minting import StatusRef, TokenSubject, sign_token
+from entitlements.kernel import base64url, dpop
+
+DPOP_URL = "https://gateway.example/v1/chat"
 
 
 def main() -> None:
@@ -54,8 +66,10 @@ def main() -> None:
         pyjwt = _loop(_pyjwt(service, issued), args.seconds)
         warm = _loop(_decider(Gateway(service.url, GATEWAY), [issued]),
                      args.seconds)
+        dpop = _dpop_rates(service, issued, raw_verify, args)
         http = _http_rates(service, issued, args)
     _report(raw, pyjwt, cold, warm, http)
+    _report_dpop(dpop)
 
 
 def _parse_args() -> argparse.Namespace:
@@ -64,11 +78,15 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=3000)
     parser.add_argument("--http-seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--dpop-keys", type=int, default=50,
+                        help="client keys the DPoP tokens are bound to")
     return parser.parse_args()
 
 
-def _tokens(service: Sandbox, issued: str, count: int) -> list[str]:
-    """``count`` distinct, validly signed tokens like the issued one (signed in-process)."""
+def _tokens(service: Sandbox, issued: str, count: int,
+            jkts: list[str] | None = None) -> list[str]:
+    """``count`` distinct, validly signed tokens like the issued one (signed in-process),
+    bound in turn to the DPoP keys ``jkts`` if given."""
     claims = jwt.decode(issued, options={"verify_signature": False})
     ring = service.app.extensions["entitlements"].keys.get()
     status = claims["status"]["status_list"]
@@ -77,9 +95,76 @@ def _tokens(service: Sandbox, issued: str, count: int) -> list[str]:
                        audience=GATEWAY, tiers=tuple(claims["entitlements"]),
                        policy_version=claims["pol_ver"])
     now = service.actor().now
-    return [sign_token(ring, who, issuer=service.url, now=now, ttl=timedelta(minutes=10),
+    return [sign_token(ring, replace(who, jkt=jkts[i % len(jkts)]) if jkts else who,
+                       issuer=service.url, now=now, ttl=timedelta(minutes=10),
                        status=StatusRef(1, status["idx"], status["uri"])).token
-            for _ in range(count)]
+            for i in range(count)]
+
+
+class _ProofSigner:
+    """A client's DPoP key, signing proofs with ``cryptography`` directly (fast enough to make
+    tens of thousands before the measurement)."""
+
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key()))
+        self.jkt = dpop.thumbprint(jwk)
+        self.head = base64url.encode(json.dumps(
+            {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, separators=(",", ":")).encode())
+
+    def proof(self, token: str, now: int) -> str:
+        claims = {"jti": secrets.token_urlsafe(12), "htm": "POST", "htu": DPOP_URL, "iat": now,
+                  "ath": dpop.token_hash(token)}
+        body = base64url.encode(json.dumps(claims, separators=(",", ":")).encode())
+        der = self.private.sign(f"{self.head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        signature = base64url.encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        return f"{self.head}.{body}.{signature}"
+
+
+def _dpop_rates(service: Sandbox, issued: str, raw_verify, args: argparse.Namespace) -> dict:
+    """Cold and warm DPoP decisions, each interleaved with its raw-verification baseline."""
+    signers = [_ProofSigner() for _ in range(args.dpop_keys)]
+    tokens = _tokens(service, issued, args.tokens, [s.jkt for s in signers])
+    # Enough proofs for the longest run (the rates are below 20,000/s here), made now.
+    budget = int(args.seconds * 20_000)
+    now = int(time.time())
+    cold_requests = [(tokens[i % len(tokens)], signers[i % len(tokens) % len(signers)])
+                     for i in range(budget)]
+    cold_proofs = [(token, signer.proof(token, now)) for token, signer in cold_requests]
+    warm_token, warm_signer = tokens[0], signers[0]
+    warm_proofs = [(warm_token, warm_signer.proof(warm_token, now)) for _ in range(budget)]
+    options = {"max_age": 600.0, "replays": MemoryReplayCache(max_entries=4 * budget)}
+    cold_gateway = Gateway(service.url, GATEWAY, cache_size=args.tokens // 3,
+                           dpop=DpopOptions(**options))
+    two_raw = lambda: (raw_verify(), raw_verify())  # noqa: E731
+    baseline_two, cold = _interleaved(two_raw, _proving(cold_gateway, cold_proofs),
+                                      args.seconds / 2)
+    warm_gateway = Gateway(service.url, GATEWAY, dpop=DpopOptions(**options))
+    baseline_one, warm = _interleaved(raw_verify, _proving(warm_gateway, warm_proofs),
+                                      args.seconds / 2)
+    return {"cold": cold, "two_raw": baseline_two, "warm": warm, "one_raw": baseline_one,
+            "keys": len(signers)}
+
+
+def _proving(gateway: Gateway, requests: list[tuple[str, str]]):
+    """One DPoP decision per call, each with its own proof (a proof is good once)."""
+    token, proof = requests[0]
+    first = gateway.decide(token, "frontier-2", scheme="dpop", proofs=[proof],
+                           method="POST", url=DPOP_URL)
+    assert first.outcome == "allow", first
+    state = {"index": 1}
+
+    def decide() -> None:
+        index = state["index"]
+        token, proof = requests[index]
+        decision = gateway.decide(token, "frontier-2", scheme="dpop", proofs=[proof],
+                                  method="POST", url=DPOP_URL)
+        if decision.outcome != "allow":
+            raise SystemExit(f"a DPoP decision was refused: {decision.reason}")
+        state["index"] = index + 1
+
+    return decide
 
 
 def _raw_verify(service: Sandbox, token: str):
@@ -178,6 +263,17 @@ def _http_rates(service: Sandbox, token: str, args: argparse.Namespace) -> dict:
         server.server_close()
     gateway.close()
     return results
+
+
+def _report_dpop(rates: dict) -> None:
+    cold, two, warm, one = rates["cold"], rates["two_raw"], rates["warm"], rates["one_raw"]
+    print(f"gateway SDK, DPoP-bound tokens, one thread, ES256 ({rates['keys']} client keys)")
+    print(f"  two raw verifies             {two:12,.0f} /s   (baseline)")
+    print(f"  cold DPoP decisions          {cold:12,.0f} /s   {cold / two:.2f} "
+          f"of two raw   goal >= 0.80: {'PASS' if cold >= 0.8 * two else 'MISS'}")
+    print(f"  one raw verify               {one:12,.0f} /s   (baseline)")
+    print(f"  warm DPoP decisions          {warm:12,.0f} /s   {warm / one:.2f} of one raw "
+          "(the proof is checked every time)")
 
 
 def _report(raw: float, pyjwt: float, cold: float, warm: float, http: dict) -> None:

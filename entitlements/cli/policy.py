@@ -265,17 +265,20 @@ def dry_run_command(cli: CliContext, number: int, at: datetime | None, as_json: 
 @click.option("--model")
 @click.option("--tier", "tiers", multiple=True)
 @click.option("--at", type=ISO, default=None)
+@click.option("--dpop", "dpop_bound", is_flag=True,
+              help="Decide for a DPoP-bound token (default: a bearer token).")
 @json_option
 @pass_cli
 def explain_command(cli: CliContext, organization_id: str | None, client_id: str | None,
                     person_id: str | None, model: str | None, tiers: tuple[str, ...],
-                    at: datetime | None, as_json: bool) -> None:
-    """May this organization, client or person use the model (or tiers) now, and why."""
+                    at: datetime | None, dpop_bound: bool, as_json: bool) -> None:
+    """May this organization, client or person use the model (or tiers) now, with a bearer
+    or a DPoP-bound token, and why."""
     when = at or cli.clock.now()
     with cli.transaction() as session:
         policy = service.active_policy(session, when)
         data = explain(session, policy, SubjectRef(organization_id, client_id, person_id),
-                       when, model=model, tiers=list(tiers) or None)
+                       when, model=model, tiers=list(tiers) or None, dpop_bound=dpop_bound)
     human = [f"granted: {', '.join(data['granted']) or '-'}"]
     human += [f"denied {t}: {d['reason']}" for t, d in data["denied"].items()]
     if "model" in data:

@@ -12,8 +12,7 @@ import jwt
 from ..base.clock import Clock
 from ..base.settings import Settings
 from ..kernel import dpop
-from ..kernel.dpop import Proof, ProofRefused
-from .nonces import Nonces
+from ..kernel.dpop import Nonces, Proof, ProofRefused
 from .replays import ReplayStore
 
 
@@ -47,7 +46,7 @@ class ProofChecker:
         return self.nonces.current(self.clock.now().timestamp()) if self.nonces else None
 
 
-def verify_signature(jwk: Mapping[str, Any], alg: str, signing_input: bytes,
+def verify_signature(jwk: Mapping[str, Any], jkt: str, alg: str, signing_input: bytes,
                      signature: bytes) -> bool:
     algorithm = jwt.get_algorithm_by_name(alg)
     try:

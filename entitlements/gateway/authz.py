@@ -1,6 +1,11 @@
 """An HTTP authorization service for gateways not written in Python: an Envoy ext_authz
 HTTP service, or an nginx ``auth_request`` target. Any path; the token in
-``Authorization: Bearer``, the model in ``X-Entitlements-Model`` (or ``?model=``).
+``Authorization: Bearer`` (or ``DPoP``, with the request's ``DPoP`` proof), the model in
+``X-Entitlements-Model`` (or ``?model=``). The method and URL a proof must name are the
+original request's: ``X-Forwarded-Method`` or ``X-Original-Method``, and ``X-Original-URL``
+or ``X-Forwarded-Proto``, ``X-Forwarded-Host`` (else Host) and ``X-Forwarded-Uri`` or
+``X-Original-URI`` (else the path asked here), on ``--public-url``'s scheme and host if
+given. The proxy in front must set them (or strip what clients send).
 200 names the model to use in ``X-Entitlements-Model`` (the fallback included); 401
 carries WWW-Authenticate for a bad token; 403 is a denial; 503 (with Retry-After) means the
 issuer's documents cannot be had yet. ``GET /healthz`` (the process lives) and
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -30,9 +36,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..kernel import dpop
+from .dpop import DEFAULT_MAX_AGE, DpopOptions, RedisReplayCache
 from .gateway import Gateway
 from .http import FetchError
-from .integrations import MODEL_HEADER, bearer, decision_headers, refusal
+from .integrations import MODEL_HEADER, decision_headers, refusal_by
 
 MAX_DRAINED_BODY = 64 * 1024
 """A body up to this size (Envoy's ``with_request_body``) is read and dropped so the
@@ -40,6 +48,7 @@ connection stays usable; a larger or chunked one ends the connection instead."""
 READ_TIMEOUT = 5.0
 MAX_CONNECTIONS = 512
 HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")
+NONCE_SECRET_VARIABLE = "ENTITLEMENTS_GATEWAY_DPOP_NONCE_SECRET"
 try:  # optional: the SDK itself needs only PyJWT and cryptography
     import prometheus_client
 except ImportError:  # pragma: no cover - exercised where the extra is not installed
@@ -84,12 +93,17 @@ def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
         def _decide(self) -> tuple[int, list[tuple[str, str]], bytes]:
             model = self.headers.get(MODEL_HEADER) or parse_qs(
                 urlsplit(self.path).query).get("model", [""])[0]
-            decision = gateway.decide(bearer(self.headers.get("Authorization")), model)
+            headers = self.headers
+            decision = gateway.decide_request(
+                model, authorization=headers.get("Authorization"),
+                proofs=headers.get_all(dpop.HEADER) or [],
+                method=original_method(headers, self.command),
+                url=original_url(headers, self.path))
             if DECISIONS is not None:
                 DECISIONS.labels(decision.outcome, decision.reason or "none").inc()
             if decision.allowed:
                 return 200, [*decision_headers(decision), ("Content-Length", "0")], b""
-            return refusal(decision)
+            return refusal_by(gateway, decision)
 
         def _discard_body(self) -> bool:
             """The decision never reads the body, but an unread one would be parsed as the
@@ -112,6 +126,44 @@ def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
             """No per-request log lines: they would carry paths and timing, not tokens."""
 
     return Check
+
+
+def original_method(headers: Any, method: str) -> str:
+    """The method of the request the proxy is asking about."""
+    return (headers.get("X-Forwarded-Method") or headers.get("X-Original-Method")
+            or method).strip().upper()
+
+
+def original_url(headers: Any, path: str) -> str:
+    """The URL (without its query) of the request the proxy is asking about."""
+    full = headers.get("X-Original-URL")
+    if full:
+        return full.strip()
+    scheme = (headers.get("X-Forwarded-Proto") or "http").split(",")[0].strip()
+    host = (headers.get("X-Forwarded-Host") or headers.get("Host") or "localhost").split(
+        ",")[0].strip()
+    uri = headers.get("X-Forwarded-Uri") or headers.get("X-Original-URI") or path
+    return f"{scheme}://{host}{urlsplit(uri.strip()).path or '/'}"
+
+
+def dpop_options(*, public_url: str | None = None, require_nonce: bool = False,
+                 max_age: float = DEFAULT_MAX_AGE, redis_url: str | None = None,
+                 environ: Any = None) -> DpopOptions:
+    """The service's DPoP options: proofs used once per process, or across every instance
+    through Redis (``redis_url``; the redis package must be installed); a nonce secret
+    shared by the instances from ``ENTITLEMENTS_GATEWAY_DPOP_NONCE_SECRET``."""
+    environ = os.environ if environ is None else environ
+    options = DpopOptions(max_age=max_age, public_url=public_url, require_nonce=require_nonce,
+                          nonce_secret=environ.get(NONCE_SECRET_VARIABLE) or None)
+    if redis_url:
+        try:
+            import redis
+        except ImportError:
+            raise FetchError("--replay-redis needs the redis package: pip install redis"
+                             ) from None
+        options.replays = RedisReplayCache(redis.Redis.from_url(
+            redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))
+    return options
 
 
 def _health(gateway: Gateway, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -220,12 +272,14 @@ def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 9191, *,
 
 def run(issuer: str, audience: str, *, host: str, port: int, poll_interval: float,
         allow_http: bool, read_timeout: float = READ_TIMEOUT,
-        max_connections: int = MAX_CONNECTIONS, announce: Any = print) -> None:
+        max_connections: int = MAX_CONNECTIONS, announce: Any = print,
+        dpop: DpopOptions | None = None) -> None:
     """Start the gateway and serve until interrupted. Start-up problems are one line on
     stderr and exit code 1 (an issuer that cannot be reached yet is not one: the service
     answers 503 until its documents arrive)."""
     try:
-        gateway = Gateway(issuer, audience, poll_interval=poll_interval, allow_http=allow_http)
+        gateway = Gateway(issuer, audience, poll_interval=poll_interval, allow_http=allow_http,
+                          dpop=dpop)
         server = serve(gateway, host, port, read_timeout=read_timeout,
                        max_connections=max_connections)
     except FetchError as error:
@@ -267,10 +321,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
     parser.add_argument("--allow-http", action="store_true",
                         help="accept a plain-HTTP issuer off this machine")
+    parser.add_argument("--public-url", help="the scheme and host clients address (DPoP "
+                                             "proofs name it)")
+    parser.add_argument("--dpop-nonce", action="store_true",
+                        help="DPoP proofs must carry this service's nonce")
+    parser.add_argument("--dpop-max-age", type=_positive, default=DEFAULT_MAX_AGE)
+    parser.add_argument("--replay-redis", help="share used DPoP proofs through this Redis")
     args = parser.parse_args(argv)
+    try:
+        options = dpop_options(public_url=args.public_url, require_nonce=args.dpop_nonce,
+                               max_age=args.dpop_max_age, redis_url=args.replay_redis)
+    except FetchError as error:
+        _fail(str(error))
     run(args.issuer, args.audience, host=args.host, port=args.port,
         poll_interval=args.poll_interval, allow_http=args.allow_http,
-        read_timeout=args.read_timeout, max_connections=args.max_connections)
+        read_timeout=args.read_timeout, max_connections=args.max_connections, dpop=options)
 
 
 if __name__ == "__main__":

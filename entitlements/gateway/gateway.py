@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from . import http
 from .clock import Clock, SystemClock
 from .decisions import TOKEN_REASONS, GatewayDecision
 from .documents import Documents, Feed
+from .dpop import DpopOptions, ProofRefused, ProofVerifier
 from .jws import TokenRejected
 from .poller import Poller
 from .tokens import TokenVerifier, Verified
@@ -48,7 +49,7 @@ class Gateway:
                  default_max_staleness: float = DEFAULT_MAX_STALENESS,
                  fail_open_tiers: frozenset[str] = frozenset({"public"}),
                  cache_size: int = 10_000, timeout: float = 5.0,
-                 allow_http: bool = False) -> None:
+                 allow_http: bool = False, dpop: DpopOptions | None = None) -> None:
         self.issuer, self.audience = issuer.rstrip("/"), audience
         http.require_secure(self.issuer, allow_http=allow_http)  # before anything is fetched
         self.clock = clock or SystemClock()
@@ -65,10 +66,12 @@ class Gateway:
         self.tokens = TokenVerifier(self.issuer, audience, keys=self._key,
                                     status_lists=self.documents.known_status_list,
                                     clock=self.clock, leeway=leeway, cache_size=cache_size)
+        self.proofs = ProofVerifier(dpop or DpopOptions(), clock=self.clock, leeway=leeway)
         # No interval: no thread; the caller refreshes (tests, and gateways with a loop of
         # their own).
         self._poller = Poller(self.refresh, poll_interval) if poll_interval else None
-        self._decisions: dict[tuple[str, str], tuple[GatewayDecision, float, int]] = {}
+        self._decisions: dict[tuple[str, str],
+                              tuple[GatewayDecision, float, int, str | None]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._generation = 0
         self._jwks_seen = -1
@@ -131,7 +134,12 @@ class Gateway:
 
     # -- the decision --------------------------------------------------------------------
 
-    def decide(self, token: str | None, model: str) -> GatewayDecision:
+    def decide(self, token: str | None, model: str, *, scheme: str = "bearer",
+               proofs: Sequence[str] = (), method: str = "GET", url: str = ""
+               ) -> GatewayDecision:
+        """The decision for ``token`` (presented with ``scheme``, ``bearer`` or ``dpop``)
+        and ``model``. A DPoP-bound token needs the ``dpop`` scheme and one proof in
+        ``proofs`` (the DPoP headers) made for ``method`` and ``url``."""
         if not token:
             return GatewayDecision("deny", None, model, "missing_token")
         if not self._started:
@@ -143,16 +151,50 @@ class Gateway:
         cached = self._decisions.get(key, _MISS)
         if (cached is not _MISS and cached[2] == self._generation
                 and self.clock.time() < cached[1]):
-            return cached[0]
+            decision, jkt = cached[0], cached[3]
+        else:
+            try:
+                checked = self._verified(token)
+            except TokenRejected as rejected:
+                return GatewayDecision("deny", None, model, rejected.reason)
+            decision, valid_until = self._decide(checked, model)
+            jkt = checked.jkt
+            if len(self._decisions) >= self.cache_size:
+                self._decisions.clear()
+            self._decisions[key] = (decision, valid_until, self._generation, jkt)
+        if jkt is None and scheme == "bearer":
+            return decision
+        refused = self._unproven(token, jkt, scheme, proofs, method, url)
+        return decision if refused is None else GatewayDecision("deny", None, model, refused)
+
+    def decide_request(self, model: str, *, authorization: str | None,
+                       proofs: Sequence[str] = (), method: str = "GET", url: str = ""
+                       ) -> GatewayDecision:
+        """``decide`` for an HTTP request: its ``Authorization`` header (``Bearer`` or
+        ``DPoP``), its DPoP headers, method and full URL."""
+        scheme, _, token = (authorization or "").partition(" ")
+        scheme = scheme.lower()
+        if scheme not in ("bearer", "dpop"):
+            return GatewayDecision("deny", None, model, "missing_token")
+        return self.decide(token.strip() or None, model, scheme=scheme, proofs=proofs,
+                           method=method, url=url)
+
+    def dpop_nonce(self) -> str | None:
+        """The nonce a refusal hands out in ``DPoP-Nonce``, when nonces are required."""
+        return self.proofs.nonce()
+
+    def _unproven(self, token: str, jkt: str | None, scheme: str, proofs: Sequence[str],
+                  method: str, url: str) -> str | None:
+        """Why the request does not prove possession of the token's key, or None."""
+        if jkt is None:
+            return "dpop_scheme_unbound_token"
+        if scheme != "dpop":
+            return "dpop_bound_token_as_bearer"  # RFC 9449 7.1
         try:
-            checked = self._verified(token)
-        except TokenRejected as rejected:
-            return GatewayDecision("deny", None, model, rejected.reason)
-        decision, valid_until = self._decide(checked, model)
-        if len(self._decisions) >= self.cache_size:
-            self._decisions.clear()
-        self._decisions[key] = (decision, valid_until, self._generation)
-        return decision
+            self.proofs.verify(proofs, method=method, url=url, token=token, jkt=jkt)
+        except ProofRefused as refused:
+            return refused.reason
+        return None
 
     def _key(self, kid: Any) -> Any:
         jwks = self.documents.jwks

@@ -18,6 +18,8 @@ from ..kernel.claims import SIGNING_ALGORITHMS
 #: What the entitlement service signs with. Never ``none``, never HMAC.
 ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_SHA384 = ec.ECDSA(hashes.SHA384())
+_PSS_SHA256 = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)  # RFC 7518 3.5
 MAX_TOKEN_BYTES = 16 * 1024
 
 
@@ -47,18 +49,24 @@ class PublicKey:
             return None
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        """RFC 7518's ES256, ES384, EdDSA (RFC 8037), RS256 and PS256, as ``alg`` says."""
+        alg = self.alg
         try:
-            if self.alg == "ES256":
-                if len(signature) != 64:
+            if alg == "ES256" or alg == "ES384":
+                half = 32 if alg == "ES256" else 48
+                if len(signature) != 2 * half:
                     return False
-                der = utils.encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                                 int.from_bytes(signature[32:], "big"))
-                self.key.verify(der, signing_input, _ECDSA_SHA256)
-            elif self.alg == "EdDSA":
+                der = utils.encode_dss_signature(int.from_bytes(signature[:half], "big"),
+                                                 int.from_bytes(signature[half:], "big"))
+                self.key.verify(der, signing_input,
+                                _ECDSA_SHA256 if alg == "ES256" else _ECDSA_SHA384)
+            elif alg == "EdDSA":
                 self.key.verify(signature, signing_input)
+            elif alg == "PS256":
+                self.key.verify(signature, signing_input, _PSS_SHA256, hashes.SHA256())
             else:
                 self.key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-        except (InvalidSignature, ValueError):
+        except (InvalidSignature, ValueError, TypeError, AttributeError):
             return False
         return True
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from ..kernel import claims as c
+from ..kernel import dpop
 from ..kernel.assurance import rank
 from ..kernel.policy import Citizenship, Subject
 from ..kernel.status_list import reference
@@ -30,6 +31,8 @@ class Verified(NamedTuple):
     subject: Subject
     tiers: tuple[str, ...]
     status: tuple[str, int] | None
+    #: The DPoP key a bound token names (``cnf.jkt``); None for a bearer token.
+    jkt: str | None = None
 
 
 class TokenVerifier:
@@ -77,8 +80,11 @@ class TokenVerifier:
             raise TokenRejected("not_yet_valid")
         if claims[c.CLAIMS_VERSION_CLAIM] != c.CLAIMS_VERSION:
             raise TokenRejected("unsupported_claims_version")
-        return Verified(claims[c.SUBJECT], exp + self.leeway, _subject(claims),
-                        tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims))
+        jkt = dpop.bound_thumbprint(claims)
+        if c.CONFIRMATION in claims and jkt is None:
+            raise TokenRejected("malformed", "cnf must hold a jkt string")
+        return Verified(claims[c.SUBJECT], exp + self.leeway, _subject(claims, jkt is not None),
+                        tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims), jkt)
 
     def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
         try:
@@ -102,7 +108,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     c.CLIENT_ID: _STRING, c.EXPIRES_AT: _NUMBER_TYPES, c.ISSUED_AT: _NUMBER_TYPES,
     c.NOT_BEFORE: _NUMBER_TYPES, c.ENTITLEMENTS: (list,), c.ORGANIZATION: (dict,),
     c.CLAIMS_VERSION_CLAIM: (int,), c.ACTOR: (dict,), c.CITIZENSHIP: (list,),
-    c.POLICY_VERSION: (int,), c.SCOPE: _STRING, c.STATUS: (dict,),
+    c.POLICY_VERSION: (int,), c.SCOPE: _STRING, c.STATUS: (dict,), c.CONFIRMATION: (dict,),
 }
 
 
@@ -119,7 +125,7 @@ def _check_types(claims: dict[str, Any]) -> None:
         raise TokenRejected("malformed", "aud must hold strings")
 
 
-def _subject(claims: dict[str, Any]) -> Subject:
+def _subject(claims: dict[str, Any], dpop_bound: bool) -> Subject:
     org = claims[c.ORGANIZATION]
     if "id" not in org or "trust" not in org:
         raise TokenRejected("missing_claims", "org needs id and trust")
@@ -127,7 +133,8 @@ def _subject(claims: dict[str, Any]) -> Subject:
         raise TokenRejected("malformed", "org's id and trust must be strings")
     is_person = claims[c.SUBJECT] != claims[c.CLIENT_ID]
     held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
-    return Subject(org["id"], org["trust"], is_person, _citizenship(held) if held else ())
+    return Subject(org["id"], org["trust"], is_person, _citizenship(held) if held else (),
+                   dpop_bound)
 
 
 def _citizenship(entries: Any) -> tuple[Citizenship, ...]:

@@ -111,7 +111,7 @@ def build_claims(
         c.CLAIMS_VERSION_CLAIM: c.CLAIMS_VERSION,
         **_person_claims(who),
         **_status_claims(who, status),
-        **({dpop.CONFIRMATION: {dpop.THUMBPRINT: who.jkt}} if who.jkt else {}),
+        **({c.CONFIRMATION: {dpop.THUMBPRINT: who.jkt}} if who.jkt else {}),
     }
 
 

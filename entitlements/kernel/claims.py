@@ -34,6 +34,8 @@ ASSURANCE_LEVEL = "level"
 POLICY_VERSION = "pol_ver"
 #: IETF Token Status List: ``{"status_list": {"idx": 7, "uri": "https://.../status-lists/1"}}``.
 STATUS = "status"
+#: RFC 7800 / RFC 9449 6.1: ``{"jkt": thumbprint}``, the DPoP key a bound token is bound to.
+CONFIRMATION = "cnf"
 
 REQUIRED_CLAIMS = (
     ISSUER, SUBJECT, AUDIENCE, EXPIRES_AT, ISSUED_AT, JWT_ID, CLIENT_ID, ENTITLEMENTS,

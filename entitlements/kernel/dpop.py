@@ -7,20 +7,22 @@ caller's ``verify`` (the server's and the SDK's own), and replay and nonces by t
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import base64url
+from .claims import CONFIRMATION
 
 SCHEME = "DPoP"
 HEADER = "DPoP"
 NONCE_HEADER = "DPoP-Nonce"
 PROOF_TYP = "dpop+jwt"
-#: RFC 7800: the token's confirmation claim, and RFC 9449 6.1: its key thumbprint member.
-CONFIRMATION = "cnf"
+#: RFC 9449 6.1: the member of the token's confirmation claim (``cnf``) naming the key.
 THUMBPRINT = "jkt"
 #: Asymmetric algorithms only: never ``none``, never HMAC.
 ALGORITHMS = ("ES256", "ES384", "EdDSA", "RS256", "PS256")
@@ -64,6 +66,7 @@ REASONS = {
                                   "scheme and a proof",
     "dpop_scheme_unbound_token": "the DPoP scheme was used with a token that is not "
                                  "DPoP-bound",
+    "dpop_replay_unavailable": "the store of used proofs cannot be reached; retry shortly",
 }
 #: Reasons answered ``use_dpop_nonce`` (with a fresh DPoP-Nonce), not ``invalid_dpop_proof``.
 NONCE_REASONS = frozenset({"dpop_nonce_required", "dpop_nonce_stale"})
@@ -95,27 +98,26 @@ class Proof:
         return hashlib.sha256(f"{self.jkt}.{self.jti}".encode()).hexdigest()
 
 
-#: ``verify(jwk, alg, signing_input, signature)``: True when the signature verifies;
-#: ProofRefused("dpop_bad_key") when the JWK is no usable key for ``alg``.
-Verify = Callable[[Mapping[str, Any], str, bytes, bytes], bool]
+#: ``verify(jwk, jkt, alg, signing_input, signature)``: True when the signature verifies
+#: with the key ``jwk`` (of thumbprint ``jkt``, to cache it by); ProofRefused("dpop_bad_key")
+#: when the JWK is no usable key for ``alg``.
+Verify = Callable[[Mapping[str, Any], str, str, bytes, bytes], bool]
 
 
 def check(proof: str, *, method: str, uri: str, now: float, max_age: float, leeway: float,
-          verify: Verify, access_token: str | None = None,
+          verify: Verify, access_token: str | None = None, bound_to: str | None = None,
           algorithms: tuple[str, ...] = ALGORITHMS) -> Proof:
     """The proof of a request made with ``method`` to ``uri`` (with ``access_token``, at a
-    resource), or ProofRefused. Replay and nonce are the caller's to check next."""
-    header, claims, signing_input, signature = _split(proof)
-    if not _is_proof_typ(header.get("typ")):
-        raise ProofRefused("dpop_wrong_typ")
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in algorithms:
-        raise ProofRefused("dpop_algorithm_not_allowed", f"alg {str(alg)[:20]!r} is not one "
-                                                         f"of {', '.join(algorithms)}")
-    jwk = public_jwk(header.get("jwk"))
-    if not _fits(jwk, alg):
-        raise ProofRefused("dpop_bad_key", f"the jwk is not a key for {alg}")
-    if not verify(jwk, alg, signing_input, signature):
+    resource, whose token is bound to the key ``bound_to``), or ProofRefused. Replay and
+    nonce are the caller's to check next."""
+    head, claims, signing_input, signature = _split(proof)
+    alg, jwk, jkt = _header(head)
+    if alg not in algorithms:
+        raise ProofRefused("dpop_algorithm_not_allowed", f"alg {alg!r} is not one of "
+                                                         f"{', '.join(algorithms)}")
+    if bound_to is not None and jkt != bound_to:
+        raise ProofRefused("dpop_key_mismatch")
+    if not verify(jwk, jkt, alg, signing_input, signature):
         raise ProofRefused("dpop_bad_signature")
     jti, iat = _claims(claims)
     if claims["htm"] != method:
@@ -129,14 +131,17 @@ def check(proof: str, *, method: str, uri: str, now: float, max_age: float, leew
     if access_token is not None and claims.get("ath") != token_hash(access_token):
         raise ProofRefused("dpop_wrong_ath")
     nonce = claims.get("nonce")
-    return Proof(thumbprint(jwk), jti, iat, nonce if isinstance(nonce, str) else None, jwk)
+    return Proof(jkt, jti, iat, nonce if isinstance(nonce, str) else None, jwk)
 
 
-def single(values: list[str]) -> str | None:
-    """The request's one DPoP header value, None without one (RFC 9449 4.3: two refuse)."""
-    if len(values) > 1:
+def single(values: Iterable[str]) -> str | None:
+    """The request's one DPoP proof, None without one (RFC 9449 4.3: two refuse). Servers
+    that join repeated headers with commas (WSGI, ``http.server``) are read right: a JWS
+    holds no comma, so two proofs stay two."""
+    proofs = [proof.strip() for value in values for proof in value.split(",")]
+    if len(proofs) > 1:
         raise ProofRefused("dpop_multiple_proofs")
-    return values[0] if values else None
+    return proofs[0] if proofs else None
 
 
 def public_jwk(jwk: Any) -> dict[str, Any]:
@@ -181,6 +186,7 @@ def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
     return jkt if isinstance(jkt, str) else None
 
 
+@lru_cache(maxsize=4096)
 def normalize_uri(uri: Any) -> str:
     """RFC 9449 4.3 with RFC 3986 6.2.2-6.2.3: scheme and host in lower case, the default
     port dropped, an empty path as ``/``; query and fragment ignored. ``""`` for no URI."""
@@ -212,20 +218,41 @@ def challenge(algorithms: tuple[str, ...], error: str | None = None,
     return f"{SCHEME} " + ", ".join(params)
 
 
-def _split(proof: Any) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+def _split(proof: Any) -> tuple[str, dict[str, Any], bytes, bytes]:
     if not isinstance(proof, str) or len(proof) > MAX_PROOF_BYTES:
         raise ProofRefused("dpop_proof_malformed", "the DPoP proof is too large")
     try:
         head, body, signature = proof.split(".")
-        header = json.loads(base64url.decode(head))
         claims = json.loads(base64url.decode(body))
         raw_signature = base64url.decode(signature)
         signing_input = f"{head}.{body}".encode("ascii")
     except (ValueError, UnicodeError, RecursionError):
         raise ProofRefused("dpop_proof_malformed") from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
+    if not isinstance(claims, dict):
         raise ProofRefused("dpop_proof_malformed")
-    return header, claims, signing_input, raw_signature
+    return head, claims, signing_input, raw_signature
+
+
+@lru_cache(maxsize=1024)
+def _header(head: str) -> tuple[str, dict[str, Any], str]:
+    """(alg, jwk, thumbprint) of a proof header, or ProofRefused. A client signs every proof
+    with one header, so it is read once (bounded; refusals are not kept)."""
+    try:
+        header = json.loads(base64url.decode(head))
+    except (ValueError, UnicodeError, RecursionError):
+        raise ProofRefused("dpop_proof_malformed") from None
+    if not isinstance(header, dict):
+        raise ProofRefused("dpop_proof_malformed")
+    if not _is_proof_typ(header.get("typ")):
+        raise ProofRefused("dpop_wrong_typ")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in _KEY_FOR:
+        raise ProofRefused("dpop_algorithm_not_allowed", f"alg {str(alg)[:20]!r} is not one "
+                                                         f"of {', '.join(ALGORITHMS)}")
+    jwk = public_jwk(header.get("jwk"))
+    if not _fits(jwk, alg):
+        raise ProofRefused("dpop_bad_key", f"the jwk is not a key for {alg}")
+    return alg, jwk, thumbprint(jwk)
 
 
 def _is_proof_typ(value: Any) -> bool:
@@ -239,3 +266,27 @@ def _claims(claims: dict[str, Any]) -> tuple[str, float]:
             and isinstance(iat, int | float) and not isinstance(iat, bool)):
         raise ProofRefused("dpop_missing_claims")
     return jti, float(iat)
+
+
+class Nonces:
+    """Nonces (RFC 9449 8 and 9) with no state to share: a nonce names its time slot and
+    carries an HMAC of it, so every process holding the secret accepts every other's. The
+    current and the previous slot are accepted: a nonce lives one to two ``lifetime``s."""
+
+    def __init__(self, secret: str | bytes, lifetime: float) -> None:
+        raw = secret.encode() if isinstance(secret, str) else secret
+        self._key = hashlib.sha256(b"entitlements dpop nonce\0" + raw).digest()
+        self.lifetime = lifetime
+
+    def current(self, now: float) -> str:
+        return self._for(int(now // self.lifetime))
+
+    def valid(self, nonce: str | None, now: float) -> bool:
+        if not nonce or len(nonce) > 64:
+            return False
+        slot = int(now // self.lifetime)
+        return any(hmac.compare_digest(nonce, self._for(s)) for s in (slot, slot - 1))
+
+    def _for(self, slot: int) -> str:
+        mac = hmac.new(self._key, str(slot).encode(), hashlib.sha256).digest()[:18]
+        return f"{slot:x}.{base64url.encode(mac)}"

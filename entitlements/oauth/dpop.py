@@ -69,7 +69,8 @@ class DpopChallenge(OAuth2Error):
 
     def __init__(self, refused: ProofRefused, nonce: str | None) -> None:
         wants_nonce = refused.reason in dpop.NONCE_REASONS and nonce is not None
-        self.error = "use_dpop_nonce" if wants_nonce else "invalid_dpop_proof"
+        self.error = ("use_dpop_nonce" if wants_nonce else "invalid_token"
+                      if refused.reason == "dpop_bound_token_as_bearer" else "invalid_dpop_proof")
         super().__init__(description=refused.message)
         self.reason, self.nonce = refused.reason, nonce if wants_nonce else None
 

@@ -48,8 +48,11 @@ def resolve(session: Session, ref: SubjectRef, at: datetime
 
 
 def explain(session: Session, policy: Policy, ref: SubjectRef, at: datetime, *,
-            model: str | None = None, tiers: list[str] | None = None) -> dict[str, Any]:
+            model: str | None = None, tiers: list[str] | None = None,
+            dpop_bound: bool = False) -> dict[str, Any]:
+    """The decision for a bearer token about ``ref`` at ``at``, or for a DPoP-bound one."""
     subject, org, shown = resolve(session, ref, at)
+    subject = subject._replace(dpop_bound=dpop_bound)
     if org.status == OrganizationStatus.VERIFIED:
         decision = decide(policy, subject, tiers, at)
         chosen = decide_model(policy, subject, model, at) if model is not None else None
@@ -60,6 +63,7 @@ def explain(session: Session, policy: Policy, ref: SubjectRef, at: datetime, *,
                                policy.version) if model is not None else None
     body: dict[str, Any] = {
         "policy_version": policy.version, "at": at.isoformat(), "subject": shown,
+        "token": "dpop" if dpop_bound else "bearer",
         "granted": list(decision.granted),
         "denied": {t: _why(reason) for t, reason in sorted(decision.denied.items())}}
     if chosen is not None:

@@ -68,10 +68,19 @@ def dry_run(session: Session, candidate: int, now: datetime) -> dict[str, Any]:
 
 def _change(subject_id: str, subject: Subject | None, current: Policy, proposed: Policy,
             now: datetime) -> dict[str, Any] | None:
+    """What the subject gains and loses in bearer tokens and, where that differs (a sender
+    constraint), in DPoP-bound ones."""
     if subject is None:
         return None
+    bearer = _gains_and_losses(subject, current, proposed, now)
+    bound = _gains_and_losses(subject._replace(dpop_bound=True), current, proposed, now)
+    if not any(bearer.values()) and not any(bound.values()):
+        return None
+    return {"id": subject_id, **bearer, **({"dpop_bound": bound} if bound != bearer else {})}
+
+
+def _gains_and_losses(subject: Subject, current: Policy, proposed: Policy, now: datetime
+                      ) -> dict[str, list[str]]:
     before = set(decide(current, subject, None, now).granted)
     after = set(decide(proposed, subject, None, now).granted)
-    if before == after:
-        return None
-    return {"id": subject_id, "gains": sorted(after - before), "loses": sorted(before - after)}
+    return {"gains": sorted(after - before), "loses": sorted(before - after)}

@@ -106,6 +106,9 @@ class ExplainSchema(Schema):
     tiers = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=None,
                         validate=validate.Length(1, 200))
     at = AwareDateTime(load_default=None)
+    dpop_bound = StrictBoolean(load_default=False, metadata={
+        "description": "Decide for a DPoP-bound token (a tier's sender constraint); "
+                       "default: a bearer token"})
 
 
 class RevokeTokensSchema(Schema):

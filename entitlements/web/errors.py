@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..base.errors import Conflict, InvalidInput, ProblemError, TemporarilyUnavailable
+from ..oauth.dpop import DpopChallenge
 from ..signin.errors import SignInRefused
 from .services import services
 from .signin.pages import error_page
@@ -129,7 +130,8 @@ def _oauth_error(error: OAuth2Error) -> Response:
     g.refusal_detail = getattr(error, "detail", None)  # what failed, for the audit event only
     if error.error == "invalid_client":
         error.status_code = 401  # RFC 6749 section 5.2, with WWW-Authenticate
-    elif error.status_code == 401 and error.error != "invalid_token":
+    elif (error.status_code == 401 and error.error != "invalid_token"
+          and not isinstance(error, DpopChallenge)):  # a resource's DPoP challenge stays 401
         error.status_code = 400  # e.g. Authlib's unsupported_token_type (RFC 7009 2.2.1)
     if family() is Family.PAGE:
         return _page_oauth_error(error)

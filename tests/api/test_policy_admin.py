@@ -590,3 +590,22 @@ def test_rollback_while_an_equal_version_is_pending(api, cast, clock):
     api("POST", "/policy/rollback", {"version": start, "reason": "lift now",
                                      "on_pending": "keep"}, 201)
     assert tiers_of(api.token(b)) == ["public", "restricted"]
+
+
+def test_explain_and_the_dry_run_tell_bearer_from_dpop_bound_tokens(api, cast):
+    a = cast["A"]
+    proposed = api.new_version("restricted needs DPoP", patch={
+        "tiers": {"restricted": {"sender_constraint": "dpop"}}})
+    number = proposed["version"]["version"]
+    result = api("POST", f"/policy/versions/{number}/dry-run", {})
+    change = next(c for c in result["organizations"] if c["id"] == a.org_id)
+    assert change == {"id": a.org_id, "gains": [], "loses": ["restricted"],
+                      "dpop_bound": {"gains": [], "loses": []}}
+    api("POST", f"/policy/versions/{number}/activate", {"reason": "holders only"}, expect=201)
+    bearer = api("POST", "/policy/explain", {"organization_id": a.org_id,
+                                             "tiers": ["restricted"]})
+    assert bearer["token"] == "bearer"
+    assert bearer["denied"]["restricted"]["reason"] == "dpop_required"
+    bound = api("POST", "/policy/explain", {"organization_id": a.org_id,
+                                            "tiers": ["restricted"], "dpop_bound": True})
+    assert (bound["token"], bound["granted"], bound["denied"]) == ("dpop", ["restricted"], {})

@@ -19,6 +19,7 @@ from entitlements.operations import registry
 from entitlements.persons import service as persons
 from entitlements.persons.models import Person
 from entitlements.tokens.models import IssuedToken
+from tests.support.dpop import ProofKey
 from tests.support.factories import GATEWAY, client_keypair
 from tests.support.helpers import audit_events, basic
 
@@ -290,3 +291,17 @@ def test_a_token_that_could_not_be_recorded_leaves_the_id_token_usable(
     retried = exchange(client, partner, token)
     assert retried.status_code == 200, retried.get_json()
     assert exchange(client, partner, token).get_json()["reason"] == "replayed"
+
+
+def test_an_exchange_with_a_dpop_proof_binds_the_person_token(client, clock, partner, idp,
+                                                              settings):
+    key = ProofKey()
+    proof = key.proof("POST", settings.token_endpoint, now=clock.now().timestamp())
+    form = {"grant_type": EXCHANGE, "subject_token": id_token(idp, clock),
+            "subject_token_type": ID_TOKEN}
+    response = client.post("/oauth/token", data=form, headers={
+        **basic(partner.client_id, partner.client_secret), "DPoP": proof})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["token_type"] == "DPoP"
+    assert claims_of(body["access_token"])["cnf"] == {"jkt": key.jkt}

@@ -7,20 +7,17 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 
-from entitlements.gateway import authz
 from entitlements.gateway.gateway import Gateway
 from tests.support.factories import GATEWAY
 from tests.support.helpers import eventually
 from tests.support.interop import token_for
-from tests.support.live import free_port
+from tests.support.live import free_port, serving
 
 
 class Outage:
@@ -42,18 +39,6 @@ class Outage:
 @pytest.fixture
 def outage(live_server) -> Outage:
     return Outage(live_server.app)
-
-
-@contextmanager
-def serving(gateway: Gateway, **options: Any) -> Iterator[str]:
-    server = authz.serve(gateway, "127.0.0.1", free_port(), **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

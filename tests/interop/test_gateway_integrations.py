@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import threading
 
 import pytest
@@ -19,9 +20,10 @@ from entitlements.gateway.integrations import (
     WsgiMiddleware,
     require_entitlement,
 )
+from tests.support.dpop import ProofKey
 from tests.support.factories import GATEWAY
-from tests.support.interop import change_policy, token_for
-from tests.support.live import free_port
+from tests.support.interop import bound_token_for, change_policy, token_for
+from tests.support.live import free_port, serving
 
 
 @pytest.fixture
@@ -34,12 +36,18 @@ def sdk(live_server, world, sdk_clock):
 
 @pytest.fixture
 def authz_url(sdk):
-    server = authz.serve(sdk, "127.0.0.1", free_port())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(sdk) as url:
+        yield url
+
+
+@pytest.fixture
+def key() -> ProofKey:
+    return ProofKey()
+
+
+@pytest.fixture
+def bound(live_server, world, key, sdk_clock) -> str:
+    return bound_token_for(live_server, world, key, sdk_clock.time())
 
 
 def ask(url: str, token: str | None, model: str) -> requests.Response:
@@ -138,6 +146,39 @@ def test_the_wsgi_middleware_fronts_the_models(live_server, world, sdk, db, admi
         server.shutdown()
 
 
+def test_the_wsgi_middleware_checks_proofs_for_the_url_it_serves(sdk, bound, key, sdk_clock):
+    server = make_server("127.0.0.1", free_port(), WsgiMiddleware(models_app, sdk))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/v1/chat"
+    try:
+        def send(proofs: list[str]) -> tuple[int, str, str]:
+            """A GET with each proof in a DPoP header of its own (http.client sends
+            repeated headers as they are)."""
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
+            connection.putrequest("GET", "/v1/chat?n=1")
+            connection.putheader("Authorization", f"DPoP {bound}")
+            connection.putheader("X-Entitlements-Model", "frontier-2")
+            for proof in proofs:
+                connection.putheader("DPoP", proof)
+            connection.endheaders()
+            answer = connection.getresponse()
+            body = answer.read().decode()
+            connection.close()
+            return answer.status, body, answer.getheader("WWW-Authenticate") or ""
+
+        assert send([key.proof("GET", url, now=sdk_clock.time(), token=bound)]) == (
+            200, "answered by frontier-2", "")
+        status, body, _ = send([key.proof("POST", url, now=sdk_clock.time(), token=bound)])
+        assert (status, json.loads(body)["reason"]) == (401, "dpop_wrong_htm")
+        status, body, challenge = send([key.proof("GET", url, now=sdk_clock.time(), token=bound),
+                                        key.proof("GET", url, now=sdk_clock.time(), token=bound)])
+        assert (status, json.loads(body)["reason"]) == (401, "dpop_multiple_proofs")
+        assert challenge.startswith('DPoP error="invalid_dpop_proof"')
+    finally:
+        server.shutdown()
+
+
 def test_the_asgi_middleware(live_server, world, sdk):
     seen = {}
 
@@ -169,6 +210,39 @@ def test_the_asgi_middleware(live_server, world, sdk):
             b'error_description="malformed"') in refused[0]["headers"]
 
 
+def test_the_asgi_middleware_checks_proofs(sdk, bound, key, sdk_clock):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def call(proof: str) -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "scheme": "https", "path": "/v1/chat",
+                 "root_path": "", "query_string": b"x=1",
+                 "headers": [(b"host", b"models.example"),
+                             (b"authorization", f"DPoP {bound}".encode()),
+                             (b"dpop", proof.encode()),
+                             (b"x-entitlements-model", b"frontier-2")]}
+        await AsgiMiddleware(app, sdk)(scope, receive, send)
+        return sent
+
+    served = "https://models.example/v1/chat"
+    assert asyncio.run(call(key.proof("POST", served, now=sdk_clock.time(),
+                                      token=bound)))[0]["status"] == 200
+    stale = asyncio.run(call(key.proof("POST", served, now=sdk_clock.time() - 3600,
+                                       token=bound)))
+    assert stale[0]["status"] == 401
+    assert any(name == b"www-authenticate" and value.startswith(b"DPoP ")
+               for name, value in stale[0]["headers"])
+
+
 def test_the_flask_decorator(live_server, world, sdk):
     app = Flask("models")
 
@@ -185,3 +259,22 @@ def test_the_flask_decorator(live_server, world, sdk):
     assert client.post("/v1/models/frontier-2/chat").status_code == 401
     assert client.post("/v1/models/nonesuch/chat",
                        headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def test_the_flask_decorator_checks_proofs(sdk, bound, key, sdk_clock):
+    app = Flask("models")
+
+    @app.post("/v1/models/<model>/chat")
+    @require_entitlement(sdk)
+    def chat(model: str):
+        return {"answered_by": g.entitlements.model}
+
+    client = app.test_client()
+    url = "http://localhost/v1/models/frontier-2/chat"
+    proof = key.proof("POST", url, now=sdk_clock.time(), token=bound)
+    answer = client.post(url, headers={"Authorization": f"DPoP {bound}", "DPoP": proof})
+    assert answer.get_json() == {"answered_by": "frontier-2"}
+    replay = client.post(url, headers={"Authorization": f"DPoP {bound}", "DPoP": proof})
+    assert (replay.status_code, replay.get_json()["reason"]) == (401, "dpop_replayed")
+    as_bearer = client.post(url, headers={"Authorization": f"Bearer {bound}"})
+    assert as_bearer.get_json()["reason"] == "dpop_bound_token_as_bearer"

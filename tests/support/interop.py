@@ -113,6 +113,17 @@ def token_for(live_server, partner) -> str:
     return response.json()["access_token"]
 
 
+def bound_token_for(live_server, partner, key, now: float) -> str:
+    """A client-credentials token bound to the DPoP key ``key`` (a ``ProofKey``)."""
+    endpoint = live_server.url + "/oauth/token"
+    response = requests.post(endpoint, timeout=5, data={"grant_type": "client_credentials"},
+                             auth=(partner.client_id, partner.client_secret),
+                             headers={"DPoP": key.proof("POST", endpoint, now=now)})
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "DPoP"
+    return response.json()["access_token"]
+
+
 class ServiceTime:
     """The SDK's clock, following the service's FrozenClock: both move together, so a test
     moves time by advancing the one clock instead of sleeping."""

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from werkzeug.serving import make_server
+
+from entitlements.gateway import authz
+from entitlements.gateway.gateway import Gateway
 
 
 def free_port() -> int:
@@ -30,3 +36,16 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def serving(gateway: Gateway, **options: Any) -> Iterator[str]:
+    """The SDK's authorization service for ``gateway`` on a loopback port; its URL."""
+    server = authz.serve(gateway, "127.0.0.1", free_port(), **options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

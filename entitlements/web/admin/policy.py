@@ -116,7 +116,7 @@ def explain_decision() -> Response:
     ref = SubjectRef(body["organization_id"], body["client_id"], body["person_id"])
     with database().sessions() as session:
         return jsonify(explain(session, policy, ref, at, model=body["model"],
-                               tiers=body["tiers"]))
+                               tiers=body["tiers"], dpop_bound=body["dpop_bound"]))
 
 
 @blueprint.post("/tokens/revoke")

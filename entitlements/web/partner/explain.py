@@ -21,6 +21,9 @@ def explain_for_partner() -> Response:
     form = request.form
     person_id, model = form.get("person_id"), form.get("model")
     tiers = form.get("tiers", "").split() or None
+    dpop_bound = form.get("dpop_bound", "false")
+    if dpop_bound not in ("true", "false"):
+        raise InvalidInput("dpop_bound is true or false", code="invalid_request")
     if (model is not None and not 0 < len(model) <= 64) or len(tiers or ()) > MAX_TIERS:
         raise InvalidInput(f"model is 1 to 64 characters; at most {MAX_TIERS} tiers",
                            code="invalid_request")
@@ -34,4 +37,5 @@ def explain_for_partner() -> Response:
                 raise NotFound("no such person in your organization", code="unknown_person")
         ref = SubjectRef(person_id=person_id) if person_id else SubjectRef(
             organization_id=client.organization_id)
-        return jsonify(explain(session, policy, ref, now, model=model, tiers=tiers))
+        return jsonify(explain(session, policy, ref, now, model=model, tiers=tiers,
+                               dpop_bound=dpop_bound == "true"))

@@ -1,0 +1,157 @@
+"""DPoP (RFC 9449) at the gateway: a DPoP-bound token counts only with a proof, made for
+this request, by the key the token names in ``cnf.jkt``, and used once.
+
+The checks are the kernel's (``kernel.dpop.check``), with ``ath`` and the key thumbprint
+required; signatures are verified with ``cryptography`` against keys parsed once per key.
+Replay is kept in a bounded per-process cache, or shared by every gateway through Redis
+(``RedisReplayCache``, any client with redis-py's ``set``). Nonces are optional.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import jwt
+
+from ..kernel import dpop
+from ..kernel.dpop import Nonces, ProofRefused
+from .clock import Clock
+from .jws import PublicKey
+
+__all__ = ["DpopOptions", "MemoryReplayCache", "ProofRefused", "ProofVerifier",
+           "RedisReplayCache", "ReplayCache"]
+DEFAULT_MAX_AGE = 60.0
+DEFAULT_REPLAY_ENTRIES = 100_000
+MAX_KEYS = 10_000
+
+
+class ReplayCache(Protocol):
+    def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
+        """Record a proof's use for ``keep`` seconds; False when it was used before.
+        ProofRefused when its use cannot be ruled out (``MemoryReplayCache``)."""
+
+
+class MemoryReplayCache:
+    """This process's proofs, bounded in time (each kept while its ``iat`` is acceptable)
+    and in size. When full, the oldest entry makes way, and from then on proofs no newer
+    than it are refused as stale: a replay of a forgotten proof cannot slip through."""
+
+    def __init__(self, max_entries: int = DEFAULT_REPLAY_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._seen: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key: (iat, until)
+        self._floor = float("-inf")
+        self._lock = threading.Lock()
+
+    def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
+        with self._lock:
+            seen = self._seen
+            while seen:  # entries arrive in about expiry order: drop the expired from the front
+                oldest = next(iter(seen.values()))
+                if oldest[1] > now:
+                    break
+                seen.popitem(last=False)
+            if key in seen:
+                return False
+            if iat <= self._floor:
+                raise ProofRefused("dpop_stale", "the proof is older than this gateway's "
+                                                 "replay cache can vouch for")
+            if len(seen) >= self.max_entries:
+                evicted_iat, _ = seen.popitem(last=False)[1]
+                self._floor = max(self._floor, evicted_iat)
+            seen[key] = (iat, now + keep)
+            return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class RedisReplayCache:
+    """Shared by every gateway that uses the same Redis: ``SET key NX PX``. ``client`` is
+    a ``redis.Redis`` (the SDK does not import redis itself). A Redis that cannot answer
+    refuses the proof (fail closed)."""
+
+    def __init__(self, client: Any, prefix: str = "entitlements:gateway:dpop:") -> None:
+        self.client, self.prefix = client, prefix
+
+    def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
+        try:
+            return bool(self.client.set(self.prefix + key, b"1", nx=True,
+                                        px=max(1, int(keep * 1000))))
+        except Exception as error:  # noqa: BLE001 - redis's errors, whatever the client
+            raise ProofRefused("dpop_replay_unavailable",
+                               f"the replay cache cannot be reached: {type(error).__name__}"
+                               ) from None
+
+
+@dataclass
+class DpopOptions:
+    """How a gateway checks proofs. ``public_url``: the scheme and host clients address
+    (behind a proxy or a load balancer), which ``htu`` must name instead of the URL the
+    request arrived at. ``require_nonce``: proofs must carry this gateway's nonce
+    (``DPoP-Nonce``); gateways behind one address share ``nonce_secret``."""
+
+    max_age: float = DEFAULT_MAX_AGE
+    replays: ReplayCache = field(default_factory=MemoryReplayCache)
+    public_url: str | None = None
+    require_nonce: bool = False
+    nonce_secret: str | bytes | None = None
+    nonce_lifetime: float = 60.0
+    algorithms: tuple[str, ...] = dpop.ALGORITHMS
+
+
+class ProofVerifier:
+    def __init__(self, options: DpopOptions, *, clock: Clock, leeway: float) -> None:
+        self.options, self.clock, self.leeway = options, clock, leeway
+        self.algorithms = options.algorithms
+        self.nonces = Nonces(options.nonce_secret or secrets.token_bytes(32),
+                             options.nonce_lifetime) if options.require_nonce else None
+        self._keys: dict[tuple[str, str], PublicKey] = {}
+        self._public = options.public_url.rstrip("/") if options.public_url else None
+
+    def verify(self, proofs: Sequence[str], *, method: str, url: str, token: str,
+               jkt: str) -> None:
+        """The request's one proof, for ``method`` and ``url``, of ``token``, by the key
+        ``jkt``, fresh and first used now; ProofRefused otherwise."""
+        proof = dpop.single(proofs)
+        if proof is None:
+            raise ProofRefused("dpop_proof_required")
+        now = self.clock.time()
+        checked = dpop.check(proof, method=method, uri=self.target(url), now=now,
+                             max_age=self.options.max_age, leeway=self.leeway,
+                             verify=self._verify, access_token=token, bound_to=jkt,
+                             algorithms=self.algorithms)
+        if self.nonces is not None and not self.nonces.valid(checked.nonce, now):
+            raise ProofRefused("dpop_nonce_stale" if checked.nonce else "dpop_nonce_required")
+        keep = checked.iat - now + self.options.max_age + 2 * self.leeway
+        if not self.options.replays.first_use(checked.replay_key, checked.iat, keep, now):
+            raise ProofRefused("dpop_replayed")
+
+    def nonce(self) -> str | None:
+        """The nonce a refusal hands out (``DPoP-Nonce``), when nonces are required."""
+        return self.nonces.current(self.clock.time()) if self.nonces is not None else None
+
+    def target(self, url: str) -> str:
+        """The URL ``htu`` must name: the request's, on ``public_url``'s scheme and host."""
+        if self._public is None:
+            return url
+        scheme_end = url.find("://")
+        path_start = url.find("/", scheme_end + 3) if scheme_end >= 0 else 0
+        return self._public + (url[path_start:] if path_start >= 0 else "/")
+
+    def _verify(self, jwk: Mapping[str, Any], jkt: str, alg: str, signing_input: bytes,
+                signature: bytes) -> bool:
+        key = self._keys.get((jkt, alg))
+        if key is None:
+            try:
+                key = PublicKey(jkt, alg, jwt.PyJWK(dict(jwk), algorithm=alg).key)
+            except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+                raise ProofRefused("dpop_bad_key") from None
+            if len(self._keys) >= MAX_KEYS:
+                self._keys.clear()
+            self._keys[(jkt, alg)] = key
+        return key.verify(signing_input, signature)
