@@ -122,49 +122,59 @@ class _ProofSigner:
         return f"{self.head}.{body}.{signature}"
 
 
+class _Requests:
+    """DPoP requests made in batches between the timed slices, as a gateway receives each
+    request just before deciding it: cold, every one a token not seen before (the tokens
+    cycle through more than the cache holds), with a proof by the token's client; warm,
+    the same token again, with a new proof each time (a proof is good once)."""
+
+    BATCH = 4000  # more than one 0.2 s slice decides
+
+    def __init__(self, tokens: list[tuple[str, _ProofSigner]]) -> None:
+        self.tokens, self.made = tokens, 0
+        self.batch: list[tuple[str, str]] = []
+        self.next = 0
+
+    def refill(self) -> None:
+        now = int(time.time())
+        self.batch = []
+        for _ in range(self.BATCH):
+            token, signer = self.tokens[self.made % len(self.tokens)]
+            self.batch.append((token, signer.proof(token, now)))
+            self.made += 1
+        self.next = 0
+
+    def decider(self, gateway: Gateway):
+        self.refill()
+
+        def decide() -> None:
+            token, proof = self.batch[self.next]
+            self.next += 1
+            decision = gateway.decide(token, "frontier-2", scheme="dpop", proofs=[proof],
+                                      method="POST", url=DPOP_URL)
+            if decision.outcome != "allow":
+                raise SystemExit(f"a DPoP decision was refused: {decision.reason}")
+
+        return decide
+
+
 def _dpop_rates(service: Sandbox, issued: str, raw_verify, args: argparse.Namespace) -> dict:
     """Cold and warm DPoP decisions, each interleaved with its raw-verification baseline."""
     signers = [_ProofSigner() for _ in range(args.dpop_keys)]
     tokens = _tokens(service, issued, args.tokens, [s.jkt for s in signers])
-    # Enough proofs for the longest run (the rates are below 20,000/s here), made now.
-    budget = int(args.seconds * 20_000)
-    now = int(time.time())
-    cold_requests = [(tokens[i % len(tokens)], signers[i % len(tokens) % len(signers)])
-                     for i in range(budget)]
-    cold_proofs = [(token, signer.proof(token, now)) for token, signer in cold_requests]
-    warm_token, warm_signer = tokens[0], signers[0]
-    warm_proofs = [(warm_token, warm_signer.proof(warm_token, now)) for _ in range(budget)]
-    options = {"max_age": 600.0, "replays": MemoryReplayCache(max_entries=4 * budget)}
+    options = {"max_age": 600.0, "replays": MemoryReplayCache(max_entries=1_000_000)}
+    cold = _Requests([(token, signers[i % len(signers)]) for i, token in enumerate(tokens)])
     cold_gateway = Gateway(service.url, GATEWAY, cache_size=args.tokens // 3,
                            dpop=DpopOptions(**options))
     two_raw = lambda: (raw_verify(), raw_verify())  # noqa: E731
-    baseline_two, cold = _interleaved(two_raw, _proving(cold_gateway, cold_proofs),
-                                      args.seconds / 2)
+    baseline_two, cold_rate = _interleaved(two_raw, cold.decider(cold_gateway),
+                                           args.seconds / 2, between=cold.refill)
+    warm = _Requests([(tokens[0], signers[0])])
     warm_gateway = Gateway(service.url, GATEWAY, dpop=DpopOptions(**options))
-    baseline_one, warm = _interleaved(raw_verify, _proving(warm_gateway, warm_proofs),
-                                      args.seconds / 2)
-    return {"cold": cold, "two_raw": baseline_two, "warm": warm, "one_raw": baseline_one,
-            "keys": len(signers)}
-
-
-def _proving(gateway: Gateway, requests: list[tuple[str, str]]):
-    """One DPoP decision per call, each with its own proof (a proof is good once)."""
-    token, proof = requests[0]
-    first = gateway.decide(token, "frontier-2", scheme="dpop", proofs=[proof],
-                           method="POST", url=DPOP_URL)
-    assert first.outcome == "allow", first
-    state = {"index": 1}
-
-    def decide() -> None:
-        index = state["index"]
-        token, proof = requests[index]
-        decision = gateway.decide(token, "frontier-2", scheme="dpop", proofs=[proof],
-                                  method="POST", url=DPOP_URL)
-        if decision.outcome != "allow":
-            raise SystemExit(f"a DPoP decision was refused: {decision.reason}")
-        state["index"] = index + 1
-
-    return decide
+    baseline_one, warm_rate = _interleaved(raw_verify, warm.decider(warm_gateway),
+                                           args.seconds / 2, between=warm.refill)
+    return {"cold": cold_rate, "two_raw": baseline_two, "warm": warm_rate,
+            "one_raw": baseline_one, "keys": len(signers)}
 
 
 def _raw_verify(service: Sandbox, token: str):
@@ -200,13 +210,16 @@ def _decider(gateway: Gateway, tokens: list[str]):
     return decide
 
 
-def _interleaved(baseline, measured, seconds: float) -> tuple[float, float]:
+def _interleaved(baseline, measured, seconds: float, between=None) -> tuple[float, float]:
     """Both rates, measured in alternating 0.2 s slices so that a noisy neighbour slows
-    both alike and their ratio holds."""
+    both alike and their ratio holds. ``between`` runs, untimed, before each measured
+    slice."""
     totals = {"baseline": [0, 0.0], "measured": [0, 0.0]}
     deadline = time.perf_counter() + 2 * seconds
     while time.perf_counter() < deadline:
         for name, call in (("baseline", baseline), ("measured", measured)):
+            if name == "measured" and between is not None:
+                between()
             count, start = 0, time.perf_counter()
             while time.perf_counter() - start < 0.2:
                 for _ in range(20):

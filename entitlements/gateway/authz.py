@@ -96,9 +96,9 @@ def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
             headers = self.headers
             decision = gateway.decide_request(
                 model, authorization=headers.get("Authorization"),
-                proofs=headers.get_all(dpop.HEADER) or [],
-                method=original_method(headers, self.command),
-                url=original_url(headers, self.path))
+                request=lambda: (headers.get_all(dpop.HEADER) or [],
+                                 original_method(headers, self.command),
+                                 original_url(headers, self.path)))
             if DECISIONS is not None:
                 DECISIONS.labels(decision.outcome, decision.reason or "none").inc()
             if decision.allowed:

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -283,6 +283,7 @@ class Documents:
             feed.reset_after_fork()
 
 
+@lru_cache(maxsize=1024)
 def normalize_uri(uri: str) -> str | None:
     """``uri`` in one spelling (lower-case scheme and host, no default port), or None when it
     cannot name one of the issuer's documents: not http(s), dot segments, a query, a

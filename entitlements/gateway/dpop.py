@@ -9,6 +9,7 @@ Replay is kept in a bounded per-process cache, or shared by every gateway throug
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from collections import OrderedDict
@@ -50,10 +51,8 @@ class MemoryReplayCache:
     def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
         with self._lock:
             seen = self._seen
-            while seen:  # entries arrive in about expiry order: drop the expired from the front
-                oldest = next(iter(seen.values()))
-                if oldest[1] > now:
-                    break
+            # Entries arrive in about expiry order: drop the expired from the front.
+            while seen and next(iter(seen.values()))[1] <= now:
                 seen.popitem(last=False)
             if key in seen:
                 return False
@@ -79,8 +78,9 @@ class RedisReplayCache:
         self.client, self.prefix = client, prefix
 
     def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
+        digest = hashlib.sha256(key.encode()).hexdigest()  # a short key of fixed length
         try:
-            return bool(self.client.set(self.prefix + key, b"1", nx=True,
+            return bool(self.client.set(self.prefix + digest, b"1", nx=True,
                                         px=max(1, int(keep * 1000))))
         except Exception as error:  # noqa: BLE001 - redis's errors, whatever the client
             raise ProofRefused("dpop_replay_unavailable",
@@ -117,7 +117,7 @@ class ProofVerifier:
                jkt: str) -> None:
         """The request's one proof, for ``method`` and ``url``, of ``token``, by the key
         ``jkt``, fresh and first used now; ProofRefused otherwise."""
-        proof = dpop.single(proofs)
+        proof = proofs[0] if len(proofs) == 1 and "," not in proofs[0] else dpop.single(proofs)
         if proof is None:
             raise ProofRefused("dpop_proof_required")
         now = self.clock.time()
@@ -128,7 +128,7 @@ class ProofVerifier:
         if self.nonces is not None and not self.nonces.valid(checked.nonce, now):
             raise ProofRefused("dpop_nonce_stale" if checked.nonce else "dpop_nonce_required")
         keep = checked.iat - now + self.options.max_age + 2 * self.leeway
-        if not self.options.replays.first_use(checked.replay_key, checked.iat, keep, now):
+        if not self.options.replays.first_use(checked.spent, checked.iat, keep, now):
             raise ProofRefused("dpop_replayed")
 
     def nonce(self) -> str | None:

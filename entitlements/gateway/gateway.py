@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,6 +151,8 @@ class Gateway:
         cached = self._decisions.get(key, _MISS)
         if (cached is not _MISS and cached[2] == self._generation
                 and self.clock.time() < cached[1]):
+            if cached[3] is None and scheme == "bearer":
+                return cached[0]  # the hot path: a bearer token seen before
             decision, jkt = cached[0], cached[3]
         else:
             try:
@@ -168,14 +170,18 @@ class Gateway:
         return decision if refused is None else GatewayDecision("deny", None, model, refused)
 
     def decide_request(self, model: str, *, authorization: str | None,
-                       proofs: Sequence[str] = (), method: str = "GET", url: str = ""
+                       proofs: Sequence[str] = (), method: str = "GET", url: str = "",
+                       request: Callable[[], tuple[Sequence[str], str, str]] | None = None
                        ) -> GatewayDecision:
         """``decide`` for an HTTP request: its ``Authorization`` header (``Bearer`` or
-        ``DPoP``), its DPoP headers, method and full URL."""
+        ``DPoP``), its DPoP headers, method and full URL, or ``request()`` returning those
+        three, called only for the DPoP scheme (a bearer token needs none of them)."""
         scheme, _, token = (authorization or "").partition(" ")
         scheme = scheme.lower()
         if scheme not in ("bearer", "dpop"):
             return GatewayDecision("deny", None, model, "missing_token")
+        if scheme == "dpop" and request is not None:
+            proofs, method, url = request()
         return self.decide(token.strip() or None, model, scheme=scheme, proofs=proofs,
                            method=method, url=url)
 

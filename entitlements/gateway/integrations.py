@@ -99,9 +99,9 @@ class WsgiMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         decision = self.gateway.decide_request(
             self.model_of(environ) or "", authorization=environ.get("HTTP_AUTHORIZATION"),
-            proofs=[environ["HTTP_DPOP"]] if "HTTP_DPOP" in environ else [],
-            method=environ.get("REQUEST_METHOD", "GET"),
-            url=request_uri(environ, include_query=False))
+            request=lambda: ([environ["HTTP_DPOP"]] if "HTTP_DPOP" in environ else [],
+                             environ.get("REQUEST_METHOD", "GET"),
+                             request_uri(environ, include_query=False)))
         if not decision.allowed:
             status, headers, body = refusal_by(self.gateway, decision)
             start_response(_STATUS_TEXT[status], headers)
@@ -126,8 +126,8 @@ class AsgiMiddleware:
             return
         decision = self.gateway.decide_request(
             self.model_of(scope) or "", authorization=_scope_header(scope, "Authorization"),
-            proofs=_scope_headers(scope, "DPoP"), method=scope.get("method", "GET"),
-            url=_scope_url(scope))
+            request=lambda: (_scope_headers(scope, "DPoP"), scope.get("method", "GET"),
+                             _scope_url(scope)))
         if not decision.allowed:
             status, headers, body = refusal_by(self.gateway, decision)
             await send({"type": "http.response.start", "status": status,
@@ -175,8 +175,8 @@ def require_entitlement(gateway: Gateway, model_of: Callable[[], str | None] | N
                 request.headers.get(MODEL_HEADER) or kwargs.get("model"))
             decision = gateway.decide_request(
                 model or "", authorization=request.headers.get("Authorization"),
-                proofs=request.headers.getlist("DPoP"), method=request.method,
-                url=request.base_url)
+                request=lambda: (request.headers.getlist("DPoP"), request.method,
+                                 request.base_url))
             if not decision.allowed:
                 status, headers, body = refusal_by(gateway, decision)
                 return Response(body, status=status, headers=headers)

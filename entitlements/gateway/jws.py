@@ -3,7 +3,6 @@ PyJWT parses each JWK once; per token we do only what the signature needs."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from ..kernel.base64url import decode as b64decode
 from ..kernel.claims import SIGNING_ALGORITHMS
+from ..kernel.jsonload import loads
 
 #: What the entitlement service signs with. Never ``none``, never HMAC.
 ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
@@ -90,7 +90,7 @@ def _header(segment: str) -> Any:
     """Parsed once per distinct header: a service signs every token with a few of them."""
     header = _HEADERS.get(segment)
     if header is None:
-        header = json.loads(b64decode(segment).decode())
+        header = loads(b64decode(segment))
         if len(_HEADERS) >= 64:
             _HEADERS.clear()
         _HEADERS[segment] = header
@@ -104,10 +104,10 @@ def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     try:
         first = token.index(".")
         second = token.index(".", first + 1)
-        if "." in token[second + 1:]:
+        if token.find(".", second + 1) != -1:
             raise ValueError("too many segments")
         header = _header(token[:first])
-        payload = json.loads(b64decode(token[first + 1:second]).decode())
+        payload = loads(b64decode(token[first + 1:second]))
         signature = b64decode(token[second + 1:])
         signing_input = token[:second].encode("ascii")
     except (ValueError, UnicodeError, RecursionError):
@@ -117,12 +117,16 @@ def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     return header, payload, signing_input, signature
 
 
-def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims of a token signed by ``key_for(kid)`` with an allowed algorithm and
-    the expected ``typ`` (or its ``application/`` media type form, RFC 7515 section 4.1.9);
-    TokenRejected otherwise. A ``crit`` header is refused: the SDK understands no extension
-    that must be understood (RFC 7515 section 4.1.11)."""
-    header, payload, signing_input, signature = split(token)
+#: Headers already admitted for a ``typ``: (header object, typ) -> (alg, kid).
+_ADMITTED: dict[tuple[int, str], tuple[dict[str, Any], str, Any]] = {}
+
+
+def _admitted(header: dict[str, Any], typ: str) -> tuple[str, Any]:
+    """(alg, kid) of a header fit for ``typ``, or TokenRejected; checked once per parsed
+    header (``_header`` hands out one object per distinct header)."""
+    found = _ADMITTED.get((id(header), typ))
+    if found is not None and found[0] is header:
+        return found[1], found[2]
     alg = header.get("alg")
     if not _allowed(alg):
         raise TokenRejected("algorithm_not_allowed", f"alg {str(alg)[:20]!r}")
@@ -131,7 +135,20 @@ def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[s
                                                            "gateway does not understand")
     if not _is_typ(header.get("typ"), typ):
         raise TokenRejected("wrong_typ", f"typ must be {typ}")
-    key = key_for(header.get("kid"))
+    if len(_ADMITTED) >= 128:
+        _ADMITTED.clear()
+    _ADMITTED[(id(header), typ)] = (header, alg, header.get("kid"))
+    return alg, header.get("kid")
+
+
+def verified(token: str, key_for: Any, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a token signed by ``key_for(kid)`` with an allowed algorithm and
+    the expected ``typ`` (or its ``application/`` media type form, RFC 7515 section 4.1.9);
+    TokenRejected otherwise. A ``crit`` header is refused: the SDK understands no extension
+    that must be understood (RFC 7515 section 4.1.11)."""
+    header, payload, signing_input, signature = split(token)
+    alg, kid = _admitted(header, typ)
+    key = key_for(kid)
     if key is None:
         raise TokenRejected("unknown_kid", "no published key has this kid")
     if key.alg != alg or not key.verify(signing_input, signature):

@@ -10,13 +10,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import base64url
 from .claims import CONFIRMATION
+from .jsonload import loads
 
 SCHEME = "DPoP"
 HEADER = "DPoP"
@@ -81,10 +81,10 @@ class ProofRefused(Exception):
         self.message = message or REASONS[reason]
 
 
-@dataclass(frozen=True, slots=True)
-class Proof:
+class Proof(NamedTuple):
     """What a checked proof establishes: the key (``jwk``, its thumbprint ``jkt``), and the
-    ``jti`` and ``iat`` a replay cache keeps; ``nonce`` for the caller's nonce rule."""
+    ``jti`` and ``iat`` a replay cache keeps; ``nonce`` for the caller's nonce rule. (A
+    named tuple: made on a gateway's per-request path.)"""
 
     jkt: str
     jti: str
@@ -93,9 +93,14 @@ class Proof:
     jwk: Mapping[str, Any]
 
     @property
-    def replay_key(self) -> str:
+    def spent(self) -> str:
         """The jti, scoped to the key: one client cannot spend another's jti."""
-        return hashlib.sha256(f"{self.jkt}.{self.jti}".encode()).hexdigest()
+        return f"{self.jkt}.{self.jti}"
+
+    @property
+    def replay_key(self) -> str:
+        """``spent``, hashed to a fixed length for a shared store."""
+        return hashlib.sha256(self.spent.encode()).hexdigest()
 
 
 #: ``verify(jwk, jkt, alg, signing_input, signature)``: True when the signature verifies
@@ -223,7 +228,7 @@ def _split(proof: Any) -> tuple[str, dict[str, Any], bytes, bytes]:
         raise ProofRefused("dpop_proof_malformed", "the DPoP proof is too large")
     try:
         head, body, signature = proof.split(".")
-        claims = json.loads(base64url.decode(body))
+        claims = loads(base64url.decode(body))
         raw_signature = base64url.decode(signature)
         signing_input = f"{head}.{body}".encode("ascii")
     except (ValueError, UnicodeError, RecursionError):
@@ -238,7 +243,7 @@ def _header(head: str) -> tuple[str, dict[str, Any], str]:
     """(alg, jwk, thumbprint) of a proof header, or ProofRefused. A client signs every proof
     with one header, so it is read once (bounded; refusals are not kept)."""
     try:
-        header = json.loads(base64url.decode(head))
+        header = loads(base64url.decode(head))
     except (ValueError, UnicodeError, RecursionError):
         raise ProofRefused("dpop_proof_malformed") from None
     if not isinstance(header, dict):

@@ -4,6 +4,11 @@ the SDK's authorization service and the service's own userinfo, proving its key 
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import jwt
 import pytest
 import requests
@@ -24,6 +29,7 @@ from tests.support.live import LiveServer, free_port, serving
 from tests.support.signin import Browser
 
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+NODE_CLIENT = Path(__file__).parents[1] / "support" / "node" / "dpop_client.mjs"
 
 
 def backend(server_url: str, partner, **options) -> OAuth2Client:
@@ -177,3 +183,26 @@ def test_a_device_signs_in_with_a_bound_token_and_refreshes_with_its_key(
     assert refreshed.token_type == "DPoP"
     assert jwt.decode(refreshed.access_token, options={"verify_signature": False})["cnf"] == {
         "jkt": jkt}
+
+
+@pytest.fixture(scope="session")
+def openid_client(tmp_path_factory) -> Path:
+    """panva's openid-client (v6), installed from the npm registry once per run."""
+    where = tmp_path_factory.mktemp("node")
+    shutil.copy(NODE_CLIENT, where / NODE_CLIENT.name)
+    subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund",
+                    "openid-client@6"], cwd=where, check=True, timeout=300)
+    return where / NODE_CLIENT.name
+
+
+def test_openid_clients_dpop_handle_gets_a_bound_token_the_gateway_accepts(
+        live_server, world, sdk_clock, openid_client):
+    with serving(authz_gateway(live_server, sdk_clock)) as url:
+        ran = subprocess.run(["node", str(openid_client), live_server.url, world.client_id,
+                              world.client_secret, url + "/v1/chat"],
+                             capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    assert seen["token_type"].lower() == "dpop"
+    assert set(seen["cnf"]) == {"jkt"}
+    assert (seen["status"], seen["model"]) == (200, "base-1")

@@ -1,0 +1,46 @@
+"""The gateway's JSON reader: orjson when installed, the standard library otherwise, with the
+same answers, and the SDK deciding alike without orjson."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from entitlements.kernel import jsonload
+
+DOCUMENTS = [b'{"a": 1, "b": [true, null, 2.5], "c": {"d": "\\u00e9"}}', b"[]", b'"x"',
+             b'{"a": 1, "a": 2}']
+REFUSED = [b"NaN", b'{"a": Infinity}', b'{"a": -Infinity}', b"\xff\xfe{}", b"{", b"",
+           b'{"a": 1,}', b"\x00"]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_both_readers_agree(document):
+    assert jsonload.loads(document) == jsonload._standard(document)
+
+
+@pytest.mark.parametrize("document", REFUSED)
+def test_both_readers_refuse(document):
+    for reader in (jsonload.loads, jsonload._standard):
+        with pytest.raises(ValueError):
+            reader(document)
+
+
+def test_orjson_is_used_where_installed():
+    assert jsonload.FAST
+
+
+def test_without_orjson_the_standard_library_reads_tokens():
+    code = ("import sys; sys.modules['orjson'] = None\n"
+            "from entitlements.kernel import jsonload, dpop\n"
+            "assert not jsonload.FAST\n"
+            "from entitlements.gateway import jws\n"
+            "try:\n"
+            "    jws.split('eyJhbGciOiJFUzI1NiJ9.TmFO.AAAA')\n"
+            "except jws.TokenRejected as e:\n"
+            "    print(e.reason)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "malformed"
