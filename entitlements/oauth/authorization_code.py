@@ -12,7 +12,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 
 from ..issuance.codes import CodeGrant, CodeRedemption
 from ..resources.directory import ResourceDirectory
-from .dpop import bound_key
+from .dpop import refresh_key
 from .scopes import choose_audience
 from .supported import AUTH_METHODS, PUBLIC, REFRESH_TOKEN
 
@@ -49,7 +49,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        self.request.jkt = bound_key(self.request.client, self.request)
+        grant: CodeGrant = self.request.authorization_code
+        # A code bound with dpop_jkt (RFC 9449 10) is redeemed only with a proof by that key.
+        self.request.jkt = refresh_key(self.request.client, self.request,
+                                       grant.params.get("dpop_jkt"))
 
     def query_authorization_code(self, code: str, client: Any) -> CodeGrant | None:
         return self.server.codes.find(code, client.client_id)

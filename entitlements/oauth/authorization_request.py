@@ -1,19 +1,23 @@
 """What the authorization endpoint checks beyond Authlib's validation (client, redirect
-URI, response type, PKCE): the scopes, ``prompt``, ``max_age``, ``nonce``, ``state`` and
-``resource`` (RFC 8707); the result is what the pending request keeps.
+URI, response type, PKCE): the scopes, ``prompt``, ``max_age``, ``nonce``, ``state``,
+``resource`` (RFC 8707) and ``dpop_jkt`` (RFC 9449 10); the result is what the pending
+request keeps.
 
 Every error raised here goes back to the client's redirect URI, which Authlib has already
 matched to the client."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
 
 from ..kernel.claims import TIER_SCOPE_PREFIX
+from ..kernel.dpop import ProofRefused
 from ..resources.directory import Resources
+from .dpop import proof_error
 from .errors import echo
 from .scopes import MAX_SCOPES, choose_audience
 
@@ -21,10 +25,14 @@ PROMPTS = frozenset({"none", "login", "consent"})
 MAX_STATE = 500
 MAX_NONCE = 255
 MAX_AGE = 10 * 365 * 86400
+JKT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def authorization_params(payload: Any, redirect_uri: str, *, tiers: Collection[str],
-                         resources: Resources) -> dict[str, Any]:
+                         resources: Resources, proof_jkt: str | None = None
+                         ) -> dict[str, Any]:
+    """The request's validated parameters; ``proof_jkt`` is the key of the DPoP proof a
+    pushed request came with, which binds the code as ``dpop_jkt`` would."""
     data, datalist = payload.data, payload.datalist
     try:
         return {
@@ -33,7 +41,8 @@ def authorization_params(payload: Any, redirect_uri: str, *, tiers: Collection[s
                                                                             MAX_NONCE),
             "code_challenge": data["code_challenge"], "code_challenge_method": "S256",
             "prompt": _prompt(data.get("prompt")), "max_age": _max_age(data.get("max_age")),
-            "resource": _resource(datalist.get("resource", []), resources)}
+            "resource": _resource(datalist.get("resource", []), resources),
+            "dpop_jkt": _dpop_jkt(data.get("dpop_jkt"), proof_jkt)}
     except OAuth2Error as error:
         error.redirect_uri = redirect_uri
         error.state = data.get("state")
@@ -79,6 +88,19 @@ def _max_age(value: str | None) -> int | None:
     if not value.isdigit() or int(value) > MAX_AGE:
         raise InvalidRequestError("'max_age' must be a number of seconds.")
     return int(value)
+
+
+def _dpop_jkt(asked: str | None, proof_jkt: str | None) -> str | None:
+    """RFC 9449 10: the thumbprint of the key the code will be redeemed with."""
+    if asked is None:
+        return proof_jkt
+    if not JKT.fullmatch(asked):
+        raise InvalidRequestError("'dpop_jkt' must be a JWK SHA-256 thumbprint (43 base64url "
+                                  "characters).")
+    if proof_jkt is not None and asked != proof_jkt:
+        raise proof_error(ProofRefused("dpop_key_mismatch", "the dpop_jkt parameter is not "
+                                       "the thumbprint of the DPoP proof's key"), None)
+    return asked
 
 
 def _resource(requested: list[str], resources: Resources) -> str | None:

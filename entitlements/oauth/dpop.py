@@ -48,16 +48,16 @@ def bound_key(client: Any, request: Any) -> str | None:
     return proof.jkt if proof is not None else None
 
 
-def refresh_key(client: Any, request: Any, family_jkt: str | None) -> str | None:
-    """As ``bound_key``; and a refresh token bound to a key (a public client's) is
-    redeemed only with a proof by that key."""
+def refresh_key(client: Any, request: Any, bound_to: str | None) -> str | None:
+    """As ``bound_key``; and a grant bound to a key (a public client's refresh token, a
+    code requested with ``dpop_jkt``) is redeemed only with a proof by that key."""
     jkt = bound_key(client, request)
-    if family_jkt is not None and jkt is None:
-        raise proof_error(ProofRefused("dpop_proof_required", "the refresh token is bound to "
-                                       "a DPoP key: send a proof signed with it"), None)
-    if family_jkt is not None and jkt != family_jkt:
+    if bound_to is not None and jkt is None:
+        raise proof_error(ProofRefused("dpop_proof_required", "the grant is bound to a DPoP "
+                                       "key: send a proof signed with it"), None)
+    if bound_to is not None and jkt != bound_to:
         raise proof_error(ProofRefused("dpop_key_mismatch", "the proof is signed by another "
-                                       "key than the refresh token is bound to"), None)
+                                       "key than the grant is bound to"), None)
     return jkt
 
 

@@ -78,17 +78,22 @@ class EntitlementsServer(AuthorizationServer):
         checked and spent first; the grant binds the tokens to its key (``request.dpop``).
         With nonces on, every answer hands out the current one."""
         nonce = self.proofs.nonce()
-        try:
-            proof = self.proofs.check(dpop_headers, method="POST",
-                                      uri=self.settings.token_endpoint)
-        except ProofRefused as refused:
-            raise proof_error(refused, nonce) from None
+        proof = self.proof_for(dpop_headers, self.settings.token_endpoint)
         request = self.create_oauth2_request(None)
         request.dpop = proof
         response = self.create_token_response(request)
         if nonce is not None:
             response.headers[dpop.NONCE_HEADER] = nonce
         return response
+
+    def proof_for(self, dpop_headers: list[str], uri: str) -> dpop.Proof | None:
+        """The DPoP proof of a POST to this server's endpoint ``uri``, checked and spent;
+        None without one; the OAuth error (``invalid_dpop_proof``, ``use_dpop_nonce``) for
+        a refused one."""
+        try:
+            return self.proofs.check(dpop_headers, method="POST", uri=uri)
+        except ProofRefused as refused:
+            raise proof_error(refused, self.proofs.nonce()) from None
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         """Authlib's request, with the DPoP proof a token request was checked with (None

@@ -223,7 +223,8 @@ def approve(session: Session, request: AuthorizationRequest, signed: SignInSessi
                           request.client_id, scope)
     params: dict[str, Any] = {
         **{k: request.params.get(k) for k in ("redirect_uri", "nonce", "code_challenge",
-                                              "code_challenge_method", "resource")},
+                                              "code_challenge_method", "resource",
+                                              "dpop_jkt")},
         "scope": scope, "auth_time": int(signed.auth_time.timestamp()), "acr": signed.acr,
         "amr": signed.amr, "identity_provider_id": signed.identity_provider_id}
     code = codes.issue(session, client_id=request.client_id, person_id=signed.person_id,

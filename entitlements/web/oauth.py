@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, UnauthorizedClientError
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, UnauthorizedClientError
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Response, jsonify, request
 
@@ -79,10 +79,18 @@ def pushed_authorization_request() -> tuple[Response, int]:
     grant = oauth.get_consent_grant(end_user=None)
     if grant.request.client.client_id != client.client_id:
         raise InvalidRequestError("'client_id' is not the authenticated client.")
+    # RFC 9449 10.1: a proof with the pushed request binds its code to the proof's key.
+    proof = oauth.proof_for(request.headers.getlist(dpop.HEADER),
+                            found.settings.issuer + "/oauth/par")
     now = found.clock.now()
-    params = authorization_params(grant.request.payload, grant.redirect_uri,
-                                  tiers=found.policies.active(now).tiers,
-                                  resources=found.resources.snapshot())
+    try:
+        params = authorization_params(grant.request.payload, grant.redirect_uri,
+                                      tiers=found.policies.active(now).tiers,
+                                      resources=found.resources.snapshot(),
+                                      proof_jkt=proof.jkt if proof else None)
+    except OAuth2Error as error:  # RFC 9126 2.3: answered to the client, never redirected
+        error.redirect_uri = None
+        raise
     with found.db.transaction() as session:
         request_uri, expires_in = requests.push(session, client_id=client.client_id,
                                                 params=params, now=now)

@@ -134,3 +134,66 @@ def test_userinfo_refuses_the_dpop_scheme_for_a_bearer_token(live_server, native
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert userinfo(live_server, "Bearer", access).status_code == 200
+
+
+def code_for(live_server, client, **params) -> tuple[str, str]:
+    """A code of a sign-in whose authorization request carries ``params``; (code,
+    verifier)."""
+    browser = Browser(live_server.url)
+    verifier, challenge = pkce()
+    picker = browser.authorize(response_type="code", client_id=client.client_id,
+                               redirect_uri=APP_REDIRECT, scope="openid tier:public",
+                               code_challenge=challenge, code_challenge_method="S256",
+                               **params)
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    return query(browser.consent(consent.location).location)["code"], verifier
+
+
+def test_a_code_asked_with_dpop_jkt_is_redeemed_only_by_that_key(live_server, native, key,
+                                                                 clock):
+    code, verifier = code_for(live_server, native, dpop_jkt=key.jkt)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP_REDIRECT,
+            "code_verifier": verifier}
+    without = token(live_server, native, None, clock, **form)
+    assert (without.status_code, without.json()["reason"]) == (400, "dpop_proof_required")
+    stranger = token(live_server, native, ProofKey(), clock, **form)
+    assert stranger.json()["reason"] == "dpop_key_mismatch"
+    redeemed = token(live_server, native, key, clock, **form)
+    assert redeemed.status_code == 200, redeemed.text
+    assert jkt_of(redeemed.json()["access_token"]) == key.jkt
+
+
+def test_a_malformed_dpop_jkt_goes_back_to_the_client(live_server, native):
+    browser = Browser(live_server.url)
+    refused = browser.authorize(response_type="code", client_id=native.client_id,
+                                redirect_uri=APP_REDIRECT, scope="openid tier:public",
+                                code_challenge=pkce()[1], code_challenge_method="S256",
+                                state="s", dpop_jkt="not a thumbprint")
+    back = query(refused.location)
+    assert (back["error"], back["state"]) == ("invalid_request", "s")
+
+
+def test_a_proof_with_the_pushed_request_binds_the_code(live_server, web, key, clock):
+    verifier, challenge = pkce()
+    par = live_server.url + "/oauth/par"
+    form = {"response_type": "code", "client_id": web.client_id, "redirect_uri": APP_REDIRECT,
+            "scope": "openid tier:public", "code_challenge": challenge,
+            "code_challenge_method": "S256"}
+    auth = (web.client_id, web.client_secret)
+    mismatch = requests.post(par, data={**form, "dpop_jkt": ProofKey().jkt}, auth=auth,
+                             timeout=10, headers={"DPoP": key.proof(
+                                 "POST", par, now=clock.now().timestamp())})
+    assert (mismatch.status_code, mismatch.json()["error"], mismatch.json()["reason"]) == (
+        400, "invalid_dpop_proof", "dpop_key_mismatch")
+    pushed = requests.post(par, data=form, auth=auth, timeout=10, headers={
+        "DPoP": key.proof("POST", par, now=clock.now().timestamp())})
+    assert pushed.status_code == 201, pushed.text
+    browser = Browser(live_server.url)
+    picker = browser.authorize(client_id=web.client_id, request_uri=pushed.json()["request_uri"])
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    code = query(browser.consent(consent.location).location)["code"]
+    redeem = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP_REDIRECT,
+              "code_verifier": verifier}
+    assert token(live_server, web, ProofKey(), clock, **redeem).json()["reason"] == (
+        "dpop_key_mismatch")
+    assert token(live_server, web, key, clock, **redeem).json()["token_type"] == "DPoP"

@@ -354,3 +354,10 @@ def test_a_person_sees_and_withdraws_their_own_consents(live_server, web_app, ap
     assert api("GET", "/consents") == []
     again = start(browser, web_app.client_id, pkce()[1])
     assert "/consent" in again.location and not again.location.startswith(APP_REDIRECT)
+
+
+def test_a_pushed_requests_errors_are_answered_not_redirected(live_server, web_app):
+    """RFC 9126 2.3: the client hears of a bad pushed request in the response itself."""
+    refused = push(live_server, web_app, pkce()[1], scope="tier:nonesuch")
+    assert refused.status_code == 400 and not refused.history
+    assert refused.json()["error"] == "invalid_scope"
