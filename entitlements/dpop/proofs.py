@@ -24,16 +24,17 @@ class ProofChecker:
             settings.dpop_nonces) else None
 
     def check(self, values: list[str], *, method: str, uri: str,
-              access_token: str | None = None) -> Proof | None:
-        """The request's proof, checked and spent; None when it has none. ProofRefused
-        says why one is refused (a reason in ``dpop.NONCE_REASONS`` asks for a nonce)."""
+              access_token: str | None = None, bound_to: str | None = None) -> Proof | None:
+        """The request's proof (by the key ``bound_to``, when a token is bound), checked
+        and spent; None when it has none. ProofRefused says why one is refused (a reason in
+        ``dpop.NONCE_REASONS`` asks for a nonce)."""
         presented = dpop.single(values)
         if presented is None:
             return None
         now = self.clock.now().timestamp()
         proof = dpop.check(presented, method=method, uri=uri, now=now, max_age=self.max_age,
                            leeway=self.leeway, verify=verify_signature,
-                           access_token=access_token)
+                           access_token=access_token, bound_to=bound_to)
         if self.nonces is not None and not self.nonces.valid(proof.nonce, now):
             raise ProofRefused("dpop_nonce_stale" if proof.nonce else "dpop_nonce_required")
         keep = timedelta(seconds=proof.iat - now + self.max_age + 2 * self.leeway)

@@ -10,12 +10,13 @@ Replay is kept in a bounded per-process cache, or shared by every gateway throug
 from __future__ import annotations
 
 import hashlib
+import heapq
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -39,31 +40,58 @@ class ReplayCache(Protocol):
 
 class MemoryReplayCache:
     """This process's proofs, bounded in time (each kept while its ``iat`` is acceptable)
-    and in size. When full, the oldest entry makes way, and from then on proofs no newer
-    than it are refused as stale: a replay of a forgotten proof cannot slip through."""
+    and in size. When full, the proof with the oldest ``iat`` makes way (a heap orders
+    them), and from then on its key's proofs no newer than it are refused as stale: a
+    replay of a forgotten proof cannot slip through. The floor is its key's alone, so a
+    flood of proofs (dated ahead, say) by one client's keys costs the others nothing.
+    Keys are ``jkt.jti``: a key's floors are kept as long as proofs they refuse could be
+    acceptable, and at most ``max_entries`` of them (past that, one floor for all)."""
 
     def __init__(self, max_entries: int = DEFAULT_REPLAY_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._seen: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key: (iat, until)
+        self._seen: dict[str, float] = {}  # key: until
+        self._by_iat: list[tuple[float, float, str]] = []  # (iat, until, key), a heap
+        self._floors: dict[str, tuple[float, float]] = {}  # jkt: (iat, until)
         self._floor = float("-inf")
         self._lock = threading.Lock()
 
     def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
+        signer = key.partition(".")[0]
         with self._lock:
-            seen = self._seen
-            # Entries arrive in about expiry order: drop the expired from the front.
-            while seen and next(iter(seen.values()))[1] <= now:
-                seen.popitem(last=False)
+            seen, by_iat = self._seen, self._by_iat
+            while by_iat and by_iat[0][1] <= now:  # the expired, oldest first
+                _, until, old = heapq.heappop(by_iat)
+                if seen.get(old) == until:
+                    del seen[old]
             if key in seen:
                 return False
-            if iat <= self._floor:
+            if iat <= self._floor_of(signer, now):
                 raise ProofRefused("dpop_stale", "the proof is older than this gateway's "
                                                  "replay cache can vouch for")
-            if len(seen) >= self.max_entries:
-                evicted_iat, _ = seen.popitem(last=False)[1]
-                self._floor = max(self._floor, evicted_iat)
-            seen[key] = (iat, now + keep)
+            while len(seen) >= self.max_entries:
+                evicted_iat, until, old = heapq.heappop(by_iat)
+                if seen.get(old) == until:
+                    del seen[old]
+                    self._raise_floor(old.partition(".")[0], evicted_iat, until, now)
+            seen[key] = now + keep
+            heapq.heappush(by_iat, (iat, now + keep, key))
             return True
+
+    def _floor_of(self, signer: str, now: float) -> float:
+        found = self._floors.get(signer)
+        if found is not None and found[1] <= now:
+            del self._floors[signer]
+            found = None
+        return max(self._floor, found[0] if found is not None else float("-inf"))
+
+    def _raise_floor(self, signer: str, iat: float, until: float, now: float) -> None:
+        before = self._floors.get(signer, (float("-inf"), until))
+        self._floors[signer] = (max(before[0], iat), max(before[1], until))
+        if len(self._floors) > self.max_entries:
+            self._floors = {k: v for k, v in self._floors.items() if v[1] > now}
+        if len(self._floors) > self.max_entries:  # too many to keep apart: one floor
+            self._floor = max([self._floor, *(f for f, _ in self._floors.values())])
+            self._floors.clear()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -139,9 +167,11 @@ class ProofVerifier:
         """The URL ``htu`` must name: the request's, on ``public_url``'s scheme and host."""
         if self._public is None:
             return url
-        scheme_end = url.find("://")
-        path_start = url.find("/", scheme_end + 3) if scheme_end >= 0 else 0
-        return self._public + (url[path_start:] if path_start >= 0 else "/")
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return ""  # no URL: it matches no proof
+        return self._public + (path or "/")
 
     def _verify(self, jwk: Mapping[str, Any], jkt: str, alg: str, signing_input: bytes,
                 signature: bytes) -> bool:

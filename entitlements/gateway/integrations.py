@@ -153,11 +153,14 @@ def _scope_headers(scope: dict[str, Any], name: str) -> list[str]:
 
 
 def _scope_url(scope: dict[str, Any]) -> str:
-    """The request's URL without its query (ASGI: scheme, Host, root path and path)."""
+    """The request's URL without its query (ASGI: scheme, Host, and the raw path, else the
+    root path and path)."""
     host = _scope_header(scope, "Host")
     if host is None and scope.get("server"):
         host = "{}:{}".format(*scope["server"])
-    path = quote(scope.get("root_path", "") + scope.get("path", "/"))
+    raw = scope.get("raw_path")  # the path as it came, percent-escapes and all
+    path = raw.decode("latin-1") if raw else quote(scope.get("root_path", "") +
+                                                   scope.get("path", "/"))
     return f"{scope.get('scheme', 'http')}://{host or 'localhost'}{path}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -114,7 +115,20 @@ def check(proof: str, *, method: str, uri: str, now: float, max_age: float, leew
           algorithms: tuple[str, ...] = ALGORITHMS) -> Proof:
     """The proof of a request made with ``method`` to ``uri`` (with ``access_token``, at a
     resource, whose token is bound to the key ``bound_to``), or ProofRefused. Replay and
-    nonce are the caller's to check next."""
+    nonce are the caller's to check next. Whatever a proof holds, the answer is a Proof or
+    a ProofRefused: any input that slips past a check fails closed, as malformed."""
+    try:
+        return _check(proof, method, uri, now, max_age, leeway, verify, access_token,
+                      bound_to, algorithms)
+    except ProofRefused:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError):
+        raise ProofRefused("dpop_proof_malformed") from None
+
+
+def _check(proof: str, method: str, uri: str, now: float, max_age: float, leeway: float,
+           verify: Verify, access_token: str | None, bound_to: str | None,
+           algorithms: tuple[str, ...]) -> Proof:
     head, claims, signing_input, signature = _split(proof)
     alg, jwk, jkt = _header(head)
     if alg not in algorithms:
@@ -127,7 +141,8 @@ def check(proof: str, *, method: str, uri: str, now: float, max_age: float, leew
     jti, iat = _claims(claims)
     if claims["htm"] != method:
         raise ProofRefused("dpop_wrong_htm")
-    if normalize_uri(claims["htu"]) != normalize_uri(uri):
+    expected = normalize_uri(uri)
+    if expected is None or normalize_uri(claims["htu"]) != expected:
         raise ProofRefused("dpop_wrong_htu")
     if iat < now - max_age - leeway:
         raise ProofRefused("dpop_stale")
@@ -151,7 +166,8 @@ def single(values: Iterable[str]) -> str | None:
 
 def public_jwk(jwk: Any) -> dict[str, Any]:
     """The ``jwk`` header if it is a public key of a known type, else ProofRefused."""
-    if not isinstance(jwk, dict) or jwk.get("kty") not in _THUMBPRINT_MEMBERS:
+    kty = jwk.get("kty") if isinstance(jwk, dict) else None
+    if not isinstance(kty, str) or kty not in _THUMBPRINT_MEMBERS:
         raise ProofRefused("dpop_bad_key")
     if _PRIVATE_MEMBERS & jwk.keys():
         raise ProofRefused("dpop_private_key")
@@ -166,10 +182,12 @@ def _fits(jwk: Mapping[str, Any], alg: str) -> bool:
         return False
     if kty != "RSA":
         return jwk.get("crv") == crv
-    try:
-        return len(base64url.decode(jwk["n"])) >= MIN_RSA_MODULUS_BYTES
+    try:  # RFC 7518 6.3.1.1: no leading zero octets; then the modulus's real size counts
+        modulus = base64url.decode(jwk["n"])
     except ValueError:
         return False
+    return (modulus[:1] != b"\0"
+            and int.from_bytes(modulus, "big").bit_length() >= 8 * MIN_RSA_MODULUS_BYTES)
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -192,19 +210,20 @@ def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def normalize_uri(uri: Any) -> str:
+def normalize_uri(uri: Any) -> str | None:
     """RFC 9449 4.3 with RFC 3986 6.2.2-6.2.3: scheme and host in lower case, the default
-    port dropped, an empty path as ``/``; query and fragment ignored. ``""`` for no URI."""
+    port dropped, an empty path as ``/``; query and fragment ignored. None for anything
+    that is no absolute http(s) URL: it matches nothing, not even itself."""
     if not isinstance(uri, str):
-        return ""
+        return None
     try:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError:
-        return ""
+        return None
     scheme, host = parts.scheme.lower(), (parts.hostname or "")
-    if not scheme or not host:
-        return ""
+    if scheme not in ("https", "http") or not host:
+        return None
     if ":" in host:
         host = f"[{host}]"
     default = {"https": 443, "http": 80}.get(scheme)
@@ -270,7 +289,13 @@ def _claims(claims: dict[str, Any]) -> tuple[str, float]:
             and isinstance(claims.get("htm"), str) and isinstance(claims.get("htu"), str)
             and isinstance(iat, int | float) and not isinstance(iat, bool)):
         raise ProofRefused("dpop_missing_claims")
-    return jti, float(iat)
+    try:
+        moment = float(iat)
+    except OverflowError:  # an integer past any float: no time at all
+        moment = math.inf
+    if not math.isfinite(moment):
+        raise ProofRefused("dpop_missing_claims", "the DPoP proof's iat is not a time")
+    return jti, moment
 
 
 class Nonces:
@@ -287,7 +312,7 @@ class Nonces:
         return self._for(int(now // self.lifetime))
 
     def valid(self, nonce: str | None, now: float) -> bool:
-        if not nonce or len(nonce) > 64:
+        if not isinstance(nonce, str) or not nonce or len(nonce) > 64 or not nonce.isascii():
             return False
         slot = int(now // self.lifetime)
         return any(hmac.compare_digest(nonce, self._for(s)) for s in (slot, slot - 1))

@@ -109,11 +109,10 @@ class EntitlementsServer(AuthorizationServer):
         """The proof a DPoP-bound token must come with at this server's own resources
         (userinfo): checked, spent, and by the key the token is bound to."""
         try:
-            proof = self.proofs.check(dpop_headers, method=method, uri=uri, access_token=token)
+            proof = self.proofs.check(dpop_headers, method=method, uri=uri, access_token=token,
+                                      bound_to=jkt)
             if proof is None:
                 raise ProofRefused("dpop_proof_required")
-            if proof.jkt != jkt:
-                raise ProofRefused("dpop_key_mismatch")
         except ProofRefused as refused:
             raise DpopChallenge(refused, self.proofs.nonce()) from None
 

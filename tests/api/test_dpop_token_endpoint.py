@@ -196,6 +196,9 @@ def test_a_stale_nonce_is_refused_with_a_fresh_one(nonce_client, partner, settin
                        nonce="0." + "A" * 24)
     assert token_request(nonce_client, partner, settings, clock, proofs=[forged]
                          ).get_json()["reason"] == "dpop_nonce_stale"
+    odd = key.proof("POST", settings.token_endpoint, now=clock.now().timestamp(), nonce="é")
+    assert token_request(nonce_client, partner, settings, clock, proofs=[odd]
+                         ).get_json()["reason"] == "dpop_nonce_stale"
 
 
 def test_nonces_need_a_shared_secret():

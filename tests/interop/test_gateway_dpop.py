@@ -201,3 +201,47 @@ def test_an_unreachable_shared_replay_cache_is_unavailable_not_allowed(live_serv
     decision = ask(sdk, bound, key, sdk_clock)
     assert (decision.outcome, decision.reason) == ("deny", "dpop_replay_unavailable")
     assert decision.unavailable
+
+
+def test_without_the_url_served_no_proof_matches(gateway, bound, key, sdk_clock):
+    for url in ("", "http://h:notaport/v1/chat", "garbage"):
+        proof = key.proof("POST", url or "garbage", now=sdk_clock.time(), token=bound)
+        assert gateway.decide(bound, "frontier-2", scheme="dpop", proofs=[proof],
+                              method="POST", url=url).reason == "dpop_wrong_htu"
+
+
+def test_behind_a_proxy_a_query_cannot_pose_as_the_path(live_server, world, bound, key,
+                                                        sdk_clock):
+    behind = make_gateway(live_server, sdk_clock, public_url="https://models.example")
+    proof = key.proof("POST", "https://models.example/admin", now=sdk_clock.time(),
+                      token=bound)
+    assert behind.decide(bound, "frontier-2", scheme="dpop", proofs=[proof], method="POST",
+                         url="http://10.0.0.5?x=/admin").reason == "dpop_wrong_htu"
+
+
+def test_a_flood_by_one_client_costs_the_others_nothing():
+    cache = MemoryReplayCache(max_entries=3)
+    now = 1000.0
+    assert cache.first_use("honest.1", iat=now - 5, keep=60, now=now)
+    flood = []
+    for i in range(10):  # a flood dated as far ahead as the leeway allows
+        try:
+            flood.append(cache.first_use(f"flooder.{i}", iat=now + 30, keep=90, now=now))
+        except ProofRefused as refused:
+            flood.append(refused.reason)
+    # Once the flood pushed out one of its own, the flooder's floor stops the rest.
+    assert flood[:3] == [True, True, True] and flood[-1] == "dpop_stale"
+    # The honest client's forgotten proof stays refused; its new ones are fine.
+    with pytest.raises(ProofRefused):
+        cache.first_use("honest.1", iat=now - 5, keep=60, now=now)
+    assert cache.first_use("honest.2", iat=now, keep=60, now=now)
+    # The flooder's forgotten proofs are refused: its own floor rose.
+    with pytest.raises(ProofRefused):
+        cache.first_use("flooder.0", iat=now + 30, keep=90, now=now)
+
+
+@pytest.mark.parametrize("nonce", ["é", "x" * 65, ""], ids=["non-ascii", "too-long", "empty"])
+def test_an_odd_nonce_is_stale_not_an_error(live_server, world, bound, key, sdk_clock, nonce):
+    wanting = make_gateway(live_server, sdk_clock, require_nonce=True)
+    decision = ask(wanting, bound, key, sdk_clock, claims={"nonce": nonce})
+    assert decision.reason in ("dpop_nonce_stale", "dpop_nonce_required")

@@ -224,8 +224,8 @@ def test_the_asgi_middleware_checks_proofs(sdk, bound, key, sdk_clock):
         async def send(message):
             sent.append(message)
 
-        scope = {"type": "http", "method": "POST", "scheme": "https", "path": "/v1/chat",
-                 "root_path": "", "query_string": b"x=1",
+        scope = {"type": "http", "method": "POST", "scheme": "https", "path": "/v1/a/b",
+                 "raw_path": b"/v1/a%2Fb", "root_path": "", "query_string": b"x=1",
                  "headers": [(b"host", b"models.example"),
                              (b"authorization", f"DPoP {bound}".encode()),
                              (b"dpop", proof.encode()),
@@ -233,7 +233,7 @@ def test_the_asgi_middleware_checks_proofs(sdk, bound, key, sdk_clock):
         await AsgiMiddleware(app, sdk)(scope, receive, send)
         return sent
 
-    served = "https://models.example/v1/chat"
+    served = "https://models.example/v1/a%2Fb"  # as it came, not as ASGI decoded it
     assert asyncio.run(call(key.proof("POST", served, now=sdk_clock.time(),
                                       token=bound)))[0]["status"] == 200
     stale = asyncio.run(call(key.proof("POST", served, now=sdk_clock.time() - 3600,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from entitlements.kernel import base64url, dpop
 
@@ -96,6 +97,20 @@ def _wrong_curve(t: Target) -> str:
     return t.proof(header={"jwk": ProofKey("ES384").jwk})
 
 
+def _padded_small_rsa(t: Target) -> str:
+    """An RS256 proof by a 1024-bit key whose modulus is padded with zero octets to 2048
+    bits' length (RFC 7518 6.3.1.1 forbids the padding)."""
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    numbers = small.public_key().public_numbers()
+    jwk = {"kty": "RSA", "e": base64url.encode(numbers.e.to_bytes(3, "big")),
+           "n": base64url.encode(numbers.n.to_bytes(256, "big"))}
+    head = base64url.encode(json.dumps({"typ": "dpop+jwt", "alg": "RS256", "jwk": jwk}).encode())
+    body = base64url.encode(json.dumps({"jti": "j3", "htm": t.htm, "htu": t.htu,
+                                        "iat": int(t.now)}).encode())
+    signature = small.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{body}.{base64url.encode(signature)}"
+
+
 def _oversize(t: Target) -> str:
     return t.proof(claims={"padding": "x" * (dpop.MAX_PROOF_BYTES + 1)})
 
@@ -111,10 +126,19 @@ BAD_PROOFS: list[tuple[str, Callable[[Target], list[str]], str]] = [
     ("private-key-in-jwk", lambda t: [t.proof(header={"jwk": t.key.private_jwk})],
      "dpop_private_key"),
     ("no-jwk", lambda t: [t.proof(header={"jwk": None})], "dpop_bad_key"),
+    ("jwk-kty-not-a-string", lambda t: [t.proof(header={"jwk": {"kty": [], "x": "a"}})],
+     "dpop_bad_key"),
+    ("jwk-kty-an-object", lambda t: [t.proof(header={"jwk": {"kty": {}, "x": "a"}})],
+     "dpop_bad_key"),
+    ("rsa-1024-padded-to-2048", lambda t: [_padded_small_rsa(t)], "dpop_bad_key"),
     ("jwk-not-for-alg", lambda t: [_wrong_curve(t)], "dpop_bad_key"),
     ("bad-signature", lambda t: [_other_signer(t)], "dpop_bad_signature"),
     ("no-jti", lambda t: [t.proof(drop=("jti",))], "dpop_missing_claims"),
     ("iat-not-a-number", lambda t: [t.proof(claims={"iat": "now"})], "dpop_missing_claims"),
+    ("iat-past-any-float", lambda t: [t.proof(claims={"iat": 10**400})],
+     "dpop_proof_malformed"),
+    ("htu-not-a-url", lambda t: [t.proof(claims={"htu": "garbage"})], "dpop_wrong_htu"),
+    ("htu-a-list", lambda t: [t.proof(claims={"htu": [t.htu]})], "dpop_missing_claims"),
     ("wrong-htm", lambda t: [t.proof(claims={"htm": "PUT"})], "dpop_wrong_htm"),
     ("lowercase-htm", lambda t: [t.proof(claims={"htm": t.htm.lower()})], "dpop_wrong_htm"),
     ("wrong-htu", lambda t: [t.proof(claims={"htu": t.htu + "/elsewhere"})],

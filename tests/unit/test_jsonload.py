@@ -11,9 +11,10 @@ import pytest
 from entitlements.kernel import jsonload
 
 DOCUMENTS = [b'{"a": 1, "b": [true, null, 2.5], "c": {"d": "\\u00e9"}}', b"[]", b'"x"',
-             b'{"a": 1, "a": 2}']
+             b'{"a": 1, "a": 2}', b"18446744073709551615", b"18446744073709551616",
+             b"-9223372036854775809", b"1" * 300, b"1e300", b"-0.0"]
 REFUSED = [b"NaN", b'{"a": Infinity}', b'{"a": -Infinity}', b"\xff\xfe{}", b"{", b"",
-           b'{"a": 1,}', b"\x00"]
+           b'{"a": 1,}', b"\x00", b"1e400", b"1" * 400]
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
