@@ -34,7 +34,8 @@ def test_the_token_hash_is_base64url_sha256():
     ("http://127.0.0.1:80", "http://127.0.0.1/"),
     ("http://127.0.0.1:8080/a/b", "http://127.0.0.1:8080/a/b"),
     ("https://[::1]:8443/t", "https://[::1]:8443/t"),
-    ("/relative", ""), ("https://x:notaport/", ""), (None, ""),
+    ("/relative", None), ("https://x:notaport/", None), (None, None), ("ftp://x/", None),
+    ("garbage", None),
 ])
 def test_htu_normalization(given, normal):
     assert dpop.normalize_uri(given) == normal
