@@ -56,7 +56,6 @@ class MemoryReplayCache:
         self._lock = threading.Lock()
 
     def first_use(self, key: str, iat: float, keep: float, now: float) -> bool:
-        signer = key.partition(".")[0]
         with self._lock:
             seen, by_iat = self._seen, self._by_iat
             while by_iat and by_iat[0][1] <= now:  # the expired, oldest first
@@ -65,7 +64,7 @@ class MemoryReplayCache:
                     del seen[old]
             if key in seen:
                 return False
-            if iat <= self._floor_of(signer, now):
+            if iat <= self._floor or (self._floors and self._below_floor(key, iat, now)):
                 raise ProofRefused("dpop_stale", "the proof is older than this gateway's "
                                                  "replay cache can vouch for")
             while len(seen) >= self.max_entries:
@@ -73,16 +72,20 @@ class MemoryReplayCache:
                 if seen.get(old) == until:
                     del seen[old]
                     self._raise_floor(old.partition(".")[0], evicted_iat, until, now)
-            seen[key] = now + keep
-            heapq.heappush(by_iat, (iat, now + keep, key))
+            until = now + keep
+            seen[key] = until
+            heapq.heappush(by_iat, (iat, until, key))  # in iat order mostly: one comparison
             return True
 
-    def _floor_of(self, signer: str, now: float) -> float:
+    def _below_floor(self, key: str, iat: float, now: float) -> bool:
+        signer = key.partition(".")[0]
         found = self._floors.get(signer)
-        if found is not None and found[1] <= now:
+        if found is None:
+            return False
+        if found[1] <= now:
             del self._floors[signer]
-            found = None
-        return max(self._floor, found[0] if found is not None else float("-inf"))
+            return False
+        return iat <= found[0]
 
     def _raise_floor(self, signer: str, iat: float, until: float, now: float) -> None:
         before = self._floors.get(signer, (float("-inf"), until))
