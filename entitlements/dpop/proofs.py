@@ -31,14 +31,15 @@ class ProofChecker:
         presented = dpop.single(values)
         if presented is None:
             return None
-        now = self.clock.now().timestamp()
+        moment = self.clock.now()
+        now = moment.timestamp()
         proof = dpop.check(presented, method=method, uri=uri, now=now, max_age=self.max_age,
                            leeway=self.leeway, verify=verify_signature,
                            access_token=access_token, bound_to=bound_to)
         if self.nonces is not None and not self.nonces.valid(proof.nonce, now):
             raise ProofRefused("dpop_nonce_stale" if proof.nonce else "dpop_nonce_required")
-        keep = timedelta(seconds=proof.iat - now + self.max_age + 2 * self.leeway)
-        if not self.replays.first_use(proof.replay_key, self.clock.now(), keep):
+        keep = timedelta(seconds=proof.keep(now, self.max_age, self.leeway))
+        if not self.replays.first_use(proof.replay_key, moment, keep):
             raise ProofRefused("dpop_replayed")
         return proof
 

@@ -158,7 +158,7 @@ class ProofVerifier:
                              algorithms=self.algorithms)
         if self.nonces is not None and not self.nonces.valid(checked.nonce, now):
             raise ProofRefused("dpop_nonce_stale" if checked.nonce else "dpop_nonce_required")
-        keep = checked.iat - now + self.options.max_age + 2 * self.leeway
+        keep = checked.keep(now, self.options.max_age, self.leeway)
         if not self.options.replays.first_use(checked.spent, checked.iat, keep, now):
             raise ProofRefused("dpop_replayed")
 

@@ -83,15 +83,14 @@ class ProofRefused(Exception):
 
 
 class Proof(NamedTuple):
-    """What a checked proof establishes: the key (``jwk``, its thumbprint ``jkt``), and the
-    ``jti`` and ``iat`` a replay cache keeps; ``nonce`` for the caller's nonce rule. (A
-    named tuple: made on a gateway's per-request path.)"""
+    """What a checked proof establishes: the key's thumbprint ``jkt``, and the ``jti`` and
+    ``iat`` a replay cache keeps; ``nonce`` for the caller's nonce rule. (A named tuple:
+    made on a gateway's per-request path.)"""
 
     jkt: str
     jti: str
     iat: float
     nonce: str | None
-    jwk: Mapping[str, Any]
 
     @property
     def spent(self) -> str:
@@ -102,6 +101,11 @@ class Proof(NamedTuple):
     def replay_key(self) -> str:
         """``spent``, hashed to a fixed length for a shared store."""
         return hashlib.sha256(self.spent.encode()).hexdigest()
+
+    def keep(self, now: float, max_age: float, leeway: float) -> float:
+        """Seconds a replay cache must remember the proof: until its ``iat`` is too old to
+        be accepted anyway."""
+        return self.iat - now + max_age + 2 * leeway
 
 
 #: ``verify(jwk, jkt, alg, signing_input, signature)``: True when the signature verifies
@@ -151,7 +155,7 @@ def _check(proof: str, method: str, uri: str, now: float, max_age: float, leeway
     if access_token is not None and claims.get("ath") != token_hash(access_token):
         raise ProofRefused("dpop_wrong_ath")
     nonce = claims.get("nonce")
-    return Proof(jkt, jti, iat, nonce if isinstance(nonce, str) else None, jwk)
+    return Proof(jkt, jti, iat, nonce if isinstance(nonce, str) else None)
 
 
 def single(values: Iterable[str]) -> str | None:

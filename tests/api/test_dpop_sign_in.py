@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.support.dpop import ProofKey
-from tests.support.signin import APP_REDIRECT, Browser, pkce, query
+from tests.support.signin import APP_REDIRECT, Browser, code_for, pkce, query
 
 GRANTS = ["authorization_code", "refresh_token"]
 
@@ -39,13 +39,7 @@ def token(live_server, client, key: ProofKey | None, clock, **form) -> requests.
 
 
 def signed_in(live_server, client, key, clock) -> dict:
-    browser = Browser(live_server.url)
-    verifier, challenge = pkce()
-    picker = browser.authorize(response_type="code", client_id=client.client_id,
-                               redirect_uri=APP_REDIRECT, scope="openid tier:public",
-                               code_challenge=challenge, code_challenge_method="S256")
-    consent = browser.sign_in(picker.location, "alice@acme.example")
-    code = query(browser.consent(consent.location).location)["code"]
+    code, verifier = code_for(live_server.url, client.client_id)
     answer = token(live_server, client, key, clock, grant_type="authorization_code",
                    code=code, redirect_uri=APP_REDIRECT, code_verifier=verifier)
     assert answer.status_code == 200, answer.text
@@ -136,22 +130,9 @@ def test_userinfo_refuses_the_dpop_scheme_for_a_bearer_token(live_server, native
     assert userinfo(live_server, "Bearer", access).status_code == 200
 
 
-def code_for(live_server, client, **params) -> tuple[str, str]:
-    """A code of a sign-in whose authorization request carries ``params``; (code,
-    verifier)."""
-    browser = Browser(live_server.url)
-    verifier, challenge = pkce()
-    picker = browser.authorize(response_type="code", client_id=client.client_id,
-                               redirect_uri=APP_REDIRECT, scope="openid tier:public",
-                               code_challenge=challenge, code_challenge_method="S256",
-                               **params)
-    consent = browser.sign_in(picker.location, "alice@acme.example")
-    return query(browser.consent(consent.location).location)["code"], verifier
-
-
 def test_a_code_asked_with_dpop_jkt_is_redeemed_only_by_that_key(live_server, native, key,
                                                                  clock):
-    code, verifier = code_for(live_server, native, dpop_jkt=key.jkt)
+    code, verifier = code_for(live_server.url, native.client_id, dpop_jkt=key.jkt)
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP_REDIRECT,
             "code_verifier": verifier}
     without = token(live_server, native, None, clock, **form)

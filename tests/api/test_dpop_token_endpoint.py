@@ -12,6 +12,8 @@ import redis
 from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
+from entitlements.clients import service as clients
+from entitlements.clients.schemas import ClientSchema, client_columns
 from entitlements.kernel import dpop
 from entitlements.tokens.models import IssuedToken
 from tests.support.dpop import BAD_PROOFS, ProofKey, Target
@@ -104,9 +106,6 @@ def test_a_client_registered_for_dpop_must_send_a_proof(client, admin, settings,
 
 
 def admin_client_view(admin, client_id: str) -> dict:
-    from entitlements.clients import service as clients
-    from entitlements.clients.schemas import ClientSchema, client_columns
-
     with admin.db.sessions() as session:
         return ClientSchema().dump(client_columns(clients.get(session, client_id)))
 
@@ -155,8 +154,8 @@ def test_a_tier_that_requires_dpop_is_granted_only_in_a_bound_token(client, part
 def test_explain_and_the_snapshot_carry_the_rule(client, partner):
     snapshot = jwt.decode(client.get("/policy").get_data(as_text=True),
                           options={"verify_signature": False})
-    tiers = snapshot["document"]["tiers"] if "document" in snapshot else snapshot["tiers"]
-    assert tiers["restricted"]["sender_constraint"] == "dpop"
+    assert snapshot["tiers"]["restricted"]["sender_constraint"] == "dpop"
+    assert snapshot["tiers"]["public"]["sender_constraint"] is None
 
 
 # -- nonces ----------------------------------------------------------------------------------

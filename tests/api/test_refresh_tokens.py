@@ -19,7 +19,7 @@ from tests.support.admin_api import CITIZENS_ONLY
 from tests.support.factories import VERIFIER
 from tests.support.helpers import basic
 from tests.support.interop import change_policy
-from tests.support.signin import APP_REDIRECT, Browser, pkce, query
+from tests.support.signin import APP_REDIRECT, code_for
 
 
 @pytest.fixture
@@ -34,13 +34,7 @@ def token(live_server, client, **form: str) -> requests.Response:
 
 
 def signed_in(live_server, client) -> dict:
-    browser = Browser(live_server.url)
-    verifier, challenge = pkce()
-    picker = browser.authorize(response_type="code", client_id=client.client_id,
-                               redirect_uri=APP_REDIRECT, scope="openid tier:public",
-                               code_challenge=challenge, code_challenge_method="S256")
-    consent = browser.sign_in(picker.location, "alice@acme.example")
-    code = query(browser.consent(consent.location).location)["code"]
+    code, verifier = code_for(live_server.url, client.client_id)
     answer = token(live_server, client, grant_type="authorization_code", code=code,
                    redirect_uri=APP_REDIRECT, code_verifier=verifier)
     assert answer.status_code == 200, answer.text
@@ -140,13 +134,7 @@ def citizens_only(admin, acme_org, db, upstream):
 
 
 def sign_in_for(live_server, client, scope: str) -> dict:
-    browser = Browser(live_server.url)
-    verifier, challenge = pkce()
-    picker = browser.authorize(response_type="code", client_id=client.client_id,
-                               redirect_uri=APP_REDIRECT, scope=scope,
-                               code_challenge=challenge, code_challenge_method="S256")
-    consent = browser.sign_in(picker.location, "alice@acme.example")
-    code = query(browser.consent(consent.location).location)["code"]
+    code, verifier = code_for(live_server.url, client.client_id, scope)
     return token(live_server, client, grant_type="authorization_code", code=code,
                  redirect_uri=APP_REDIRECT, code_verifier=verifier).json()
 

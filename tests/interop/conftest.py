@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.support.interop import CATALOG, Gateway, OAuthCalls, ServiceTime, change_policy
+from tests.support.dpop import ProofKey
+from tests.support.interop import (
+    CATALOG,
+    Gateway,
+    OAuthCalls,
+    ServiceTime,
+    bound_token_for,
+    change_policy,
+)
 
 
 @pytest.fixture
@@ -47,3 +55,15 @@ def world(live_server, admin, db):
 @pytest.fixture
 def sdk_clock(clock) -> ServiceTime:
     return ServiceTime(clock)
+
+
+@pytest.fixture
+def key() -> ProofKey:
+    """A client's DPoP key."""
+    return ProofKey()
+
+
+@pytest.fixture
+def bound(live_server, world, key, sdk_clock) -> str:
+    """The world partner's client-credentials token, bound to ``key``."""
+    return bound_token_for(live_server, world, key, sdk_clock.time())

@@ -16,7 +16,7 @@ from entitlements.gateway.gateway import Gateway
 from entitlements.kernel.dpop import ProofRefused
 from tests.support.dpop import BAD_PROOFS, ProofKey, Target
 from tests.support.factories import GATEWAY
-from tests.support.interop import bound_token_for, change_policy, token_for
+from tests.support.interop import change_policy, token_for
 
 URL = "https://models.example/v1/chat"
 REDIS_URL = (f"redis://127.0.0.1:6379/"
@@ -35,16 +35,6 @@ def gateway(live_server, world, sdk_clock):
     sdk = make_gateway(live_server, sdk_clock)
     yield sdk
     sdk.close()
-
-
-@pytest.fixture
-def key() -> ProofKey:
-    return ProofKey()
-
-
-@pytest.fixture
-def bound(live_server, world, key, sdk_clock) -> str:
-    return bound_token_for(live_server, world, key, sdk_clock.time())
 
 
 def ask(gateway, token, key, sdk_clock, *, model="frontier-2", method="POST", url=URL,

@@ -20,9 +20,8 @@ from entitlements.gateway.integrations import (
     WsgiMiddleware,
     require_entitlement,
 )
-from tests.support.dpop import ProofKey
 from tests.support.factories import GATEWAY
-from tests.support.interop import bound_token_for, change_policy, token_for
+from tests.support.interop import change_policy, token_for
 from tests.support.live import free_port, serving
 
 
@@ -39,15 +38,6 @@ def authz_url(sdk):
     with serving(sdk) as url:
         yield url
 
-
-@pytest.fixture
-def key() -> ProofKey:
-    return ProofKey()
-
-
-@pytest.fixture
-def bound(live_server, world, key, sdk_clock) -> str:
-    return bound_token_for(live_server, world, key, sdk_clock.time())
 
 
 def ask(url: str, token: str | None, model: str) -> requests.Response:

@@ -74,3 +74,17 @@ class Browser:
         if remember:
             form["remember"] = "yes"
         return self.post(consent_url, form)
+
+
+def code_for(issuer: str, client_id: str, scope: str = "openid tier:public",
+             **params: str) -> tuple[str, str]:
+    """Alice of Acme signs in for ``client_id`` and consents: (the code, its PKCE
+    verifier). ``params`` go into the authorization request."""
+    browser = Browser(issuer)
+    verifier, challenge = pkce()
+    picker = browser.authorize(response_type="code", client_id=client_id,
+                               redirect_uri=APP_REDIRECT, scope=scope,
+                               code_challenge=challenge, code_challenge_method="S256",
+                               **params)
+    consent = browser.sign_in(picker.location, "alice@acme.example")
+    return query(browser.consent(consent.location).location)["code"], verifier
