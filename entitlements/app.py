@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,16 +23,21 @@ from .base.settings import Settings, load_settings
 from .dpop.proofs import ProofChecker
 from .dpop.replays import replay_store
 from .issuance.service import Issuance
+from .jobs.runner import JobRunner
 from .oauth.client_record import ClientDirectory
 from .oauth.server import EntitlementsServer
+from .operations.notices import NoticeSender
 from .organizations.domains import DnsPythonResolver
 from .organizations.lei import GleifRegistry
+from .policy.approvals import ApprovalRule
 from .policy.snapshot import PolicySnapshotPublisher
 from .policy.store import PolicyStore
+from .reports.service import Writer
 from .resources.directory import ResourceDirectory
 from .signing import service as signing
 from .signing.keyring import KeyRing, KeyRingCache
 from .signing.keystore import FileKeyStore
+from .ticker import Ticker
 from .tokens.allocator import StatusIndexAllocator
 from .tokens.ledger import TokenLedger
 from .tokens.status_lists import StatusListPublisher
@@ -65,10 +71,12 @@ def create_app(
 def create_asgi_app() -> BufferedWsgi:
     """The service for an ASGI server (what ``entitlements serve`` runs): the Flask app
     behind a front that reads every body in full, bounded in size and time, before a thread
-    runs the request."""
+    runs the request. It also starts the ticker (audit checkpoints, notice delivery)."""
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format, current_request_id)
-    return BufferedWsgi(create_app(settings), max_body=settings.max_body_bytes,
+    app = create_app(settings)
+    Ticker(app.extensions[EXTENSION]).start()
+    return BufferedWsgi(app, max_body=settings.max_body_bytes,
                         body_timeout=settings.body_timeout, threads=settings.server_threads)
 
 
@@ -79,7 +87,7 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
     with db.transaction() as session:
         signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()),
                                    settings.signing_alg)
-    ttl = timedelta(seconds=settings.access_token_ttl + settings.clock_leeway)
+    ttl = settings.max_token_ttl
     keys = KeyRingCache(lambda: _load_ring(db, store, ttl, settings.signing_alg),
                         create=lambda alg, now: _first_key(db, store, alg, now))
     clients = ClientDirectory(db, settings.client_cache_ttl)
@@ -103,7 +111,9 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         snapshot=PolicySnapshotPublisher(policies, keys, settings, clock),
         verifiers=Verifiers(remote_jwks, CredentialStatus()), dns=DnsPythonResolver(),
         lei_registry=GleifRegistry(), sealer=Sealer(settings.keys_dir),
-        remote_jwks=remote_jwks)
+        remote_jwks=remote_jwks, approval_rule=ApprovalRule.of(settings.two_person_policy),
+        notices=NoticeSender(db, keys, clock, settings.issuer), jobs=JobRunner(db, clock),
+        report_writer=Writer(db, keys, clock, settings.issuer, Path(settings.reports_dir)))
 
 
 def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta, alg: str) -> KeyRing:

@@ -42,7 +42,7 @@ class Tally:
 class Admin:
     def __init__(self, service: Service, base: str, name: str) -> None:
         self.base = base + "/admin"
-        key = service.cli_json("admins", "create", name)["key"]
+        key = service.cli_json("admins", "create", name, "--role", "owner")["key"]
         self.session_headers = {"Authorization": f"Bearer {key}"}
 
     def post(self, path: str, body: dict[str, Any]) -> requests.Response:
@@ -123,19 +123,24 @@ def drills(service: Service, base: str, at_once: int, checks: list[Callable[[], 
                 "patch": {"tiers": {"public": {"description": f"after {latest}"}}}}
         return [lambda: alice.post("/policy/versions", body)] * at_once
 
-    def activate() -> list[Send]:
+    def approve_activation() -> list[Send]:
+        """Alice asks for an activation (two-person control); Bob and Carol approve it at
+        once: it is applied once."""
         latest = alice.get("/policy")["latest_version"]
         version = alice.post("/policy/versions", {
             "base_version": latest, "reason": "drill",
             "patch": {"tiers": {"public": {"description": f"activate {latest}"}}}}
         ).json()["version"]["version"]
-        path = f"/policy/versions/{version}/activate"
-        return [lambda: alice.post(path, {"reason": "drill"})] * at_once
+        change = alice.post(f"/policy/versions/{version}/activate", {"reason": "drill"}
+                            ).json()["id"]
+        path = f"/policy/changes/{change}/approve"
+        approvers = [bob, carol] * at_once
+        return [partial(approvers[n].post, path, {"reason": "drill"}) for n in range(at_once)]
 
     return {"organization suspend": suspend, "revoke vs reinstate": revoke_or_reinstate,
             "trust request": request_trust, "trust approval": approve_trust,
             "client revoke": revoke_client, "policy version": new_version,
-            "policy activation": activate}
+            "policy approval": approve_activation}
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from entitlements.base.settings import load_settings, normalize_database_url
 from entitlements.models import Base
 from tests.support.factories import Admin, Partner
 from tests.support.live import LiveServer, free_port
+from tests.support.markers import overrides
 from tests.support.signin import APP_REDIRECT
 from tests.support.upstream import UpstreamProvider
 
@@ -122,9 +123,9 @@ def keys_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_url: str, keys_dir: Path):
+def settings(request: pytest.FixtureRequest, db_url: str, keys_dir: Path):
     return load_settings({}, database_url=db_url, keys_dir=str(keys_dir), client_cache_ttl=0,
-                         policy_cache_ttl=0)
+                         policy_cache_ttl=0, **overrides(request))
 
 
 @pytest.fixture
@@ -176,13 +177,12 @@ def partner(request: pytest.FixtureRequest, admin: Admin) -> Partner:
 
 
 @pytest.fixture
-def live_server(db_url: str, keys_dir: Path, clock: FrozenClock, db: Database) -> Iterator[
-    LiveServer
-]:
+def live_server(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
+                clock: FrozenClock, db: Database) -> Iterator[LiveServer]:
     port = free_port()
     live_settings = load_settings({}, database_url=db_url, keys_dir=str(keys_dir),
                                   issuer=f"http://127.0.0.1:{port}", client_cache_ttl=0,
-                         policy_cache_ttl=0)
+                                  policy_cache_ttl=0, **overrides(request))
     app = create_app(live_settings, clock=clock, db=db)
     with LiveServer(app, port) as server:
         yield server

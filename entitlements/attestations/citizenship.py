@@ -26,6 +26,8 @@ class CitizenshipSummary:
 
     held: tuple[Citizenship, ...] = ()
     vouched_by: tuple[str, ...] = ()
+    #: The verifications (``VerifiedAttestation`` ids) chosen for ``held``.
+    attestations: tuple[str, ...] = ()
 
     @property
     def not_after(self) -> datetime | None:
@@ -63,14 +65,15 @@ def summaries_by_person(session: Session, now: datetime) -> dict[str, Citizenshi
 
 
 def summarize(rows: Iterable[VerifiedAttestation]) -> CitizenshipSummary:
-    best: dict[str, tuple[Citizenship, str]] = {}
+    best: dict[str, tuple[Citizenship, VerifiedAttestation]] = {}
     for row in rows:
         for nationality in row.nationalities:
             candidate = Citizenship(nationality, rank(row.assurance_level), row.expires_at)
             held = best.get(nationality)
             if held is None or (candidate.rank, candidate.expires_at) > (held[0].rank,
                                                                           held[0].expires_at):
-                best[nationality] = (candidate, row.issuer_id)
+                best[nationality] = (candidate, row)
     chosen = [best[n] for n in sorted(best)]
     return CitizenshipSummary(tuple(c for c, _ in chosen),
-                              tuple(sorted({issuer for _, issuer in chosen})))
+                              tuple(sorted({row.issuer_id for _, row in chosen})),
+                              tuple(sorted({row.id for _, row in chosen})))

@@ -14,12 +14,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit.targets import Target
 from ..base import transitions
 from ..base.actor import Actor
 from ..base.countries import is_country
 from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
+from ..base.pages import Page, paginate
 from ..base.remote_jwks import validate_key_source
 from ..kernel.assurance import ASSURANCE_LEVELS
 from .models import FORMATS, AttestationIssuer, VerifiedAttestation
@@ -39,8 +41,8 @@ def register(session: Session, actor: Actor, *, issuer: str, name: str,
         assurance_levels=sorted(set(assurance_levels)), max_age_days=max_age_days,
         status="active", created_at=actor.now, updated_at=actor.now)
     session.add(row)
-    audit.record(session, at=actor.now, actor=actor.name, action="issuer.registered",
-                 target=row.id, details=_limits(row))
+    audit.record(session, actor, "issuer.registered",
+                 target=Target("attestation_issuer", row.id), details=_limits(row))
     return row
 
 
@@ -56,8 +58,11 @@ def find_by_issuer(session: Session, issuer: str) -> AttestationIssuer | None:
     return session.scalar(select(AttestationIssuer).where(AttestationIssuer.issuer == issuer))
 
 
-def list_all(session: Session) -> list[AttestationIssuer]:
-    return list(session.scalars(select(AttestationIssuer).order_by(AttestationIssuer.created_at)))
+def list_all(session: Session, *, cursor: str | None = None, limit: int = 100
+             ) -> Page[AttestationIssuer]:
+    return paginate(session, select(AttestationIssuer),
+                    (AttestationIssuer.created_at, AttestationIssuer.id), cursor=cursor,
+                    limit=limit)
 
 
 def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reason: str
@@ -66,8 +71,8 @@ def set_status(session: Session, actor: Actor, issuer_id: str, status: str, reas
     once. (``operations`` also revokes the live tokens of the persons it vouched for.)"""
     issuer = get(session, issuer_id, lock=True)
     verb = transitions.set_status(actor, issuer, status, label="issuer")
-    audit.record(session, at=actor.now, actor=actor.name, action=f"issuer.{verb}",
-                 target=issuer.id, reason=reason)
+    audit.record(session, actor, f"issuer.{verb}",
+                 target=Target("attestation_issuer", issuer.id), reason=reason)
     return issuer
 
 

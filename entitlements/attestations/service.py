@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.db import prune_expired
 from ..base.ids import new_id
@@ -159,11 +160,12 @@ def _store(session: Session, person: Person, issuer: AttestationIssuer | None,
         assurance_level=facts.assurance_level, verified_at=facts.verified_at,
         expires_at=facts.expires_at, evidence_sha256=facts.evidence_sha256, recorded_at=now)
     session.add(row)
-    audit.record(session, at=now, actor=actor, action="attestation.verified",
-                 target=person.id, details={"issuer": issuer.issuer, "attestation": row.id,
-                                            "nationalities": row.nationalities,
-                                            "assurance_level": row.assurance_level,
-                                            "expires_at": row.expires_at.isoformat()})
+    audit.record(session, Actor(actor, now), "attestation.verified",
+                 target=targets.person(person.id, person.organization_id),
+                 details={"issuer": issuer.issuer, "issuer_id": issuer.id,
+                          "attestation": row.id, "nationalities": row.nationalities,
+                          "assurance_level": row.assurance_level,
+                          "expires_at": row.expires_at.isoformat()})
     return row
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base.db import Base
@@ -34,16 +34,39 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_target_at", "target", "at"),)
+    __table_args__ = (Index("ix_audit_events_target_at", "target", "at"),
+                      Index("ix_audit_events_organization_at", "organization_id", "at"),
+                      Index("ix_audit_events_actor_at", "actor", "at"),
+                      Index("ix_audit_events_action_at", "action", "at"))
 
     stream: Mapped[str] = mapped_column(ForeignKey("audit_streams.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(200))
+    #: The admin role the change was allowed under, for an admin's change.
+    actor_role: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(64))
+    #: The plain id of what the event acts on, its kind, and the organization it concerns.
     target: Mapped[str | None] = mapped_column(String(200))
+    target_kind: Mapped[str | None] = mapped_column(String(32))
+    organization_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of every stream's tip at a time (a JWS), one per period: kept
+    here, published, and written outside the database when configured, so a rewrite of the
+    database after it is found out."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: The period it was made in (its time in seconds, divided by the interval): one each.
+    period: Mapped[int] = mapped_column(unique=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    tips: Mapped[dict[str, Any]] = mapped_column(JSON)
+    jws: Mapped[str] = mapped_column(Text)

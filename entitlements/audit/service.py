@@ -18,7 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..base.actor import SYSTEM_ACTOR, Actor
+from ..base.db import like_escape
+from ..base.pages import Page, paginate
 from .models import AuditEvent, AuditStream
+from .targets import Target
 
 GENESIS_HASH = "0" * 64
 MAIN_STREAM = "main"
@@ -27,25 +31,27 @@ SUCCESS = "success"
 FAILURE = "failure"
 _HASHED = ("stream", "seq", "at", "actor", "action", "target", "outcome", "reason", "details",
            "prev_hash")
+#: Hashed when set: events written before these fields existed keep their hashes.
+_HASHED_WHEN_SET = ("actor_role", "target_kind", "organization_id")
 
 
 def record(
     session: Session,
-    *,
-    at: datetime,
-    actor: str,
+    actor: Actor,
     action: str,
+    *,
+    target: Target | None = None,
     outcome: str = SUCCESS,
-    target: str | None = None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to ``main``; it commits or rolls back with the caller's change."""
+    """Append one event to ``main`` at ``actor.now``; it commits or rolls back with the
+    caller's change."""
     head = session.execute(
         select(AuditStream).where(AuditStream.id == MAIN_STREAM).with_for_update()
     ).scalar_one()
-    fields = new_event(at=at, actor=actor, action=action, outcome=outcome, target=target,
-                       reason=reason, details=details)
+    fields = new_event(at=actor.now, actor=actor.name, role=actor.role, action=action,
+                       outcome=outcome, target=target, reason=reason, details=details)
     (linked,) = link(MAIN_STREAM, head.seq, head.hash, [fields])
     head.seq, head.hash = linked["seq"], linked["hash"]
     event = AuditEvent(**linked)
@@ -57,17 +63,21 @@ def open_stream(session: Session, *, at: datetime, owner: str) -> str:
     """Create a stream for one writer and announce it in ``main`` (so it cannot vanish)."""
     stream = f"{owner}-{secrets.token_hex(6)}"[:64]
     session.add(AuditStream(id=stream, seq=0, hash=GENESIS_HASH, opened_at=at))
-    record(session, at=at, actor="system", action=STREAM_OPENED, target=stream,
-           details={"stream": stream, "owner": owner})
+    record(session, Actor(SYSTEM_ACTOR, at), STREAM_OPENED,
+           target=Target("audit_stream", stream), details={"stream": stream, "owner": owner})
     return stream
 
 
 def new_event(
-    *, at: datetime, actor: str, action: str, outcome: str = SUCCESS, target: str | None = None,
-    reason: str | None = None, details: dict[str, Any] | None = None,
+    *, at: datetime, actor: str, action: str, outcome: str = SUCCESS,
+    target: Target | None = None, reason: str | None = None,
+    details: dict[str, Any] | None = None, role: str | None = None,
 ) -> dict[str, Any]:
     """An event's fields before it is linked into a stream."""
-    return {"at": at, "actor": actor[:200], "action": action, "target": target,
+    return {"at": at, "actor": actor[:200], "actor_role": role, "action": action,
+            "target": target.id[:Target.MAX_ID] if target else None,
+            "target_kind": target.kind if target else None,
+            "organization_id": target.organization_id if target else None,
             "outcome": outcome, "reason": reason[:500] if reason else None,
             "details": details or {}}
 
@@ -79,18 +89,24 @@ def link(stream: str, head_seq: int, head_hash: str, events: list[dict[str, Any]
     for fields in events:
         seq += 1
         event = {**fields, "stream": stream, "seq": seq, "prev_hash": prev}
-        event["hash"] = prev = _hash(event)
+        event["hash"] = prev = hash_fields(event)
         linked.append(event)
     return linked
 
 
 def event_hash(event: AuditEvent) -> str:
-    return _hash({name: getattr(event, name) for name in _HASHED})
+    return hash_fields({name: getattr(event, name) for name in (*_HASHED, *_HASHED_WHEN_SET)})
 
 
-def _hash(fields: dict[str, Any]) -> str:
+def hash_fields(fields: dict[str, Any]) -> str:
+    """An event's hash: SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of its
+    hashed fields, ``at`` in ISO 8601. Exported events are checked with this too, offline
+    (``at`` may then be given as the ISO string the export wrote)."""
     content = {name: fields[name] for name in _HASHED}
-    content["at"] = content["at"].isoformat()
+    content.update({name: fields[name] for name in _HASHED_WHEN_SET
+                    if fields.get(name) is not None})
+    at = content["at"]
+    content["at"] = at if isinstance(at, str) else at.isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -158,13 +174,44 @@ def _events(session: Session, stream: str, batch: int) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
-def list_events(
-    session: Session, *, action: str | None = None, target: str | None = None, limit: int = 100
-) -> list[AuditEvent]:
-    query = (select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.stream,
-                                         AuditEvent.seq.desc()).limit(min(limit, 10000)))
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if target:
-        query = query.where(AuditEvent.target == target)
-    return list(session.scalars(query))
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events: a time range (``since`` included, ``until`` excluded), who acted, what
+    was done (an action, or ``prefix.*``), on what, about which organization, how it ended."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    target_kind: str | None = None
+    organization_id: str | None = None
+    outcome: str | None = None
+
+    def where(self) -> list[Any]:
+        conditions: list[Any] = []
+        if self.since is not None:
+            conditions.append(AuditEvent.at >= self.since)
+        if self.until is not None:
+            conditions.append(AuditEvent.at < self.until)
+        if self.action and self.action.endswith(".*"):
+            conditions.append(AuditEvent.action.like(like_escape(self.action[:-1]) + "%",
+                                                     escape="\\"))
+        elif self.action:
+            conditions.append(AuditEvent.action == self.action)
+        for name in ("actor", "target", "target_kind", "organization_id", "outcome"):
+            value = getattr(self, name)
+            if value:
+                conditions.append(getattr(AuditEvent, name) == value)
+        return conditions
+
+
+#: Newest first; (at, stream, seq) is unique.
+EVENT_ORDER = (AuditEvent.at, AuditEvent.stream, AuditEvent.seq)
+
+
+def search_events(session: Session, query: EventQuery, *, cursor: str | None = None,
+                  limit: int = 100) -> Page[AuditEvent]:
+    """One page of the matching events, newest first, across every stream."""
+    return paginate(session, select(AuditEvent).where(*query.where()), EVENT_ORDER,
+                    cursor=cursor, limit=limit, descending=True)

@@ -29,8 +29,9 @@ from ..base.errors import TemporarilyUnavailable
 from . import service as audit
 from .models import AuditEvent, AuditStream
 
-EVENT_COLUMNS = ("stream", "seq", "at", "actor", "action", "target", "outcome", "reason",
-                 "details", "prev_hash", "hash")
+EVENT_COLUMNS = ("stream", "seq", "at", "actor", "actor_role", "action", "target",
+                 "target_kind", "organization_id", "outcome", "reason", "details", "prev_hash",
+                 "hash")
 _POSTGRES = postgresql.psycopg.dialect()
 
 

@@ -13,3 +13,5 @@ SYSTEM_ACTOR = "system"
 class Actor:
     name: str
     now: datetime
+    #: The admin role that allowed this change (the audit trail records it), if an admin's.
+    role: str | None = None

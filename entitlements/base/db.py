@@ -142,3 +142,8 @@ def prune_expired(session: Session, model: Any, now: datetime, *, one_in: int = 
     ``expires_at`` has passed: single-use tables stay bounded with no job to run."""
     if secrets.randbelow(one_in) == 0:
         session.execute(delete(model).where(model.expires_at < now))
+
+
+def like_escape(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern whose escape character is ``\\``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,11 +19,14 @@ from marshmallow import fields as f
 
 from ..kernel.claims import SIGNING_ALGORITHMS
 from .errors import ConfigError
+from .urls import is_secure_url
 
 PREFIX = "ENTITLEMENTS_"
 EVIDENCE_KINDS = frozenset({"domain", "lei", "agreement"})
 #: An evidence list of its own: no evidence is required (an empty variable is unset).
 NO_EVIDENCE = "none"
+#: Policy actions the two-person rule can cover.
+TWO_PERSON_ACTIONS = ("activate", "schedule", "rollback", "reimpose", "allowlist")
 POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
                      "postgresql+psycopg2://")
 
@@ -76,6 +80,45 @@ class Settings:
     dpop_nonces: bool = False
     dpop_nonce_secret: str = ""
     dpop_nonce_lifetime: int = 300
+    #: The console's single sign-on: the lab's OpenID provider and our client there.
+    console_oidc_issuer: str = ""
+    console_oidc_client_id: str = ""
+    console_oidc_client_secret: str = ""
+    #: ``entitlements admins login-link``: ``auto`` (on unless single sign-on is set up),
+    #: ``on`` or ``off``.
+    console_login_links: str = "auto"
+    #: Seconds a console session lives unused, and at most.
+    console_idle_timeout: int = 900
+    console_session_lifetime: int = 43200
+    #: Which policy actions need a second admin's approval (``none`` for none).
+    two_person_policy: str = "activate,schedule,rollback,reimpose,allowlist"
+    #: Seconds a second admin has to confirm a break-glass kill switch before it lapses.
+    break_glass_window: int = 3600
+    #: Where notices go: admins' (a break-glass), and malicious-activity reports (a
+    #: government recipient); each a URL that takes a JSON POST, or empty for none.
+    notify_url: str = ""
+    abuse_report_url: str = ""
+    #: Signed checkpoints of the audit chains: how often, and a directory outside the
+    #: database they are also written to (empty: the database and the endpoint only).
+    checkpoint_interval: int = 3600
+    checkpoint_dir: str = ""
+    #: Where exported reports are written (default: var/reports under the home).
+    reports_dir: str = ""
+
+    @property
+    def max_token_ttl(self) -> timedelta:
+        """How long a token signed now may be accepted: its lifetime and the leeway."""
+        return timedelta(seconds=self.access_token_ttl + self.clock_leeway)
+
+    @property
+    def sso_configured(self) -> bool:
+        return bool(self.console_oidc_issuer)
+
+    @property
+    def login_links_enabled(self) -> bool:
+        if self.console_login_links == "auto":
+            return not self.sso_configured
+        return self.console_login_links == "on"
 
     def evidence_required(self, level: str) -> frozenset[str]:
         """The evidence kinds that must be verified before reaching trust ``level``."""
@@ -129,6 +172,31 @@ class _SettingsSchema(Schema):
     dpop_nonce_secret = f.String(validate=validate.Length(min=32, error="must be at least "
                                                                         "32 characters"))
     dpop_nonce_lifetime = f.Integer(strict=False, validate=validate.Range(30, 3600))
+    console_oidc_issuer = f.String()
+    console_oidc_client_id = f.String(validate=validate.Length(1, 255))
+    console_oidc_client_secret = f.String(validate=validate.Length(1, 1000))
+    console_login_links = f.String(validate=validate.OneOf(("auto", "on", "off")))
+    console_idle_timeout = f.Integer(strict=False, validate=validate.Range(60, 86400))
+    console_session_lifetime = f.Integer(strict=False, validate=validate.Range(300, 7 * 86400))
+    two_person_policy = f.String()
+    break_glass_window = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
+    notify_url = f.String()
+    abuse_report_url = f.String()
+    checkpoint_interval = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
+    checkpoint_dir = f.String()
+    reports_dir = f.String()
+
+    @validates("console_oidc_issuer", "notify_url", "abuse_report_url")
+    def _url(self, value: str, **_: Any) -> None:
+        if value and not is_secure_url(value):
+            raise ValidationError("must be an https URL (http only on loopback)")
+
+    @validates("two_person_policy")
+    def _two_person(self, value: str, **_: Any) -> None:
+        unknown = {a for a in value.split(",") if a} - set(TWO_PERSON_ACTIONS) - {"none"}
+        if unknown:
+            raise ValidationError(f"unknown actions {sorted(unknown)}; use a comma list of "
+                                  f"{', '.join(TWO_PERSON_ACTIONS)}, or none")
 
     @validates("rate_limit_address", "rate_limit_client", "rate_limit_failures")
     def _rate_limit(self, value: str, **_: Any) -> None:
@@ -174,6 +242,7 @@ def load_settings(
     where = home(environ)
     raw.setdefault("database_url", f"sqlite:///{where / 'var' / 'entitlements.sqlite3'}")
     raw.setdefault("keys_dir", str(where / "keys"))
+    raw.setdefault("reports_dir", str(where / "var" / "reports"))
     try:
         loaded = _SettingsSchema().load(raw)
     except ValidationError as error:
@@ -184,6 +253,11 @@ def load_settings(
             f"{PREFIX}KEY_PREPUBLISH_SECONDS ({settings.key_prepublish_seconds}) must be at least "
             f"{PREFIX}JWKS_MAX_AGE ({settings.jwks_max_age}), or cached JWKS miss new keys"
         )
+    sso = (settings.console_oidc_issuer, settings.console_oidc_client_id,
+           settings.console_oidc_client_secret)
+    if any(sso) and not all(sso):
+        raise ConfigError(f"{PREFIX}CONSOLE_OIDC_ISSUER, {PREFIX}CONSOLE_OIDC_CLIENT_ID and "
+                          f"{PREFIX}CONSOLE_OIDC_CLIENT_SECRET go together: set all three")
     if settings.dpop_nonces and not settings.dpop_nonce_secret:
         raise ConfigError(f"{PREFIX}DPOP_NONCES needs {PREFIX}DPOP_NONCE_SECRET (at least 32 "
                           "characters, the same on every instance)")

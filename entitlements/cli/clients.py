@@ -2,6 +2,7 @@ from pathlib import Path
 
 import click
 
+from ..base.pages import every
 from ..clients import service as clients
 from ..clients.models import AuthMethod, GrantType
 from ..clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
@@ -75,7 +76,7 @@ def create_command(
 def list_command(cli: CliContext, org_id: str | None, as_json: bool) -> None:
     """Every client (never a secret)."""
     with cli.transaction() as session:
-        data = [_dump(c) for c in clients.list_all(session, org_id)]
+        data = [_dump(c) for c in every(clients.list_all, session, org_id)]
     human = "\n".join(f"{c['client_id']}  {c['status']:8} {c['auth_method']:20} "
                       f"{c['organization_id']}" for c in data) or "no clients"
     emit(as_json, data, human)

@@ -1,5 +1,6 @@
 import click
 
+from ..base.pages import every
 from ..signin import consents
 from ..signin.schemas import ConsentSchema
 from .context import CliContext, emit, json_option, pass_cli
@@ -20,7 +21,8 @@ def list_command(cli: CliContext, person_id: str | None, client_id: str | None,
     """Consents in force, oldest first."""
     with cli.transaction() as session:
         data = ConsentSchema(many=True).dump(
-            consents.list_consents(session, person_id=person_id, client_id=client_id))
+            every(consents.list_consents, session, person_id=person_id,
+                  client_id=client_id))
     human = "\n".join(f"{c['id']}  {c['person_id']}  {c['client_id']}  {c['scope']}"
                       for c in data) or "no consents match"
     emit(as_json, data, human)

@@ -21,6 +21,8 @@ from ..base.errors import InvalidInput
 from ..base.fields import in_utc_range
 from ..base.settings import Settings, load_settings
 from ..clients.service import load_jwks_file
+from ..policy.approvals import ApprovalRule
+from ..policy.schemas import PolicyChangeRequestSchema
 from ..policy.service import ON_PENDING
 from ..signing.keystore import FileKeyStore
 
@@ -41,6 +43,10 @@ class CliContext:
         database = Database(self.settings.database_url)
         require_current_schema(database.engine, self.settings.database_url)
         return database
+
+    @cached_property
+    def approval_rule(self) -> ApprovalRule:
+        return ApprovalRule.of(self.settings.two_person_policy)
 
     @cached_property
     def key_store(self) -> FileKeyStore:
@@ -74,7 +80,15 @@ def read_jwks_file(path: Path) -> dict[str, Any]:
 
 def emit(as_json: bool, data: Any, human: str) -> None:
     """Print ``data`` as JSON for scripts, or ``human`` for people."""
-    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else human)
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str) if as_json else human)
+
+
+def emit_waiting(as_json: bool, request: Any) -> None:
+    """A policy change that waits for a second admin: the request, and how to approve it."""
+    data = PolicyChangeRequestSchema().dump(request)
+    emit(as_json, {"approval": data},
+         f"{data['action']} waits for a second admin's approval (request {data['id']}): "
+         f"entitlements --actor <another admin> policy approve {data['id']} --reason ...")
 
 
 class IsoTime(click.DateTime):

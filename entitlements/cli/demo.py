@@ -14,7 +14,6 @@ from ..base.actor import Actor
 from ..base.secrets import check_secret
 from ..clients import service as clients
 from ..clients.models import OAuthClient
-from ..operations import policy as operations
 from ..organizations import service as organizations
 from ..organizations.models import Organization, TrustLevel
 from ..policy import service as policy
@@ -105,9 +104,9 @@ def _demo_catalog(session: Session, actor: Actor) -> None:
     latest = policy.latest(session)
     if latest.document.get("models"):
         return
-    operations.new_version(session, actor, base_version=latest.version,
-                           reason="the demo's model catalog", patch=DEMO_CATALOG,
-                           activate_now=True, on_pending="keep")
+    row = policy.create_version(session, actor, base_version=latest.version,
+                                reason="the demo's model catalog", patch=DEMO_CATALOG)
+    policy.activate(session, actor, row.version, reason=row.reason, on_pending="keep")
 
 
 def _demo_gateway(session: Session, actor: Actor) -> None:

@@ -3,9 +3,10 @@ from typing import Any
 
 import click
 
+from ..base.discovery import discover
+from ..base.pages import every
 from ..base.sealing import Sealer
 from ..identity_providers import service as idps
-from ..identity_providers.discovery import discover
 from ..identity_providers.schemas import IdentityProviderSchema
 from ..operations.registry import set_idp_status
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
@@ -45,7 +46,7 @@ def register_command(cli: CliContext, org_id: str, issuer: str, audiences: tuple
 def list_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     """ORG_ID's identity providers."""
     with cli.transaction() as session:
-        data = IdentityProviderSchema(many=True).dump(idps.list_for(session, org_id))
+        data = IdentityProviderSchema(many=True).dump(every(idps.list_for, session, org_id))
     human = "\n".join(f"{i['id']}  {i['status']:9} {i['issuer']}" for i in data) or (
         "no identity providers")
     emit(as_json, data, human)

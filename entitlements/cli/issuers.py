@@ -5,6 +5,7 @@ import click
 from ..attestations import issuers
 from ..attestations.models import FORMATS
 from ..attestations.schemas import AttestationIssuerSchema
+from ..base.pages import every
 from ..kernel.assurance import ASSURANCE_LEVELS
 from ..operations.registry import set_issuer_status
 from .context import CliContext, emit, json_option, pass_cli, read_jwks_file
@@ -50,7 +51,7 @@ def register_command(cli: CliContext, issuer: str, name: str, jwks_file: Path | 
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Every issuer."""
     with cli.transaction() as session:
-        data = AttestationIssuerSchema(many=True).dump(issuers.list_all(session))
+        data = AttestationIssuerSchema(many=True).dump(every(issuers.list_all, session))
     human = "\n".join(f"{i['id']}  {i['status']:9} {i['issuer']}" for i in data) or "no issuers"
     emit(as_json, data, human)
 

@@ -4,7 +4,6 @@ import click
 
 from ..kernel.claims import SIGNING_ALGORITHMS
 from ..signing import service as signing
-from ..signing.keyring import classify
 from ..signing.schemas import SigningKeySchema
 from .context import CliContext, emit, json_option, pass_cli
 
@@ -19,13 +18,9 @@ def command() -> None:
 @pass_cli
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Every key with its state (pending, active, retired, expired, revoked)."""
-    now = cli.clock.now()
     with cli.transaction() as session:
-        keys = signing.list_keys(session)
-    states = {alg: classify([k for k in keys if k.alg == alg], now, _max_ttl(cli))
-              for alg in {k.alg for k in keys}}
-    rows = [{**k.__dict__, "state": states[k.alg].state_of(k.kid)} for k in keys]
-    data = SigningKeySchema(many=True).dump(rows)
+        data = SigningKeySchema(many=True).dump(
+            signing.described(session, cli.clock.now(), _max_ttl(cli)))
     human = "\n".join(f"{r['kid']}  {r['alg']:6} {r['state']:8} activates {r['activates_at']}"
                       for r in data) or "no keys"
     emit(as_json, data, human)
@@ -67,4 +62,4 @@ def revoke_command(cli: CliContext, kid: str, reason: str, as_json: bool) -> Non
 
 
 def _max_ttl(cli: CliContext) -> timedelta:
-    return timedelta(seconds=cli.settings.access_token_ttl + cli.settings.clock_leeway)
+    return cli.settings.max_token_ttl

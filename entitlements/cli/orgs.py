@@ -3,7 +3,9 @@ from datetime import datetime
 import click
 from sqlalchemy.orm import Session
 
+from ..base.pages import every
 from ..operations import organizations as operations
+from ..operations import policy_changes
 from ..organizations import evidence
 from ..organizations import service as organizations
 from ..organizations.domains import DnsPythonResolver
@@ -16,7 +18,15 @@ from ..organizations.schemas import (
     dump_organization,
 )
 from ..policy import service as policy
-from .context import CliContext, IsoTime, emit, json_option, on_pending_option, pass_cli
+from .context import (
+    CliContext,
+    IsoTime,
+    emit,
+    emit_waiting,
+    json_option,
+    on_pending_option,
+    pass_cli,
+)
 
 TRUST_LEVELS = click.Choice([t.value for t in TrustLevel])
 
@@ -142,7 +152,7 @@ def trust_requests_command(cli: CliContext, org_id: str | None, state: str | Non
     """Trust requests, oldest first."""
     with cli.transaction() as session:
         data = TrustRequestSchema(many=True).dump(
-            organizations.trust_requests(session, org_id, state))
+            every(organizations.trust_requests, session, org_id, state))
     human = "\n".join(f"{r['id']}  {r['state']:8} {r['level']:18} {r['organization_id']} "
                       f"by {r['requested_by']}" for r in data) or "no trust requests"
     emit(as_json, data, human)
@@ -155,7 +165,8 @@ def trust_requests_command(cli: CliContext, org_id: str | None, state: str | Non
 def history_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     """Every lifecycle and trust change of an organization, with actor, reason and evidence."""
     with cli.transaction() as session:
-        data = OrganizationChangeSchema(many=True).dump(organizations.history(session, org_id))
+        data = OrganizationChangeSchema(many=True).dump(
+            every(organizations.history, session, org_id))
     human = "\n".join(f"{c['at']} {c['action']:12} {c['from_status']}->{c['to_status']} "
                       f"{c['from_trust']}->{c['to_trust']} by {c['actor']}"
                       f"{' approved by ' + c['approved_by'] if c['approved_by'] else ''}: "
@@ -171,7 +182,7 @@ def list_command(cli: CliContext, as_json: bool) -> None:
     with cli.transaction() as session:
         listed = policy.allowlisted_tiers(session, cli.clock.now())
         data = [dump_organization(org, listed.get(org.id, []))
-                for org in organizations.list_all(session)]
+                for org in every(organizations.list_all, session)]
     human = "\n".join(f"{o['id']}  {o['status']:9} {o['trust_level']:18} {o['name']}"
                       for o in data) or "no organizations"
     emit(as_json, data, human)
@@ -196,12 +207,11 @@ def show_command(cli: CliContext, org_id: str, as_json: bool) -> None:
 @json_option
 @pass_cli
 def grant_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str | None,
-                 as_json: bool) -> None:
-    """Entitle an organization to a tier."""
-    with cli.transaction() as session:
-        policy.grant_tier(session, cli.actor(), org_id, tier, on_pending)
-        _emit_org(cli, session, organizations.get(session, org_id), as_json,
-                  f"organization {org_id} may now use tier {tier}")
+                       as_json: bool) -> None:
+    """Entitle an organization to a tier (a policy change: a second admin approves it when
+    the two-person rule covers allowlist edits)."""
+    _edit_allowlist(cli, org_id, tier, True, on_pending, as_json,
+                    f"organization {org_id} may now use tier {tier}")
 
 
 @command.command("revoke-tier")
@@ -211,12 +221,25 @@ def grant_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str 
 @json_option
 @pass_cli
 def revoke_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str | None,
-                 as_json: bool) -> None:
+                        as_json: bool) -> None:
     """Take a tier away from an organization."""
+    _edit_allowlist(cli, org_id, tier, False, on_pending, as_json,
+                    f"organization {org_id} may no longer use tier {tier}")
+
+
+def _edit_allowlist(cli: CliContext, org_id: str, tier: str, add: bool,
+                    on_pending: str | None, as_json: bool, human: str) -> None:
+    params = {"organization_id": org_id, "tier": tier, "add": add, "on_pending": on_pending}
+    reason = f"tier {tier} {'granted to' if add else 'taken from'} {org_id}"
     with cli.transaction() as session:
-        policy.revoke_tier(session, cli.actor(), org_id, tier, on_pending)
-        _emit_org(cli, session, organizations.get(session, org_id), as_json,
-                  f"organization {org_id} may no longer use tier {tier}")
+        outcome = policy_changes.change(session, cli.actor(), cli.approval_rule, "allowlist",
+                                        params, reason)
+        if not outcome.pending:
+            session.flush()
+            data = _dump(session, organizations.get(session, org_id), cli.clock.now())
+    if outcome.pending:
+        return emit_waiting(as_json, outcome.request)
+    emit(as_json, data, human)
 
 
 def _dump(session: Session, org: Organization, now: datetime) -> dict:
@@ -237,7 +260,7 @@ def _emit_org(cli: CliContext, session: Session, org: Organization, as_json: boo
 def evidence_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     """An organization's evidence and whether each piece was verified."""
     with cli.transaction() as session:
-        data = EvidenceSchema(many=True).dump(evidence.list_evidence(session, org_id))
+        data = EvidenceSchema(many=True).dump(every(evidence.list_evidence, session, org_id))
     human = "\n".join(f"{e['id']}  {e['kind']:9} {e['status']:8} {e['value']}"
                       for e in data) or "no evidence"
     emit(as_json, data, human)

@@ -1,5 +1,6 @@
 import click
 
+from ..base.pages import every
 from ..persons import service as persons
 from ..persons.schemas import PersonSchema
 from .context import CliContext, emit, json_option, pass_cli
@@ -34,7 +35,7 @@ def create_command(cli: CliContext, org_id: str, idp_issuer: str | None,
 def list_command(cli: CliContext, org_id: str, as_json: bool) -> None:
     """An organization's persons."""
     with cli.transaction() as session:
-        data = PersonSchema(many=True).dump(persons.list_for(session, org_id))
+        data = PersonSchema(many=True).dump(every(persons.list_for, session, org_id))
     human = "\n".join(f"{p['id']}  {p['idp_issuer'] or '-'} {p['idp_subject'] or ''}"
                       for p in data) or "no persons"
     emit(as_json, data, human)

@@ -5,19 +5,34 @@ explain. Every edit names the version it builds on (the latest, unless --base sa
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..base.errors import InvalidInput
-from ..operations import policy as operations
-from ..policy import impact, service
+from ..base.pages import every
+from ..operations import break_glass, policy_changes
+from ..policy import approvals, impact, service
 from ..policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
 from ..policy.explain import SubjectRef, explain
-from ..policy.schemas import ActivationSchema, PolicyVersionSchema, PolicyVersionSummarySchema
-from .context import CliContext, IsoTime, emit, json_option, on_pending_option, pass_cli
+from ..policy.schemas import (
+    ActivationSchema,
+    BreakGlassSchema,
+    PolicyChangeRequestSchema,
+    PolicyVersionSchema,
+    PolicyVersionSummarySchema,
+)
+from .context import (
+    CliContext,
+    IsoTime,
+    emit,
+    emit_waiting,
+    json_option,
+    on_pending_option,
+    pass_cli,
+)
 
 ISO = IsoTime()
 TRUST = click.Choice(["unverified", "verified", "trusted", "government_partner"])
@@ -50,7 +65,7 @@ def show_command(cli: CliContext, as_json: bool) -> None:
 def versions_command(cli: CliContext, as_json: bool) -> None:
     """Every version, oldest first."""
     with cli.transaction() as session:
-        data = PolicyVersionSummarySchema(many=True).dump(service.list_versions(session))
+        data = PolicyVersionSummarySchema(many=True).dump(every(service.list_versions, session))
     emit(as_json, data, "\n".join(f"{v['version']:>4}  {v['created_at']}  {v['author']:20} "
                                   f"{v['reason']}" for v in data))
 
@@ -199,19 +214,26 @@ def remove_model_command(cli: CliContext, model: str, **edit: Any) -> None:
 @pass_cli
 def activate_command(cli: CliContext, number: int, reason: str, at: datetime | None,
                      revoke_disallowed: bool, on_pending: str | None, as_json: bool) -> None:
-    """Activate a version now, or schedule it."""
+    """Activate a version now, or schedule it (a second admin approves, when the
+    two-person rule covers it)."""
     if revoke_disallowed and at is not None:
         raise InvalidInput("--revoke-disallowed applies to an immediate activation")
+    if revoke_disallowed:
+        action, params = "reimpose", {"version": number, "on_pending": on_pending}
+    else:
+        action, params = policy_changes.activation(number, at=at, on_pending=on_pending)
     with cli.transaction() as session:
-        if revoke_disallowed:
-            data = operations.reimpose(session, cli.actor(), number, reason=reason,
-                                   on_pending=on_pending)
-            human = (f"version {number} re-imposed; {data['revoked']} of "
-                     f"{data.get('checked', 0)} live tokens revoked")
-        else:
-            data = ActivationSchema().dump(service.activate(
-                session, cli.actor(), number, reason=reason, at=at, on_pending=on_pending))
-            human = f"version {number} active from {data['activate_at']}"
+        outcome = policy_changes.change(session, cli.actor(), cli.approval_rule, action,
+                                        params, reason)
+    if outcome.pending:
+        return emit_waiting(as_json, outcome.request)
+    data = outcome.result or {}
+    if revoke_disallowed:
+        human = (f"version {number} re-imposed; {data['revoked']} of "
+                 f"{data.get('checked', 0)} live tokens revoked")
+    else:
+        data = data["activation"]
+        human = f"version {number} active from {data['activate_at']}"
     emit(as_json, data, human)
 
 
@@ -225,9 +247,102 @@ def rollback_command(cli: CliContext, number: int, reason: str, on_pending: str 
                      as_json: bool) -> None:
     """Reactivate an earlier version's policy now (as a new version)."""
     with cli.transaction() as session:
-        row, _ = service.rollback(session, cli.actor(), number, reason, on_pending)
-        data = PolicyVersionSummarySchema().dump(row)
+        outcome = policy_changes.change(session, cli.actor(), cli.approval_rule, "rollback",
+                                        {"version": number, "on_pending": on_pending}, reason)
+        applied = outcome.result and service.get_version(session, outcome.result["version"])
+        data = PolicyVersionSummarySchema().dump(applied) if applied else None
+    if data is None:
+        return emit_waiting(as_json, outcome.request)
     emit(as_json, data, f"version {data['version']} (a copy of {number}) is active")
+
+
+@command.command("changes")
+@click.option("--state", type=click.Choice(("pending", "approved", "rejected", "withdrawn")),
+              default=None, help="Only these (default: all, newest first).")
+@json_option
+@pass_cli
+def changes_command(cli: CliContext, state: str | None, as_json: bool) -> None:
+    """Policy changes asked for under the two-person rule."""
+    with cli.transaction() as session:
+        data = PolicyChangeRequestSchema(many=True).dump(
+            every(approvals.list_requests, session, states=[state] if state else []))
+    emit(as_json, data, "\n".join(
+        f"{r['id']}  {r['state']:9} {r['action']:9} {r['requested_by']:20} {r['reason']}"
+        for r in data) or "no policy change requests")
+
+
+@command.command("approve")
+@click.argument("request_id")
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def approve_command(cli: CliContext, request_id: str, reason: str, as_json: bool) -> None:
+    """Approve another admin's policy change (--actor names you); it is applied now."""
+    with cli.transaction() as session:
+        outcome = policy_changes.approve(session, cli.actor(), request_id, reason)
+        data = PolicyChangeRequestSchema().dump(outcome.request)
+    emit(as_json, data, f"{data['action']} approved and applied ({request_id})")
+
+
+@command.command("reject")
+@click.argument("request_id")
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def reject_command(cli: CliContext, request_id: str, reason: str, as_json: bool) -> None:
+    """Reject another admin's policy change, or withdraw your own."""
+    with cli.transaction() as session:
+        data = PolicyChangeRequestSchema().dump(
+            policy_changes.reject(session, cli.actor(), request_id, reason).request)
+    emit(as_json, data, f"request {request_id} {data['state']}")
+
+
+@command.command("break-glass")
+@click.option("--tier", "tiers", multiple=True, required=True, help="A tier to suspend now.")
+@click.option("--reason", required=True)
+@on_pending_option
+@json_option
+@pass_cli
+def break_glass_command(cli: CliContext, tiers: tuple[str, ...], reason: str,
+                        on_pending: str | None, as_json: bool) -> None:
+    """Emergency kill switch: suspend tiers now, by one admin; it lapses unless a second
+    admin confirms it within ENTITLEMENTS_BREAK_GLASS_WINDOW."""
+    settings = cli.settings
+    with cli.transaction() as session:
+        row = break_glass.break_glass(
+            session, cli.actor(), tiers=list(tiers), reason=reason, on_pending=on_pending,
+            window=timedelta(seconds=settings.break_glass_window), notify=settings.notify_url)
+        data = _glass(row, cli.clock.now())
+    emit(as_json, data, f"break-glass {data['id']}: {', '.join(data['tiers'])} suspended; "
+                        f"lapses at {data['deadline']} unless another admin confirms: "
+                        f"entitlements --actor <another admin> policy confirm {data['id']} "
+                        "--reason ...")
+
+
+@command.command("confirm")
+@click.argument("glass_id")
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def confirm_command(cli: CliContext, glass_id: str, reason: str, as_json: bool) -> None:
+    """Confirm another admin's break-glass: it stays in force."""
+    with cli.transaction() as session:
+        data = _glass(break_glass.confirm(session, cli.actor(), glass_id, reason,
+                                          notify=cli.settings.notify_url), cli.clock.now())
+    emit(as_json, data, f"break-glass {glass_id} confirmed")
+
+
+@command.command("revert")
+@click.argument("glass_id")
+@click.option("--reason", required=True)
+@json_option
+@pass_cli
+def revert_command(cli: CliContext, glass_id: str, reason: str, as_json: bool) -> None:
+    """Undo a break-glass now: the policy before it is active again."""
+    with cli.transaction() as session:
+        data = _glass(break_glass.revert(session, cli.actor(), glass_id, reason,
+                                         notify=cli.settings.notify_url), cli.clock.now())
+    emit(as_json, data, f"break-glass {glass_id} reverted")
 
 
 @command.command("cancel")
@@ -304,13 +419,18 @@ def _new_version(cli: CliContext, *, reason: str, base: int | None, on_active: b
             start = service.get_version(session, active)
         if mutate is not None:
             document = mutate(json.loads(json.dumps(start.document)))
-        row, _ = operations.new_version(
-            session, who, base_version=base or start.version, reason=reason, document=document,
-            patch=patch, on_active=on_active, activate_now=activate_now,
+        row, outcome = policy_changes.new_version(
+            session, who, cli.approval_rule, base_version=base or start.version, reason=reason,
+            document=document, patch=patch, on_active=on_active, activate_now=activate_now,
             activate_at=activate_at, on_pending=on_pending)
         data = PolicyVersionSchema().dump(row)
+        if outcome is not None and outcome.pending:
+            data["approval"] = PolicyChangeRequestSchema().dump(outcome.request)
     state = "active now" if activate_now else (
         f"active from {activate_at.isoformat()}" if activate_at else "not active")
+    if "approval" in data:
+        state = (f"its activation waits for a second admin: policy approve "
+                 f"{data['approval']['id']}")
     emit(as_json, data, f"version {data['version']} created ({state}); "
                         f"{len(data['diff'])} change(s)")
 
@@ -333,3 +453,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"{path} must hold a JSON object")
     return value
 
+
+
+def _glass(row: Any, now: datetime) -> dict[str, Any]:
+    data = BreakGlassSchema().dump(row)
+    data["state"] = break_glass.state(row, now)
+    return data

@@ -1,5 +1,6 @@
 import click
 
+from ..base.pages import every
 from ..resources import service as resources
 from ..resources.schemas import ResourceServerSchema
 from .context import CliContext, emit, json_option, pass_cli
@@ -33,7 +34,7 @@ def add_command(cli: CliContext, identifier: str, name: str, is_default: bool,
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Every registered gateway."""
     with cli.transaction() as session:
-        data = ResourceServerSchema(many=True).dump(resources.list_all(session))
+        data = ResourceServerSchema(many=True).dump(every(resources.list_all, session))
     human = "\n".join(f"{r['identifier']}{'  (default)' if r['is_default'] else ''}"
                       for r in data) or "no resources"
     emit(as_json, data, human)

@@ -10,10 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
+from ..base.pages import Page, paginate
 from ..base.remote_jwks import validate_key_source
 from ..base.secrets import generate_secret, hash_secret
 from ..organizations import service as organizations
@@ -70,8 +72,7 @@ def register(
     )
     session.add(client)
     audit.record(
-        session, at=actor.now, actor=actor.name, action="client.created",
-        target=client.client_id,
+        session, actor, "client.created", target=targets.client(client.client_id, org.id),
         details={"organization_id": org.id, "auth_method": method.value,
                  "may_introspect": may_introspect, "grant_types": grant_types,
                  "redirect_uris": redirect_uris, "require_par": require_par,
@@ -88,11 +89,13 @@ def get(session: Session, client_id: str, *, lock: bool = False) -> OAuthClient:
     return client
 
 
-def list_all(session: Session, org_id: str | None = None) -> list[OAuthClient]:
-    query = select(OAuthClient).order_by(OAuthClient.created_at)
+def list_all(session: Session, org_id: str | None = None, *, cursor: str | None = None,
+             limit: int = 100) -> Page[OAuthClient]:
+    query = select(OAuthClient)
     if org_id:
         query = query.where(OAuthClient.organization_id == org_id)
-    return list(session.scalars(query))
+    return paginate(session, query, (OAuthClient.created_at, OAuthClient.client_id),
+                    cursor=cursor, limit=limit)
 
 
 def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuthClient:
@@ -100,10 +103,8 @@ def revoke(session: Session, actor: Actor, client_id: str, reason: str) -> OAuth
     if client.status == ClientStatus.REVOKED:
         raise Conflict(f"client {client_id} is already revoked")
     client.status, client.revoked_at = ClientStatus.REVOKED, actor.now
-    audit.record(
-        session, at=actor.now, actor=actor.name, action="client.revoked", target=client_id,
-        reason=reason,
-    )
+    audit.record(session, actor, "client.revoked",
+                 target=targets.client(client_id, client.organization_id), reason=reason)
     return client
 
 
@@ -116,9 +117,8 @@ def rotate_secret(session: Session, actor: Actor, client_id: str) -> Registratio
         raise Conflict(f"client {client_id} is revoked")
     secret = generate_secret()
     client.secret_hash = hash_secret(secret)
-    audit.record(
-        session, at=actor.now, actor=actor.name, action="client.secret_rotated", target=client_id
-    )
+    audit.record(session, actor, "client.secret_rotated",
+                 target=targets.client(client_id, client.organization_id))
     return Registration(client, secret)
 
 

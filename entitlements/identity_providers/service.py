@@ -9,17 +9,19 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit.targets import Target
 from ..base import transitions
 from ..base.actor import Actor
 from ..base.db import fetch
+from ..base.discovery import Endpoints
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
+from ..base.pages import Page, paginate
 from ..base.remote_jwks import validate_key_source
 from ..base.sealing import Sealer
 from ..base.urls import is_secure_url
 from ..organizations import service as organizations
 from ..persons.models import Person
-from .discovery import Endpoints
 from .models import IdentityProvider
 
 MAX_AUDIENCES = 10
@@ -40,9 +42,10 @@ def register(session: Session, actor: Actor, org_id: str, *, issuer: str,
         audiences=sorted(set(audiences)), jwks=jwks, jwks_uri=jwks_uri, status="active",
         created_at=actor.now, updated_at=actor.now)
     session.add(row)
-    audit.record(session, at=actor.now, actor=actor.name, action="idp.registered",
-                 target=row.id, details={"organization_id": org.id, "issuer": issuer,
-                                         "audiences": row.audiences, "jwks_uri": jwks_uri})
+    audit.record(session, actor, "idp.registered",
+                 target=Target("identity_provider", row.id, org.id),
+                 details={"organization_id": org.id, "issuer": issuer,
+                          "audiences": row.audiences, "jwks_uri": jwks_uri})
     return row
 
 
@@ -58,11 +61,12 @@ def find_by_issuer(session: Session, issuer: str) -> IdentityProvider | None:
     return session.scalar(select(IdentityProvider).where(IdentityProvider.issuer == issuer))
 
 
-def list_for(session: Session, org_id: str) -> list[IdentityProvider]:
+def list_for(session: Session, org_id: str, *, cursor: str | None = None, limit: int = 100
+             ) -> Page[IdentityProvider]:
     organizations.get(session, org_id)
-    return list(session.scalars(select(IdentityProvider)
-                                .where(IdentityProvider.organization_id == org_id)
-                                .order_by(IdentityProvider.created_at, IdentityProvider.id)))
+    return paginate(session, select(IdentityProvider).where(
+        IdentityProvider.organization_id == org_id),
+        (IdentityProvider.created_at, IdentityProvider.id), cursor=cursor, limit=limit)
 
 
 def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason: str
@@ -72,8 +76,8 @@ def set_status(session: Session, actor: Actor, idp_id: str, status: str, reason:
     in: who they are rests on its word.)"""
     idp = get(session, idp_id, lock=True)
     verb = transitions.set_status(actor, idp, status, label="identity provider")
-    audit.record(session, at=actor.now, actor=actor.name, action=f"idp.{verb}",
-                 target=idp.id, reason=reason)
+    audit.record(session, actor, f"idp.{verb}",
+                 target=Target("identity_provider", idp.id, idp.organization_id), reason=reason)
     return idp
 
 
@@ -105,10 +109,11 @@ def enable_sign_in(session: Session, actor: Actor, idp_id: str, *, client_id: st
     row.authorization_endpoint = endpoints.authorization_endpoint
     row.token_endpoint = endpoints.token_endpoint
     row.updated_at = actor.now
-    audit.record(session, at=actor.now, actor=actor.name, action="idp.sign_in_enabled",
-                 target=row.id, details={"client_id": client_id,
-                                         "client_secret": "sealed" if client_secret else None,
-                                         "authorization_endpoint": row.authorization_endpoint})
+    audit.record(session, actor, "idp.sign_in_enabled",
+                 target=Target("identity_provider", row.id, row.organization_id),
+                 details={"client_id": client_id,
+                          "client_secret": "sealed" if client_secret else None,
+                          "authorization_endpoint": row.authorization_endpoint})
     return row
 
 

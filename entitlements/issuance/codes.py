@@ -12,9 +12,11 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
 
+from ..audit import targets
 from ..base.actor import Actor
 from ..clients.models import AuthMethod
 from ..kernel.claims import tiers_from_scope
+from ..persons import service as persons
 from ..persons.models import Person
 from ..policy.subjects import person_subject
 from ..signin import codes
@@ -83,7 +85,8 @@ class CodeRedemption:
                 revocation.revoke_issued(
                     session, Actor(f"client:{client_id}", now), list(row.issued_jtis or []),
                     reason="authorization code replayed",
-                    because={"authorization_code": row.code_hash[:16]})
+                    target=targets.person(row.person_id,
+                                          persons.organization_of(session, row.person_id)))
                 return None
             return CodeGrant(row.person_id, dict(row.params), row.code_hash, row.client_id)
 

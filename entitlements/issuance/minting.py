@@ -42,6 +42,8 @@ class TokenSubject:
     #: was suspended meanwhile.
     identity_provider_id: str | None = None
     vouched_by: tuple[str, ...] = ()
+    #: The verifications behind ``citizenship`` (recorded with the grant, never in it).
+    attestations: tuple[str, ...] = ()
     #: The DPoP key the token is bound to (RFC 9449 ``cnf.jkt``), or None: a bearer token.
     jkt: str | None = None
 
@@ -88,6 +90,7 @@ class SignedToken:
             kid=self.kid, issued_at=self.issued_at, expires_at=self.expires_at,
             trust_level=who.trust_level, policy_version=who.policy_version,
             identity_provider_id=who.identity_provider_id, vouched_by=who.vouched_by,
+            attestations=who.attestations,
             status_list_id=self.status.list_id if self.status else None,
             status_idx=self.status.idx if self.status else None, cnf_jkt=self.jkt)
 

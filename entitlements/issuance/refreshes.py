@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..audit.targets import Target
 from ..base.actor import Actor
 from ..identity_providers.models import IdentityProvider
 from ..kernel.claims import tier_scope, tiers_from_scope
@@ -24,7 +25,7 @@ def end_family(session: Any, actor: Actor, family_id: str, *, reason: str) -> in
     """Revoke a family's refresh tokens and its live access tokens."""
     jtis = refresh.revoke_family(session, actor, family_id, reason=reason)
     return revocation.revoke_issued(session, actor, jtis, reason=reason,
-                                    because={"refresh_family": family_id[:16]})
+                                    target=Target("refresh_family", family_id[:16]))
 
 
 #: Why a presented refresh token cannot be redeemed, as the client reads it.

@@ -117,6 +117,7 @@ class Issuance:
             return self._issue(self._subject(
                 caller, granted, subject=person.id, actor=caller.client_id,
                 citizenship=citizenship.held, vouched_by=citizenship.vouched_by,
+                attestations=citizenship.attestations,
                 identity_provider_id=id_token.provider.id), grant="token_exchange")
         except TemporarilyUnavailable:  # "retry" must then work with the same ID token
             with self.db.transaction() as session:
@@ -135,6 +136,7 @@ class Issuance:
         return self._issue(self._subject(
             caller, granted, subject=person_id, actor=caller.client_id,
             citizenship=citizenship.held, vouched_by=citizenship.vouched_by,
+            attestations=citizenship.attestations,
             identity_provider_id=identity_provider_id), grant=grant)
 
     def _subject(self, caller: Caller, granted: Entitlement, **who: object) -> TokenSubject:

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..base.actor import Actor
+from ..base.db import Database
+from ..base.progress import Tracker
 from ..organizations import service as organizations
 from ..organizations.models import Organization, OrganizationStatus
 from ..tokens import revocation
@@ -41,3 +43,28 @@ def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason:
     revocation.revoke(session, actor, reason=f"organization lower_trust: {reason}",
                       quiet=True, organization_id=org.id)
     return org
+
+
+#: Organizations created per transaction by an import.
+IMPORT_CHUNK = 200
+
+
+def import_organizations(db: Database, actor: Actor, rows: list[dict[str, Any]],
+                         tracker: Tracker) -> dict[str, Any]:
+    """Apply for (or, with ``onboard``, onboard) each organization, ``IMPORT_CHUNK`` to a
+    transaction, telling ``tracker`` as it goes. A name that exists already is skipped and
+    said so: running an import twice creates nothing twice."""
+    tracker.expect(len(rows))
+    created, skipped = 0, []
+    for start in range(0, len(rows), IMPORT_CHUNK):
+        chunk = rows[start:start + IMPORT_CHUNK]
+        with db.transaction() as session:
+            for row in chunk:
+                if organizations.find_by_name(session, row["name"].strip()) is not None:
+                    skipped.append(row["name"])
+                    continue
+                make = organizations.create if row.get("onboard") else organizations.apply
+                make(session, actor, row["name"], country=row.get("country"))
+                created += 1
+        tracker.advance(len(chunk))
+    return {"created": created, "skipped": skipped[:100], "skipped_count": len(skipped)}

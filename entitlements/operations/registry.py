@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..attestations import issuers
 from ..attestations.models import AttestationIssuer
+from ..audit.targets import Target
 from ..base.actor import Actor
 from ..identity_providers import service as idps
 from ..identity_providers.models import IdentityProvider
@@ -21,7 +22,7 @@ def set_issuer_status(session: Session, actor: Actor, issuer_id: str, status: st
     if status == "suspended":
         revocation.revoke_subjects(session, actor, issuers.vouched_for(issuer.id, actor.now),
                                    reason=f"attestation issuer suspended: {reason}",
-                                   because={"attestation_issuer": issuer.id})
+                                   target=Target("attestation_issuer", issuer.id))
     return issuer
 
 
@@ -33,5 +34,6 @@ def set_idp_status(session: Session, actor: Actor, idp_id: str, status: str, rea
     if status == "suspended":
         revocation.revoke_subjects(session, actor, idps.signed_in(idp),
                                    reason=f"identity provider suspended: {reason}",
-                                   because={"identity_provider": idp.id})
+                                   target=Target("identity_provider", idp.id,
+                                                 idp.organization_id))
     return idp

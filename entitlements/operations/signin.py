@@ -18,6 +18,7 @@ from ..attestations.citizenship import MIN_TOKEN_LIFETIME, citizenship_summary
 from ..attestations.service import Verifiers
 from ..attestations.verify import AttestationRefused
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.remote_jwks import RemoteJwks
 from ..base.sealing import Sealer
@@ -153,10 +154,10 @@ def accept_upstream(session: Session, context: Context, request: AuthorizationRe
         acr if isinstance(acr, str) else None,
         [str(m) for m in amr][:10] if isinstance(amr, list) else None), now)
     request.session_hash = digest(token)
-    audit.record(session, at=now, actor=f"person:{person.id}", action="person.signed_in",
-                 target=person.id, details={"identity_provider_id": idp.id,
-                                            "client_id": request.client_id,
-                                            "acr": acr if isinstance(acr, str) else None})
+    audit.record(session, Actor(f"person:{person.id}", now), "person.signed_in",
+                 target=targets.person(person.id, person.organization_id),
+                 details={"identity_provider_id": idp.id, "client_id": request.client_id,
+                          "acr": acr if isinstance(acr, str) else None})
     return token
 
 

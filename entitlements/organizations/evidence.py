@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.countries import is_country
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
+from ..base.pages import Page, paginate
 from ..kernel.assurance import ASSURANCE_LEVELS
 from . import domains
 from .lei import GleifRegistry, LeiRecord
@@ -36,8 +38,9 @@ def start_domain_challenge(session: Session, actor: Actor, org_id: str, domain: 
     evidence = _add(session, actor, org.id, EvidenceKind.DOMAIN, name, PENDING, {
         "record": domains.record_name(name), "value": domains.expected_value(challenge)})
     evidence.challenge = challenge
-    audit.record(session, at=actor.now, actor=actor.name, action="organization.domain_challenged",
-                 target=org.id, details={"evidence": evidence.id, "domain": name})
+    audit.record(session, actor, "organization.domain_challenged",
+                 target=targets.organization(org.id),
+                 details={"evidence": evidence.id, "domain": name})
     return evidence
 
 
@@ -107,10 +110,11 @@ def record_citizenship(session: Session, actor: Actor, org_id: str, reference: s
     return _checked(session, actor, evidence, VERIFIED, details)
 
 
-def list_evidence(session: Session, org_id: str) -> list[Evidence]:
+def list_evidence(session: Session, org_id: str, *, cursor: str | None = None,
+                  limit: int = 100) -> Page[Evidence]:
     get(session, org_id)
-    return list(session.scalars(select(Evidence).where(Evidence.organization_id == org_id)
-                                .order_by(Evidence.created_at, Evidence.id)))
+    return paginate(session, select(Evidence).where(Evidence.organization_id == org_id),
+                    (Evidence.created_at, Evidence.id), cursor=cursor, limit=limit)
 
 
 def _add(session: Session, actor: Actor, org_id: str, kind: EvidenceKind, value: str,
@@ -126,8 +130,8 @@ def _checked(session: Session, actor: Actor, evidence: Evidence, status: str,
              details: dict[str, Any]) -> Evidence:
     evidence.status, evidence.details = status, details
     evidence.checked_at, evidence.checked_by = actor.now, actor.name
-    audit.record(session, at=actor.now, actor=actor.name, action="organization.evidence_checked",
-                 target=evidence.organization_id,
+    audit.record(session, actor, "organization.evidence_checked",
+                 target=targets.organization(evidence.organization_id),
                  outcome=audit.SUCCESS if status == VERIFIED else audit.FAILURE,
                  reason=None if status == VERIFIED else f"{evidence.kind} check failed",
                  details={"evidence": evidence.id, "kind": evidence.kind,

@@ -10,11 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.countries import is_country
 from ..base.db import fetch
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..base.ids import new_id
+from ..base.pages import Page, paginate
 from . import lifecycle
 from .models import (
     TWO_PERSON_LEVELS,
@@ -58,8 +60,18 @@ def get(session: Session, org_id: str, *, lock: bool = False) -> Organization:
     return org
 
 
-def list_all(session: Session) -> list[Organization]:
-    return list(session.scalars(select(Organization).order_by(Organization.created_at)))
+def find_by_name(session: Session, name: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.name == name))
+
+
+def list_all(session: Session, *, statuses: Collection[str] = (), cursor: str | None = None,
+             limit: int = 100) -> Page[Organization]:
+    """Oldest first; only those in ``statuses`` when given (the review queue)."""
+    query = select(Organization)
+    if statuses:
+        query = query.where(Organization.status.in_(list(statuses)))
+    return paginate(session, query, (Organization.created_at, Organization.id), cursor=cursor,
+                    limit=limit)
 
 
 def move(session: Session, actor: Actor, org_id: str, action: str, reason: str,
@@ -102,8 +114,8 @@ def request_trust(session: Session, actor: Actor, org_id: str, level: str, reaso
                            requested_by=actor.name, requested_at=actor.now,
                            reason=_reason(reason), state="pending")
     session.add(request)
-    audit.record(session, at=actor.now, actor=actor.name, action="organization.trust_requested",
-                 target=org.id, reason=request.reason,
+    audit.record(session, actor, "organization.trust_requested",
+                 target=targets.organization(org.id), reason=request.reason,
                  details={"request": request.id, "level": target.value})
     return request
 
@@ -144,8 +156,9 @@ def get_trust_request(session: Session, request_id: str, *, lock: bool = False
 def reject_trust(session: Session, actor: Actor, request_id: str, reason: str) -> TrustRequest:
     request = _pending(session, request_id)
     _decide(request, actor, "rejected", reason)
-    audit.record(session, at=actor.now, actor=actor.name, action="organization.trust_rejected",
-                 target=request.organization_id, reason=request.decision_reason,
+    audit.record(session, actor, "organization.trust_rejected",
+                 target=targets.organization(request.organization_id),
+                 reason=request.decision_reason,
                  details={"request": request.id, "level": request.level})
     return request
 
@@ -163,21 +176,23 @@ def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason:
     return org
 
 
-def history(session: Session, org_id: str) -> list[OrganizationChange]:
+def history(session: Session, org_id: str, *, cursor: str | None = None, limit: int = 100
+            ) -> Page[OrganizationChange]:
     get(session, org_id)
-    return list(session.scalars(select(OrganizationChange)
-                                .where(OrganizationChange.organization_id == org_id)
-                                .order_by(OrganizationChange.id)))
+    return paginate(session, select(OrganizationChange).where(
+        OrganizationChange.organization_id == org_id), (OrganizationChange.id,),
+        cursor=cursor, limit=limit)
 
 
-def trust_requests(session: Session, org_id: str | None = None, state: str | None = None
-                   ) -> list[TrustRequest]:
-    query = select(TrustRequest).order_by(TrustRequest.requested_at)
+def trust_requests(session: Session, org_id: str | None = None, state: str | None = None, *,
+                   cursor: str | None = None, limit: int = 100) -> Page[TrustRequest]:
+    query = select(TrustRequest)
     if org_id:
         query = query.where(TrustRequest.organization_id == org_id)
     if state:
         query = query.where(TrustRequest.state == state)
-    return list(session.scalars(query))
+    return paginate(session, query, (TrustRequest.requested_at, TrustRequest.id),
+                    cursor=cursor, limit=limit)
 
 
 def _new(session: Session, actor: Actor, name: str, country: str | None,
@@ -187,7 +202,7 @@ def _new(session: Session, actor: Actor, name: str, country: str | None,
         raise InvalidInput("organization name must be 1 to 200 characters")
     if country is not None and not is_country(country):
         raise InvalidInput("country must be an ISO 3166-1 alpha-2 code, such as US")
-    if session.scalar(select(Organization.id).where(Organization.name == name)):
+    if find_by_name(session, name) is not None:
         raise Conflict(f"an organization named {name!r} already exists")
     org = Organization(id=new_id("org"), name=name, status=status, trust_level=trust,
                        country=country, created_at=actor.now, updated_at=actor.now)
@@ -214,8 +229,8 @@ def _changed(session: Session, actor: Actor, org: Organization, action: str,
     if approved_by:
         details["requested_by"], details["approved_by"] = requested_by, approved_by
     org.status, org.trust_level, org.updated_at = status, trust, actor.now
-    audit.record(session, at=actor.now, actor=actor.name, action=f"organization.{_PAST[action]}",
-                 target=org.id, reason=reason, details=details)
+    audit.record(session, actor, f"organization.{_PAST[action]}",
+                 target=targets.organization(org.id), reason=reason, details=details)
 
 
 _PAST = {"apply": "applied", "create": "created", "review": "under_review",

@@ -7,9 +7,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
+from ..base.pages import Page, paginate
 from ..organizations import service as organizations
 from .models import Person
 
@@ -25,9 +27,8 @@ def create(session: Session, actor: Actor, org_id: str, *, idp_issuer: str | Non
     person = Person(id=new_id("per"), organization_id=org.id, idp_issuer=idp_issuer,
                     idp_subject=idp_subject, created_at=actor.now)
     session.add(person)
-    audit.record(session, at=actor.now, actor=actor.name, action="person.created",
-                 target=person.id, details={"organization_id": org.id,
-                                            "idp_issuer": idp_issuer})
+    audit.record(session, actor, "person.created", target=targets.person(person.id, org.id),
+                 details={"organization_id": org.id, "idp_issuer": idp_issuer})
     return person
 
 
@@ -58,13 +59,19 @@ def get(session: Session, person_id: str) -> Person:
     return person
 
 
+def organization_of(session: Session, person_id: str) -> str | None:
+    """The organization a person acts for (None for an unknown id)."""
+    return session.scalar(select(Person.organization_id).where(Person.id == person_id))
+
+
 def find_by_idp(session: Session, org_id: str, issuer: str, subject: str) -> Person | None:
     return session.scalar(select(Person).where(Person.organization_id == org_id,
                                                Person.idp_issuer == issuer,
                                                Person.idp_subject == subject))
 
 
-def list_for(session: Session, org_id: str) -> list[Person]:
+def list_for(session: Session, org_id: str, *, cursor: str | None = None, limit: int = 100
+             ) -> Page[Person]:
     organizations.get(session, org_id)
-    return list(session.scalars(select(Person).where(Person.organization_id == org_id)
-                                .order_by(Person.created_at, Person.id)))
+    return paginate(session, select(Person).where(Person.organization_id == org_id),
+                    (Person.created_at, Person.id), cursor=cursor, limit=limit)

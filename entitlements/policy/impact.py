@@ -1,5 +1,5 @@
 """What a policy change does to people: the dry run (who gains or loses which tiers), and the
-decision subjects it and re-imposition (``operations.policy``) judge with the same pure
+decision subjects it and re-imposition (``operations.reimposition``) judge with the same pure
 ``decide``."""
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ class PolicyVersion(Base):
 class PolicyActivation(Base):
     __tablename__ = "policy_activations"
     __table_args__ = (
-        CheckConstraint("kind IN ('activate', 'rollback', 'reimpose')", name="kind"),
+        CheckConstraint("kind IN ('activate', 'rollback', 'reimpose', 'break_glass', 'lapse')",
+                        name="kind"),
         Index("ix_policy_activations_due", "activate_at", "id"),
     )
 
@@ -38,6 +39,61 @@ class PolicyActivation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     activate_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
+    #: The second admin who approved it (two-person control), if it needed one.
+    approved_by: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class PolicyChangeRequest(Base):
+    """A policy change one admin asked for and a second must approve (two-person control):
+    what to do (``action``, ``params``), and what became of it."""
+
+    __tablename__ = "policy_change_requests"
+    __table_args__ = (
+        CheckConstraint("action IN ('activate', 'schedule', 'rollback', 'reimpose', "
+                        "'allowlist')", name="action"),
+        CheckConstraint("state IN ('pending', 'approved', 'rejected', 'withdrawn')",
+                        name="state"),
+        Index("ix_policy_change_requests_state", "state", "requested_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class BreakGlass(Base):
+    """An emergency kill switch one admin applied at once: the tiers it suspended, the
+    version it made and the one before, and the activation of that earlier version
+    scheduled at ``deadline``, which a second admin's confirmation cancels (it lapses
+    otherwise) and a revert brings forward."""
+
+    __tablename__ = "break_glass"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'confirmed', 'reverted')", name="state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tiers: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500))
+    broken_by: Mapped[str] = mapped_column(String(200))
+    broken_at: Mapped[datetime]
+    previous_version: Mapped[int] = mapped_column(ForeignKey("policy_versions.version"))
+    version: Mapped[int] = mapped_column(ForeignKey("policy_versions.version"))
+    lapse_activation_id: Mapped[int] = mapped_column(ForeignKey("policy_activations.id"))
+    deadline: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(500))

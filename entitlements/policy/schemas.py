@@ -26,6 +26,7 @@ class ActivationSchema(Schema):
     kind = fields.String()
     activate_at = fields.DateTime()
     created_by = fields.String()
+    approved_by = fields.String(allow_none=True)
     reason = fields.String()
     created_at = fields.DateTime()
     cancelled_at = fields.DateTime(allow_none=True)
@@ -68,6 +69,9 @@ class VersionCreateSchema(Schema):
 class VersionCreatedSchema(Schema):
     version = fields.Nested(PolicyVersionSchema)
     activation = fields.Nested(ActivationSchema, allow_none=True)
+    approval = fields.Nested(lambda: PolicyChangeRequestSchema(), allow_none=True, metadata={
+        "description": "the request waiting for a second admin, when the activation needs "
+                       "one"})
 
 
 class ActivateSchema(Schema):
@@ -111,12 +115,19 @@ class ExplainSchema(Schema):
                        "default: a bearer token"})
 
 
-class RevokeTokensSchema(Schema):
+class RevocationFiltersSchema(Schema):
     organization_id = fields.String(load_default=None, validate=validate.Length(1, 64))
     client_id = fields.String(load_default=None, validate=validate.Length(1, 64))
     person_id = fields.String(load_default=None, validate=validate.Length(1, 64))
     tier = fields.String(load_default=None, validate=validate.Length(1, 64))
+
+
+class RevokeTokensSchema(RevocationFiltersSchema):
     reason = fields.String(required=True, validate=REASON)
+
+
+class PreviewSchema(Schema):
+    live = fields.Integer(metadata={"description": "live tokens the filters match now"})
 
 
 class RevokedSchema(Schema):
@@ -128,3 +139,59 @@ class FreeFormSchema(Schema):
 
     class Meta:
         unknown = "include"
+
+
+class PolicyChangeRequestSchema(Schema):
+    id = fields.String()
+    action = fields.String(metadata={"description": "activate, schedule, rollback, reimpose "
+                                                    "or allowlist"})
+    params = fields.Dict()
+    reason = fields.String()
+    requested_by = fields.String()
+    requested_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    state = fields.String(metadata={"description": "pending, approved, rejected or withdrawn"})
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    result = fields.Dict(allow_none=True)
+
+
+class DecideSchema(Schema):
+    reason = fields.String(required=True, validate=REASON)
+
+
+class BreakGlassCreateSchema(Schema):
+    tiers = fields.List(fields.String(validate=validate.Length(1, 64)), required=True,
+                        validate=validate.Length(1, 200))
+    reason = fields.String(required=True, validate=REASON)
+    on_pending = ON_PENDING
+
+
+class BreakGlassSchema(Schema):
+    id = fields.String()
+    tiers = fields.List(fields.String())
+    reason = fields.String()
+    broken_by = fields.String()
+    broken_at = fields.DateTime()
+    previous_version = fields.Integer()
+    version = fields.Integer()
+    lapse_activation_id = fields.Integer()
+    deadline = fields.DateTime()
+    state = fields.String(metadata={"description": "pending, confirmed, reverted, or lapsed "
+                                                   "(its deadline passed undecided)"})
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+
+
+class TierSchema(Schema):
+    name = fields.String()
+    description = fields.String()
+    status = fields.String()
+    trust_levels = fields.List(fields.String())
+    citizenship = fields.Dict(allow_none=True)
+    allowlist = fields.List(fields.String())
+    windows = fields.List(fields.Dict())
+    max_token_lifetime = fields.Integer(allow_none=True)
+    sender_constraint = fields.String(allow_none=True)

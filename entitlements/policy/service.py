@@ -14,16 +14,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
+from ..audit.targets import Target
 from ..base.actor import Actor
 from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
+from ..base.pages import Page, paginate
 from ..organizations.models import Organization
 from . import changes
+from .approvals import Approval
 from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion
 from .store import load_schedule
 
-ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back"}
+ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
+           "break_glass": "policy.break_glass", "lapse": "policy.lapsed"}
 #: What becomes of activations scheduled after a new one (see ``activate``).
 ON_PENDING = ("keep", "cancel")
 #: How close to its due time an activation can still be cancelled: more than the policy
@@ -48,8 +53,11 @@ def get_version(session: Session, number: int) -> PolicyVersion:
     return row
 
 
-def list_versions(session: Session) -> list[PolicyVersion]:
-    return list(session.scalars(select(PolicyVersion).order_by(PolicyVersion.version)))
+def list_versions(session: Session, *, cursor: str | None = None, limit: int = 100
+                  ) -> Page[PolicyVersion]:
+    """Oldest first."""
+    return paginate(session, select(PolicyVersion), (PolicyVersion.version,), cursor=cursor,
+                    limit=limit)
 
 
 def create_version(session: Session, actor: Actor, *, base_version: int, reason: str,
@@ -78,7 +86,8 @@ def create_version(session: Session, actor: Actor, *, base_version: int, reason:
 
 def activate(session: Session, actor: Actor, number: int, *, reason: str,
              at: datetime | None = None, kind: str = "activate", audited: bool = True,
-             on_pending: str | None = None) -> PolicyActivation:
+             on_pending: str | None = None, approval: Approval | None = None
+             ) -> PolicyActivation:
     """Make version ``number`` active at ``at`` (now when None); never in the past.
     ``audited=False`` when the caller records one event of its own (re-imposition).
 
@@ -97,11 +106,13 @@ def activate(session: Session, actor: Actor, number: int, *, reason: str,
         raise Conflict(f"version {number} is already active", code="already_active")
     later = settle_pending(session, actor, at or now, on_pending, reason)
     row = PolicyActivation(version=number, kind=kind, activate_at=at or now,
-                           created_by=actor.name, reason=reason, created_at=now)
+                           created_by=approval.requested_by if approval else actor.name,
+                           approved_by=approval.approved_by if approval else None,
+                           reason=reason, created_at=now)
     session.add(row)
     session.flush()
     if audited:
-        _audit_activation(session, actor, row, before, later, on_pending)
+        _audit_activation(session, actor, row, before, later, on_pending, approval)
     return row
 
 
@@ -158,19 +169,23 @@ class PendingActivations(Conflict):
 
 def _audit_activation(session: Session, actor: Actor, row: PolicyActivation,
                       before: int | None, later: Sequence[PolicyActivation] = (),
-                      on_pending: str | None = None) -> None:
+                      on_pending: str | None = None, approval: Approval | None = None
+                      ) -> None:
     at, number, reason = row.activate_at, row.version, row.reason
     details: dict[str, Any] = {"before": before, "after": number,
                                "activate_at": at.isoformat(), "activation": row.id}
     if later:
         details["pending"] = {"decision": on_pending, "activations": [r.id for r in later]}
-    audit.record(session, at=actor.now, actor=actor.name,
-                 action="policy.scheduled" if at > row.created_at else ACTIONS[row.kind],
-                 target=f"policy:{number}", reason=reason, details=details)
+    if approval:
+        details["approval"] = approval.details()
+    audit.record(session, actor,
+                 "policy.scheduled" if at > row.created_at else ACTIONS[row.kind],
+                 target=targets.policy_version(number), reason=reason, details=details)
 
 
 def rollback(session: Session, actor: Actor, number: int, reason: str,
-             on_pending: str | None = None) -> tuple[PolicyVersion, PolicyActivation]:
+             on_pending: str | None = None, approval: Approval | None = None
+             ) -> tuple[PolicyVersion, PolicyActivation]:
     """Reactivate an earlier version's policy now, as a new version with the same document:
     history stays a line, and later edits build on what is active."""
     target = get_version(session, number)
@@ -181,7 +196,7 @@ def rollback(session: Session, actor: Actor, number: int, reason: str,
         compiled = compile_policy(base.version + 1, target.document)
         row = _store(session, actor, base, compiled, f"rollback to version {number}: {reason}")
     return row, activate(session, actor, row.version, reason=reason, kind="rollback",
-                         on_pending=on_pending)
+                         on_pending=on_pending, approval=approval)
 
 
 def cancel(session: Session, actor: Actor, activation_id: int, reason: str
@@ -201,9 +216,10 @@ def cancel(session: Session, actor: Actor, activation_id: int, reason: str
                        "at once; activate the policy you want after it instead",
                        code="too_late_to_cancel")
     row.cancelled_at = actor.now
-    audit.record(session, at=actor.now, actor=actor.name, action="policy.schedule_cancelled",
-                 target=f"policy:{row.version}", reason=reason,
-                 details={"activation": row.id, "activate_at": row.activate_at.isoformat()})
+    audit.record(session, actor, "policy.schedule_cancelled",
+                 target=Target("policy_activation", str(row.id)), reason=reason,
+                 details={"activation": row.id, "version": row.version,
+                          "activate_at": row.activate_at.isoformat()})
     return row
 
 
@@ -249,18 +265,22 @@ def allowlisted_tiers(session: Session, now: datetime) -> dict[str, list[str]]:
 
 
 def grant_tier(session: Session, actor: Actor, org_id: str, tier: str,
-               on_pending: str | None = None) -> PolicyVersion:
+               on_pending: str | None = None, approval: Approval | None = None
+               ) -> PolicyVersion:
     """Put the organization on the tier's allowlist: a new version, active at once."""
-    return _edit_allowlist(session, actor, org_id, tier, add=True, on_pending=on_pending)
+    return edit_allowlist(session, actor, org_id, tier, add=True, on_pending=on_pending,
+                          approval=approval)
 
 
 def revoke_tier(session: Session, actor: Actor, org_id: str, tier: str,
-                on_pending: str | None = None) -> PolicyVersion:
-    return _edit_allowlist(session, actor, org_id, tier, add=False, on_pending=on_pending)
+                on_pending: str | None = None, approval: Approval | None = None
+                ) -> PolicyVersion:
+    return edit_allowlist(session, actor, org_id, tier, add=False, on_pending=on_pending,
+                          approval=approval)
 
 
-def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, add: bool,
-                    on_pending: str | None) -> PolicyVersion:
+def edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, add: bool,
+                   on_pending: str | None, approval: Approval | None = None) -> PolicyVersion:
     if session.get(Organization, org_id) is None:
         raise NotFound(f"no organization with id {org_id!r}")
     lock_policy(session)
@@ -280,9 +300,12 @@ def _edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, a
     row = create_version(session, actor, base_version=current.version,
                          reason=f"tier {tier} {verb} to {org_id}", document=document,
                          on_active=active is not None)
-    activate(session, actor, row.version, reason=row.reason, on_pending=on_pending)
-    audit.record(session, at=actor.now, actor=actor.name, action=f"organization.tier_{verb}",
-                 target=org_id, details={"tier": tier, "policy_version": row.version})
+    activate(session, actor, row.version, reason=row.reason, on_pending=on_pending,
+             approval=approval)
+    audit.record(session, actor, f"organization.tier_{verb}",
+                 target=targets.organization(org_id),
+                 details={"tier": tier, "policy_version": row.version,
+                          **({"approval": approval.details()} if approval else {})})
     return row
 
 
@@ -329,7 +352,7 @@ def _store(session: Session, actor: Actor, base: PolicyVersion, compiled: Policy
         digest=hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest())
     session.add(row)
     session.flush()
-    audit.record(session, at=actor.now, actor=actor.name, action="policy.version_created",
-                 target=f"policy:{row.version}", reason=reason,
+    audit.record(session, actor, "policy.version_created",
+                 target=targets.policy_version(row.version), reason=reason,
                  details={"base_version": base.version, "diff": delta[:200]})
     return row

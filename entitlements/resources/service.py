@@ -8,8 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit.targets import Target
 from ..base.actor import Actor
 from ..base.errors import Conflict, InvalidInput
+from ..base.pages import Page, paginate
 from .models import ResourceServer
 
 
@@ -25,15 +27,15 @@ def register(
         identifier=identifier, name=name, is_default=default, created_at=actor.now
     )
     session.add(resource)
-    audit.record(
-        session, at=actor.now, actor=actor.name, action="resource.registered",
-        target=identifier, details={"name": name, "default": default},
-    )
+    audit.record(session, actor, "resource.registered", target=Target("resource", identifier),
+                 details={"name": name, "default": default})
     return resource
 
 
-def list_all(session: Session) -> list[ResourceServer]:
-    return list(session.scalars(select(ResourceServer).order_by(ResourceServer.identifier)))
+def list_all(session: Session, *, cursor: str | None = None, limit: int = 100
+             ) -> Page[ResourceServer]:
+    return paginate(session, select(ResourceServer), (ResourceServer.identifier,),
+                    cursor=cursor, limit=limit)
 
 
 def validate_identifier(identifier: str) -> None:

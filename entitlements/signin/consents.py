@@ -8,9 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..base.db import fetch
 from ..base.errors import Conflict, NotFound
+from ..base.pages import Page, paginate
+from ..persons import service as persons
 from .models import Consent
 
 
@@ -39,18 +42,21 @@ def remember(session: Session, actor: Actor, person_id: str, client_id: str,
                                     granted_at=actor.now))
         except IntegrityError:  # the same consent, given at once in another tab
             return
-    audit.record(session, at=actor.now, actor=actor.name, action="consent.given",
-                 target=person_id, details={"client_id": client_id, "scope": scope})
+    audit.record(session, actor, "consent.given",
+                 target=targets.person(person_id, persons.organization_of(session, person_id)),
+                 details={"client_id": client_id, "scope": scope})
 
 
 def list_consents(session: Session, *, person_id: str | None = None,
-                  client_id: str | None = None) -> list[Consent]:
-    query = select(Consent).where(Consent.withdrawn_at.is_(None)).order_by(Consent.id)
+                  client_id: str | None = None, cursor: str | None = None, limit: int = 100
+                  ) -> Page[Consent]:
+    """Consents in force, oldest first."""
+    query = select(Consent).where(Consent.withdrawn_at.is_(None))
     if person_id:
         query = query.where(Consent.person_id == person_id)
     if client_id:
         query = query.where(Consent.client_id == client_id)
-    return list(session.scalars(query))
+    return paginate(session, query, (Consent.id,), cursor=cursor, limit=limit)
 
 
 def find(session: Session, consent_id: int) -> Consent | None:
@@ -64,7 +70,9 @@ def withdraw(session: Session, actor: Actor, consent_id: int, reason: str) -> Co
     if consent.withdrawn_at is not None:
         raise Conflict(f"consent {consent_id} is already withdrawn")
     consent.withdrawn_at = actor.now
-    audit.record(session, at=actor.now, actor=actor.name, action="consent.withdrawn",
-                 target=consent.person_id, reason=reason,
-                 details={"client_id": consent.client_id, "scope": consent.scope})
+    audit.record(session, actor, "consent.withdrawn",
+                 target=targets.person(consent.person_id,
+                                       persons.organization_of(session, consent.person_id)),
+                 reason=reason, details={"consent": consent.id, "client_id": consent.client_id,
+                                         "scope": consent.scope})
     return consent

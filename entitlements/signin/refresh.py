@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit.targets import Target
 from ..base.actor import Actor
 from ..base.db import prune_expired
 from ..base.secrets import generate_secret
@@ -83,6 +84,7 @@ def revoke_family(session: Session, actor: Actor, family_id: str, *, reason: str
     session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
                                                RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=actor.now))
-    audit.record(session, at=actor.now, actor=actor.name, action="refresh.family_revoked",
-                 target=family_id[:16], reason=reason, details={"access_tokens": len(jtis)})
+    audit.record(session, actor, "refresh.family_revoked",
+                 target=Target("refresh_family", family_id[:16]), reason=reason,
+                 details={"access_tokens": len(jtis)})
     return jtis

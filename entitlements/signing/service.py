@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit.targets import Target
 from ..base.actor import Actor
 from ..base.db import fetch, serialize
 from ..base.errors import Conflict, NotFound
@@ -70,7 +72,7 @@ def revoke(
     states = classify([k for k in list_keys(session) if k.alg == alg], actor.now,
                       max_token_ttl)
     row.revoked_at = actor.now
-    audit.record(session, at=actor.now, actor=actor.name, action="key.revoked", target=kid,
+    audit.record(session, actor, "key.revoked", target=Target("signing_key", kid),
                  reason=reason)
     if states.signer and states.signer.kid == kid:
         return _create(session, store, actor, alg, activates_at=actor.now, action="key.created")
@@ -90,6 +92,16 @@ def check_key_store(session: Session, store: KeyStore, now: datetime) -> list[st
     return [info.kid for info in needed]
 
 
+def described(session: Session, now: datetime, max_token_ttl: timedelta) -> list[dict[str, Any]]:
+    """Every key with its state now (pending, active, retired, expired, revoked)."""
+    keys = list_keys(session)
+    states = {alg: classify([k for k in keys if k.alg == alg], now, max_token_ttl)
+              for alg in {k.alg for k in keys}}
+    return [{"kid": k.kid, "alg": k.alg, "state": states[k.alg].state_of(k.kid),
+             "created_at": k.created_at, "activates_at": k.activates_at,
+             "revoked_at": k.revoked_at} for k in keys]
+
+
 def list_keys(session: Session) -> list[KeyInfo]:
     return [_info(r) for r in session.scalars(select(SigningKey).order_by(SigningKey.created_at))]
 
@@ -104,7 +116,7 @@ def _create(
     row = SigningKey(kid=jwk["kid"], alg=alg, public_jwk=jwk, created_at=actor.now,
                      activates_at=activates_at)
     session.add(row)
-    audit.record(session, at=actor.now, actor=actor.name, action=action, target=row.kid,
+    audit.record(session, actor, action, target=Target("signing_key", row.kid),
                  details={"alg": alg, "activates_at": activates_at.isoformat()})
     return _info(row)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..audit import service as audit
+from ..audit import targets
 from ..audit.streams import WriterPool, writer_for
 from ..base.clock import Clock
 from ..base.db import Database
@@ -45,6 +46,8 @@ class TokenRecord:
     policy_version: int | None = None
     identity_provider_id: str | None = None
     vouched_by: tuple[str, ...] = ()
+    #: The citizenship verifications the tiers were decided on (the grant event names them).
+    attestations: tuple[str, ...] = ()
     status_list_id: int | None = None
     status_idx: int | None = None
     #: A DPoP-bound token's key thumbprint.
@@ -54,11 +57,22 @@ class TokenRecord:
         return asdict(self)
 
     def issued_event(self) -> dict[str, Any]:
+        """``grant.issued``: what was granted to whom, and why: the policy version that
+        decided it, the organization's trust, and for a person the citizenship
+        verifications, their issuers and the identity provider it rested on."""
+        is_person = self.subject != self.client_id
+        target = (targets.person(self.subject, self.organization_id) if is_person
+                  else targets.client(self.client_id, self.organization_id))
+        why: dict[str, Any] = {"policy_version": self.policy_version,
+                               "trust_level": self.trust_level}
+        if is_person:
+            why.update(attestations=list(self.attestations),
+                       attestation_issuers=list(self.vouched_by),
+                       identity_provider_id=self.identity_provider_id)
         return audit.new_event(
-            at=self.issued_at, actor=self.client_id, action="grant.issued",
-            target=self.organization_id,
+            at=self.issued_at, actor=self.client_id, action="grant.issued", target=target,
             details={"jti": self.jti, "sub": self.subject, "aud": self.audience,
-                     "tiers": list(self.tiers), "exp": self.expires_at.isoformat(),
+                     "tiers": list(self.tiers), "exp": self.expires_at.isoformat(), **why,
                      **({"cnf_jkt": self.cnf_jkt} if self.cnf_jkt else {})})
 
 

@@ -8,17 +8,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, literal, select, update
+from sqlalchemy import Select, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
+from ..audit.targets import Target
 from ..base.actor import Actor
-from ..base.db import Database
+from ..base.db import Database, like_escape
 from ..base.errors import InvalidInput
+from ..base.progress import Tracker
+from ..clients.models import OAuthClient
 from ..kernel.claims import tier_scope
+from ..persons import service as persons
 from .models import IssuedToken
 
 FILTERS = ("organization_id", "client_id", "subject", "tier")
+#: Tokens revoked per transaction by a revocation that shows its progress.
+CHUNK = 1000
 
 
 def live_tokens(now: datetime, **filters: str | None) -> Any:
@@ -28,7 +35,7 @@ def live_tokens(now: datetime, **filters: str | None) -> Any:
         if filters.get(name):
             conditions.append(getattr(IssuedToken, name) == filters[name])
     if filters.get("tier"):
-        pattern = "% " + _escape(tier_scope(str(filters["tier"]))) + " %"
+        pattern = "% " + like_escape(tier_scope(str(filters["tier"]))) + " %"
         padded = literal(" ") + IssuedToken.scope + literal(" ")
         conditions.append(padded.like(pattern, escape="\\"))
     return conditions
@@ -39,32 +46,72 @@ def revoke(session: Session, actor: Actor, *, reason: str, quiet: bool = False,
     """Revoke the live tokens matching every given filter; returns how many. ``quiet``
     skips the audit event when there was nothing to revoke (a side effect of another,
     audited change)."""
+    given = _filters(filters)
+    return _revoke(session, actor, live_tokens(actor.now, **given), reason=reason,
+                   quiet=quiet, target=_target_of(session, given), filters=given)
+
+
+def count_live(session: Session, now: datetime, **filters: str | None) -> int:
+    """How many live tokens match every given filter (a bulk revocation's preview)."""
+    given = _filters(filters)
+    return session.scalar(select(func.count()).select_from(IssuedToken)
+                          .where(*live_tokens(now, **given))) or 0
+
+
+def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracker,
+                     chunk: int = CHUNK, job: str | None = None, **filters: str | None) -> int:
+    """Revoke the live tokens matching the filters ``chunk`` at a time, each chunk in a
+    transaction of its own with its audit event, telling ``tracker`` as it goes: a long
+    revocation shows its progress, and one cut short has revoked (and audited) what it
+    says. How many were revoked."""
+    given = _filters(filters)
+    conditions = live_tokens(actor.now, **given)
+    with db.sessions() as session:
+        tracker.expect(count_live(session, actor.now, **given))
+        target = _target_of(session, given)
+    revoked = 0
+    while True:
+        with db.transaction() as session:
+            jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions)
+                                        .order_by(IssuedToken.jti).limit(chunk)))
+            if not jtis:
+                return revoked
+            done = _revoke(session, actor, [*conditions, IssuedToken.jti.in_(jtis)],
+                           reason=reason, quiet=True, target=target,
+                           filters={**given, **({"job": job} if job else {})})
+        revoked += done
+        tracker.advance(done)
+
+
+def _filters(filters: dict[str, str | None]) -> dict[str, str]:
     given = {k: v for k, v in filters.items() if v}
     if not given or set(given) - set(FILTERS):
         raise InvalidInput(f"name at least one of {', '.join(FILTERS)}", code="no_filter")
-    return _revoke(session, actor, live_tokens(actor.now, **given), reason=reason,
-                   quiet=quiet, filters=given)
+    return given
 
 
 def revoke_subjects(session: Session, actor: Actor, subjects: Select[Any], *, reason: str,
-                    because: dict[str, str]) -> int:
+                    target: Target) -> int:
     """Revoke the live tokens of every subject ``subjects`` selects (the persons whose
-    standing ``because`` names has changed), quietly when there are none."""
+    standing ``target`` is has changed), quietly when there are none."""
     conditions = [*live_tokens(actor.now), IssuedToken.subject.in_(subjects)]
-    return _revoke(session, actor, conditions, reason=reason, quiet=True, filters=because)
+    return _revoke(session, actor, conditions, reason=reason, quiet=True, target=target,
+                   filters={target.kind: target.id})
 
 
 def revoke_issued(session: Session, actor: Actor, jtis: list[str], *, reason: str,
-                  because: dict[str, str]) -> int:
-    """Revoke the given tokens that are still live (a replayed authorization code)."""
+                  target: Target) -> int:
+    """Revoke the given tokens that are still live (a replayed authorization code, an ended
+    refresh family: ``target``)."""
     if not jtis:
         return 0
     conditions = [*live_tokens(actor.now), IssuedToken.jti.in_(jtis)]
-    return _revoke(session, actor, conditions, reason=reason, quiet=False, filters=because)
+    return _revoke(session, actor, conditions, reason=reason, quiet=False, target=target,
+                   filters={target.kind: target.id})
 
 
 def _revoke(session: Session, actor: Actor, conditions: list[Any], *, reason: str,
-            quiet: bool, filters: dict[str, Any]) -> int:
+            quiet: bool, target: Target, filters: dict[str, Any]) -> int:
     """One UPDATE, and one audit event naming the first hundred tokens."""
     jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions).limit(101)))
     result = session.execute(update(IssuedToken).where(*conditions)
@@ -73,15 +120,26 @@ def _revoke(session: Session, actor: Actor, conditions: list[Any], *, reason: st
     count = result.rowcount or 0
     if quiet and count == 0:
         return 0
-    audit.record(session, at=actor.now, actor=actor.name, action="tokens.revoked",
-                 target=",".join(f"{k}:{v}" for k, v in sorted(filters.items()))[:200],
-                 reason=reason, details={"filters": filters, "count": count,
-                                         "jtis": jtis[:100], "more": len(jtis) > 100})
+    audit.record(session, actor, "tokens.revoked", target=target, reason=reason,
+                 details={"filters": filters, "count": count, "jtis": jtis[:100],
+                          "more": len(jtis) > 100})
     return count
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _target_of(session: Session, filters: dict[str, str]) -> Target:
+    """What a bulk revocation acts on: the most specific thing it names (a person, a client,
+    an organization, a tier), with the organization it concerns."""
+    org_id = filters.get("organization_id")
+    if filters.get("subject"):
+        return targets.person(filters["subject"], org_id or persons.organization_of(
+            session, filters["subject"]))
+    if filters.get("client_id"):
+        client = session.get(OAuthClient, filters["client_id"])
+        return targets.client(filters["client_id"], org_id or (
+            client.organization_id if client else None))
+    if org_id:
+        return targets.organization(org_id)
+    return Target("tier", filters["tier"])
 
 
 def revoke_one(db: Database, jti: str, actor: str, now: datetime) -> None:
@@ -91,5 +149,6 @@ def revoke_one(db: Database, jti: str, actor: str, now: datetime) -> None:
         if token is None or token.revoked_at is not None:
             return
         token.revoked_at = now
-        audit.record(session, at=now, actor=actor, action="token.revoked", target=jti,
-                     details={"client_id": token.client_id})
+        audit.record(session, Actor(actor, now), "token.revoked",
+                     target=Target("token", jti, token.organization_id),
+                     details={"client_id": token.client_id, "subject": token.subject})

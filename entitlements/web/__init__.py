@@ -14,24 +14,30 @@ from flask import Flask
 
 from . import errors, health, limits, oauth, observability, published, throttle
 from .admin import (
+    admins,
+    approvals,
     audit,
     clients,
     consents,
     evidence,
     identity_providers,
     issuers,
+    jobs,
+    keys,
     openapi,
     organizations,
     persons,
     policy,
+    reports,
+    tokens,
 )
 from .partner import attestations, explain
 from .services import EXTENSION
 from .signin import views as signin
 
 BLUEPRINTS = (oauth, signin, published, health, attestations, explain, organizations,
-              evidence, persons, issuers, identity_providers, consents, policy, clients, audit,
-              openapi)
+              evidence, persons, issuers, identity_providers, consents, policy, approvals,
+              tokens, jobs, clients, audit, keys, admins, reports, openapi)
 
 
 def register(app: Flask) -> None:

@@ -8,6 +8,7 @@ from flask import Response, abort, jsonify, request
 from ..base.published import Published
 from ..kernel.status_list import MEDIA_TYPE as STATUS_LIST_MEDIA_TYPE
 from ..oauth.metadata import server_metadata
+from ..reports import checkpoints
 from ..tokens.status_lists import status_list_uri
 from .errors import Family, FamilyBlueprint
 from .services import services
@@ -57,6 +58,27 @@ def status_lists() -> Response:
 @blueprint.get("/policy")
 def policy_snapshot() -> Response:
     return _conditional(services().snapshot.published(), "application/jwt")
+
+
+@blueprint.get("/audit/checkpoints")
+def audit_checkpoints() -> Response:
+    """The newest signed checkpoints of the audit chains, for anyone to keep a copy of."""
+    with services().db.sessions() as session:
+        response = jsonify(checkpoints=checkpoints.published(session))
+    response.cache_control.public = True
+    response.cache_control.max_age = 60
+    return response
+
+
+@blueprint.after_request
+def _seen_by_gateways(response: Response) -> Response:
+    """When the documents gateways poll were last served (the console's freshness)."""
+    if request.endpoint in POLLED and response.status_code in (200, 304):
+        services().polls[POLLED[request.endpoint]] = services().clock.now()
+    return response
+
+
+POLLED = {"published.policy_snapshot": "policy", "published.status_list": "status_lists"}
 
 
 def _conditional(published: Published, media_type: str) -> Response:

@@ -3,7 +3,8 @@ found through ``services()``: one typed object instead of string keys and back d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import current_app
 
@@ -14,13 +15,17 @@ from ..base.db import Database
 from ..base.remote_jwks import RemoteJwks
 from ..base.sealing import Sealer
 from ..base.settings import Settings
+from ..jobs.runner import JobRunner
 from ..oauth.client_record import ClientDirectory
 from ..oauth.server import EntitlementsServer
+from ..operations.notices import NoticeSender
 from ..operations.signin import Context as SignInContext
 from ..organizations.domains import TxtResolver
 from ..organizations.lei import GleifRegistry
+from ..policy.approvals import ApprovalRule
 from ..policy.snapshot import PolicySnapshotPublisher
 from ..policy.store import PolicyStore
+from ..reports.service import Writer
 from ..resources.directory import ResourceDirectory
 from ..signing.keyring import KeyRingCache
 from ..signing.keystore import KeyStore
@@ -51,14 +56,22 @@ class Services:
     #: Seals secrets we hand to others later (upstream providers' client secrets).
     sealer: Sealer
     remote_jwks: RemoteJwks
+    #: The policy actions that wait for a second admin (ENTITLEMENTS_TWO_PERSON_POLICY).
+    approval_rule: ApprovalRule
+    notices: NoticeSender
+    jobs: JobRunner
+    report_writer: Writer
+    #: When this process last served the policy snapshot and a status list to a gateway.
+    polls: dict[str, datetime] = field(default_factory=dict)
 
     def changed(self) -> None:
         """An admin change committed: this process's caches see it at once (others within
-        their cache periods)."""
+        their cache periods), and the notices it wrote are sent."""
         self.clients.invalidate()
         self.resources.invalidate()
         self.policies.invalidate()
         self.status_lists.invalidate()
+        self.notices.kick()
 
     def sign_in_context(self) -> SignInContext:
         """What the sign-in steps need, with the policy in force read now: before the
@@ -70,6 +83,8 @@ class Services:
         """Close the audit writers' connections (tests, and a graceful shutdown)."""
         self.ledger.close()
         self.refusals.close()
+        self.jobs.close()
+        self.notices.close()
 
 
 def services() -> Services:

@@ -14,6 +14,7 @@ from entitlements.base.actor import Actor
 from entitlements.organizations import service as organizations
 from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Organization
+from tests.support.factories import admin_key
 from tests.support.fakes import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
@@ -25,7 +26,7 @@ def keys(db, clock) -> dict[str, str]:
     issued = {}
     with db.transaction() as session:
         for name in ("alice", "bob", "mallory"):
-            issued[name] = admins.issue(session, Actor("cli:root", clock.now()), name)
+            issued[name] = admin_key(session, clock.now(), name)
         admins.revoke(session, Actor("cli:root", clock.now()), issued["mallory"].key.id)
     return {name: key.secret for name, key in issued.items()}
 
@@ -72,7 +73,8 @@ def test_lifecycle_through_the_api_is_audited_with_the_admin(client, db, keys):
                             json={"reason": f"{action} it", "evidence": {"lei": "checked"}})
         assert moved.status_code == 200, moved.get_json()
         assert moved.get_json()["status"] == status
-    history = client.get(f"/admin/organizations/{org['id']}/history", headers=alice).get_json()
+    history = client.get(f"/admin/organizations/{org['id']}/history",
+                         headers=alice).get_json()["items"]
     assert [h["action"] for h in history] == ["apply", "review", "verify", "suspend",
                                               "reinstate"]
     assert {h["actor"] for h in history} == {"admin:alice"}
@@ -103,7 +105,7 @@ def test_two_person_rule_through_the_api(client, keys, db, clock, app):
                            json={"reason": "agreed"})
     assert approved.status_code == 200
     assert approved.get_json()["trust_level"] == "trusted"
-    history = client.get(f"/admin/organizations/{org_id}/history", headers=bob).get_json()
+    history = client.get(f"/admin/organizations/{org_id}/history", headers=bob).get_json()["items"]
     assert history[-1]["actor"] == "admin:alice" and history[-1]["approved_by"] == "admin:bob"
     considered = history[-1]["evidence"]["verified_evidence"]
     assert sorted(e["kind"] for e in considered) == ["agreement", "domain", "lei"]
@@ -220,7 +222,7 @@ def test_audit_endpoints(client, keys, admin):
     admin.org("Acme Labs")
     alice = bearer(keys["alice"])
     events = client.get("/admin/audit?action=organization.created&limit=5", headers=alice)
-    assert [e["action"] for e in events.get_json()] == ["organization.created"]
+    assert [e["action"] for e in events.get_json()["items"]] == ["organization.created"]
     assert client.get("/admin/audit/verify", headers=alice).get_json()["ok"] is True
     bad = client.get("/admin/audit?limit=0", headers=alice)
     assert bad.status_code == 400 and bad.mimetype == PROBLEM

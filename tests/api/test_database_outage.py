@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import make_url
 
-from entitlements.admins import service as admins
-from entitlements.base.actor import Actor
 from entitlements.base.db import Database
+from tests.support.factories import admin_key
 from tests.support.faults import Proxy
 from tests.support.helpers import basic
 
@@ -23,7 +22,7 @@ from tests.support.helpers import basic
 def outage(db_url: str, make_app, admin, partner, clock):
     """(the app's test client, take the database away, bring it back, an admin key)."""
     with admin.db.transaction() as session:
-        key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+        key = admin_key(session, clock.now(), "alice").secret
     if db_url.startswith("postgresql"):
         url = make_url(db_url)
         proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))

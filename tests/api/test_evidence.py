@@ -7,11 +7,10 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
-from entitlements.base.actor import Actor
 from entitlements.organizations.lei import GLEIF_API
 from entitlements.organizations.models import Evidence
+from tests.support.factories import admin_key
 from tests.support.fakes import BANK_LEI, record
 
 PROBLEM = "application/problem+json"
@@ -20,7 +19,7 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def alice(db, clock) -> dict[str, str]:
     with db.transaction() as session:
-        key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+        key = admin_key(session, clock.now(), "alice").secret
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -78,7 +77,7 @@ def test_a_dns_outage_is_a_retryable_problem_and_records_nothing(client, db, ali
     assert response.status_code == 503 and response.mimetype == PROBLEM
     assert response.get_json()["type"] == "urn:entitlements:problem:dns_unavailable"
     listed = client.get(f"/admin/organizations/{org_id}/evidence", headers=alice).get_json()
-    assert [e["status"] for e in listed] == ["pending"]
+    assert [e["status"] for e in listed["items"]] == ["pending"]
     assert checks(db, "failure") + checks(db, "success") == 0
 
 

@@ -8,12 +8,10 @@ import responses
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import func, select
 
-from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
-from entitlements.base.actor import Actor
 from entitlements.identity_providers.models import IdentityProvider, UsedSubjectToken
 from entitlements.persons.models import Person
-from tests.support.factories import client_keypair
+from tests.support.factories import admin_key, client_keypair
 from tests.support.helpers import audit_events, basic
 
 PROBLEM = "application/problem+json"
@@ -29,7 +27,7 @@ FIELDS = {"id", "organization_id", "issuer", "audiences", "jwks_uri", "has_jwks"
 @pytest.fixture
 def alice(db, clock) -> dict[str, str]:
     with db.transaction() as session:
-        key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+        key = admin_key(session, clock.now(), "alice").secret
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -72,7 +70,7 @@ def test_register_list_and_show_an_identity_provider(client, db, clock, alice, o
     assert (row["jwks_uri"], row["has_jwks"], row["status"]) == (None, True, "active")
     assert row["created_at"] == row["updated_at"] == clock.now().isoformat()
     listed = client.get(f"/admin/organizations/{org_id}/identity-providers", headers=alice)
-    assert listed.status_code == 200 and listed.get_json() == [row]
+    assert listed.status_code == 200 and listed.get_json() == {"items": [row], "next_cursor": None}
     shown = client.get(f"/admin/identity-providers/{row['id']}", headers=alice)
     assert shown.status_code == 200 and shown.get_json() == row
     assert "jwks" not in shown.get_json()
@@ -80,7 +78,7 @@ def test_register_list_and_show_an_identity_provider(client, db, clock, alice, o
 
 def test_an_organization_without_identity_providers_lists_none(client, alice, org_id):
     listed = client.get(f"/admin/organizations/{org_id}/identity-providers", headers=alice)
-    assert listed.status_code == 200 and listed.get_json() == []
+    assert listed.status_code == 200 and listed.get_json()["items"] == []
 
 
 def test_suspend_and_reinstate_are_audited_with_the_admin(client, db, clock, alice, org_id):
@@ -175,7 +173,7 @@ def test_an_issuer_belongs_to_one_organization_only(client, db, admin, alice, or
     assert count(db, IdentityProvider) == 1
     assert audit_count(db, "idp.registered") == 1
     listed = client.get(f"/admin/organizations/{other}/identity-providers", headers=alice)
-    assert listed.get_json() == []
+    assert listed.get_json()["items"] == []
 
 
 def test_suspending_twice_is_a_conflict(client, db, alice, org_id):

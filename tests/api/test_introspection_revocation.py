@@ -226,7 +226,9 @@ def test_owner_revokes_and_the_revocation_is_audited(client, db, token, owner, g
     assert introspect(client, token, gateway).get_json() == INACTIVE
     [event] = events(db, "token.revoked")
     assert event.actor == owner.client_id and event.target == claims_of(token)["jti"]
-    assert event.details == {"client_id": owner.client_id} and event.at == clock.now()
+    assert event.details == {"client_id": owner.client_id, "subject": owner.client_id}
+    assert (event.target_kind, event.organization_id) == ("token", owner.org_id)
+    assert event.at == clock.now()
 
 
 def test_revoking_twice_is_harmless(client, db, token, owner):

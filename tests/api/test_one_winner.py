@@ -30,8 +30,13 @@ from entitlements.organizations.models import OrganizationChange
 from entitlements.policy.models import PolicyActivation
 from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
-from tests.support.factories import client_keypair
+from tests.support.factories import admin_key, client_keypair
 from tests.support.live import LiveServer, free_port
+
+#: These test what each policy change does; two-person control has tests of its own
+#: (test_two_person_policy.py), so here one admin's change is applied at once.
+ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
+pytestmark = ONE_ADMIN
 
 ROUNDS = 8
 AT_ONCE = 4
@@ -45,7 +50,7 @@ def server(db_url, keys_dir, clock, db):
     settings = load_settings({}, database_url=db_url, keys_dir=str(keys_dir),
                              issuer=f"http://127.0.0.1:{port}", client_cache_ttl=0,
                              policy_cache_ttl=0, evidence_trusted="none",
-                             evidence_government_partner="none")
+                             evidence_government_partner="none", two_person_policy="none")
     app = create_app(settings, clock=clock, db=db)
     with LiveServer(app, port) as live:
         yield live
@@ -59,8 +64,7 @@ class Admins:
         self.url, self.keys = url + "/admin", {}
         with db.transaction() as session:
             for name in ("alice", "bob", "carol"):
-                self.keys[name] = admins.issue(session, Actor("cli:root", clock.now()),
-                                               name).secret
+                self.keys[name] = admin_key(session, clock.now(), name).secret
 
     def post(self, path: str, body: dict[str, Any], as_admin: str = "alice"
              ) -> requests.Response:
@@ -279,8 +283,7 @@ def at_once(n: int, work: Callable[[], Any]) -> list[Any]:
 def test_one_revocation_of_an_admin_key(db, clock):
     for round_ in range(ROUNDS):
         with db.transaction() as session:
-            key_id = admins.issue(session, Actor("cli:root", clock.now()),
-                                  f"admin{round_}").key.id
+            key_id = admin_key(session, clock.now(), f"admin{round_}").key.id
 
         results = at_once(AT_ONCE, partial(_revoke_admin_key, db, clock, key_id))
         assert sum(not isinstance(r, Conflict) for r in results) == 1, results

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from entitlements.admins import service as admins
-from entitlements.base.actor import Actor
+from tests.support.factories import admin_key
 
 PROBES = {
     "no key": {"headers": {}},
@@ -23,7 +22,7 @@ PROBES = {
 @pytest.fixture
 def key(db, clock) -> str:
     with db.transaction() as session:
-        return admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+        return admin_key(session, clock.now(), "alice").secret
 
 
 def test_every_answer_is_documented(client, key):

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from entitlements.admins import service as admins
 from entitlements.attestations.models import AttestationIssuer
-from entitlements.base.actor import Actor
 from entitlements.persons.models import Person
-from tests.support.factories import client_keypair
+from tests.support.factories import admin_key, client_keypair
 
 PROBLEM = "application/problem+json"
 IDP = "https://login.acme.example"
@@ -18,7 +16,7 @@ IDP = "https://login.acme.example"
 @pytest.fixture
 def alice(db, clock) -> dict[str, str]:
     with db.transaction() as session:
-        key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+        key = admin_key(session, clock.now(), "alice").secret
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -44,7 +42,8 @@ def test_persons_are_created_by_idp_subject_or_by_our_id(client, alice, admin):
     assert known.get_json()["id"].startswith("per_")
     bare = client.post(f"/admin/organizations/{org_id}/persons", headers=alice, json={})
     assert bare.status_code == 201 and bare.get_json()["idp_subject"] is None
-    listed = client.get(f"/admin/organizations/{org_id}/persons", headers=alice).get_json()
+    listed = client.get(f"/admin/organizations/{org_id}/persons",
+                        headers=alice).get_json()["items"]
     assert {p["id"] for p in listed} == {known.get_json()["id"], bare.get_json()["id"]}
     shown = client.get(f"/admin/persons/{known.get_json()['id']}", headers=alice).get_json()
     assert (shown["idp_issuer"], shown["idp_subject"]) == (IDP, "u-123")
@@ -89,7 +88,7 @@ def test_issuer_registration_suspension_and_reinstatement(client, alice):
                              headers=alice, json={"reason": "keys rotated"})
     assert reinstated.get_json()["status"] == "active"
     listed = client.get("/admin/attestation-issuers", headers=alice).get_json()
-    assert [i["issuer"] for i in listed] == ["https://verifier.example"]
+    assert [i["issuer"] for i in listed["items"]] == ["https://verifier.example"]
 
 
 @pytest.mark.parametrize("overrides", [

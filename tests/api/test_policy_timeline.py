@@ -13,7 +13,13 @@ import jwt
 import pytest
 
 from entitlements.kernel.status_list import StatusList
+from tests.support.factories import admin_key
 from tests.support.helpers import basic
+
+#: These test what each policy change does; two-person control has tests of its own
+#: (test_two_person_policy.py), so here one admin's change is applied at once.
+ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
+pytestmark = ONE_ADMIN
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
@@ -40,9 +46,7 @@ class World:
     def __init__(self, client, admin, db, clock) -> None:
         self.client, self.admin, self.db, self.clock = client, admin, db, clock
         with db.transaction() as session:
-            from entitlements.admins import service as admins
-            from entitlements.base.actor import Actor
-            key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+            key = admin_key(session, clock.now(), "alice").secret
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def api(self, method: str, path: str, body=None, expect=200):

@@ -18,6 +18,11 @@ from entitlements.kernel.status_list import StatusList
 from tests.support.admin_api import CITIZENS_ONLY, PROBLEM
 from tests.support.helpers import basic, problem_code
 
+#: These test what each policy change does; two-person control has tests of its own
+#: (test_two_person_policy.py), so here one admin's change is applied at once.
+ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
+pytestmark = ONE_ADMIN
+
 ISSUER = "http://127.0.0.1:8000"  # the default issuer the test settings keep
 FORM = "application/x-www-form-urlencoded"
 
@@ -241,7 +246,7 @@ def test_lowering_trust_and_suspending_a_verifier_or_an_idp_flip_the_bits_they_v
     tokens = (a_token, b_token, citizen, stranger)
     assert citizen["citizenship"] and not stranger.get("citizenship")
 
-    [verifier] = api("GET", "/attestation-issuers")
+    [verifier] = api("GET", "/attestation-issuers")["items"]
     api("POST", f"/attestation-issuers/{verifier['id']}/suspend", {"reason": "breach"})
     assert [bit(client, t) for t in tokens] == [0, 0, 1, 0], "only whom it vouched for"
     event = api.events("tokens.revoked")[-1]
@@ -249,7 +254,7 @@ def test_lowering_trust_and_suspending_a_verifier_or_an_idp_flip_the_bits_they_v
         {"attestation_issuer": verifier["id"]}, 1, "attestation issuer suspended: breach")
     assert event.details["jtis"] == [citizen["jti"]]
 
-    [idp] = api("GET", f"/organizations/{a.org_id}/identity-providers")
+    [idp] = api("GET", f"/organizations/{a.org_id}/identity-providers")["items"]
     api("POST", f"/identity-providers/{idp['id']}/suspend", {"reason": "compromised"})
     assert [bit(client, t) for t in tokens] == [0, 0, 1, 1]
     event = api.events("tokens.revoked")[-1]

@@ -105,7 +105,7 @@ def test_a_refresh_after_the_provider_is_suspended_is_refused(live_server, app_c
                                                               admin, acme_org):
     first = signed_in(live_server, app_client)
     with admin.db.transaction() as session:
-        [idp] = idps.list_for(session, acme_org)
+        [idp] = idps.list_for(session, acme_org).items
         set_idp_status(session, admin.actor(), idp.id, "suspended", "breach")
     refused = refresh(live_server, app_client, first["refresh_token"])
     assert refused.json()["reason"] == "idp_suspended"

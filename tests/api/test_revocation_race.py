@@ -33,7 +33,10 @@ CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
 }
 
 
-pytestmark = pytest.mark.partner(name="Org A", trust="trusted")
+#: These test what each policy change does; two-person control has tests of its own
+#: (test_two_person_policy.py), so here one admin's change is applied at once.
+ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
+pytestmark = [pytest.mark.partner(name="Org A", trust="trusted"), ONE_ADMIN]
 
 
 @contextmanager
@@ -147,7 +150,7 @@ def test_a_suspension_in_flight_holds_the_record_back_until_it_commits(
 
 PERSON_CHANGES: dict[str, Callable[[Any, Any, str], None]] = {
     "identity provider suspended": lambda session, actor, org_id: registry.set_idp_status(
-        session, actor, idps.list_for(session, org_id)[0].id, "suspended", "compromised"),
+        session, actor, idps.list_for(session, org_id).items[0].id, "suspended", "compromised"),
     "attestation issuer suspended": lambda session, actor, org_id: registry.set_issuer_status(
         session, actor, issuers.find_by_issuer(session, VERIFIER).id, "suspended", "breach"),
 }

@@ -178,12 +178,12 @@ def test_denying_consent_sends_access_denied(live_server, web_app):
 def test_admins_see_and_withdraw_consents_and_the_next_sign_in_asks_again(
         live_server, web_app, api):
     browser, _, _, _ = signed_in_code(live_server, web_app)
-    [consent] = api("GET", "/consents")
+    [consent] = api("GET", "/consents")["items"]
     assert consent["client_id"] == web_app.client_id
     assert consent["scope"] == "openid tier:public"
     withdrawn = api("POST", f"/consents/{consent['id']}/withdraw", {"reason": "asked to"})
     assert withdrawn["withdrawn_at"] is not None
-    assert api("GET", "/consents") == []
+    assert api("GET", "/consents")["items"] == []
     again = start(browser, web_app.client_id, pkce()[1])
     assert "/consent" in again.location and not again.location.startswith(APP_REDIRECT)
     api.problem("POST", f"/consents/{consent['id']}/withdraw", {"reason": "again"}, 409,
@@ -201,7 +201,7 @@ def test_admins_enable_sign_in_through_an_organizations_provider(api, admin, ups
     assert enabled["sign_in"]["authorization_endpoint"] == upstream.issuer + "/authorize"
     assert enabled["sign_in"]["has_client_secret"] is True
     assert "never-shown" not in str(enabled)
-    [event] = [e for e in api("GET", "/audit?action=idp.sign_in_enabled")]
+    [event] = api("GET", "/audit?action=idp.sign_in_enabled")["items"]
     assert "never-shown" not in str(event) and event["details"]["client_secret"] == "sealed"
 
 
@@ -290,7 +290,7 @@ def test_a_session_ends_when_its_provider_is_suspended(live_server, web_app, adm
                                                        db):
     browser, _, _, _ = signed_in_code(live_server, web_app)
     with db.transaction() as session:
-        [idp] = idps.list_for(session, acme_org)
+        [idp] = idps.list_for(session, acme_org).items
         set_idp_status(session, admin.actor(), idp.id, "suspended", "breach")
     again = start(browser, web_app.client_id, pkce()[1])
     assert "/signin/" in again.location and not again.location.startswith(APP_REDIRECT)
@@ -343,7 +343,7 @@ def test_a_person_sees_and_withdraws_their_own_consents(live_server, web_app, ap
     browser, _, _, _ = signed_in_code(live_server, web_app)
     page = browser.get("/signin/consents")
     assert page.response.status_code == 200 and "test client" in page.response.text
-    [consent] = api("GET", "/consents")
+    [consent] = api("GET", "/consents")["items"]
     withdraw = f"/signin/consents/{consent['id']}/withdraw"
     assert browser.post(withdraw, {"csrf_token": "forged"}).response.status_code == 400
     stranger = Browser(live_server.url)
@@ -351,7 +351,7 @@ def test_a_person_sees_and_withdraws_their_own_consents(live_server, web_app, ap
     done = browser.post(withdraw, {"csrf_token": page.csrf})
     assert done.location.endswith("/signin/consents")
     assert "You have not allowed any application" in browser.get("/signin/consents").response.text
-    assert api("GET", "/consents") == []
+    assert api("GET", "/consents")["items"] == []
     again = start(browser, web_app.client_id, pkce()[1])
     assert "/consent" in again.location and not again.location.startswith(APP_REDIRECT)
 

@@ -12,9 +12,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
-from entitlements.base.actor import Actor
+from tests.support.factories import admin_key
 from tests.support.helpers import basic
 
 TOKEN = "/oauth/token"
@@ -109,7 +108,7 @@ def test_every_endpoint_that_takes_client_credentials(make_app, settings, partne
 def test_admin_authentication_is_throttled(make_app, settings, db, clock):
     client = throttled_app(make_app, settings, rate_limit_failures="3/minute")
     with db.transaction() as session:
-        key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+        key = admin_key(session, clock.now(), "alice").secret
     for _ in range(3):
         assert client.get("/admin/organizations", headers={
             "Authorization": "Bearer adm_guess"}).status_code == 401

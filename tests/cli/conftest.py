@@ -11,6 +11,7 @@ import pytest
 from entitlements.base.db import Database
 from entitlements.cli import context
 from tests.support.cli import Run, as_json, runner_for
+from tests.support.markers import overrides
 
 
 @pytest.fixture
@@ -30,8 +31,8 @@ def databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Database]]:
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, databases) -> Run:
-    return runner_for(db_url, tmp_path / "keys")
+def cli(request: pytest.FixtureRequest, db_url: str, tmp_path: Path, databases) -> Run:
+    return runner_for(db_url, tmp_path / "keys", overrides(request))
 
 
 @pytest.fixture

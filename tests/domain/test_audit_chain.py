@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from entitlements.audit import service as audit
+from entitlements.audit import targets
 from entitlements.audit.models import AuditEvent, AuditStream
 from entitlements.base.actor import Actor
 from entitlements.base.errors import TemporarilyUnavailable
@@ -38,8 +39,9 @@ def seqs(db, clock) -> list[int]:
     recorded = []
     for i in range(EVENTS):
         with db.transaction() as session:
-            event = audit.record(session, at=clock.now(), actor="admin:test", action="test.event",
-                                 target=f"target-{i}", reason=f"reason {i}",
+            event = audit.record(session, Actor("admin:test", clock.now(), role="owner"),
+                                 "test.event", target=targets.organization(f"target-{i}"),
+                                 reason=f"reason {i}",
                                  details={"i": i, "nested": {"naïve": [1, "two", None]}})
             recorded.append(event.seq)
         clock.advance(1)
@@ -127,6 +129,12 @@ def middle(seqs: list[int]) -> int:
                  "content altered", middle, id="actor-altered"),
     pytest.param(_sql("UPDATE audit_events SET details = '{}' WHERE seq = :seq", middle),
                  "content altered", middle, id="details-altered"),
+    pytest.param(_sql("UPDATE audit_events SET organization_id = 'org_x' WHERE seq = :seq",
+                      middle), "content altered", middle, id="organization-altered"),
+    pytest.param(_sql("UPDATE audit_events SET target_kind = NULL WHERE seq = :seq", middle),
+                 "content altered", middle, id="target-kind-erased"),
+    pytest.param(_sql("UPDATE audit_events SET actor_role = 'viewer' WHERE seq = :seq", middle),
+                 "content altered", middle, id="role-altered"),
     pytest.param(_rehash, "link broken", lambda s: s[3], id="altered-and-rehashed"),
     pytest.param(_sql("DELETE FROM audit_events WHERE seq = :seq", middle),
                  "event missing", middle, id="middle-deleted"),
@@ -165,7 +173,7 @@ def test_a_database_error_rolls_back_the_audit_row_too(db, clock, seqs):
     with db.transaction() as session:
         organizations.create(session, actor, "Acme", "verified")
     with pytest.raises(IntegrityError), db.transaction() as session:
-        audit.record(session, at=clock.now(), actor="admin:test", action="test.event")
+        audit.record(session, Actor("admin:test", clock.now()), "test.event")
         session.add(Organization(id="org_duplicate", name="Acme", status="active",
                                  trust_level="verified", created_at=clock.now(),
                                  updated_at=clock.now()))
@@ -190,8 +198,8 @@ def test_concurrent_writers_keep_one_unbroken_chain(db, clock):
     def write(worker: int) -> int:
         for i in range(5):
             with db.transaction() as session:
-                audit.record(session, at=clock.now(), actor=f"worker-{worker}",
-                             action="test.concurrent", details={"i": i})
+                audit.record(session, Actor(f"worker-{worker}", clock.now()), "test.concurrent",
+                             details={"i": i})
         return worker
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -225,8 +233,8 @@ def test_issued_tokens_and_refusals_keep_every_chain_intact(db, clock, partner, 
             tokens.record(record(clock, partner, f"jti-{i}"))
         else:
             with db.transaction() as session:
-                audit.record(session, at=clock.now(), actor="anonymous",
-                             action="grant.refused", outcome=audit.FAILURE,
+                audit.record(session, Actor("anonymous", clock.now()), "grant.refused",
+                             outcome=audit.FAILURE,
                              reason="invalid_client", details={"i": i})
         return i
 

@@ -26,7 +26,8 @@ from entitlements.base.settings import load_settings
 from entitlements.models import Base
 from entitlements.policy.models import PolicyActivation, PolicyVersion
 
-HEAD = "0013"
+HEAD = "0015"
+AHEAD = f"{int(HEAD) + 1:04d}"
 
 
 def test_head_revision():
@@ -99,12 +100,12 @@ def _migrated_then_restamped(revision: str):
 @pytest.mark.parametrize(("make", "expected"), [
     pytest.param(lambda p: None, "has no schema", id="no-file"),
     pytest.param(_empty, "has no schema", id="empty-file"),
-    pytest.param(_stamped("0000"), "at migration 0000 but the code expects 0013",
+    pytest.param(_stamped("0000"), f"at migration 0000 but the code expects {HEAD}",
                  id="older-revision"),
-    pytest.param(_stamped("9f1c2e3d4b5a"), "at migration 9f1c2e3d4b5a but the code expects 0013",
-                 id="unknown-revision"),
-    pytest.param(_migrated_then_restamped("0014"), "at migration 0014 but the code expects 0013",
-                 id="ahead-of-the-code"),
+    pytest.param(_stamped("9f1c2e3d4b5a"),
+                 f"at migration 9f1c2e3d4b5a but the code expects {HEAD}", id="unknown-revision"),
+    pytest.param(_migrated_then_restamped(AHEAD),
+                 f"at migration {AHEAD} but the code expects {HEAD}", id="ahead-of-the-code"),
 ])
 def test_require_current_schema_refuses(tmp_path, make, expected):
     path = tmp_path / "db.sqlite3"
@@ -149,5 +150,33 @@ def test_upgrade_is_idempotent_and_downgrade_undoes_everything(tmp_path):
         assert current_revision(engine) == HEAD
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_admins_who_had_keys_become_owners_and_keep_their_keys(tmp_path):
+    """Keys were all-powerful before roles: their admins become owners, the keys act as
+    owners, and an unknown name gets no admin."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    upgrade(url, "0013")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for key_id, name, at in [("adm_1", "alice", "2026-01-02 00:00:00"),
+                                 ("adm_2", "alice", "2026-01-01 00:00:00"),
+                                 ("adm_3", "bob", "2026-02-01 00:00:00")]:
+            connection.execute(text(
+                "INSERT INTO admin_keys (id, name, key_hash, created_at) VALUES "
+                "(:id, :name, :hash, :at)"), {"id": key_id, "name": name, "hash": key_id,
+                                               "at": at})
+    upgrade(url)
+    try:
+        with engine.connect() as connection:
+            admins = connection.execute(text(
+                "SELECT name, roles, status, created_at FROM admins ORDER BY name")).all()
+            keys = connection.execute(text("SELECT id, roles FROM admin_keys ORDER BY id")).all()
+        assert [(a.name, a.roles, a.status) for a in admins] == [
+            ("alice", '["owner"]', "active"), ("bob", '["owner"]', "active")]
+        assert admins[0].created_at.startswith("2026-01-01")
+        assert [k.roles for k in keys] == ['["owner"]'] * 3
     finally:
         engine.dispose()

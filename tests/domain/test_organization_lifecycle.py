@@ -80,7 +80,7 @@ def row(db: Database, org_id: str) -> tuple:
 
 def changes(db: Database, org_id: str) -> list[OrganizationChange]:
     with db.sessions() as session:
-        return organizations.history(session, org_id)
+        return organizations.history(session, org_id).items
 
 
 def audit_events(db: Database, action: str | None = None) -> list[AuditEvent]:
@@ -469,11 +469,11 @@ def test_a_new_request_after_a_rejection(db: Database, clock: FrozenClock):
     approve(db, clock, second)
     assert row(db, org_id)[2] == "trusted"
     with db.sessions() as session:
-        listed = organizations.trust_requests(session, org_id)
+        listed = organizations.trust_requests(session, org_id).items
         assert [(r.id, r.state) for r in listed] == [(first, "rejected"), (second, "approved")]
-        assert [r.id for r in organizations.trust_requests(session, state="approved")] == [
+        assert [r.id for r in organizations.trust_requests(session, state="approved").items] == [
             second]
-        assert organizations.trust_requests(session, "org_other") == []
+        assert organizations.trust_requests(session, "org_other").items == []
 
 
 def _org_at(status: str = "verified", trust: str = "verified"):

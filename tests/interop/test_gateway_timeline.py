@@ -16,6 +16,11 @@ from entitlements.policy import service as policy
 from tests.support.factories import GATEWAY
 from tests.support.interop import CATALOG, change_policy, token_for
 
+#: These test what each policy change does; two-person control has tests of its own
+#: (test_two_person_policy.py), so here one admin's change is applied at once.
+ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
+pytestmark = ONE_ADMIN
+
 IDP = "https://login.a.example"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
@@ -82,7 +87,7 @@ def test_the_timeline_through_the_gateway(live_server, cast, db, admin, clock, s
          ("A", "frontier-2", ("allow", "frontier-2", None)),
          ("D", "frontier-2", ("fallback", "base-1", "not_on_allowlist")))
     with db.transaction() as session:
-        first = policy.list_versions(session)[1].version  # "all open"
+        first = policy.list_versions(session).items[1].version  # "all open"
     step(lambda: _rollback(db, admin, first),
          ("D", "frontier-2", ("allow", "frontier-2", None)),
          ("G", "preview-3", ("allow", "preview-3", None)))

@@ -18,10 +18,8 @@ from sd_jwt.common import SDObj
 from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer
 
-from entitlements.admins import service as admins
-from entitlements.base.actor import Actor
 from entitlements.organizations.lei import GLEIF_API
-from tests.support.factories import client_keypair
+from tests.support.factories import admin_key, client_keypair
 from tests.support.fakes import BANK_LEI, FakeResolver, record
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -44,8 +42,8 @@ class AdminApi:
 @pytest.fixture
 def admins_pair(db, clock, live_server) -> tuple[AdminApi, AdminApi]:
     with db.transaction() as session:
-        alice = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
-        bob = admins.issue(session, Actor("cli:root", clock.now()), "bob").secret
+        alice = admin_key(session, clock.now(), "alice").secret
+        bob = admin_key(session, clock.now(), "bob").secret
     return AdminApi(live_server.url, alice), AdminApi(live_server.url, bob)
 
 
@@ -69,8 +67,11 @@ def onboard(alice: AdminApi, bob: AdminApi, dns: FakeResolver) -> str:
     alice.post(f"/trust-requests/{trust['id']}/approve", {"reason": "self"}, 403)
     assert bob.post(f"/trust-requests/{trust['id']}/approve",
                     {"reason": "second admin agrees"})["trust_level"] == "trusted"
-    for tier in ("public", "restricted"):
-        alice.post(f"/organizations/{org_id}/tiers", {"tier": tier}, 201)
+    for tier in ("public", "restricted"):  # allowlist edits: a second admin approves each
+        change = alice.post(f"/organizations/{org_id}/tiers", {"tier": tier}, 202)
+        alice.post(f"/policy/changes/{change['id']}/approve", {"reason": "self"}, 403)
+        approved = bob.post(f"/policy/changes/{change['id']}/approve", {"reason": "agreed"})
+        assert (approved["state"], approved["result"]["tier"]) == ("approved", tier)
     return org_id
 
 

@@ -9,12 +9,11 @@ from typing import Any
 import jwt
 from sqlalchemy import func, select
 
-from entitlements.admins import service as admins
 from entitlements.audit.models import AuditEvent
 from entitlements.audit.service import STREAM_OPENED
-from entitlements.base.actor import Actor
 from entitlements.policy.models import PolicyActivation, PolicyVersion
 from entitlements.tokens.models import IssuedToken
+from tests.support.factories import admin_key
 from tests.support.helpers import basic
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -41,7 +40,7 @@ class Api:
     def __init__(self, client, admin, db, clock) -> None:
         self.client, self.admin, self.db, self.clock = client, admin, db, clock
         with db.transaction() as session:
-            key = admins.issue(session, Actor("cli:root", clock.now()), "alice").secret
+            key = admin_key(session, clock.now(), "alice").secret
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def raw(self, method: str, path: str, **kwargs: Any):

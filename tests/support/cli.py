@@ -16,9 +16,12 @@ ACTOR = "admin:cli-test"
 Run = Callable[..., Result]
 
 
-def runner_for(database_url: str, keys_dir: Path) -> Run:
+def runner_for(database_url: str, keys_dir: Path, settings: dict[str, Any] | None = None
+               ) -> Run:
     env = {"ENTITLEMENTS_DATABASE_URL": database_url, "ENTITLEMENTS_KEYS_DIR": str(keys_dir),
-           "ENTITLEMENTS_ACTOR": ACTOR}
+           "ENTITLEMENTS_ACTOR": ACTOR,
+           **{f"ENTITLEMENTS_{name.upper()}": str(value)
+              for name, value in (settings or {}).items()}}
 
     def run(*args: str) -> Result:
         return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

@@ -11,16 +11,18 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from entitlements.admins import service as admins
+from entitlements.admins.models import Admin as AdminModel
 from entitlements.attestations import issuers
 from entitlements.attestations.models import VerifiedAttestation
 from entitlements.base.actor import Actor
 from entitlements.base.clock import FrozenClock
 from entitlements.base.db import Database
+from entitlements.base.discovery import discover
 from entitlements.base.ids import new_id
 from entitlements.base.sealing import Sealer
 from entitlements.clients import service as clients
 from entitlements.identity_providers import service as idps
-from entitlements.identity_providers.discovery import discover
 from entitlements.operations import clients as client_operations
 from entitlements.operations import organizations as operations
 from entitlements.organizations import evidence
@@ -166,3 +168,13 @@ class Admin:
     def revoke_client(self, client_id: str) -> None:
         with self.db.transaction() as session:
             client_operations.revoke(session, self.actor(), client_id, "test")
+
+
+def admin_key(session: Any, now: Any, name: str, roles: tuple[str, ...] = ("owner",)
+              ) -> admins.IssuedKey:
+    """An API key for admin ``name`` (added with ``roles`` when new), acting with ``roles``."""
+    actor = Actor("cli:root", now)
+    if session.get(AdminModel, name) is None:
+        admins.add(session, actor, name, roles)
+        session.flush()
+    return admins.issue(session, actor, name, roles)

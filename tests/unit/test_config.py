@@ -13,7 +13,8 @@ from entitlements.base.settings import Settings, load_settings, normalize_databa
 def test_defaults():
     settings = load_settings({"ENTITLEMENTS_HOME": "/srv/entitlements"})
     assert settings == Settings(database_url="sqlite:////srv/entitlements/var/entitlements.sqlite3",
-                                keys_dir="/srv/entitlements/keys")
+                                keys_dir="/srv/entitlements/keys",
+                                reports_dir="/srv/entitlements/var/reports")
     assert settings.issuer == "http://127.0.0.1:8000"
     assert settings.token_endpoint == "http://127.0.0.1:8000/oauth/token"
     assert (settings.signing_alg, settings.access_token_ttl) == ("ES256", 300)

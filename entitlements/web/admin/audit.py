@@ -1,33 +1,90 @@
-"""/admin/audit: read the audit log and check its hash chains."""
+"""/admin/audit: search the audit log and check its hash chains."""
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
-from marshmallow import Schema, fields, validate
+from pathlib import Path
 
+from flask import Response, jsonify
+from marshmallow import Schema, fields, post_load, validate
+from sqlalchemy.orm import Session
+
+from ...admins.roles import Permission
 from ...audit import service as audit
-from ...audit.schemas import AuditEventSchema, ChainReportSchema
-from .auth import admin_blueprint, admin_required, database
+from ...audit.schemas import AuditEventSchema, ChainReportSchema, CheckpointReportSchema
+from ...audit.targets import KINDS
+from ...base.fields import AwareDateTime
+from ...reports import checkpoints
+from ...signing.documents import store_keys
+from ..services import services
+from .auth import admin_blueprint, database, requires
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_audit", __name__)
 
 
-class AuditQuerySchema(Schema):
-    action = fields.String(load_default=None, validate=validate.Length(1, 64))
+class AuditQuerySchema(PageQuerySchema):
+    since = AwareDateTime(load_default=None, metadata={"description": "from (included)"})
+    until = AwareDateTime(load_default=None, metadata={"description": "until (excluded)"})
+    actor = fields.String(load_default=None, validate=validate.Length(1, 200))
+    action = fields.String(load_default=None, validate=validate.Length(1, 64), metadata={
+        "description": "an action, or a prefix and * (policy.*)"})
     target = fields.String(load_default=None, validate=validate.Length(1, 200))
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    target_kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
+    organization_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    outcome = fields.String(load_default=None, validate=validate.OneOf(("success", "failure")))
+
+    @post_load
+    def _query(self, data: dict, **_: object) -> dict:
+        page = {"cursor": data.pop("cursor"), "limit": data.pop("limit")}
+        return {"query": audit.EventQuery(**data), **page}
 
 
 @blueprint.get("/audit")
-@admin_required
+@described("Search the audit log, newest first, across every stream",
+           query=AuditQuerySchema, answer=AuditEventSchema, page=True)
+@requires(Permission.READ)
 def list_events() -> Response:
-    query = AuditQuerySchema().load(request.args.to_dict())
+    args = query_args(AuditQuerySchema())
     with database().sessions() as session:
-        return jsonify(AuditEventSchema(many=True).dump(audit.list_events(session, **query)))
+        return page_response(audit.search_events(session, args["query"], cursor=args["cursor"],
+                                                 limit=args["limit"]), AuditEventSchema())
+
+
+class VerifyQuerySchema(Schema):
+    checkpoints = fields.Boolean(load_default=False, metadata={
+        "description": "also check every tip the signed checkpoints state (the database's, "
+                       "and those written to ENTITLEMENTS_CHECKPOINT_DIR)"})
 
 
 @blueprint.get("/audit/verify")
-@admin_required
+@described("Check every hash chain (and, with checkpoints=true, every signed checkpoint's tips)",
+           query=VerifyQuerySchema, answer=ChainReportSchema)
+@requires(Permission.READ)
 def verify() -> Response:
+    with_checkpoints = query_args(VerifyQuerySchema())["checkpoints"]
+    found = services()
     with database().sessions() as session:
-        return jsonify(ChainReportSchema().dump(audit.verify_chain(session)))
+        chain = ChainReportSchema().dump(audit.verify_chain(session))
+        if with_checkpoints:
+            report = checkpoints.verify(session, known_checkpoints(session),
+                                        store_keys(found.key_store))
+            chain["checkpoints"] = CheckpointReportSchema().dump(report)
+            chain["ok"] = chain["ok"] and report.ok
+    return jsonify(chain)
+
+
+@blueprint.get("/audit/checkpoints")
+@described("The newest signed checkpoints of the audit chains", conflicts=False)
+@requires(Permission.READ)
+def list_checkpoints() -> Response:
+    with database().sessions() as session:
+        return jsonify(checkpoints=checkpoints.published(session))
+
+
+def known_checkpoints(session: Session) -> list[str]:
+    """The database's checkpoints and those written outside it."""
+    directory = services().settings.checkpoint_dir
+    outside = checkpoints.read_files(Path(directory)) if directory and Path(
+        directory).exists() else []
+    return [*checkpoints.stored(session), *outside]

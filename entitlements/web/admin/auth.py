@@ -13,9 +13,10 @@ from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from ...admins import service as admins
+from ...admins.roles import GRANTS, Permission, Principal
 from ...base.actor import Actor
 from ...base.db import Database
-from ...base.errors import ProblemError, Unauthorized
+from ...base.errors import Forbidden, ProblemError, Unauthorized
 from ..errors import Family, FamilyBlueprint
 from ..limits import MAX_JSON_DEPTH, json_depth, nul_in
 from ..services import services
@@ -40,7 +41,10 @@ def database() -> Database:
 
 
 def actor() -> Actor:
-    return Actor(f"admin:{g.admin}", services().clock.now())
+    """The authenticated admin, at this request's time, acting under the role that allowed
+    the request (the audit trail names it)."""
+    principal: Principal = g.principal
+    return Actor(principal.actor_name, services().clock.now(), role=g.get("acting_role"))
 
 
 @contextmanager
@@ -51,23 +55,53 @@ def transaction() -> Iterator[Session]:
     services().changed()
 
 
-def admin_required(view: F) -> F:
-    """Authenticate ``Authorization: Bearer <admin key>``; refusals are audited."""
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Authenticate ``Authorization: Bearer <admin key>`` and check that one of the key's
+    roles allows ``permission`` (403 ``forbidden_role`` otherwise); refusals are audited."""
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        name = None
-        if scheme.lower() == "bearer" and presented:
-            with database().sessions() as session:
-                name = admins.authenticate(session, presented.strip())
-        if name is None:
-            _audit_refusal("missing" if not presented else "invalid")
-            raise Unauthorized("a valid admin key is required (Authorization: Bearer ...)")
-        g.admin = name
-        return view(*args, **kwargs)
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = _authenticated()
+            authorize(principal, permission)
+            return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def authorize(principal: Principal, permission: Permission) -> None:
+    """Let the request go on as ``principal`` if a role of theirs allows ``permission``."""
+    g.principal, g.admin = principal, principal.name
+    role = principal.role_for(permission)
+    if role is None:
+        raise ForbiddenRole(principal, permission)
+    g.acting_role = role.value
+
+
+class ForbiddenRole(Forbidden):
+    code = "forbidden_role"
+
+    def __init__(self, principal: Principal, permission: Permission) -> None:
+        allowed = sorted(role.value for role, granted in GRANTS.items() if permission in granted)
+        held = ", ".join(sorted(principal.roles)) or "none"
+        super().__init__(f"this needs the {permission.value} permission, which your roles "
+                         f"({held}) do not give; roles that do: {', '.join(allowed)}")
+        self.members = {"permission": permission.value, "roles": sorted(principal.roles)}
+
+
+def _authenticated() -> Principal:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    principal = None
+    if scheme.lower() == "bearer" and presented:
+        with database().sessions() as session:
+            principal = admins.authenticate(session, presented.strip())
+    if principal is None:
+        _audit_refusal("missing" if not presented else "invalid")
+        raise Unauthorized("a valid admin key is required (Authorization: Bearer ...)")
+    return principal
 
 
 def json_body(schema: Schema) -> dict[str, Any]:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from marshmallow import Schema, fields, validate
 
+from ...admins.roles import Permission
 from ...base.fields import StrictBoolean
 from ...clients import service as clients
 from ...clients.models import AuthMethod, GrantType
 from ...clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
 from ...operations import clients as operations
-from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_clients", __name__)
 
@@ -34,12 +37,19 @@ class ClientCreateSchema(Schema):
         "description": "Every token request must carry a DPoP proof (RFC 9449 5.2)"})
 
 
+class ClientQuerySchema(PageQuerySchema):
+    org_id = fields.String(load_default=None, data_key="organization_id",
+                           validate=validate.Length(1, 64))
+
+
 class RevokeSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 500))
 
 
 @blueprint.post("/clients")
-@admin_required
+@described("Register a client (the secret is shown once)",
+           body=ClientCreateSchema, status=201, answer=ClientRegistrationSchema)
+@requires(Permission.ONBOARD)
 def create_client() -> tuple[Response, int]:
     body = json_body(ClientCreateSchema())
     org_id = body.pop("organization_id")
@@ -52,22 +62,26 @@ def create_client() -> tuple[Response, int]:
 
 
 @blueprint.get("/clients")
-@admin_required
+@described("List clients", query=ClientQuerySchema, answer=ClientSchema, page=True)
+@requires(Permission.READ)
 def list_clients() -> Response:
+    args = query_args(ClientQuerySchema())
     with database().sessions() as session:
-        found = clients.list_all(session, request.args.get("organization_id"))
-        return jsonify([ClientSchema().dump(client_columns(c)) for c in found])
+        return page_response(clients.list_all(session, **args), ClientSchema(),
+                             dump=client_columns)
 
 
 @blueprint.get("/clients/<client_id>")
-@admin_required
+@described("Show a client", answer=ClientSchema)
+@requires(Permission.READ)
 def get_client(client_id: str) -> Response:
     with database().sessions() as session:
         return jsonify(ClientSchema().dump(client_columns(clients.get(session, client_id))))
 
 
 @blueprint.post("/clients/<client_id>/revoke")
-@admin_required
+@described("Revoke a client and its live tokens", body=RevokeSchema, answer=ClientSchema)
+@requires(Permission.ONBOARD)
 def revoke_client(client_id: str) -> Response:
     body = json_body(RevokeSchema())
     with transaction() as session:
@@ -76,7 +90,8 @@ def revoke_client(client_id: str) -> Response:
 
 
 @blueprint.post("/clients/<client_id>/secret")
-@admin_required
+@described("Rotate a client's secret (shown once)", answer=ClientRegistrationSchema)
+@requires(Permission.ONBOARD)
 def rotate_secret(client_id: str) -> Response:
     with transaction() as session:
         registration = clients.rotate_secret(session, actor(), client_id)

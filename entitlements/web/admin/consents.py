@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
+from marshmallow import fields, validate
 
+from ...admins.roles import Permission
 from ...signin import consents
 from ...signin.schemas import ConsentSchema, WithdrawSchema
-from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_consents", __name__)
 
 
+class ConsentQuerySchema(PageQuerySchema):
+    person_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+    client_id = fields.String(load_default=None, validate=validate.Length(1, 64))
+
+
 @blueprint.get("/consents")
-@admin_required
+@described("List consents persons have given clients",
+           query=ConsentQuerySchema, answer=ConsentSchema, page=True)
+@requires(Permission.READ)
 def list_consents() -> Response:
+    args = query_args(ConsentQuerySchema())
     with database().sessions() as session:
-        found = consents.list_consents(session, person_id=request.args.get("person_id"),
-                                       client_id=request.args.get("client_id"))
-        return jsonify(ConsentSchema(many=True).dump(found))
+        return page_response(consents.list_consents(session, **args), ConsentSchema())
+
+
+
 
 
 @blueprint.post("/consents/<int:consent_id>/withdraw")
-@admin_required
+@described("Withdraw a consent", body=WithdrawSchema, answer=ConsentSchema)
+@requires(Permission.ONBOARD)
 def withdraw(consent_id: int) -> Response:
     body = json_body(WithdrawSchema())
     with transaction() as session:

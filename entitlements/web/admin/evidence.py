@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import Response, jsonify
 from marshmallow import Schema, fields, validate
 
+from ...admins.roles import Permission
 from ...base.fields import AwareDateTime
 from ...kernel.assurance import ASSURANCE_LEVELS
 from ...organizations import evidence
 from ...organizations.schemas import EvidenceSchema
 from ..services import services
-from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_evidence", __name__)
 
@@ -36,14 +39,19 @@ class AgreementSchema(Schema):
 
 
 @blueprint.get("/organizations/<org_id>/evidence")
-@admin_required
+@described("List an organization's evidence",
+           query=PageQuerySchema, answer=EvidenceSchema, page=True)
+@requires(Permission.READ)
 def list_evidence(org_id: str) -> Response:
+    page = query_args(PageQuerySchema())
     with database().sessions() as session:
-        return jsonify(EvidenceSchema(many=True).dump(evidence.list_evidence(session, org_id)))
+        return page_response(evidence.list_evidence(session, org_id, **page), EvidenceSchema())
 
 
 @blueprint.post("/organizations/<org_id>/evidence/domain")
-@admin_required
+@described("Issue a DNS TXT domain-control challenge",
+           body=DomainChallengeSchema, status=201, answer=EvidenceSchema)
+@requires(Permission.ONBOARD)
 def start_domain_challenge(org_id: str) -> tuple[Response, int]:
     body = json_body(DomainChallengeSchema())
     with transaction() as session:
@@ -52,7 +60,8 @@ def start_domain_challenge(org_id: str) -> tuple[Response, int]:
 
 
 @blueprint.post("/evidence/<evidence_id>/check")
-@admin_required
+@described("Check a domain challenge's TXT record", answer=EvidenceSchema)
+@requires(Permission.ONBOARD)
 def check_domain(evidence_id: str) -> Response:
     resolver = services().dns
     with transaction() as session:
@@ -61,7 +70,9 @@ def check_domain(evidence_id: str) -> Response:
 
 
 @blueprint.post("/organizations/<org_id>/evidence/lei")
-@admin_required
+@described("Check an LEI (check digits, then the GLEIF registry)",
+           body=LeiCheckSchema, status=201, answer=EvidenceSchema)
+@requires(Permission.ONBOARD)
 def check_lei(org_id: str) -> tuple[Response, int]:
     body = json_body(LeiCheckSchema())
     registry = services().lei_registry
@@ -71,7 +82,9 @@ def check_lei(org_id: str) -> tuple[Response, int]:
 
 
 @blueprint.post("/organizations/<org_id>/evidence/citizenship")
-@admin_required
+@described("Record the organization's attestation that all its users are citizens",
+           body=CitizenshipAttestationSchema, status=201, answer=EvidenceSchema)
+@requires(Permission.ONBOARD)
 def record_citizenship(org_id: str) -> tuple[Response, int]:
     body = json_body(CitizenshipAttestationSchema())
     with transaction() as session:
@@ -82,7 +95,9 @@ def record_citizenship(org_id: str) -> tuple[Response, int]:
 
 
 @blueprint.post("/organizations/<org_id>/evidence/agreement")
-@admin_required
+@described("Record the signed partner agreement",
+           body=AgreementSchema, status=201, answer=EvidenceSchema)
+@requires(Permission.ONBOARD)
 def record_agreement(org_id: str) -> tuple[Response, int]:
     body = json_body(AgreementSchema())
     with transaction() as session:

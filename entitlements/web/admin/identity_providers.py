@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from ...admins.roles import Permission
+from ...base.discovery import discover
 from ...identity_providers import service as idps
-from ...identity_providers.discovery import discover
 from ...identity_providers.schemas import (
     IdentityProviderCreateSchema,
     IdentityProviderSchema,
@@ -14,13 +15,17 @@ from ...identity_providers.schemas import (
 )
 from ...operations.registry import set_idp_status
 from ..services import services
-from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_identity_providers", __name__)
 
 
 @blueprint.post("/organizations/<org_id>/identity-providers")
-@admin_required
+@described("Register an organization's identity provider (for token exchange)",
+           body=IdentityProviderCreateSchema, status=201, answer=IdentityProviderSchema)
+@requires(Permission.ONBOARD)
 def register_idp(org_id: str) -> tuple[Response, int]:
     body = json_body(IdentityProviderCreateSchema())
     with transaction() as session:
@@ -30,21 +35,27 @@ def register_idp(org_id: str) -> tuple[Response, int]:
 
 
 @blueprint.get("/organizations/<org_id>/identity-providers")
-@admin_required
+@described("List an organization's identity providers",
+           query=PageQuerySchema, answer=IdentityProviderSchema, page=True)
+@requires(Permission.READ)
 def list_idps(org_id: str) -> Response:
+    page = query_args(PageQuerySchema())
     with database().sessions() as session:
-        return jsonify(IdentityProviderSchema(many=True).dump(idps.list_for(session, org_id)))
+        return page_response(idps.list_for(session, org_id, **page), IdentityProviderSchema())
 
 
 @blueprint.get("/identity-providers/<idp_id>")
-@admin_required
+@described("Show an identity provider", answer=IdentityProviderSchema)
+@requires(Permission.READ)
 def get_idp(idp_id: str) -> Response:
     with database().sessions() as session:
         return jsonify(IdentityProviderSchema().dump(idps.get(session, idp_id)))
 
 
 @blueprint.post("/identity-providers/<idp_id>/<any(suspend, reinstate):action>")
-@admin_required
+@described("Suspend or reinstate an identity provider (its ID tokens stop being exchanged at once)",
+           body=IdentityProviderStatusSchema, answer=IdentityProviderSchema)
+@requires(Permission.ONBOARD)
 def change_idp_status(idp_id: str, action: str) -> Response:
     body = json_body(IdentityProviderStatusSchema())
     status = "suspended" if action == "suspend" else "active"
@@ -54,7 +65,10 @@ def change_idp_status(idp_id: str, action: str) -> Response:
 
 
 @blueprint.put("/identity-providers/<idp_id>/sign-in")
-@admin_required
+@described("Let the organization's people sign in through this provider (our client there; the "
+           "secret is sealed and never shown)",
+           body=SignInSchema, answer=IdentityProviderSchema)
+@requires(Permission.ONBOARD)
 def enable_sign_in(idp_id: str) -> Response:
     """People of the organization sign in through this provider: our client there, and
     the endpoints its discovery document names (fetched now, before anything is written)."""

@@ -1,196 +1,61 @@
-"""The admin API's OpenAPI 3.1 document, built from the same marshmallow schemas."""
+"""The admin API's OpenAPI 3.1 document, built from the routes themselves and what each view
+says of itself (``described``), with the same marshmallow schemas the views load and dump.
+
+Every operation has an ``operationId`` (its view's name) and a tag (its resource), says
+which permission it needs and which roles give it, and lists every status it can answer."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Response, jsonify
+from flask import Flask, Response, current_app, jsonify
+from werkzeug.routing import Rule
 
 from ... import __version__
-from ...attestations.schemas import (
-    AttestationIssuerCreateSchema,
-    AttestationIssuerSchema,
-    IssuerStatusSchema,
-)
-from ...audit.schemas import AuditEventSchema, ChainReportSchema
-from ...clients.schemas import ClientRegistrationSchema, ClientSchema
-from ...identity_providers.schemas import (
-    IdentityProviderCreateSchema,
-    IdentityProviderSchema,
-    IdentityProviderStatusSchema,
-    SignInSchema,
-)
-from ...organizations.schemas import (
-    EvidenceSchema,
-    OrganizationChangeSchema,
-    OrganizationSchema,
-    TrustRequestSchema,
-)
-from ...persons.schemas import PersonCreateSchema, PersonSchema
-from ...policy.schemas import (
-    ActivateSchema,
-    ActivationSchema,
-    CancelSchema,
-    DryRunSchema,
-    ExplainSchema,
-    FreeFormSchema,
-    PolicyStateSchema,
-    PolicyVersionSchema,
-    PolicyVersionSummarySchema,
-    RevokedSchema,
-    RevokeTokensSchema,
-    RollbackSchema,
-    VersionCreatedSchema,
-    VersionCreateSchema,
-)
-from ...signin.schemas import ConsentSchema, WithdrawSchema
+from ...admins.roles import GRANTS, Permission
 from ..services import services
-from .audit import AuditQuerySchema
 from .auth import admin_blueprint
-from .clients import ClientCreateSchema, RevokeSchema
-from .evidence import (
-    AgreementSchema,
-    CitizenshipAttestationSchema,
-    DomainChallengeSchema,
-    LeiCheckSchema,
-)
-from .organizations import (
-    DecisionSchema,
-    LifecycleActionSchema,
-    LowerTrustSchema,
-    OrganizationCreateSchema,
-    TierGrantSchema,
-    TrustRequestCreateSchema,
-)
+from .described import JSON, Described
+from .listing import page_schema
 
 blueprint = admin_blueprint("admin_openapi", __name__)
 
-#: (method, path, summary, request schema, status, response schema, list?)
-OPERATIONS: list[tuple[str, str, str, Any, int, Any, bool]] = [
-    ("get", "/admin/organizations", "List organizations", None, 200, OrganizationSchema, True),
-    ("post", "/admin/organizations", "Apply, or onboard a verified organization",
-     OrganizationCreateSchema, 201, OrganizationSchema, False),
-    ("get", "/admin/organizations/{org_id}", "Show an organization", None, 200,
-     OrganizationSchema, False),
-    ("get", "/admin/organizations/{org_id}/history", "Lifecycle and trust history", None, 200,
-     OrganizationChangeSchema, True),
-    ("post", "/admin/organizations/{org_id}/{action}",
-     "Lifecycle move: review, verify, suspend, reinstate or revoke", LifecycleActionSchema,
-     200, OrganizationSchema, False),
-    ("post", "/admin/organizations/{org_id}/trust-requests",
-     "Request a higher trust level (a second admin approves)", TrustRequestCreateSchema, 201,
-     TrustRequestSchema, False),
-    ("post", "/admin/organizations/{org_id}/lower-trust",
-     "Lower the trust level (one admin; the organization's live tokens are revoked)",
-     LowerTrustSchema, 200, OrganizationSchema, False),
-    ("post", "/admin/organizations/{org_id}/tiers", "Grant a tier", TierGrantSchema, 201,
-     OrganizationSchema, False),
-    ("delete", "/admin/organizations/{org_id}/tiers/{tier}", "Take a tier away", None, 200,
-     OrganizationSchema, False),
-    ("get", "/admin/organizations/{org_id}/evidence", "List an organization's evidence", None,
-     200, EvidenceSchema, True),
-    ("post", "/admin/organizations/{org_id}/evidence/domain",
-     "Issue a DNS TXT domain-control challenge", DomainChallengeSchema, 201, EvidenceSchema,
-     False),
-    ("post", "/admin/evidence/{evidence_id}/check", "Check a domain challenge's TXT record",
-     None, 200, EvidenceSchema, False),
-    ("post", "/admin/organizations/{org_id}/evidence/lei",
-     "Check an LEI (check digits, then the GLEIF registry)", LeiCheckSchema, 201,
-     EvidenceSchema, False),
-    ("post", "/admin/organizations/{org_id}/evidence/citizenship",
-     "Record the organization's attestation that all its users are citizens",
-     CitizenshipAttestationSchema, 201, EvidenceSchema, False),
-    ("post", "/admin/organizations/{org_id}/evidence/agreement",
-     "Record the signed partner agreement", AgreementSchema, 201, EvidenceSchema, False),
-    ("post", "/admin/organizations/{org_id}/persons", "Create a person of an organization",
-     PersonCreateSchema, 201, PersonSchema, False),
-    ("get", "/admin/organizations/{org_id}/persons", "List an organization's persons", None,
-     200, PersonSchema, True),
-    ("get", "/admin/persons/{person_id}", "Show a person", None, 200, PersonSchema, False),
-    ("post", "/admin/attestation-issuers", "Register an attestation issuer and its limits",
-     AttestationIssuerCreateSchema, 201, AttestationIssuerSchema, False),
-    ("get", "/admin/attestation-issuers", "List attestation issuers", None, 200,
-     AttestationIssuerSchema, True),
-    ("get", "/admin/attestation-issuers/{issuer_id}", "Show an attestation issuer", None, 200,
-     AttestationIssuerSchema, False),
-    ("post", "/admin/attestation-issuers/{issuer_id}/{action}",
-     "Suspend or reinstate an issuer (its verifications stop counting at once)",
-     IssuerStatusSchema, 200, AttestationIssuerSchema, False),
-    ("post", "/admin/organizations/{org_id}/identity-providers",
-     "Register an organization's identity provider (for token exchange)",
-     IdentityProviderCreateSchema, 201, IdentityProviderSchema, False),
-    ("get", "/admin/organizations/{org_id}/identity-providers",
-     "List an organization's identity providers", None, 200, IdentityProviderSchema, True),
-    ("get", "/admin/identity-providers/{idp_id}", "Show an identity provider", None, 200,
-     IdentityProviderSchema, False),
-    ("post", "/admin/identity-providers/{idp_id}/{action}",
-     "Suspend or reinstate an identity provider (its ID tokens stop being exchanged at once)",
-     IdentityProviderStatusSchema, 200, IdentityProviderSchema, False),
-    ("put", "/admin/identity-providers/{idp_id}/sign-in",
-     "Let the organization's people sign in through this provider (our client there; the "
-     "secret is sealed and never shown)", SignInSchema, 200, IdentityProviderSchema, False),
-    ("get", "/admin/consents", "List consents persons have given clients", None, 200,
-     ConsentSchema, True),
-    ("post", "/admin/consents/{consent_id}/withdraw", "Withdraw a consent", WithdrawSchema, 200,
-     ConsentSchema, False),
-    ("get", "/admin/policy", "The active and latest policy versions, and recent activations",
-     None, 200, PolicyStateSchema, False),
-    ("get", "/admin/policy/versions", "List policy versions", None, 200,
-     PolicyVersionSummarySchema, True),
-    ("get", "/admin/policy/versions/{number}", "Show a policy version with its diff", None, 200,
-     PolicyVersionSchema, False),
-    ("post", "/admin/policy/versions",
-     "Create a version (whole document or merge patch against the latest; 409 if stale), "
-     "optionally activating it now or at a time", VersionCreateSchema, 201,
-     VersionCreatedSchema, False),
-    ("post", "/admin/policy/versions/{number}/activate",
-     "Activate a version now or at a time; with revoke_disallowed, re-impose it and revoke the "
-     "live tokens it no longer allows", ActivateSchema, 201, ActivationSchema, False),
-    ("post", "/admin/policy/versions/{number}/dry-run",
-     "Which organizations and persons would gain or lose which tiers", DryRunSchema, 200,
-     FreeFormSchema, False),
-    ("post", "/admin/policy/rollback",
-     "Reactivate an earlier version's policy now (as a new version, a copy of it)",
-     RollbackSchema, 201, VersionCreatedSchema, False),
-    ("post", "/admin/policy/activations/{activation_id}/cancel",
-     "Cancel a scheduled activation", CancelSchema, 200, ActivationSchema, False),
-    ("post", "/admin/policy/explain",
-     "May this organization, client or person use this model or these tiers now; why not; "
-     "the fallback", ExplainSchema, 200, FreeFormSchema, False),
-    ("post", "/admin/tokens/revoke",
-     "Revoke every live token of an organization, client, person or tier", RevokeTokensSchema,
-     200, RevokedSchema, False),
-    ("get", "/admin/trust-requests", "List trust requests", None, 200, TrustRequestSchema, True),
-    ("post", "/admin/trust-requests/{request_id}/approve",
-     "Approve another admin's request (two-person rule)", DecisionSchema, 200,
-     OrganizationSchema, False),
-    ("post", "/admin/trust-requests/{request_id}/reject", "Reject a trust request",
-     DecisionSchema, 200, TrustRequestSchema, False),
-    ("get", "/admin/clients", "List clients", None, 200, ClientSchema, True),
-    ("post", "/admin/clients", "Register a client (the secret is shown once)",
-     ClientCreateSchema, 201, ClientRegistrationSchema, False),
-    ("get", "/admin/clients/{client_id}", "Show a client", None, 200, ClientSchema, False),
-    ("post", "/admin/clients/{client_id}/revoke", "Revoke a client", RevokeSchema, 200,
-     ClientSchema, False),
-    ("post", "/admin/clients/{client_id}/secret", "Rotate a client's secret (shown once)",
-     None, 200, ClientRegistrationSchema, False),
-    ("get", "/admin/audit", "Read the audit log, newest first", None, 200, AuditEventSchema,
-     True),
-    ("get", "/admin/audit/verify", "Check every hash chain", None, 200, ChainReportSchema,
-     False),
-]
+TAGS = {
+    "organizations": "Applications, lifecycle, trust and tiers of partner organizations",
+    "evidence": "Evidence about organizations: domains, LEIs, agreements, citizenship",
+    "persons": "People acting for organizations",
+    "attestation_issuers": "The verifiers whose citizenship statements count",
+    "identity_providers": "Organizations' own identity providers",
+    "clients": "OAuth clients of partner organizations",
+    "consents": "What persons allowed clients at sign-in",
+    "policy": "Policy versions, activation, dry runs and explanations",
+    "approvals": "Two-person control on the policy, and the break-glass kill switch",
+    "tokens": "Bulk revocation of live tokens",
+    "jobs": "Long work and how far it got",
+    "keys": "Signing keys and model gateways",
+    "admins": "Admins, their roles and API keys",
+    "audit": "The hash-chained audit log and its signed checkpoints",
+    "reports": "Signed reports, who could use what at T, malicious-activity reports",
+}
+#: What any operation can answer: a malformed request, no valid admin key, roles that do not
+#: allow it, a body over the limit, throttling, the database out of reach.
+COMMON_ERRORS = (400, 401, 403, 413, 429, 503)
+PARAMETER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(build_spec(services().settings.issuer))
+    return jsonify(build_spec(current_app, services().settings.issuer))
 
 
-def build_spec(issuer: str) -> dict[str, Any]:
+def build_spec(app: Flask, issuer: str) -> dict[str, Any]:
     spec = APISpec(title="entitlements admin API", version=__version__, openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin()], servers=[{"url": issuer}])
+                   plugins=[MarshmallowPlugin()], servers=[{"url": issuer}],
+                   tags=[{"name": name, "description": text} for name, text in TAGS.items()])
     spec.components.security_scheme("adminKey", {"type": "http", "scheme": "bearer",
                                                  "description": "an admin API key (eak_...)"})
     spec.components.response("Problem", {
@@ -199,59 +64,79 @@ def build_spec(issuer: str) -> dict[str, Any]:
                 "type": {"type": "string"}, "title": {"type": "string"},
                 "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, summary, body, status, response, many in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(summary, body, status, response, many,
-                                                        path, method)
-    for path, operations in paths.items():
+    for rule, method, view in admin_operations(app):
+        paths.setdefault(_path(rule), {})[method] = _operation(rule, method, view)
+    for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
-#: What any operation can answer: a malformed request, no valid admin key, a body over the
-#: limit, throttling, the database out of reach.
-COMMON_ERRORS = (400, 401, 413, 429, 503)
-#: Operations that read and change nothing that can conflict (every other write can 409).
-NEVER_CONFLICT = frozenset({"/admin/policy/versions/{number}/dry-run", "/admin/policy/explain",
-                            "/admin/tokens/revoke"})
-#: The two-person rule: the admin who asked may not approve.
-FORBIDDEN = frozenset({"/admin/trust-requests/{request_id}/approve"})
+def admin_operations(app: Flask) -> Iterator[tuple[Rule, str, Any]]:
+    """Every admin route and method with its view (KeyError-free: a view that does not say
+    what it is fails the document's test)."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/admin") or rule.endpoint == "admin_openapi.openapi":
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield rule, method.lower(), app.view_functions[rule.endpoint]
 
 
-def error_statuses(method: str, path: str, has_body: bool) -> list[int]:
+def error_statuses(rule: Rule, method: str, said: Described) -> list[int]:
     """Every error status the operation can answer."""
     statuses = set(COMMON_ERRORS)
-    if has_body:
+    if said.body is not None:
         statuses.add(415)  # not application/json
-    if _path_names(path) or method != "get":
+    if rule.arguments or method != "get":
         statuses.add(404)  # an unknown id in the path or the body
-    if method != "get" and path not in NEVER_CONFLICT:
+    if method != "get" and said.conflicts:
         statuses.add(409)
-    if path in FORBIDDEN:
-        statuses.add(403)
     return sorted(statuses)
 
 
-def _operation(summary: str, body: Any, status: int, response: Any, many: bool,
-               path: str, method: str) -> dict[str, Any]:
-    schema: Any = {"type": "array", "items": response} if many else response
+def _operation(rule: Rule, method: str, view: Any) -> dict[str, Any]:
+    said: Described = view.described
+    permission: Permission = view.permission
+    roles = sorted(role.value for role, granted in GRANTS.items() if permission in granted)
+    responses: dict[str, Any] = {str(said.status): _answer(said)}
+    if said.accepted is not None:
+        responses["202"] = {"description": "Waiting for a second admin (Location: the request)",
+                            "content": {JSON: {"schema": said.accepted}}}
+    responses.update({str(code): {"$ref": "#/components/responses/Problem"}
+                      for code in error_statuses(rule, method, said)})
     operation: dict[str, Any] = {
-        "summary": summary,
+        "operationId": rule.endpoint.rsplit(".", 1)[1],
+        "tags": [rule.endpoint.split(".")[0].removeprefix("admin_")],
+        "summary": said.summary,
+        "description": f"Needs the `{permission.value}` permission (roles: "
+                       f"{', '.join(roles)}).",
         "security": [{"adminKey": []}],
-        "parameters": [{"in": "path", "name": name, "required": True,
-                        "schema": {"type": "string"}}
-                       for name in _path_names(path)],
-        "responses": {str(status): {"description": "OK", "content": {
-            "application/json": {"schema": schema}}},
-            **{str(code): {"$ref": "#/components/responses/Problem"}
-               for code in error_statuses(method, path, body is not None)}},
+        "parameters": list(_path_parameters(rule)),
+        "responses": responses,
     }
-    if body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": body}}}
-    if path == "/admin/audit":
-        operation["parameters"] = [{"in": "query", "schema": AuditQuerySchema}]
+    if said.query is not None:
+        operation["parameters"].append({"in": "query", "schema": said.query})
+    if said.body is not None:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": said.body}}}
     return operation
 
 
-def _path_names(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+def _answer(said: Described) -> dict[str, Any]:
+    if said.media != JSON:
+        return {"description": "OK", "content": {said.media: {"schema": {"type": "string"}}}}
+    schema: Any = ({"type": "object", "description": "see docs/admin-api.md"}
+                   if said.answer is None else said.answer)
+    if said.page:
+        schema = page_schema(schema)
+    return {"description": "OK", "content": {JSON: {"schema": schema}}}
+
+
+def _path(rule: Rule) -> str:
+    return PARAMETER.sub(lambda m: "{" + m.group(3) + "}", rule.rule)
+
+
+def _path_parameters(rule: Rule) -> Iterator[dict[str, Any]]:
+    for converter, arguments, name in PARAMETER.findall(rule.rule):
+        schema: dict[str, Any] = {"type": "integer" if converter == "int" else "string"}
+        if converter == "any":
+            schema["enum"] = [a.strip() for a in arguments.split(",")]
+        yield {"in": "path", "name": name, "required": True, "schema": schema}

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from ...admins.roles import Permission
 from ...persons import service as persons
 from ...persons.schemas import PersonCreateSchema, PersonSchema
-from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_persons", __name__)
 
 
 @blueprint.post("/organizations/<org_id>/persons")
-@admin_required
+@described("Create a person of an organization",
+           body=PersonCreateSchema, status=201, answer=PersonSchema)
+@requires(Permission.ONBOARD)
 def create_person(org_id: str) -> tuple[Response, int]:
     body = json_body(PersonCreateSchema())
     with transaction() as session:
@@ -22,14 +27,17 @@ def create_person(org_id: str) -> tuple[Response, int]:
 
 
 @blueprint.get("/organizations/<org_id>/persons")
-@admin_required
+@described("List an organization's persons", query=PageQuerySchema, answer=PersonSchema, page=True)
+@requires(Permission.READ)
 def list_persons(org_id: str) -> Response:
+    page = query_args(PageQuerySchema())
     with database().sessions() as session:
-        return jsonify(PersonSchema(many=True).dump(persons.list_for(session, org_id)))
+        return page_response(persons.list_for(session, org_id, **page), PersonSchema())
 
 
 @blueprint.get("/persons/<person_id>")
-@admin_required
+@described("Show a person", answer=PersonSchema)
+@requires(Permission.READ)
 def get_person(person_id: str) -> Response:
     with database().sessions() as session:
         return jsonify(PersonSchema().dump(persons.get(session, person_id)))

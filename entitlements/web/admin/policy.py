@@ -1,13 +1,22 @@
 """/admin/policy: versions (whole documents or merge patches, optimistic concurrency),
-activation now or later, rollback, cancellation, dry runs, re-imposition, explain, and
-/admin/tokens/revoke for bulk revocation."""
+activation now or later, rollback, cancellation, dry runs, re-imposition and explain.
+
+Activation, scheduling, rollback and re-imposition are policy changes under two-person
+control: when the rule covers one, it answers 202 with the request a second admin approves
+(``approvals``); otherwise 201 with what was done."""
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from collections.abc import Callable
+from typing import Any
 
-from ...operations import policy as operations
-from ...operations import tokens
+from flask import Response, jsonify, url_for
+from sqlalchemy.orm import Session
+
+from ...admins.roles import Permission
+from ...base.pages import Page
+from ...operations import policy_changes
+from ...operations.policy_changes import Outcome
 from ...policy import impact, service
 from ...policy.explain import SubjectRef, explain
 from ...policy.schemas import (
@@ -16,22 +25,27 @@ from ...policy.schemas import (
     CancelSchema,
     DryRunSchema,
     ExplainSchema,
+    PolicyChangeRequestSchema,
     PolicyStateSchema,
     PolicyVersionSchema,
     PolicyVersionSummarySchema,
-    RevokeTokensSchema,
     RollbackSchema,
+    TierSchema,
     VersionCreatedSchema,
     VersionCreateSchema,
 )
 from ..services import services
-from .auth import actor, admin_blueprint, admin_required, database, json_body, transaction
+from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .described import described
+from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_policy", __name__)
 
 
 @blueprint.get("/policy")
-@admin_required
+@described("The active and latest policy versions, and recent activations",
+           answer=PolicyStateSchema, conflicts=False)
+@requires(Permission.READ)
 def policy_state() -> Response:
     now = actor().now
     with database().sessions() as session:
@@ -41,46 +55,77 @@ def policy_state() -> Response:
             "activations": service.activations(session)[-50:]}))
 
 
-@blueprint.get("/policy/versions")
-@admin_required
-def list_versions() -> Response:
+@blueprint.get("/tiers")
+@described("The active version's tiers and their rules",
+           answer=TierSchema, page=True, conflicts=False)
+@requires(Permission.READ)
+def list_tiers() -> Response:
+    """The active version's tiers and their rules."""
     with database().sessions() as session:
-        return jsonify(PolicyVersionSummarySchema(many=True).dump(service.list_versions(session)))
+        tiers = service.list_tiers(session, actor().now)
+    return page_response(Page([{"name": name, **rule} for name, rule in tiers], None),
+                         TierSchema())
+
+
+@blueprint.get("/policy/versions")
+@described("List policy versions",
+           query=PageQuerySchema, answer=PolicyVersionSummarySchema, page=True)
+@requires(Permission.READ)
+def list_versions() -> Response:
+    page = query_args(PageQuerySchema())
+    with database().sessions() as session:
+        return page_response(service.list_versions(session, **page),
+                             PolicyVersionSummarySchema())
 
 
 @blueprint.get("/policy/versions/<int:number>")
-@admin_required
+@described("Show a policy version with its diff", answer=PolicyVersionSchema)
+@requires(Permission.READ)
 def get_version(number: int) -> Response:
     with database().sessions() as session:
         return jsonify(PolicyVersionSchema().dump(service.get_version(session, number)))
 
 
 @blueprint.post("/policy/versions")
-@admin_required
+@described("Create a version (whole document or merge patch against the latest; 409 if stale), "
+           "optionally asking to activate it now or at a time",
+           body=VersionCreateSchema, status=201, answer=VersionCreatedSchema)
+@requires(Permission.EDIT_POLICY)
 def create_version() -> tuple[Response, int]:
     body = json_body(VersionCreateSchema())
-    who = actor()
     with transaction() as session:
-        row, activation = operations.new_version(session, who, **body)
-        return jsonify(VersionCreatedSchema().dump(
-            {"version": row, "activation": activation})), 201
+        row, outcome = policy_changes.new_version(session, actor(), services().approval_rule,
+                                                  **body)
+        data = VersionCreatedSchema().dump({"version": row, "activation": None,
+                                            "approval": outcome and outcome.request})
+        data["activation"] = outcome and outcome.result and outcome.result["activation"]
+        return jsonify(data), 201
 
 
 @blueprint.post("/policy/versions/<int:number>/activate")
-@admin_required
+@described("Activate a version now or at a time; with revoke_disallowed, re-impose it and revoke "
+           "the live tokens it no longer allows (202 when a second admin must approve)",
+           body=ActivateSchema, status=201, answer=ActivationSchema,
+           accepted=PolicyChangeRequestSchema)
+@requires(Permission.EDIT_POLICY)
 def activate(number: int) -> tuple[Response, int]:
     body = json_body(ActivateSchema())
+    if body["revoke_disallowed"]:
+        action, params = "reimpose", {"version": number, "on_pending": body["on_pending"]}
+    else:
+        action, params = policy_changes.activation(number, at=body["at"],
+                                                   on_pending=body["on_pending"])
     with transaction() as session:
-        if body["revoke_disallowed"]:
-            return jsonify(operations.reimpose(session, actor(), number, reason=body["reason"],
-                                               on_pending=body["on_pending"])), 201
-        row = service.activate(session, actor(), number, reason=body["reason"], at=body["at"],
-                               on_pending=body["on_pending"])
-        return jsonify(ActivationSchema().dump(row)), 201
+        outcome = policy_changes.change(session, actor(), services().approval_rule, action,
+                                        params, body["reason"])
+        return answer(session, outcome, lambda result: result if action == "reimpose"
+                      else result["activation"])
 
 
 @blueprint.post("/policy/versions/<int:number>/dry-run")
-@admin_required
+@described("Which organizations and persons would gain or lose which tiers",
+           body=DryRunSchema, conflicts=False)
+@requires(Permission.READ)
 def dry_run(number: int) -> Response:
     body = json_body(DryRunSchema())
     with database().sessions() as session:
@@ -88,18 +133,26 @@ def dry_run(number: int) -> Response:
 
 
 @blueprint.post("/policy/rollback")
-@admin_required
+@described("Reactivate an earlier version's policy now, as a new version (202 when a second admin "
+           "must approve)",
+           body=RollbackSchema, status=201, answer=VersionCreatedSchema,
+           accepted=PolicyChangeRequestSchema)
+@requires(Permission.EDIT_POLICY)
 def rollback() -> tuple[Response, int]:
     body = json_body(RollbackSchema())
+    params = {"version": body["version"], "on_pending": body["on_pending"]}
     with transaction() as session:
-        row, activation = service.rollback(session, actor(), body["version"], body["reason"],
-                                           on_pending=body["on_pending"])
-        return jsonify(VersionCreatedSchema().dump(
-            {"version": row, "activation": activation})), 201
+        outcome = policy_changes.change(session, actor(), services().approval_rule,
+                                        "rollback", params, body["reason"])
+        return answer(session, outcome, lambda result: {
+            **VersionCreatedSchema().dump({
+                "version": service.get_version(session, result["version"])}),
+            "activation": result["activation"]})
 
 
 @blueprint.post("/policy/activations/<int:activation_id>/cancel")
-@admin_required
+@described("Cancel a scheduled activation", body=CancelSchema, answer=ActivationSchema)
+@requires(Permission.EDIT_POLICY)
 def cancel(activation_id: int) -> Response:
     body = json_body(CancelSchema())
     with transaction() as session:
@@ -108,7 +161,10 @@ def cancel(activation_id: int) -> Response:
 
 
 @blueprint.post("/policy/explain")
-@admin_required
+@described("May this organization, client or person use this model or these tiers; why not; the "
+           "fallback",
+           body=ExplainSchema, conflicts=False)
+@requires(Permission.READ)
 def explain_decision() -> Response:
     body = json_body(ExplainSchema())
     at = body["at"] or actor().now
@@ -119,13 +175,16 @@ def explain_decision() -> Response:
                                tiers=body["tiers"], dpop_bound=body["dpop_bound"]))
 
 
-@blueprint.post("/tokens/revoke")
-@admin_required
-def revoke_tokens() -> Response:
-    body = json_body(RevokeTokensSchema())
-    with transaction() as session:
-        count = tokens.revoke_matching(session, actor(), reason=body["reason"],
-                                       organization_id=body["organization_id"],
-                                       client_id=body["client_id"],
-                                       person_id=body["person_id"], tier=body["tier"])
-    return jsonify(revoked=count)
+def answer(session: Session, outcome: Outcome, applied: Callable[[dict[str, Any]], Any], *,
+           status: int = 201) -> tuple[Response, int]:
+    """``status`` with what was done, or 202 with the request waiting for a second admin
+    (and its address in ``Location``)."""
+    if outcome.pending:
+        assert outcome.request is not None
+        response = jsonify(PolicyChangeRequestSchema().dump(outcome.request))
+        response.headers["Location"] = url_for("admin_approvals.get_change",
+                                               request_id=outcome.request.id)
+        return response, 202
+    assert outcome.result is not None
+    session.flush()
+    return jsonify(applied(outcome.result)), status

@@ -16,6 +16,7 @@ from flask import Response, g, redirect, request, url_for
 from sqlalchemy.orm import Session
 
 from ...base.actor import Actor
+from ...base.pages import every
 from ...base.secrets import generate_secret
 from ...identity_providers import service as idps
 from ...oauth.authorization_request import authorization_params
@@ -189,7 +190,8 @@ def my_consents() -> Response:
             raise SignInRefused("not_signed_in", "Sign in through an application first; "
                                                  "then your consents are listed here.")
         listed = [(c, steps.client_name(session, c.client_id))
-                  for c in consents.list_consents(session, person_id=signed.person_id)]
+                  for c in every(consents.list_consents, session,
+                                   person_id=signed.person_id)]
         return render_page("signin/consents.html", consents=listed,
                            csrf_token=form_token("consents", cookie or ""))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..base.errors import InvalidInput
-from ..base.fetch import FetchFailed, get_bounded
-from ..base.urls import is_secure_url
+from .errors import InvalidInput
+from .fetch import FetchFailed, get_bounded
+from .urls import is_secure_url
 
 MAX_BYTES = 64 * 1024
 TIMEOUT = 5.0

@@ -1,6 +1,6 @@
-"""Policy changes with their consequences: a new version activated now or at a time, and
-re-imposition (activate a prepared version now and revoke every live token it no longer
-allows, as one audited event with its effects)."""
+"""Re-imposition: activate a prepared version now and revoke every live token it no longer
+allows, as one audited event with its effects (the break-glass kill switch does the same under
+its own event)."""
 
 from __future__ import annotations
 
@@ -12,52 +12,50 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
+from ..audit import targets
 from ..base.actor import Actor
 from ..kernel.claims import tiers_from_scope
 from ..kernel.policy import Policy, decide
 from ..policy import service
+from ..policy.approvals import Approval
 from ..policy.document import compile_policy
 from ..policy.impact import Subjects
-from ..policy.models import PolicyActivation, PolicyVersion
 from ..tokens.models import IssuedToken
 from ..tokens.revocation import live_tokens
 
 REVOKE_CHUNK = 500
 
 
-def new_version(session: Session, actor: Actor, *, base_version: int, reason: str,
-                document: dict[str, Any] | None = None, patch: dict[str, Any] | None = None,
-                on_active: bool = False, activate_now: bool = False,
-                activate_at: datetime | None = None, on_pending: str | None = None
-                ) -> tuple[PolicyVersion, PolicyActivation | None]:
-    """A new version (see ``policy.service.create_version``), activated now or at
-    ``activate_at`` when asked."""
-    row = service.create_version(session, actor, base_version=base_version, reason=reason,
-                                 document=document, patch=patch, on_active=on_active)
-    activation = None
-    if activate_now or activate_at is not None:
-        activation = service.activate(session, actor, row.version, reason=reason,
-                                      at=activate_at, on_pending=on_pending)
-    return row, activation
-
-
 def reimpose(session: Session, actor: Actor, version: int, *, reason: str,
-             on_pending: str | None = None) -> dict[str, Any]:
+             on_pending: str | None = None, approval: Approval | None = None
+             ) -> dict[str, Any]:
     """Activate ``version`` now and revoke every live token it no longer allows; one audit
     event records the activation and its effects."""
+    effects = activate_revoking(session, actor, version, reason=reason, kind="reimpose",
+                                on_pending=on_pending, approval=approval)
+    audit.record(session, actor, "policy.reimposed", target=targets.policy_version(version),
+                 reason=reason, details=effects)
+    return effects
+
+
+def activate_revoking(session: Session, actor: Actor, version: int, *, reason: str, kind: str,
+                      on_pending: str | None, approval: Approval | None = None
+                      ) -> dict[str, Any]:
+    """Activate ``version`` now (unaudited: the caller records one event) and revoke the
+    live tokens it no longer allows; what happened."""
     service.lock_policy(session)
     before = service.active_version(session, actor.now)
     later = [r.id for r in service.pending_after(session, actor.now)]
-    activation = service.activate(session, actor, version, reason=reason, kind="reimpose",
-                                  audited=False, on_pending=on_pending)
+    activation = service.activate(session, actor, version, reason=reason, kind=kind,
+                                  audited=False, on_pending=on_pending, approval=approval)
     effects: dict[str, Any] = {"before": before, "after": version,
                                "activation": activation.id}
     if later:
         effects["pending"] = {"decision": on_pending, "activations": later}
+    if approval:
+        effects["approval"] = approval.details()
     policy = compile_policy(version, service.get_version(session, version).document)
     effects.update(_revoke_disallowed(session, policy, actor.now))
-    audit.record(session, at=actor.now, actor=actor.name, action="policy.reimposed",
-                 target=f"policy:{version}", reason=reason, details=effects)
     return effects
 
 

@@ -1,0 +1,116 @@
+"""Console sign-in: single-use links (the embedded default's way in) and server-side
+sessions. Cookies and links are random; only their SHA-256 digests are stored. A session
+is new at every sign-in (the old one, if any, ends), and ends when idle too long, at its
+absolute expiry, at sign-out, or when its admin is disabled."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..audit.targets import Target
+from ..base.actor import Actor
+from ..base.db import fetch, prune_expired
+from ..base.errors import Conflict, Forbidden
+from ..base.secrets import generate_secret
+from . import service as admins
+from .models import Admin, ConsoleSession, LoginLink
+
+#: How long a sign-in link works, once.
+LINK_LIFETIME = timedelta(minutes=5)
+#: How often a session's last use is written (a request within this needs no write).
+TOUCH_EVERY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    idle: timedelta
+    absolute: timedelta
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def issue_login_link(session: Session, actor: Actor, name: str) -> str:
+    """A single-use token for a link that signs admin ``name`` in, for ``LINK_LIFETIME``."""
+    admin = admins.get(session, name)
+    if admin.status != "active":
+        raise Conflict(f"admin {name} is disabled", code="admin_disabled")
+    token = generate_secret()
+    session.add(LoginLink(token_hash=digest(token), admin=name, created_by=actor.name,
+                          created_at=actor.now, expires_at=actor.now + LINK_LIFETIME))
+    prune_expired(session, LoginLink, actor.now)
+    audit.record(session, actor, "admin.login_link_issued", target=Target("admin", name),
+                 details={"expires_at": (actor.now + LINK_LIFETIME).isoformat()})
+    return token
+
+
+def link_url(issuer: str, token: str) -> str:
+    """The console address a sign-in link opens (the token in the query: the access log
+    never records queries, and pages send no Referer)."""
+    return f"{issuer}/console/login/link?token={token}"
+
+
+def redeem_login_link(session: Session, token: str, now: datetime) -> Admin:
+    """The admin a link signs in, once: a used, expired or unknown link is Forbidden."""
+    link = fetch(session, LoginLink, digest(token or ""), lock=True)
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise Forbidden("this sign-in link is used, expired or unknown; ask for a new one",
+                        code="login_link_refused")
+    link.used_at = now
+    admin = admins.get(session, link.admin)
+    if admin.status != "active":
+        raise Forbidden(f"admin {admin.name} is disabled", code="admin_disabled")
+    return admin
+
+
+def open_session(session: Session, admin: Admin, method: str, now: datetime,
+                 lifetimes: Lifetimes, *, replacing: str | None = None) -> str:
+    """A new session for ``admin`` (the one ``replacing`` names ends): its cookie value."""
+    if replacing:
+        _end(session, replacing, now)
+    cookie = generate_secret()
+    session.add(ConsoleSession(id_hash=digest(cookie), admin=admin.name, method=method,
+                               created_at=now, last_seen_at=now,
+                               expires_at=now + lifetimes.absolute))
+    prune_expired(session, ConsoleSession, now)
+    audit.record(session, Actor(f"admin:{admin.name}", now), "console.signed_in",
+                 target=Target("admin", admin.name), details={"method": method})
+    return cookie
+
+
+def current(session: Session, cookie: str | None, now: datetime, lifetimes: Lifetimes
+            ) -> tuple[ConsoleSession, Admin] | None:
+    """The live session a cookie names and its active admin; its last use is recorded."""
+    if not cookie or len(cookie) > 100:
+        return None
+    found = session.get(ConsoleSession, digest(cookie))
+    if (found is None or found.ended_at is not None or found.expires_at <= now
+            or now - found.last_seen_at > lifetimes.idle):
+        return None
+    admin = session.get(Admin, found.admin)
+    if admin is None or admin.status != "active":
+        return None
+    if now - found.last_seen_at >= TOUCH_EVERY:
+        found.last_seen_at = now
+    return found, admin
+
+
+def sign_out(session: Session, cookie: str | None, now: datetime) -> None:
+    found = _end(session, cookie, now)
+    if found is not None:
+        audit.record(session, Actor(f"admin:{found.admin}", now), "console.signed_out",
+                     target=Target("admin", found.admin))
+
+
+def _end(session: Session, cookie: str | None, now: datetime) -> ConsoleSession | None:
+    found = session.get(ConsoleSession, digest(cookie)) if cookie else None
+    if found is None or found.ended_at is not None:
+        return None
+    found.ended_at = now
+    return found

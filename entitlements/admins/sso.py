@@ -1,0 +1,153 @@
+"""The console's relying party: admins sign in with the lab's own OpenID provider
+(authorization code with PKCE, state and nonce, through Authlib's client), and the ID token
+names the admin by its subject or a verified e-mail address.
+
+The provider's endpoints are discovered on first use and kept; its keys come from its JWKS
+(cached, refetched for an unknown kid within a cool-down)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2 import OAuth2Error
+from requests import RequestException
+
+from ..base import jose
+from ..base.discovery import Endpoints, discover
+from ..base.errors import Forbidden, InvalidInput
+from ..base.remote_jwks import JwksUnavailable, RemoteJwks
+
+SCOPE = "openid email"
+TIMEOUT = 10.0
+MAX_ID_TOKEN = 16 * 1024
+
+
+class SsoRefused(Forbidden):
+    """The provider's answer cannot sign anyone in; ``reason`` says why."""
+
+    code = "sso_refused"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, detail=reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SsoConfig:
+    issuer: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """What a sign-in in progress must match when the provider answers."""
+
+    state: str
+    nonce: str
+    verifier: str
+
+
+@dataclass(frozen=True)
+class SsoIdentity:
+    subject: str
+    email: str | None
+
+
+class ConsoleSso:
+    def __init__(self, config: SsoConfig, remote_jwks: RemoteJwks, *, leeway: timedelta,
+                 max_lifetime: timedelta) -> None:
+        self.config, self._jwks = config, remote_jwks
+        self._leeway, self._max_lifetime = leeway, max_lifetime
+        self._endpoints: Endpoints | None = None
+
+    def start(self) -> tuple[str, LoginState]:
+        """Where to send the browser, and what its answer must carry."""
+        login = LoginState(secrets.token_urlsafe(24), secrets.token_urlsafe(24),
+                           secrets.token_urlsafe(48))
+        url, _ = self._client().create_authorization_url(
+            self.endpoints().authorization_endpoint, state=login.state,
+            code_verifier=login.verifier, nonce=login.nonce)
+        return url, login
+
+    def finish(self, login: LoginState, state: str | None, code: str | None,
+               now: datetime) -> SsoIdentity:
+        """The identity the provider vouches for in answer to ``login``."""
+        if not code or not state or not secrets.compare_digest(state, login.state):
+            raise SsoRefused("state_mismatch", "the sign-in answer does not match this "
+                                               "browser's sign-in; start again")
+        claims = self._verify(self._exchange(code, login), login, now)
+        email = claims.get("email") if claims.get("email_verified") is True else None
+        return SsoIdentity(str(claims["sub"]), email if isinstance(email, str) else None)
+
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            try:
+                self._endpoints = discover(self.config.issuer)
+            except InvalidInput as error:
+                raise SsoRefused("discovery_failed", f"the sign-in provider cannot be used: "
+                                                     f"{error.message}") from None
+        return self._endpoints
+
+    def _client(self) -> OAuth2Session:
+        return OAuth2Session(self.config.client_id, self.config.client_secret, scope=SCOPE,
+                             redirect_uri=self.config.redirect_uri,
+                             code_challenge_method="S256",
+                             token_endpoint_auth_method="client_secret_basic")
+
+    def _exchange(self, code: str, login: LoginState) -> str:
+        try:
+            with self._client() as client:
+                token = client.fetch_token(self.endpoints().token_endpoint, code=code,
+                                           grant_type="authorization_code",
+                                           code_verifier=login.verifier, timeout=TIMEOUT)
+        except (OAuth2Error, RequestException, ValueError) as error:
+            raise SsoRefused("token_request_failed", "the sign-in provider did not complete "
+                             f"the sign-in ({type(error).__name__})") from None
+        id_token = token.get("id_token")
+        if not isinstance(id_token, str):
+            raise SsoRefused("no_id_token", "the sign-in provider returned no ID token")
+        return id_token
+
+    def _verify(self, id_token: str, login: LoginState, now: datetime) -> dict[str, Any]:
+        try:
+            header, _ = jose.peek(id_token, MAX_ID_TOKEN)
+            alg = jose.allowed_algorithm(header, jose.ASYMMETRIC_ALGORITHMS)
+            key = self._key(header.get("kid"))
+            claims = jose.verify_signature(id_token, key, alg, audience=[self.config.client_id],
+                                           issuer=self.config.issuer,
+                                           required=["iss", "sub", "aud", "exp", "iat"])
+            self._check_times(claims, now)
+        except jose.JwtRefused as refused:
+            raise SsoRefused(f"id_token_{refused.reason}", "the sign-in provider's ID token "
+                             f"{refused.detail}") from None
+        nonce = claims.get("nonce")
+        if not isinstance(nonce, str) or not secrets.compare_digest(nonce, login.nonce):
+            raise SsoRefused("nonce_mismatch", "the ID token answers another sign-in")
+        if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
+            raise SsoRefused("id_token_malformed", "the ID token's subject is not usable")
+        return claims
+
+    def _key(self, kid: Any) -> jwt.PyJWK:
+        try:
+            return self._jwks.key(self.endpoints().jwks_uri, kid if isinstance(kid, str)
+                                  else None)
+        except (LookupError, JwksUnavailable):
+            raise jose.JwtRefused("unknown_key") from None
+
+    def _check_times(self, claims: dict[str, Any], now: datetime) -> None:
+        try:
+            expires, issued = jose.numeric_date(claims, "exp"), jose.numeric_date(claims, "iat")
+        except ValueError:
+            raise jose.JwtRefused("malformed") from None
+        assert expires is not None and issued is not None  # required above
+        if expires + self._leeway <= now:
+            raise jose.JwtRefused("expired")
+        if issued - self._leeway > now or expires - issued > self._max_lifetime:
+            raise jose.JwtRefused("not_yet_valid")

@@ -1,0 +1,24 @@
+"""How long work says how far it got: the console's live status (a job's row) and the CLI's
+progress bar both follow it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Tracker(Protocol):
+    def expect(self, total: int) -> None:
+        """How many steps the work has, once known."""
+
+    def advance(self, count: int = 1) -> None:
+        """``count`` more steps are done."""
+
+
+class Untracked:
+    """Progress nobody follows."""
+
+    def expect(self, total: int) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass

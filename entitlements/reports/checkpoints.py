@@ -1,0 +1,154 @@
+"""Anchoring the audit log outside the database: at most once a period, a checkpoint (a JWS
+of ``typ`` ``entitlements-checkpoint+jwt``) states every stream's tip (its last seq and
+hash) at a time, signed with the service's key. It is kept in the database, published at
+``/audit/checkpoints``, and written to a directory outside the database when one is set.
+
+Whoever rewrites the database after a checkpoint (every row and every tip, hashes made anew)
+is found out: an event the checkpoint names is gone or has another hash. The checkpoint
+cannot be forged to match without the private key, which lives in the key store, not the
+database; its signature is checked with the key store's keys or a JWKS the checker holds."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..audit.models import AuditCheckpoint, AuditEvent, AuditStream
+from ..audit.targets import Target
+from ..base.actor import SYSTEM_ACTOR, Actor
+from ..base.clock import epoch
+from ..base.db import Database
+from ..signing.documents import CHECKPOINT_TYP, sign_document
+from ..signing.keyring import KeyRing
+
+#: How many checkpoints the endpoint lists, newest first.
+PUBLISHED = 100
+KeyFor = Callable[[str], Any]
+
+
+def make(db: Database, ring: KeyRing, *, issuer: str, now: datetime, interval: int,
+         directory: str | None) -> AuditCheckpoint | None:
+    """This period's checkpoint, unless one was made already (by this or another process)."""
+    period = epoch(now) // interval
+    try:
+        with db.transaction() as session:
+            if session.scalar(select(AuditCheckpoint.id).where(
+                    AuditCheckpoint.period == period)) is not None:
+                return None
+            tips = {s.id: {"seq": s.seq, "hash": s.hash}
+                    for s in session.scalars(select(AuditStream).order_by(AuditStream.id))}
+            jws = sign_document(ring, now, issuer=issuer, typ=CHECKPOINT_TYP, claims={
+                "period": period, "at": now.isoformat(), "tips": tips})
+            row = AuditCheckpoint(period=period, at=now, tips=tips, jws=jws)
+            session.add(row)
+            session.flush()
+            audit.record(session, Actor(SYSTEM_ACTOR, now), "audit.checkpoint",
+                         target=Target("checkpoint", str(row.id)),
+                         details={"period": period, "streams": len(tips)})
+    except IntegrityError:  # another process made this period's checkpoint meanwhile
+        return None
+    if directory:
+        write(Path(directory), period, jws)
+    return row
+
+
+def write(directory: Path, period: int, jws: str) -> Path:
+    """The checkpoint as a file of its own (written aside, then renamed into place)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"checkpoint-{period}.jws"
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(jws + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def published(session: Session, limit: int = PUBLISHED) -> list[dict[str, Any]]:
+    rows = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.period.desc())
+                           .limit(limit))
+    return [{"period": r.period, "at": r.at.isoformat(), "jws": r.jws} for r in rows]
+
+
+def stored(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditCheckpoint.jws).order_by(AuditCheckpoint.period)))
+
+
+def read_files(path: Path) -> list[str]:
+    """Checkpoints saved as files (a directory of ``*.jws``, or one file), or the JSON the
+    endpoint answers with."""
+    files = sorted(path.glob("*.jws")) if path.is_dir() else [path]
+    found: list[str] = []
+    for file in files:
+        text = file.read_text().strip()
+        if text.startswith("{"):
+            found += [c["jws"] for c in json.loads(text).get("checkpoints", [])]
+        elif text:
+            found.append(text)
+    return found
+
+
+@dataclass
+class CheckpointReport:
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(session: Session, checkpoints: list[str], key_for: KeyFor) -> CheckpointReport:
+    """Each checkpoint's signature, then every tip it states against the database: the
+    event must still be there with the same hash, and its stream must not be shorter."""
+    report = CheckpointReport()
+    heads = {s.id: s.seq for s in session.scalars(select(AuditStream))}
+    for jws in checkpoints:
+        try:
+            claims = read(jws, key_for)
+        except ValueError as error:
+            report.problems.append(str(error))
+            continue
+        report.checked += 1
+        for stream, tip in claims["tips"].items():
+            problem = _tip_problem(session, heads, stream, tip)
+            if problem:
+                report.problems.append(f"checkpoint of {claims['at']}: {problem}")
+    return report
+
+
+def read(jws: str, key_for: KeyFor) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(jws)
+        if header.get("typ") != CHECKPOINT_TYP:
+            raise ValueError(f"not a checkpoint (typ {header.get('typ')!r})")
+        key = key_for(str(header.get("kid")))
+        return jwt.decode(jws, key, algorithms=[str(header.get("alg"))],
+                          options={"require": ["iss", "iat"], "verify_aud": False})
+    except (jwt.InvalidTokenError, LookupError) as error:
+        raise ValueError(f"a checkpoint does not verify ({type(error).__name__})") from None
+
+
+def _tip_problem(session: Session, heads: dict[str, int], stream: str, tip: dict[str, Any]
+                 ) -> str | None:
+    if tip["seq"] == 0:
+        return None
+    if stream not in heads:
+        return f"stream {stream} is gone"
+    if heads[stream] < tip["seq"]:
+        return f"stream {stream} ends at #{heads[stream]}, before #{tip['seq']}"
+    event = session.get(AuditEvent, (stream, tip["seq"]))
+    if event is None:
+        return f"event {stream} #{tip['seq']} is gone"
+    if event.hash != tip["hash"]:
+        return f"event {stream} #{tip['seq']} was rewritten (its hash changed)"
+    return None

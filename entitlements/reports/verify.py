@@ -1,0 +1,124 @@
+"""Checking a report offline: its manifest's signature against a JWKS the checker trusts,
+the file's size and SHA-256, every event's own hash, the links between consecutive events of
+each stream, the interval, and the counts the manifest states. Needs no database and no
+network (the JWKS is given)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+import orjson
+
+from ..audit.service import hash_fields
+from ..signing.documents import MANIFEST_TYP
+from .export import FORMAT, extend_streams
+
+#: Problems listed in full; past this many, only counted.
+SHOWN = 20
+
+
+@dataclass
+class Verification:
+    manifest: dict[str, Any] = field(default_factory=dict)
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+    more: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < SHOWN:
+            self.problems.append(text)
+        else:
+            self.more += 1
+
+
+def read_manifest(jws: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's claims once its signature verifies with a key of ``jwks`` named by
+    its ``kid``; ValueError saying why not."""
+    try:
+        header = jwt.get_unverified_header(jws)
+    except jwt.InvalidTokenError:
+        raise ValueError("the manifest is not a JWS") from None
+    if header.get("typ") != MANIFEST_TYP:
+        raise ValueError(f"the manifest's typ is {header.get('typ')!r}, not {MANIFEST_TYP}")
+    try:
+        key = jwt.PyJWKSet.from_dict(jwks)[str(header.get("kid"))]
+    except (KeyError, jwt.PyJWKSetError, jwt.InvalidKeyError):
+        raise ValueError(f"the JWKS has no key {header.get('kid')!r} that signed the "
+                         "manifest") from None
+    try:
+        return jwt.decode(jws, key, algorithms=[key.algorithm_name],
+                          options={"require": ["iss", "iat"], "verify_aud": False})
+    except jwt.InvalidTokenError as error:
+        raise ValueError(f"the manifest's signature does not verify ({error})") from None
+
+
+def verify_report(events_path: Path, manifest_jws: str, jwks: dict[str, Any]) -> Verification:
+    result = Verification()
+    try:
+        result.manifest = manifest = read_manifest(manifest_jws, jwks)
+    except ValueError as error:
+        result.problem(str(error))
+        return result
+    if manifest.get("format") != FORMAT:
+        result.problem(f"unknown report format {manifest.get('format')!r}")
+        return result
+    _check_file(events_path, manifest, result)
+    if result.ok:
+        _check_events(events_path, manifest, result)
+    return result
+
+
+def _check_file(path: Path, manifest: dict[str, Any], result: Verification) -> None:
+    stated = manifest["file"]
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as data:
+        while chunk := data.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    if size != stated["bytes"] or digest.hexdigest() != stated["sha256"]:
+        result.problem(f"the file is not the one the manifest signed (size {size}, "
+                       f"SHA-256 {digest.hexdigest()[:16]}...)")
+
+
+def _check_events(path: Path, manifest: dict[str, Any], result: Verification) -> None:
+    starts, ends = (datetime.fromisoformat(manifest["from"]),
+                    datetime.fromisoformat(manifest["to"]))
+    actions: Counter[str] = Counter()
+    last: dict[str, tuple[int, str]] = {}
+    streams: dict[str, dict[str, Any]] = {}
+    with path.open("rb") as data:
+        for number, line in enumerate(data, 1):
+            event = orjson.loads(line)
+            actions[event["action"]] += 1
+            where = f"line {number} ({event['stream']} #{event['seq']})"
+            if hash_fields(event) != event["hash"]:
+                result.problem(f"{where}: the event's content does not match its hash")
+            if not starts <= datetime.fromisoformat(event["at"]) < ends:
+                result.problem(f"{where}: outside the report's interval")
+            _check_link(last, event, where, result)
+            extend_streams(streams, event)
+    result.events = sum(actions.values())
+    if dict(sorted(actions.items())) != manifest["counts"]:
+        result.problem("the events per action differ from the manifest's counts")
+    if streams != manifest["streams"]:
+        result.problem("the streams' first and last events differ from the manifest's")
+
+
+def _check_link(last: dict[str, tuple[int, str]], event: dict[str, Any], where: str,
+                result: Verification) -> None:
+    """Consecutive events of a stream link: each names the hash of the one before."""
+    seen = last.get(event["stream"])
+    if seen is not None and event["seq"] == seen[0] + 1 and event["prev_hash"] != seen[1]:
+        result.problem(f"{where}: does not link to event #{seen[0]} of its stream")
+    if seen is None or event["seq"] > seen[0]:
+        last[event["stream"]] = (event["seq"], event["hash"])

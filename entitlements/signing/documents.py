@@ -1,0 +1,51 @@
+"""Documents the service signs for others to check offline against its JWKS: reports'
+manifests, audit checkpoints, notices. One JWS shape: the token key, its kid, a ``typ`` that
+says what the document is, and ``iss`` and ``iat``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import jwt
+
+from ..base.clock import epoch
+from ..base.errors import ConfigError
+from .keyring import KeyRing
+from .keystore import KeyStore, public_jwk
+
+NOTICE_TYP = "entitlements-notice+jwt"
+MANIFEST_TYP = "entitlements-report-manifest+jwt"
+CHECKPOINT_TYP = "entitlements-checkpoint+jwt"
+ABUSE_REPORT_TYP = "entitlements-abuse-report+jwt"
+
+
+def sign_document(ring: KeyRing, now: datetime, *, issuer: str, typ: str,
+                  claims: dict[str, Any]) -> str:
+    info, private_key = ring.signer(now)
+    return jwt.encode({"iss": issuer, "iat": epoch(now), **claims}, private_key,
+                      algorithm=info.alg, headers={"kid": info.kid, "typ": typ})
+
+
+def store_keys(store: KeyStore) -> Callable[[str], Any]:
+    """The public key a ``kid`` names, from the key store (not the database, which a
+    document's checker may not trust): LookupError for a kid the store lacks, or whose key
+    is not the one the kid is the thumbprint of."""
+
+    def key_for(kid: str) -> Any:
+        try:
+            private = store.load(kid)
+        except (ConfigError, ValueError):
+            raise LookupError(f"the key store has no key {kid!r}") from None
+        if public_jwk(private, "")["kid"] != kid:  # the kid is the key's RFC 7638 thumbprint
+            raise LookupError(f"the key store's key {kid!r} is not the key of that kid")
+        return private.public_key()
+
+    return key_for
+
+
+def jwks_keys(jwks: dict[str, Any]) -> Callable[[str], Any]:
+    """The public key a ``kid`` names in a JWKS (KeyError, a LookupError, when absent)."""
+    keys = jwt.PyJWKSet.from_dict(jwks)
+    return lambda kid: keys[kid].key
