@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
@@ -35,7 +35,7 @@ from .policy.store import PolicyStore
 from .reports.service import Writer
 from .resources.directory import ResourceDirectory
 from .signing import service as signing
-from .signing.keyring import KeyRing, KeyRingCache
+from .signing.keyring import KeyRingCache
 from .signing.keystore import FileKeyStore
 from .ticker import Ticker
 from .tokens.allocator import StatusIndexAllocator
@@ -88,7 +88,7 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         signing.ensure_signing_key(session, store, Actor(SYSTEM_ACTOR, clock.now()),
                                    settings.signing_alg)
     ttl = settings.max_token_ttl
-    keys = KeyRingCache(lambda: _load_ring(db, store, ttl, settings.signing_alg),
+    keys = KeyRingCache(signing.ring_loader(db, store, ttl, settings.signing_alg),
                         create=lambda alg, now: _first_key(db, store, alg, now))
     clients = ClientDirectory(db, settings.client_cache_ttl)
     resources = ResourceDirectory(db, settings.client_cache_ttl)
@@ -114,11 +114,6 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         remote_jwks=remote_jwks, approval_rule=ApprovalRule.of(settings.two_person_policy),
         notices=NoticeSender(db, keys, clock, settings.issuer), jobs=JobRunner(db, clock),
         report_writer=Writer(db, keys, clock, settings.issuer, Path(settings.reports_dir)))
-
-
-def _load_ring(db: Database, store: FileKeyStore, ttl: timedelta, alg: str) -> KeyRing:
-    with db.sessions() as session:
-        return signing.load_ring(session, store, ttl, alg)
 
 
 def _first_key(db: Database, store: FileKeyStore, alg: str, now: datetime) -> None:

@@ -1,12 +1,16 @@
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from ..audit import service as audit
-from ..audit.schemas import AuditEventSchema, ChainReportSchema
+from ..audit.schemas import AuditEventSchema, ChainReportSchema, CheckpointReportSchema
 from ..audit.targets import KINDS
 from ..base.pages import MAX_LIMIT
+from ..reports import checkpoints
+from ..signing.documents import store_keys
 from .context import CliContext, IsoTime, emit, json_option, pass_cli
 
 
@@ -56,14 +60,54 @@ def list_command(cli: CliContext, since: datetime | None, until: datetime | None
 
 
 @command.command("verify")
+@click.option("--checkpoints", "with_checkpoints", is_flag=True,
+              help="Also check the tips every signed checkpoint states (the database's, and "
+                   "those in ENTITLEMENTS_CHECKPOINT_DIR): a rewrite of the database since one "
+                   "is found out.")
+@click.option("--from", "source", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Checkpoints kept elsewhere: a directory of .jws files, one file, or the "
+                   "JSON /audit/checkpoints answers (with --checkpoints).")
 @json_option
 @pass_cli
-def verify_command(cli: CliContext, as_json: bool) -> None:
-    """Check the hash chain from the first event to the head; exit 1 if broken."""
+def verify_command(cli: CliContext, with_checkpoints: bool, source: Path | None,
+                   as_json: bool) -> None:
+    """Check every hash chain from its first event to its tip; exit 1 if broken."""
     with cli.transaction() as session:
         report = audit.verify_chain(session)
-    human = (f"audit chain intact: {report.checked} events" if report.ok else
-             f"audit chain BROKEN at event {report.broken_at}: {report.problem}")
-    emit(as_json, ChainReportSchema().dump(report), human)
-    if not report.ok:
+        data = ChainReportSchema().dump(report)
+        lines = [f"audit chain intact: {report.checked} events" if report.ok else
+                 f"audit chain BROKEN in {report.stream} at event {report.broken_at}: "
+                 f"{report.problem}"]
+        if with_checkpoints:
+            found = checkpoints.verify(session, _checkpoints(cli, session, source),
+                                       store_keys(cli.key_store))
+            data["checkpoints"] = CheckpointReportSchema().dump(found)
+            data["ok"] = report.ok and found.ok
+            lines.append(f"{found.checked} signed checkpoint(s) checked: " + (
+                "every tip they state is in place" if found.ok else "REWRITTEN SINCE:\n  "
+                + "\n  ".join(found.problems)))
+    emit(as_json, data, "\n".join(lines))
+    if not data["ok"]:
         sys.exit(1)
+
+
+@command.command("checkpoint")
+@json_option
+@pass_cli
+def checkpoint_command(cli: CliContext, as_json: bool) -> None:
+    """Make this period's signed checkpoint of every chain's tip, if none is made yet (the
+    serving processes do it on their own; a cron job can call this when none serves)."""
+    settings = cli.settings
+    row = checkpoints.make(cli.db, cli.key_ring.get(), issuer=settings.issuer,
+                           now=cli.clock.now(), interval=settings.checkpoint_interval,
+                           directory=settings.checkpoint_dir or None)
+    data = {"made": row is not None, "period": row.period if row else None,
+            "streams": len(row.tips) if row else None}
+    emit(as_json, data, f"checkpoint of {len(row.tips)} stream tips made" if row else
+         "this period's checkpoint exists already")
+
+
+def _checkpoints(cli: CliContext, session: Session, source: Path | None) -> list[str]:
+    if source is not None:
+        return checkpoints.read_files(source)
+    return checkpoints.known(session, cli.settings.checkpoint_dir)

@@ -24,6 +24,8 @@ from ..clients.service import load_jwks_file
 from ..policy.approvals import ApprovalRule
 from ..policy.schemas import PolicyChangeRequestSchema
 from ..policy.service import ON_PENDING
+from ..signing import service as signing
+from ..signing.keyring import KeyRingCache
 from ..signing.keystore import FileKeyStore
 
 
@@ -43,6 +45,14 @@ class CliContext:
         database = Database(self.settings.database_url)
         require_current_schema(database.engine, self.settings.database_url)
         return database
+
+    @cached_property
+    def key_ring(self) -> KeyRingCache:
+        """The signing keys, as the service loads them (reports and checkpoints are signed
+        with the token key)."""
+        settings = self.settings
+        return KeyRingCache(signing.ring_loader(self.db, self.key_store, settings.max_token_ttl,
+                                                settings.signing_alg))
 
     @cached_property
     def approval_rule(self) -> ApprovalRule:

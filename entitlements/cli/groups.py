@@ -13,7 +13,8 @@ GROUPS = {
     "db": "db", "keys": "keys", "orgs": "orgs", "persons": "persons", "issuers": "issuers",
     "idps": "idps", "clients": "clients", "consents": "consents", "resources": "resources",
     "tiers": "tiers", "policy": "policy", "tokens": "tokens", "audit": "audit",
-    "admins": "admins", "serve": "serve", "gateway": "gateway", "demo": "demo",
+    "report": "report", "abuse": "abuse", "notices": "notices", "admins": "admins",
+    "serve": "serve", "gateway": "gateway", "demo": "demo",
 }
 
 

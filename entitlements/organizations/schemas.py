@@ -1,7 +1,9 @@
 from collections.abc import Sequence
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from ..base.fields import StrictBoolean
 
 
 class OrganizationSchema(Schema):
@@ -60,3 +62,12 @@ class EvidenceSchema(Schema):
     created_at = fields.DateTime()
     checked_at = fields.DateTime(allow_none=True)
     checked_by = fields.String(allow_none=True)
+
+
+class OrganizationCreateSchema(Schema):
+    """An organization to apply for or onboard (one at a time, or in an import)."""
+
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    onboard = StrictBoolean(load_default=False, metadata={
+        "description": "true: verified at once by this admin; false: an application"})

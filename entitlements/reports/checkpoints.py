@@ -83,6 +83,12 @@ def stored(session: Session) -> list[str]:
     return list(session.scalars(select(AuditCheckpoint.jws).order_by(AuditCheckpoint.period)))
 
 
+def known(session: Session, directory: str) -> list[str]:
+    """Every checkpoint kept: the database's, and those written to ``directory``."""
+    outside = Path(directory) if directory else None
+    return [*stored(session), *(read_files(outside) if outside and outside.exists() else [])]
+
+
 def read_files(path: Path) -> list[str]:
     """Checkpoints saved as files (a directory of ``*.jws``, or one file), or the JSON the
     endpoint answers with."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.targets import Target
 from ..base.actor import Actor
-from ..base.db import fetch, serialize
+from ..base.db import Database, fetch, serialize
 from ..base.errors import Conflict, NotFound
 from .keyring import KeyInfo, KeyRing, classify
 from .keystore import KeyStore, generate_private_key, public_jwk
@@ -26,6 +27,17 @@ def load_ring(session: Session, store: KeyStore, max_token_ttl: timedelta,
               alg: str | None = None) -> KeyRing:
     return KeyRing([_info(row) for row in session.scalars(select(SigningKey))], store,
                    max_token_ttl, alg)
+
+
+def ring_loader(db: Database, store: KeyStore, max_token_ttl: timedelta, alg: str
+                ) -> Callable[[], KeyRing]:
+    """What a ``KeyRingCache`` reloads the ring with: the keys' metadata, read afresh."""
+
+    def load() -> KeyRing:
+        with db.sessions() as session:
+            return load_ring(session, store, max_token_ttl, alg)
+
+    return load
 
 
 def ensure_signing_key(session: Session, store: KeyStore, actor: Actor, alg: str) -> KeyInfo | None:

@@ -69,16 +69,18 @@ def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracke
     with db.sessions() as session:
         tracker.expect(count_live(session, actor.now, **given))
         target = _target_of(session, given)
-    revoked = 0
+    revoked, said = 0, {**given, **({"job": job} if job else {})}
     while True:
         with db.transaction() as session:
             jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions)
                                         .order_by(IssuedToken.jti).limit(chunk)))
-            if not jtis:
+            if not jtis and revoked:
                 return revoked
+            # The first chunk is audited even when nothing matched: the attempt is a change.
             done = _revoke(session, actor, [*conditions, IssuedToken.jti.in_(jtis)],
-                           reason=reason, quiet=True, target=target,
-                           filters={**given, **({"job": job} if job else {})})
+                           reason=reason, quiet=bool(revoked), target=target, filters=said)
+            if not jtis:
+                return 0
         revoked += done
         tracker.advance(done)
 

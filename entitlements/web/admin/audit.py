@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Response, jsonify
 from marshmallow import Schema, fields, post_load, validate
-from sqlalchemy.orm import Session
 
 from ...admins.roles import Permission
 from ...audit import service as audit
@@ -67,8 +64,9 @@ def verify() -> Response:
     with database().sessions() as session:
         chain = ChainReportSchema().dump(audit.verify_chain(session))
         if with_checkpoints:
-            report = checkpoints.verify(session, known_checkpoints(session),
-                                        store_keys(found.key_store))
+            report = checkpoints.verify(
+                session, checkpoints.known(session, found.settings.checkpoint_dir),
+                store_keys(found.key_store))
             chain["checkpoints"] = CheckpointReportSchema().dump(report)
             chain["ok"] = chain["ok"] and report.ok
     return jsonify(chain)
@@ -80,11 +78,3 @@ def verify() -> Response:
 def list_checkpoints() -> Response:
     with database().sessions() as session:
         return jsonify(checkpoints=checkpoints.published(session))
-
-
-def known_checkpoints(session: Session) -> list[str]:
-    """The database's checkpoints and those written outside it."""
-    directory = services().settings.checkpoint_dir
-    outside = checkpoints.read_files(Path(directory)) if directory and Path(
-        directory).exists() else []
-    return [*checkpoints.stored(session), *outside]

@@ -9,7 +9,6 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from ...admins.roles import Permission
-from ...base.fields import StrictBoolean
 from ...jobs.schemas import JobSchema
 from ...jobs.service import Progress
 from ...operations import organizations as operations
@@ -19,6 +18,7 @@ from ...organizations.lifecycle import TRANSITIONS
 from ...organizations.models import Organization, OrganizationStatus
 from ...organizations.schemas import (
     OrganizationChangeSchema,
+    OrganizationCreateSchema,
     OrganizationSchema,
     TrustRequestSchema,
     dump_organization,
@@ -34,13 +34,6 @@ from .policy import answer
 
 blueprint = admin_blueprint("admin_organizations", __name__)
 REASON = fields.String(required=True, validate=validate.Length(1, 500))
-
-
-class OrganizationCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2}$"))
-    onboard = StrictBoolean(load_default=False, metadata={
-        "description": "true: verified at once by this admin; false: an application"})
 
 
 class LifecycleActionSchema(Schema):
