@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .admins.sso import ConsoleSso, SsoConfig
 from .attestations.credential_status import CredentialStatus
 from .attestations.service import Verifiers
 from .audit.refusals import RefusalLog
@@ -113,7 +114,19 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         lei_registry=GleifRegistry(), sealer=Sealer(settings.keys_dir),
         remote_jwks=remote_jwks, approval_rule=ApprovalRule.of(settings.two_person_policy),
         notices=NoticeSender(db, keys, clock, settings.issuer), jobs=JobRunner(db, clock),
-        report_writer=Writer(db, keys, clock, settings.issuer, Path(settings.reports_dir)))
+        report_writer=Writer(db, keys, clock, settings.issuer, Path(settings.reports_dir)),
+        console_sso=_console_sso(settings, remote_jwks))
+
+
+def _console_sso(settings: Settings, remote_jwks: RemoteJwks) -> ConsoleSso | None:
+    """The console's relying party at the lab's provider, when one is set up."""
+    if not settings.sso_configured:
+        return None
+    config = SsoConfig(settings.console_oidc_issuer, settings.console_oidc_client_id,
+                       settings.console_oidc_client_secret,
+                       settings.issuer + "/console/callback")
+    return ConsoleSso(config, remote_jwks, leeway=timedelta(seconds=settings.clock_leeway),
+                      max_lifetime=timedelta(seconds=settings.id_token_max_lifetime))
 
 
 def _first_key(db: Database, store: FileKeyStore, alg: str, now: datetime) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..base.actor import SYSTEM_ACTOR, Actor
@@ -215,3 +215,19 @@ def search_events(session: Session, query: EventQuery, *, cursor: str | None = N
     """One page of the matching events, newest first, across every stream."""
     return paginate(session, select(AuditEvent).where(*query.where()), EVENT_ORDER,
                     cursor=cursor, limit=limit, descending=True)
+
+
+def refusals_by_reason(session: Session, since: datetime, limit: int = 20
+                       ) -> list[tuple[str, str, int]]:
+    """The most frequent refusals since ``since``: (action, reason, count), commonest first.
+    The reason's text after a colon (a description) is left out, so causes group."""
+    rows = session.execute(
+        select(AuditEvent.action, AuditEvent.reason, func.count())
+        .where(AuditEvent.outcome == FAILURE, AuditEvent.at >= since)
+        .group_by(AuditEvent.action, AuditEvent.reason))
+    grouped: dict[tuple[str, str], int] = {}
+    for action, reason, count in rows:
+        key = (action, (reason or "").split(":", 1)[0] or "unspecified")
+        grouped[key] = grouped.get(key, 0) + count
+    ranked = sorted(grouped.items(), key=lambda item: (-item[1], item[0]))
+    return [(action, reason, count) for (action, reason), count in ranked[:limit]]

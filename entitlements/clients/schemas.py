@@ -1,8 +1,9 @@
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from .models import BACKEND_GRANT_TYPES
+from ..base.fields import StrictBoolean
+from .models import BACKEND_GRANT_TYPES, AuthMethod, GrantType
 
 
 class ClientSchema(Schema):
@@ -36,3 +37,26 @@ CLIENT_COLUMNS = ("client_id", "organization_id", "name", "auth_method", "jwks_u
 
 def client_columns(client: Any) -> dict[str, Any]:
     return {name: getattr(client, name) for name in CLIENT_COLUMNS}
+
+
+class ClientCreateSchema(Schema):
+    organization_id = fields.String(required=True, validate=validate.Length(1, 64))
+    name = fields.String(load_default="", validate=validate.Length(0, 200))
+    auth_method = fields.String(load_default=AuthMethod.CLIENT_SECRET_BASIC.value,
+                                validate=validate.OneOf([m.value for m in AuthMethod]))
+    jwks = fields.Dict(load_default=None)
+    jwks_uri = fields.String(load_default=None, validate=validate.Length(1, 500))
+    default_tiers = fields.List(fields.String(validate=validate.Length(1, 64)),
+                                load_default=None, validate=validate.Length(max=50))
+    may_introspect = StrictBoolean(load_default=False)
+    grant_types = fields.List(fields.String(validate=validate.OneOf([g.value for g in GrantType])),
+                              load_default=None, validate=validate.Length(1, len(GrantType)))
+    redirect_uris = fields.List(fields.String(validate=validate.Length(1, 500)),
+                                load_default=None, validate=validate.Length(max=10))
+    require_par = StrictBoolean(load_default=False)
+    dpop_bound_access_tokens = StrictBoolean(load_default=False, metadata={
+        "description": "Every token request must carry a DPoP proof (RFC 9449 5.2)"})
+
+
+class RevokeSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 500))

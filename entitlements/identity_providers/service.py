@@ -61,6 +61,13 @@ def find_by_issuer(session: Session, issuer: str) -> IdentityProvider | None:
     return session.scalar(select(IdentityProvider).where(IdentityProvider.issuer == issuer))
 
 
+def list_all(session: Session, *, cursor: str | None = None, limit: int = 100
+             ) -> Page[IdentityProvider]:
+    return paginate(session, select(IdentityProvider),
+                    (IdentityProvider.created_at, IdentityProvider.id), cursor=cursor,
+                    limit=limit)
+
+
 def list_for(session: Session, org_id: str, *, cursor: str | None = None, limit: int = 100
              ) -> Page[IdentityProvider]:
     organizations.get(session, org_id)

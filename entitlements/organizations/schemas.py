@@ -3,7 +3,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from ..base.fields import StrictBoolean
+from ..base.fields import AwareDateTime, StrictBoolean
+from ..kernel.assurance import ASSURANCE_LEVELS
 
 
 class OrganizationSchema(Schema):
@@ -71,3 +72,48 @@ class OrganizationCreateSchema(Schema):
     country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2}$"))
     onboard = StrictBoolean(load_default=False, metadata={
         "description": "true: verified at once by this admin; false: an application"})
+
+
+REASON = fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class LifecycleActionSchema(Schema):
+    reason = REASON
+    evidence = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TrustRequestCreateSchema(Schema):
+    level = fields.String(required=True,
+                          validate=validate.OneOf(["trusted", "government_partner"]))
+    reason = REASON
+
+
+class LowerTrustSchema(Schema):
+    level = fields.String(required=True,
+                          validate=validate.OneOf(["unverified", "verified", "trusted"]))
+    reason = REASON
+
+
+class DecisionSchema(Schema):
+    reason = REASON
+    evidence = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class DomainChallengeSchema(Schema):
+    domain = fields.String(required=True, validate=validate.Length(1, 253))
+
+
+class LeiCheckSchema(Schema):
+    lei = fields.String(required=True, validate=validate.Length(1, 40))
+
+
+class CitizenshipAttestationSchema(Schema):
+    reference = fields.String(required=True, validate=validate.Length(1, 300))
+    nationalities = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z]{2}$")),
+                                required=True, validate=validate.Length(1, 50))
+    level = fields.String(required=True, validate=validate.OneOf(ASSURANCE_LEVELS))
+    expires_at = AwareDateTime(required=True)
+
+
+class AgreementSchema(Schema):
+    reference = fields.String(required=True, validate=validate.Length(1, 300))

@@ -195,3 +195,11 @@ class TierSchema(Schema):
     windows = fields.List(fields.Dict())
     max_token_lifetime = fields.Integer(allow_none=True)
     sender_constraint = fields.String(allow_none=True)
+
+
+class TierRevokeSchema(Schema):
+    on_pending = ON_PENDING
+
+
+class TierGrantSchema(TierRevokeSchema):
+    tier = fields.String(required=True, validate=validate.Length(1, 64))

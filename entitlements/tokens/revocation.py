@@ -154,3 +154,10 @@ def revoke_one(db: Database, jti: str, actor: str, now: datetime) -> None:
         audit.record(session, Actor(actor, now), "token.revoked",
                      target=Target("token", jti, token.organization_id),
                      details={"client_id": token.client_id, "subject": token.subject})
+
+
+def live_list(session: Session, now: datetime, limit: int = 100, **filters: str | None
+              ) -> list[IssuedToken]:
+    """The live tokens matching the filters, soonest to expire first (the console's view)."""
+    return list(session.scalars(select(IssuedToken).where(*live_tokens(now, **filters))
+                                .order_by(IssuedToken.expires_at).limit(limit)))

@@ -8,6 +8,7 @@ The format is chosen by endpoint family, never by the look of a URL: each bluepr
   authentication is 401 with ``WWW-Authenticate``.
 - ``PROBLEM`` (the admin API, the partner endpoints, published documents, health): RFC 9457
   ``application/problem+json`` whose ``type`` is ``urn:entitlements:problem:<code>``.
+- ``CONSOLE`` (``/console``): an HTML page of the console saying what was refused and why.
 - ``PAGE`` (``/oauth/authorize`` and the sign-in pages): an OAuth error goes back to the
   client's redirect URI (with ``state`` and ``iss``) when Authlib matched it to the client,
   else, like every other error, it is an HTML page: never a redirect to an unchecked URI.
@@ -36,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from ..base.errors import Conflict, InvalidInput, ProblemError, TemporarilyUnavailable
 from ..oauth.dpop import DpopChallenge
 from ..signin.errors import SignInRefused
+from .console.pages import console_error
 from .services import services
 from .signin.pages import error_page
 
@@ -57,6 +59,8 @@ class Family(StrEnum):
     #: Pages a person sees (sign-in): an HTML error page, or the error sent back to the
     #: client's redirect URI once it has been matched to the client.
     PAGE = "page"
+    #: The admin console: an HTML error page in the console's frame.
+    CONSOLE = "console"
 
 
 class FamilyBlueprint(Blueprint):
@@ -171,11 +175,22 @@ def _sign_in_refused(refused: SignInRefused) -> Response:
     return error_page(400, "Sign-in stopped", refused.message, refused.reason)
 
 
+def _human(status: int, title: str, message: str, reason: str | None = None
+           ) -> Response | None:
+    """The error as a page, for the families whose callers are people; else None."""
+    if family() is Family.CONSOLE:
+        return console_error(status, title, message, reason)
+    if family() is Family.PAGE:
+        return error_page(status, title, message, reason)
+    return None
+
+
 def _problem_error(error: ProblemError) -> Response:
     if error.detail:
         log.info("%s: %s", error.code, error.detail)
-    if family() is Family.PAGE:
-        return error_page(error.status, error.title, error.message, error.code)
+    page = _human(error.status, error.title, error.message, error.code)
+    if page is not None:
+        return page
     if family() is Family.OAUTH:
         code = ("temporarily_unavailable" if error.status == 503 else
                 "server_error" if error.status >= 500 else "invalid_request")
@@ -191,8 +206,11 @@ def _problem_error(error: ProblemError) -> Response:
 
 
 def _validation_error(error: ValidationError) -> Response:
-    if family() is Family.PAGE:
-        return error_page(400, "Invalid input", "The form failed validation.")
+    page = _human(400, "Invalid input", "The form failed validation: " + "; ".join(
+        f"{field}: {problems[0] if isinstance(problems, list) else problems}"
+        for field, problems in sorted(error.normalized_messages().items())))
+    if page is not None:
+        return page
     if family() is Family.OAUTH:
         return oauth_error(400, "invalid_request", "The request failed validation.")
     return problem(400, "Invalid input", "The request body failed validation.",
@@ -202,8 +220,9 @@ def _validation_error(error: ValidationError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     description = error.description or error.name
-    if family() is Family.PAGE:
-        return error_page(status, error.name, description)
+    page = _human(status, error.name, description)
+    if page is not None:
+        return page
     if family() is Family.OAUTH:
         code = ("server_error" if status >= 500 else
                 "temporarily_unavailable" if status == 429 else "invalid_request")
@@ -234,8 +253,9 @@ def _database_error(error: Exception) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
-    if family() is Family.PAGE:
-        return error_page(500, "Something went wrong", "The server met an unexpected error.")
+    page = _human(500, "Something went wrong", "The server met an unexpected error.")
+    if page is not None:
+        return page
     if family() is Family.OAUTH:
         return oauth_error(500, "server_error", "The server met an unexpected error.")
     return problem(500, "Internal server error", "The server met an unexpected error.")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from ..admins.sso import ConsoleSso
 from ..attestations.service import Verifiers
 from ..audit.refusals import RefusalLog
 from ..base.clock import Clock
@@ -61,6 +62,8 @@ class Services:
     notices: NoticeSender
     jobs: JobRunner
     report_writer: Writer
+    #: The console's single sign-on, when one is set up.
+    console_sso: ConsoleSso | None = None
     #: When this process last served the policy snapshot and a status list to a gateway.
     polls: dict[str, datetime] = field(default_factory=dict)
 

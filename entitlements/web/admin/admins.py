@@ -18,8 +18,9 @@ from ...admins.schemas import (
     IssuedAdminKeySchema,
 )
 from ...base.errors import Conflict
+from ..authority import actor
 from ..services import services
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

@@ -21,8 +21,9 @@ from ...policy.schemas import (
     DecideSchema,
     PolicyChangeRequestSchema,
 )
+from ..authority import actor
 from ..services import services
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

@@ -1,5 +1,6 @@
-"""What every admin endpoint shares: its blueprint, the admin's identity, the JSON body, the
-transaction that makes a change visible to this process's caches at once."""
+"""What every admin endpoint shares: its blueprint, its admin key and the role that allows
+it (``requires``; who acts is ``web.authority``), the JSON body, the transaction that makes a
+change visible to this process's caches at once."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from ...admins import service as admins
-from ...admins.roles import GRANTS, Permission, Principal
-from ...base.actor import Actor
+from ...admins.roles import Permission, Principal
 from ...base.db import Database
-from ...base.errors import Forbidden, ProblemError, Unauthorized
+from ...base.errors import ProblemError, Unauthorized
+from ..authority import authorize
 from ..errors import Family, FamilyBlueprint
 from ..limits import MAX_JSON_DEPTH, json_depth, nul_in
 from ..services import services
@@ -38,13 +39,6 @@ def admin_blueprint(name: str, import_name: str) -> FamilyBlueprint:
 
 def database() -> Database:
     return services().db
-
-
-def actor() -> Actor:
-    """The authenticated admin, at this request's time, acting under the role that allowed
-    the request (the audit trail names it)."""
-    principal: Principal = g.principal
-    return Actor(principal.actor_name, services().clock.now(), role=g.get("acting_role"))
 
 
 @contextmanager
@@ -70,26 +64,6 @@ def requires(permission: Permission) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def authorize(principal: Principal, permission: Permission) -> None:
-    """Let the request go on as ``principal`` if a role of theirs allows ``permission``."""
-    g.principal, g.admin = principal, principal.name
-    role = principal.role_for(permission)
-    if role is None:
-        raise ForbiddenRole(principal, permission)
-    g.acting_role = role.value
-
-
-class ForbiddenRole(Forbidden):
-    code = "forbidden_role"
-
-    def __init__(self, principal: Principal, permission: Permission) -> None:
-        allowed = sorted(role.value for role, granted in GRANTS.items() if permission in granted)
-        held = ", ".join(sorted(principal.roles)) or "none"
-        super().__init__(f"this needs the {permission.value} permission, which your roles "
-                         f"({held}) do not give; roles that do: {', '.join(allowed)}")
-        self.members = {"permission": permission.value, "roles": sorted(principal.roles)}
 
 
 def _authenticated() -> Principal:

@@ -3,38 +3,26 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from ...admins.roles import Permission
-from ...base.fields import StrictBoolean
 from ...clients import service as clients
-from ...clients.models import AuthMethod, GrantType
-from ...clients.schemas import ClientRegistrationSchema, ClientSchema, client_columns
+from ...clients.schemas import (
+    ClientCreateSchema,
+    ClientRegistrationSchema,
+    ClientSchema,
+    RevokeSchema,
+    client_columns,
+)
 from ...operations import clients as operations
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from ..authority import actor
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_clients", __name__)
 
 
-class ClientCreateSchema(Schema):
-    organization_id = fields.String(required=True, validate=validate.Length(1, 64))
-    name = fields.String(load_default="", validate=validate.Length(0, 200))
-    auth_method = fields.String(load_default=AuthMethod.CLIENT_SECRET_BASIC.value,
-                                validate=validate.OneOf([m.value for m in AuthMethod]))
-    jwks = fields.Dict(load_default=None)
-    jwks_uri = fields.String(load_default=None, validate=validate.Length(1, 500))
-    default_tiers = fields.List(fields.String(validate=validate.Length(1, 64)),
-                                load_default=None, validate=validate.Length(max=50))
-    may_introspect = StrictBoolean(load_default=False)
-    grant_types = fields.List(fields.String(validate=validate.OneOf([g.value for g in GrantType])),
-                              load_default=None, validate=validate.Length(1, len(GrantType)))
-    redirect_uris = fields.List(fields.String(validate=validate.Length(1, 500)),
-                                load_default=None, validate=validate.Length(max=10))
-    require_par = StrictBoolean(load_default=False)
-    dpop_bound_access_tokens = StrictBoolean(load_default=False, metadata={
-        "description": "Every token request must carry a DPoP proof (RFC 9449 5.2)"})
 
 
 class ClientQuerySchema(PageQuerySchema):
@@ -42,8 +30,6 @@ class ClientQuerySchema(PageQuerySchema):
                            validate=validate.Length(1, 64))
 
 
-class RevokeSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
 
 
 @blueprint.post("/clients")

@@ -8,7 +8,8 @@ from marshmallow import fields, validate
 from ...admins.roles import Permission
 from ...signin import consents
 from ...signin.schemas import ConsentSchema, WithdrawSchema
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from ..authority import actor
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

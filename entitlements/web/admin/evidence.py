@@ -3,39 +3,31 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
-from marshmallow import Schema, fields, validate
 
 from ...admins.roles import Permission
-from ...base.fields import AwareDateTime
-from ...kernel.assurance import ASSURANCE_LEVELS
 from ...organizations import evidence
-from ...organizations.schemas import EvidenceSchema
+from ...organizations.schemas import (
+    AgreementSchema,
+    CitizenshipAttestationSchema,
+    DomainChallengeSchema,
+    EvidenceSchema,
+    LeiCheckSchema,
+)
+from ..authority import actor
 from ..services import services
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_evidence", __name__)
 
 
-class DomainChallengeSchema(Schema):
-    domain = fields.String(required=True, validate=validate.Length(1, 253))
 
 
-class LeiCheckSchema(Schema):
-    lei = fields.String(required=True, validate=validate.Length(1, 40))
 
 
-class CitizenshipAttestationSchema(Schema):
-    reference = fields.String(required=True, validate=validate.Length(1, 300))
-    nationalities = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z]{2}$")),
-                                required=True, validate=validate.Length(1, 50))
-    level = fields.String(required=True, validate=validate.OneOf(ASSURANCE_LEVELS))
-    expires_at = AwareDateTime(required=True)
 
 
-class AgreementSchema(Schema):
-    reference = fields.String(required=True, validate=validate.Length(1, 300))
 
 
 @blueprint.get("/organizations/<org_id>/evidence")

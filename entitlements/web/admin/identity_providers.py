@@ -14,8 +14,9 @@ from ...identity_providers.schemas import (
     SignInSchema,
 )
 from ...operations.registry import set_idp_status
+from ..authority import actor
 from ..services import services
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

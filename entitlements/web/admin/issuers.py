@@ -12,7 +12,8 @@ from ...attestations.schemas import (
     IssuerStatusSchema,
 )
 from ...operations.registry import set_issuer_status
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from ..authority import actor
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

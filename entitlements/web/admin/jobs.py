@@ -12,8 +12,9 @@ from ...jobs import service as jobs
 from ...jobs.models import Job
 from ...jobs.runner import Work
 from ...jobs.schemas import JobSchema
+from ..authority import actor
 from ..services import services
-from .auth import actor, admin_blueprint, database, requires
+from .auth import admin_blueprint, database, requires
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 
@@ -39,14 +40,18 @@ def get_job(job_id: str) -> Response:
 
 
 def start(kind: str, params: dict[str, Any], work: Work) -> tuple[Response, int]:
-    """Record a job, hand ``work`` to the background runner, and answer 202 with the job
-    and its address (``Location``) to follow it at."""
+    """Launch a job, and answer 202 with it and its address (``Location``) to follow it."""
+    return accepted(launch(kind, params, work))
+
+
+def launch(kind: str, params: dict[str, Any], work: Work) -> dict[str, Any]:
+    """Record a job and hand ``work`` to the background runner; the job."""
     who = actor()
     with database().transaction() as session:
         data = describe(jobs.create(session, kind=kind, requested_by=who.name, params=params,
                                     now=who.now))
     services().jobs.submit(data["id"], work)
-    return accepted(data)
+    return data
 
 
 def accepted(job: dict[str, Any]) -> tuple[Response, int]:

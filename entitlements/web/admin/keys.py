@@ -16,8 +16,9 @@ from ...resources import service as resources
 from ...resources.schemas import ResourceServerSchema
 from ...signing import service as signing
 from ...signing.schemas import SigningKeySchema
+from ..authority import actor
 from ..services import services
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

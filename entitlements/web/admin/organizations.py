@@ -17,49 +17,37 @@ from ...organizations import service as organizations
 from ...organizations.lifecycle import TRANSITIONS
 from ...organizations.models import Organization, OrganizationStatus
 from ...organizations.schemas import (
+    DecisionSchema,
+    LifecycleActionSchema,
+    LowerTrustSchema,
     OrganizationChangeSchema,
     OrganizationCreateSchema,
     OrganizationSchema,
+    TrustRequestCreateSchema,
     TrustRequestSchema,
     dump_organization,
 )
 from ...policy import service as policy
-from ...policy.schemas import ON_PENDING, PolicyChangeRequestSchema
+from ...policy.schemas import PolicyChangeRequestSchema, TierGrantSchema, TierRevokeSchema
+from ..authority import actor
 from ..services import services
 from . import jobs
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 from .policy import answer
 
 blueprint = admin_blueprint("admin_organizations", __name__)
-REASON = fields.String(required=True, validate=validate.Length(1, 500))
 
 
-class LifecycleActionSchema(Schema):
-    reason = REASON
-    evidence = fields.Dict(keys=fields.String(), load_default=dict)
 
 
-class TrustRequestCreateSchema(Schema):
-    level = fields.String(required=True,
-                          validate=validate.OneOf(["trusted", "government_partner"]))
-    reason = REASON
 
 
-class LowerTrustSchema(Schema):
-    level = fields.String(required=True,
-                          validate=validate.OneOf(["unverified", "verified", "trusted"]))
-    reason = REASON
 
 
-class DecisionSchema(Schema):
-    reason = REASON
-    evidence = fields.Dict(keys=fields.String(), load_default=dict)
 
 
-class TierRevokeSchema(Schema):
-    on_pending = ON_PENDING
 
 
 class TrustRequestQuerySchema(PageQuerySchema):
@@ -69,8 +57,6 @@ class TrustRequestQuerySchema(PageQuerySchema):
                           validate=validate.OneOf(("pending", "approved", "rejected")))
 
 
-class TierGrantSchema(TierRevokeSchema):
-    tier = fields.String(required=True, validate=validate.Length(1, 64))
 
 
 class OrganizationQuerySchema(PageQuerySchema):

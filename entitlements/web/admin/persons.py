@@ -7,7 +7,8 @@ from flask import Response, jsonify
 from ...admins.roles import Permission
 from ...persons import service as persons
 from ...persons.schemas import PersonCreateSchema, PersonSchema
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from ..authority import actor
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

@@ -25,9 +25,10 @@ from ...reports.schemas import (
     ReportSchema,
     WhoCouldQuerySchema,
 )
+from ..authority import actor
 from ..services import services
 from . import jobs
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 

@@ -15,9 +15,10 @@ from ...policy.schemas import (
     RevokedSchema,
     RevokeTokensSchema,
 )
+from ..authority import actor
 from ..services import services
 from . import jobs
-from .auth import actor, admin_blueprint, database, json_body, requires, transaction
+from .auth import admin_blueprint, database, json_body, requires, transaction
 from .described import described
 
 blueprint = admin_blueprint("admin_tokens", __name__)

@@ -27,9 +27,10 @@ from ...signin.errors import SignInRefused
 from ...signin.models import AuthorizationRequest, SignInSession
 from ..callers import form_value
 from ..errors import Family, FamilyBlueprint, audits_refusals
+from ..html import render_page
 from ..services import services
 from .cookies import BROWSER, SESSION, check_form_token, form_token, set_cookie
-from .pages import qr_svg, render_page
+from .pages import qr_svg
 
 blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE, no_store=True,
                             template_folder="templates", static_folder="static",

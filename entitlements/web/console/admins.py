@@ -1,0 +1,61 @@
+"""Admins in the console (owners only): who may do what, their roles, sign-in links."""
+
+from __future__ import annotations
+
+from flask import Response, redirect, request, url_for
+
+from ...admins import service as admins
+from ...admins import sessions
+from ...admins.roles import GRANTS, ROLES, Permission
+from ...admins.schemas import AdminCreateSchema, AdminUpdateSchema
+from ...base.errors import Conflict
+from ..admin.auth import transaction
+from ..authority import actor
+from ..services import services
+from .forms import form
+from .pages import render
+from .session import console, console_blueprint
+
+blueprint = console_blueprint("console_admins", __name__)
+
+
+@blueprint.get("/admins", endpoint="admins")
+@console(Permission.MANAGE_ADMINS)
+def admin_list() -> Response:
+    with services().db.sessions() as session:
+        return render("console/admins.html", admins=admins.list_admins(session, limit=500).items,
+                      roles=ROLES, grants=GRANTS,
+                      links=services().settings.login_links_enabled)
+
+
+@blueprint.post("/admins")
+@console(Permission.MANAGE_ADMINS)
+def add() -> Response:
+    body = form(AdminCreateSchema(), lists=("roles",))
+    with transaction() as session:
+        admins.add(session, actor(), body.pop("name"), body.pop("roles"), **body)
+    return redirect(url_for(".admins", ok="Admin added."))
+
+
+@blueprint.post("/admins/<name>")
+@console(Permission.MANAGE_ADMINS)
+def update(name: str) -> Response:
+    body = form(AdminUpdateSchema(), lists=("roles",))
+    body["status"] = "disabled" if request.form.get("disabled") else "active"
+    with transaction() as session:
+        admins.update(session, actor(), name, **body)
+    return redirect(url_for(".admins", ok=f"Admin {name} updated."))
+
+
+@blueprint.post("/admins/<name>/login-link")
+@console(Permission.MANAGE_ADMINS)
+def login_link(name: str) -> Response:
+    settings = services().settings
+    if not settings.login_links_enabled:
+        raise Conflict("login links are off here; admins sign in with single sign-on",
+                       code="login_links_off")
+    with transaction() as session:
+        token = sessions.issue_login_link(session, actor(), name)
+    return render("console/link_made.html", name=name,
+                  url=sessions.link_url(settings.issuer, token),
+                  minutes=int(sessions.LINK_LIFETIME.total_seconds() // 60))

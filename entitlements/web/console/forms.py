@@ -1,0 +1,29 @@
+"""Console forms read through the same marshmallow schemas the admin API loads JSON with:
+empty fields are absent, checkboxes are true when sent, lists are repeated fields."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from flask import request
+from marshmallow import Schema
+
+
+def form(schema: Schema, *, lists: Collection[str] = (), flags: Collection[str] = (),
+         ints: Collection[str] = (), extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The posted form, loaded by ``schema`` (ValidationError names the fields at fault);
+    ``ints`` are sent as numbers (a field that is not one is left for the schema to refuse);
+    ``extra`` are values the page's URL gives rather than the form."""
+    data: dict[str, Any] = {name: value.strip() for name, value in request.form.items()
+                            if name != "csrf_token" and name not in lists and value.strip()}
+    for name in lists:
+        values = [v.strip() for v in request.form.getlist(name) if v.strip()]
+        if values:
+            data[name] = values
+    for name in flags:
+        data[name] = request.form.get(name) in ("on", "true", "yes")
+    for name in ints:
+        if isinstance(data.get(name), str) and data[name].isdigit():
+            data[name] = int(data[name])
+    return schema.load({**data, **(extra or {})})

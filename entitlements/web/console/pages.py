@@ -1,0 +1,42 @@
+"""Rendering console pages: the frame (navigation, who is signed in, the sign-out form) around
+each screen, and the console's error page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, request
+
+from ...admins.roles import permissions
+from ..html import render_page
+
+#: The navigation: (endpoint, label, the permission a link needs, or None).
+SECTIONS = (
+    ("console_dashboard.dashboard", "Dashboard"),
+    ("console_organizations.organizations", "Organizations"),
+    ("console_trust.trust_requests", "Trust requests"),
+    ("console_parties.parties", "Issuers and providers"),
+    ("console_clients.clients", "Clients"),
+    ("console_policy.policy", "Policy"),
+    ("console_changes.changes", "Approvals"),
+    ("console_revocations.revocations", "Revocations"),
+    ("console_keys.keys", "Keys"),
+    ("console_audit.audit", "Audit"),
+    ("console_reports.reports", "Reports"),
+    ("console_admins.admins", "Admins"),
+)
+
+
+def render(template: str, status: int = 200, **context: Any) -> Response:
+    """A console page: ``template`` in the frame, with the signed-in admin."""
+    principal = g.get("principal")
+    return render_page(template, status, sections=SECTIONS, principal=principal,
+                       allowed={p.value for p in permissions(principal.roles)} if principal
+                       else set(), csrf_token=g.get("csrf_token", ""),
+                       current=request.endpoint, notice=request.args.get("ok"), **context)
+
+
+def console_error(status: int, title: str, message: str, reason: str | None = None
+                  ) -> Response:
+    g.refusal_code = reason
+    return render("console/error.html", status, title=title, message=message, reason=reason)

@@ -1,0 +1,138 @@
+"""Reports in the console: export a signed report of an interval (a job with live progress,
+then its files), rebuild who could use what at a time (a job too), and malicious-activity
+reports (flag, approve by a second admin, see the signed report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, redirect, request, send_file, url_for
+
+from ...admins.roles import Permission
+from ...jobs import service as jobs
+from ...jobs.service import Progress
+from ...policy.schemas import DecideSchema
+from ...reports import abuse, who_could
+from ...reports import service as reports
+from ...reports.schemas import AbuseFlagSchema, ReportCreateSchema, WhoCouldQuerySchema
+from ..admin.auth import transaction
+from ..admin.jobs import launch
+from ..authority import actor
+from ..services import services
+from .forms import form
+from .pages import render
+from .session import console, console_blueprint
+
+blueprint = console_blueprint("console_reports", __name__)
+#: How many organizations and persons a rebuild shown in the console lists.
+LISTED = 2000
+
+
+@blueprint.get("/reports", endpoint="reports")
+@console(Permission.READ)
+def overview() -> Response:
+    with services().db.sessions() as session:
+        return render("console/reports.html",
+                      exported=reports.list_reports(session, limit=20).items,
+                      flagged=abuse.list_reports(session, limit=50).items,
+                      categories=abuse.CATEGORIES, subjects=abuse.SUBJECTS,
+                      asked=request.args)
+
+
+@blueprint.post("/reports")
+@console(Permission.READ)
+def export() -> Response:
+    body = form(ReportCreateSchema())
+    with transaction() as session:
+        row = reports.request(session, actor(), body["starts_at"], body["ends_at"])
+        report_id, job_id = row.id, row.job_id
+    writer = services().report_writer
+    services().jobs.submit(job_id, lambda progress: writer.write(report_id, progress))
+    return redirect(url_for("console_jobs.job", job_id=job_id))
+
+
+@blueprint.get("/reports/<report_id>")
+@console(Permission.READ)
+def report(report_id: str) -> Response:
+    with services().db.sessions() as session:
+        row = reports.get(session, report_id)
+        return render("console/report.html", row=row, manifest=reports.manifest_claims(row))
+
+
+@blueprint.get("/reports/<report_id>/<any(events, manifest):part>")
+@console(Permission.READ)
+def download(report_id: str, part: str) -> Response:
+    with services().db.sessions() as session:
+        events, manifest = reports.files(reports.get(session, report_id),
+                                         services().report_writer.directory)
+    path = events if part == "events" else manifest
+    return send_file(path, mimetype="application/jsonl" if part == "events"
+                     else "application/jwt", as_attachment=True, download_name=path.name)
+
+
+@blueprint.post("/who-could")
+@console(Permission.READ)
+def who_could_job() -> Response:
+    body = form(WhoCouldQuerySchema())
+    db = services().db
+
+    def work(progress: Progress) -> dict[str, Any]:
+        with db.sessions() as session:
+            rebuilt = who_could.who_could(session, body["at"], progress,
+                                          organization_id=body["organization_id"])
+        return rebuilt.as_json(LISTED)
+
+    job = launch("who_could", {"at": body["at"].isoformat(),
+                               "organization_id": body["organization_id"]}, work)
+    return redirect(url_for("console_jobs.job", job_id=job["id"]))
+
+
+@blueprint.get("/who-could/<job_id>")
+@console(Permission.READ)
+def who_could_result(job_id: str) -> Response:
+    with services().db.sessions() as session:
+        row = jobs.get(session, job_id)
+    return render("console/who_could.html", job=row, result=row.result or {})
+
+
+@blueprint.post("/abuse-reports")
+@console(Permission.FLAG_ABUSE)
+def flag() -> Response:
+    evidence = [{"description": line.strip(), "reference": None, "sha256": None}
+                for line in request.form.get("evidence", "").splitlines() if line.strip()]
+    body = form(AbuseFlagSchema(), extra={"evidence": evidence})
+    with transaction() as session:
+        row = abuse.flag(session, actor(), **body)
+        report_id = row.id
+    return redirect(url_for(".abuse_report", report_id=report_id,
+                            ok="Flagged: a second admin approves the report."))
+
+
+@blueprint.get("/abuse-reports/<report_id>")
+@console(Permission.READ)
+def abuse_report(report_id: str) -> Response:
+    with services().db.sessions() as session:
+        row = abuse.get(session, report_id)
+        document = abuse.document(session, row, services().settings.issuer)
+        return render("console/abuse.html", row=row, document=document)
+
+
+@blueprint.post("/abuse-reports/<report_id>/approve")
+@console(Permission.APPROVE_ABUSE)
+def approve_abuse(report_id: str) -> Response:
+    body = form(DecideSchema())
+    found = services()
+    with transaction() as session:
+        abuse.approve(session, actor(), report_id, body["reason"], ring=found.keys.get(),
+                      issuer=found.settings.issuer, recipient=found.settings.abuse_report_url)
+    return redirect(url_for(".abuse_report", report_id=report_id,
+                            ok="Approved: the report is signed and sent."))
+
+
+@blueprint.post("/abuse-reports/<report_id>/reject")
+@console(Permission.FLAG_ABUSE)
+def reject_abuse(report_id: str) -> Response:
+    body = form(DecideSchema())
+    with transaction() as session:
+        state = abuse.reject(session, actor(), report_id, body["reason"]).state
+    return redirect(url_for(".abuse_report", report_id=report_id, ok=f"Report {state}."))

@@ -1,0 +1,50 @@
+"""Bulk revocation in the console: name what to revoke, see how many live tokens that is,
+then revoke them as a job whose progress the page shows live."""
+
+from __future__ import annotations
+
+from flask import Response, redirect, request, url_for
+
+from ...admins.roles import Permission
+from ...jobs.service import Progress
+from ...operations import tokens
+from ...policy.schemas import RevocationFiltersSchema, RevokeTokensSchema
+from ..admin.jobs import launch
+from ..authority import actor
+from ..services import services
+from .forms import form
+from .pages import render
+from .session import console, console_blueprint
+
+blueprint = console_blueprint("console_revocations", __name__)
+FILTERS = ("organization_id", "client_id", "person_id", "tier")
+
+
+@blueprint.get("/revocations", endpoint="revocations")
+@console(Permission.READ)
+def revocation_form() -> Response:
+    return render("console/revocations.html", asked=request.args, live=None)
+
+
+@blueprint.post("/revocations/preview")
+@console(Permission.REVOKE_TOKENS)
+def preview() -> Response:
+    body = form(RevocationFiltersSchema())
+    with services().db.sessions() as session:
+        live = tokens.preview(session, actor(), **body)
+    return render("console/revocations.html", asked=request.form, live=live)
+
+
+@blueprint.post("/revocations")
+@console(Permission.REVOKE_TOKENS)
+def start() -> Response:
+    body = form(RevokeTokensSchema())
+    who, db = actor(), services().db
+    with db.sessions() as session:
+        tokens.filters(session, **{k: body.get(k) for k in FILTERS})
+
+    def work(progress: Progress) -> dict[str, int]:
+        return tokens.revoke_tracked(db, who, tracker=progress, job=progress.job_id, **body)
+
+    job = launch("revocation", body, work)
+    return redirect(url_for("console_jobs.job", job_id=job["id"]))

@@ -1,0 +1,131 @@
+"""The console session: a cookie whose digest names a server-side session
+(``admins.sessions``), the admin's roles checked on every page as on the admin API, and a
+form token on every form.
+
+The cookie is HttpOnly, SameSite=Lax (a sign-in comes back from the provider across sites),
+Secure unless the service runs on plain http on loopback, and scoped to /console. The form
+token is derived from the cookie (which another site can neither read nor set); a POST
+without it, or with another, is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Response, g, redirect, request, url_for
+
+from ...admins import service as admins
+from ...admins import sessions
+from ...admins.roles import Permission
+from ...base.errors import Forbidden
+from ..authority import authorize
+from ..errors import Family, FamilyBlueprint
+from ..services import services
+
+F = TypeVar("F", bound=Callable[..., Any])
+COOKIE = "ent_console"
+PATH = "/console"
+
+
+class FormRefused(Forbidden):
+    code = "csrf"
+    title = "Form refused"
+
+
+def lifetimes() -> sessions.Lifetimes:
+    settings = services().settings
+    return sessions.Lifetimes(idle=timedelta(seconds=settings.console_idle_timeout),
+                              absolute=timedelta(seconds=settings.console_session_lifetime))
+
+
+def console(permission: Permission) -> Callable[[F], F]:
+    """A console page that needs ``permission``: not signed in (or idle too long) goes to
+    the sign-in page; a POST must carry the page's form token."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = _signed_in()
+            if principal is None:
+                return redirect(url_for("console_signin.login",
+                                        next=safe_next(request.full_path)))
+            if request.method == "POST":
+                check_form_token()
+            authorize(principal, permission)
+            return view(*args, **kwargs)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def form_token(cookie: str) -> str:
+    return hashlib.sha256(f"console-form:{cookie}".encode()).hexdigest()
+
+
+def check_form_token() -> None:
+    cookie = request.cookies.get(COOKIE, "")
+    presented = request.form.get("csrf_token", "")
+    if not cookie or not hmac.compare_digest(form_token(cookie), presented):
+        raise FormRefused("the form is stale or did not come from this console; reload the "
+                          "page and try again")
+
+
+def set_cookie(response: Response, value: str) -> Response:
+    response.set_cookie(COOKIE, value, path=PATH, httponly=True, samesite="Lax",
+                        secure=services().settings.issuer.startswith("https://"),
+                        max_age=services().settings.console_session_lifetime)
+    return response
+
+
+def clear_cookie(response: Response) -> Response:
+    response.delete_cookie(COOKIE, path=PATH)
+    return response
+
+
+def _signed_in() -> Any:
+    """The admin the cookie's live session belongs to, as a principal (None otherwise)."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    found = services()
+    with found.db.transaction() as session:
+        current = sessions.current(session, cookie, found.clock.now(), lifetimes())
+        principal = admins.principal(current[1]) if current else None
+    if principal is not None:
+        g.csrf_token = form_token(cookie)
+    return principal
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a page of this console, else the dashboard (no open redirect)."""
+    parts = urlsplit(target or "")
+    local = (not parts.scheme and not parts.netloc and "\\" not in (target or "")
+             and (parts.path == PATH or parts.path.startswith(PATH + "/")))
+    return (target or PATH).rstrip("?") if local else url_for("console_dashboard.dashboard")
+
+
+def console_blueprint(name: str, import_name: str, **options: Any) -> FamilyBlueprint:
+    """A blueprint of console pages: errors render as console pages, nothing is cached, and
+    a signed-in admin's refused request is audited (``console.refused``) with its status and
+    code, never the form (which may hold a secret)."""
+    blueprint = FamilyBlueprint(name, import_name, url_prefix=PATH, family=Family.CONSOLE,
+                                no_store=True, **options)
+    blueprint.after_request(_audit_refusal)
+    return blueprint
+
+
+def _audit_refusal(response: Response) -> Response:
+    if 400 <= response.status_code < 500 and g.get("principal") is not None:
+        services().refusals.record(
+            actor=g.principal.actor_name, action="console.refused",
+            reason=g.get("refusal_code") or str(response.status_code),
+            details={"method": request.method, "path": request.path[:200],
+                     "status": response.status_code})
+    return response

@@ -1,0 +1,44 @@
+"""Trust requests in the console: a second admin approves or rejects another's request to
+raise an organization's trust (never their own)."""
+
+from __future__ import annotations
+
+from flask import Response, redirect, url_for
+
+from ...admins.roles import Permission
+from ...organizations import service as organizations
+from ...organizations.schemas import DecisionSchema
+from ..admin.auth import transaction
+from ..authority import actor
+from ..services import services
+from .forms import form
+from .pages import render
+from .session import console, console_blueprint
+
+blueprint = console_blueprint("console_trust", __name__)
+
+
+@blueprint.get("/trust-requests")
+@console(Permission.READ)
+def trust_requests() -> Response:
+    with services().db.sessions() as session:
+        pending = organizations.trust_requests(session, state="pending", limit=200).items
+        decided = [r for r in organizations.trust_requests(session, limit=200).items
+                   if r.state != "pending"][-20:]
+        names = {r.organization_id: organizations.get(session, r.organization_id).name
+                 for r in [*pending, *decided]}
+        return render("console/trust.html", pending=pending, decided=decided, names=names)
+
+
+@blueprint.post("/trust-requests/<request_id>/<any(approve, reject):decision>")
+@console(Permission.APPROVE_TRUST)
+def decide(request_id: str, decision: str) -> Response:
+    body = form(DecisionSchema())
+    with transaction() as session:
+        if decision == "approve":
+            level = organizations.get_trust_request(session, request_id).level
+            organizations.approve_trust(session, actor(), request_id, body["reason"],
+                                        required=services().settings.evidence_required(level))
+        else:
+            organizations.reject_trust(session, actor(), request_id, body["reason"])
+    return redirect(url_for(".trust_requests", ok=f"Trust request {decision}d."))
