@@ -85,6 +85,8 @@ class SignIn:
     subject: str = "alice"
     acr: str | None = "urn:example:loa:2"
     amr: list[str] = field(default_factory=lambda: ["pwd", "otp"])
+    #: A verified e-mail address to put in ID tokens (an admin console signs admins in by it).
+    email: str | None = None
 
 
 class UpstreamProvider:
@@ -133,6 +135,8 @@ class UpstreamProvider:
             claims["acr"] = self.signs_in.acr
         if self.signs_in.amr:
             claims["amr"] = self.signs_in.amr
+        if self.signs_in.email:
+            claims.update(email=self.signs_in.email, email_verified=True)
         return jwt.encode({k: v for k, v in claims.items() if v is not None}, self.key,
                           algorithm="ES256", headers={"kid": self.kid})
 
@@ -206,9 +210,10 @@ def main() -> None:
     parser.add_argument("--client-secret", default=None)
     parser.add_argument("--redirect-uri", default="http://127.0.0.1:8000/signin/callback")
     parser.add_argument("--subject", default="alice", help="who signs in")
+    parser.add_argument("--email", default=None, help="their verified e-mail address")
     args = parser.parse_args()
     provider = UpstreamProvider(SystemClock(), args.port)
-    provider.signs_in = SignIn(args.subject)
+    provider.signs_in = SignIn(args.subject, email=args.email)
     client = provider.register_client(args.redirect_uri, args.client_id, args.client_secret)
     print(f"issuer: {provider.issuer}  client_id: {client.client_id}  "
           f"client_secret: {client.client_secret}", flush=True)

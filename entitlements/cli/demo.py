@@ -10,8 +10,12 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..admins import service as admins
+from ..admins import sessions
+from ..admins.roles import Role
 from ..base.actor import Actor
 from ..base.secrets import check_secret
+from ..base.settings import Settings
 from ..clients import service as clients
 from ..clients.models import OAuthClient
 from ..organizations import service as organizations
@@ -22,6 +26,8 @@ from ..resources.models import ResourceServer
 from .context import CliContext, emit, json_option, pass_cli
 
 DEMO_ORG = "Demo Partner"
+#: The console's first admin on a fresh install (an owner, made only when there is none).
+DEMO_ADMIN = "admin"
 #: Where the demo client's credentials are kept between runs (in the key folder, 0600).
 CREDENTIALS = "demo-client.json"
 DEMO_GATEWAY = "https://gateway.demo.invalid/models"
@@ -54,6 +60,7 @@ def command(cli: CliContext, rotate: bool, as_json: bool) -> None:
         fresh = secret is None
         if fresh:
             secret = clients.rotate_secret(session, actor, client_id).client_secret
+        console = _console_link(session, actor, cli.settings)
     if fresh:  # kept once it is committed
         _keep(kept, client_id, secret)
     issuer = cli.settings.issuer
@@ -61,12 +68,29 @@ def command(cli: CliContext, rotate: bool, as_json: bool) -> None:
             f"-d scope=tier:public {issuer}/oauth/token")
     data = {"issuer": issuer, "organization_id": org.id, "client_id": client_id,
             "client_secret": secret, "resource": DEMO_GATEWAY, "curl": curl,
-            "kept_in": str(kept)}
+            "kept_in": str(kept), "console": console}
     human = "\n".join([f"issuer:        {issuer}", f"organization:  {org.id} ({DEMO_ORG})",
                        f"client_id:     {client_id}", f"client_secret: {secret}",
                        f"  (kept in {kept}; entitlements demo --rotate makes a new one)",
-                       "get a token:", f"  {curl}"])
+                       "get a token:", f"  {curl}",
+                       *([f"console:       {console}",
+                          f"  (signs {DEMO_ADMIN} in once, within five minutes; "
+                          f"entitlements admins login-link {DEMO_ADMIN} makes another)"]
+                         if console else [])])
     emit(as_json, data, human)
+
+
+def _console_link(session: Session, actor: Actor, settings: Settings) -> str | None:
+    """A sign-in link to the console for the first admin (an owner, made on a fresh
+    install), when sign-in links are on and that admin is still there and active."""
+    if not admins.list_admins(session, limit=1).items:
+        admins.add(session, actor, DEMO_ADMIN, [Role.OWNER])
+        session.flush()
+    found = admins.find(session, DEMO_ADMIN)
+    if not settings.login_links_enabled or found is None or found.status != "active":
+        return None
+    return sessions.link_url(settings.issuer,
+                             sessions.issue_login_link(session, actor, DEMO_ADMIN))
 
 
 def _kept_secret(session: Session, kept: Path, client_id: str) -> str | None:

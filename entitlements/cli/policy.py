@@ -257,15 +257,18 @@ def rollback_command(cli: CliContext, number: int, reason: str, on_pending: str 
 
 
 @command.command("changes")
-@click.option("--state", type=click.Choice(("pending", "approved", "rejected", "withdrawn")),
-              default=None, help="Only these (default: all, newest first).")
+@click.option("--state", type=click.Choice(approvals.STATES), default=None,
+              help="Only these (default: all, newest first).")
 @json_option
 @pass_cli
 def changes_command(cli: CliContext, state: str | None, as_json: bool) -> None:
     """Policy changes asked for under the two-person rule."""
+    now = cli.clock.now()
     with cli.transaction() as session:
-        data = PolicyChangeRequestSchema(many=True).dump(
-            every(approvals.list_requests, session, states=[state] if state else []))
+        rows = every(approvals.list_requests, session, now=now,
+                     states=[state] if state else [])
+        data = [{**PolicyChangeRequestSchema().dump(r), "state": approvals.state(r, now)}
+                for r in rows]
     emit(as_json, data, "\n".join(
         f"{r['id']}  {r['state']:9} {r['action']:9} {r['requested_by']:20} {r['reason']}"
         for r in data) or "no policy change requests")

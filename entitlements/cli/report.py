@@ -96,9 +96,10 @@ def list_command(cli: CliContext, as_json: bool) -> None:
 def who_could_command(cli: CliContext, at: datetime, organization_id: str | None,
                       as_json: bool) -> None:
     """Every organization's and person's tiers at --at, rebuilt from history."""
-    with progress("rebuilding", as_json) as tracker, cli.transaction() as session:
-        rebuilt = who_could.who_could(session, at, tracker, organization_id=organization_id)
-    data = rebuilt.as_json()
+    with cli.transaction() as session:
+        history = who_could.load(session, at, organization_id)
+    with progress("rebuilding", as_json) as tracker:
+        data = who_could.rebuild(history, tracker).as_json()
     lines = [f"policy version {data['policy_version']} in force at {data['at']}"]
     lines += [f"{o['name']} ({o['id']}): {o['status']}, {o['trust_level']}: "
               f"{', '.join(o['tiers']) or '-'}" for o in data["organizations"]]

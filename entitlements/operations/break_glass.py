@@ -30,31 +30,49 @@ from . import reimposition
 def break_glass(session: Session, actor: Actor, *, tiers: list[str], reason: str,
                 window: timedelta, on_pending: str | None, notify: str) -> BreakGlass:
     """Suspend ``tiers`` now (live tokens that rested on them are revoked), to lapse after
-    ``window`` unless a second admin confirms; ``notify`` is told."""
+    ``window`` unless a second admin confirms; ``notify`` is told. Kill switches still
+    waiting for confirmation are superseded: this one suspends their tiers too, and lapses
+    to the policy before the first of them (never to one of theirs)."""
     policy.lock_policy(session)
-    previous = policy.active_version(session, actor.now)
-    if previous is None:
+    active = policy.active_version(session, actor.now)
+    if active is None:
         raise NotFound("no policy version is active", code="no_active_version")
-    document = _suspended(policy.get_version(session, previous).document, tiers)
-    row = BreakGlass(id=new_id("brk"), tiers=sorted(set(tiers)), reason=reason,
-                     broken_by=actor.name, broken_at=actor.now, previous_version=previous,
-                     deadline=actor.now + window, state="pending")
-    version = policy.create_version(session, actor, base_version=previous, on_active=True,
+    waiting = open_ones(session, actor.now)
+    row = BreakGlass(id=new_id("brk"), reason=reason, broken_by=actor.name,
+                     broken_at=actor.now, deadline=actor.now + window, state="pending",
+                     tiers=sorted(set(tiers).union(*(w.tiers for w in waiting))),
+                     previous_version=min(waiting, key=lambda w: w.broken_at).previous_version
+                     if waiting else active)
+    document = _suspended(policy.get_version(session, active).document, tiers)
+    for superseded in waiting:
+        _supersede(session, actor, superseded, row)
+    version = policy.create_version(session, actor, base_version=active, on_active=True,
                                     reason=f"break-glass {row.id}: {reason}",
                                     document=document)
     effects = reimposition.activate_revoking(session, actor, version.version, reason=reason,
                                              kind="break_glass", on_pending=on_pending)
-    lapse = policy.activate(session, actor, previous, kind="lapse", at=row.deadline,
-                            reason=f"break-glass {row.id} lapses unless confirmed",
-                            on_pending=on_pending or "keep")
+    lapse = policy.activate(session, actor, row.previous_version, kind="lapse",
+                            at=row.deadline, on_pending=on_pending or "keep",
+                            reason=f"break-glass {row.id} lapses unless confirmed")
     row.version, row.lapse_activation_id = version.version, lapse.id
     session.add(row)
     session.flush()
     audit.record(session, actor, "policy.break_glass", target=target(row), reason=reason,
                  details={**effects, "tiers": row.tiers, "deadline": row.deadline.isoformat(),
-                          "lapse_activation": lapse.id})
+                          "lapse_activation": lapse.id,
+                          "superseded": [w.id for w in waiting]})
     _notify(session, row, "break_glass", notify, actor.now)
     return row
+
+
+def _supersede(session: Session, actor: Actor, row: BreakGlass, by: BreakGlass) -> None:
+    """An unconfirmed kill switch a newer one takes over: its lapse is cancelled (the newer
+    one's lapse restores what it would have)."""
+    policy.cancel(session, actor, row.lapse_activation_id, f"superseded by break-glass {by.id}")
+    row.state, row.decided_by, row.decided_at = "superseded", actor.name, actor.now
+    row.decision_reason = f"superseded by {by.id}"
+    audit.record(session, actor, "policy.break_glass_superseded", target=target(row),
+                 details={"by": by.id, "tiers": row.tiers})
 
 
 def confirm(session: Session, actor: Actor, glass_id: str, reason: str, *, notify: str

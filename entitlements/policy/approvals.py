@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
@@ -88,13 +88,29 @@ def decide(session: Session, actor: Actor, row: PolicyChangeRequest, state: str,
                           "decided_by": actor.name, "result": result})
 
 
-def list_requests(session: Session, *, states: Iterable[str] = (), cursor: str | None = None,
-                  limit: int = 100) -> Page[PolicyChangeRequest]:
-    """Newest first."""
+def state(row: PolicyChangeRequest, now: datetime) -> str:
+    """pending, approved, rejected, withdrawn, or expired (pending, but too old to decide)."""
+    return "expired" if row.state == "pending" and row.expires_at <= now else row.state
+
+
+#: The states a listing can ask for.
+STATES = ("pending", "approved", "rejected", "withdrawn", "expired")
+
+
+def list_requests(session: Session, *, now: datetime, states: Iterable[str] = (),
+                  cursor: str | None = None, limit: int = 100) -> Page[PolicyChangeRequest]:
+    """Newest first; ``states`` as ``state`` tells them (``expired`` is a pending request
+    past its time, which ``pending`` leaves out)."""
     query = select(PolicyChangeRequest)
-    wanted = list(states)
+    wanted = set(states)
     if wanted:
-        query = query.where(PolicyChangeRequest.state.in_(wanted))
+        stored = wanted - {"expired"} | ({"pending"} if "expired" in wanted else set())
+        query = query.where(PolicyChangeRequest.state.in_(sorted(stored)))
+        if "pending" in wanted and "expired" not in wanted:
+            query = query.where(PolicyChangeRequest.expires_at > now)
+        elif "expired" in wanted and "pending" not in wanted:
+            query = query.where(or_(PolicyChangeRequest.state != "pending",
+                                    PolicyChangeRequest.expires_at <= now))
     return paginate(session, query, (PolicyChangeRequest.requested_at, PolicyChangeRequest.id),
                     cursor=cursor, limit=limit, descending=True)
 

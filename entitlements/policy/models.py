@@ -77,11 +77,14 @@ class BreakGlass(Base):
     """An emergency kill switch one admin applied at once: the tiers it suspended, the
     version it made and the one before, and the activation of that earlier version
     scheduled at ``deadline``, which a second admin's confirmation cancels (it lapses
-    otherwise) and a revert brings forward."""
+    otherwise) and a revert brings forward. A kill switch broken while another waits for
+    confirmation supersedes it: it suspends both's tiers and lapses to the policy before the
+    first."""
 
     __tablename__ = "break_glass"
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'confirmed', 'reverted')", name="state"),
+        CheckConstraint("state IN ('pending', 'confirmed', 'reverted', 'superseded')",
+                        name="state"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -84,9 +84,9 @@ def export(db: Database, ring: KeyRing, *, issuer: str, report_id: str, starts_a
     events_path, manifest_path = paths(directory, report_id)
     interval = (AuditEvent.at >= starts_at, AuditEvent.at < ends_at)
     with db.sessions() as session:
-        tracker.expect(session.scalar(select(func.count()).select_from(AuditEvent)
-                                      .where(*interval)) or 0)
+        total = session.scalar(select(func.count()).select_from(AuditEvent).where(*interval))
         tips = {s.id: {"seq": s.seq, "hash": s.hash} for s in session.scalars(select(AuditStream))}
+    tracker.expect(total or 0)  # outside the session: on SQLite it would hold the lock
     written = _write_events(db, interval, events_path, tracker)
     claims = {"format": FORMAT, "report": report_id, "from": starts_at.isoformat(),
               "to": ends_at.isoformat(), "generated_at": now.isoformat(), **written,

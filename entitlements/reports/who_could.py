@@ -10,6 +10,7 @@ where a tier needs one, a DPoP-bound one)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..attestations.citizenship import summarize
 from ..attestations.models import AttestationIssuer, VerifiedAttestation
 from ..audit.models import AuditEvent
+from ..base.db import Database
 from ..base.errors import NotFound
 from ..base.progress import Tracker
 from ..kernel.assurance import rank
@@ -74,9 +76,21 @@ class Rebuilt:
                     len(self.organizations), len(self.persons)) > limit}
 
 
-def who_could(session: Session, at: datetime, tracker: Tracker, *,
-              organization_id: str | None = None) -> Rebuilt:
-    """Every organization's and person's tiers at ``at`` (or one organization's)."""
+@dataclass(frozen=True)
+class History:
+    """What the rebuild reads from the database, all at once: then the session can close
+    (long work must not hold it) and the decisions run in memory."""
+
+    at: datetime
+    policy: Policy
+    activation: int
+    standing: dict[str, Standing]
+    persons: list[tuple[str, str]]
+    attested: dict[str, tuple[Citizenship, ...]]
+    facts: dict[str, list[VerifiedAttestation]]
+
+
+def load(session: Session, at: datetime, organization_id: str | None = None) -> History:
     activation = load_schedule(session).activation_at(at)
     if activation is None:
         raise NotFound(f"no policy version was in force at {at.isoformat()}",
@@ -84,21 +98,32 @@ def who_could(session: Session, at: datetime, tracker: Tracker, *,
     policy = compile_policy(activation.version,
                             session.get(PolicyVersion, activation.version).document)
     standing = standing_at(session, at, organization_id)
-    persons = persons_at(session, at, standing)
-    tracker.expect(len(standing) + len(persons))
-    attested = organization_citizenship_at(session, at)
-    facts = verifications_at(session, at)
-    rebuilt = Rebuilt(at, policy.version, activation.id)
+    return History(at, policy, activation.id, standing, persons_at(session, at, standing),
+                   organization_citizenship_at(session, at), verifications_at(session, at))
+
+
+def who_could(session: Session, at: datetime, tracker: Tracker, *,
+              organization_id: str | None = None) -> Rebuilt:
+    """Every organization's and person's tiers at ``at`` (or one organization's)."""
+    return rebuild(load(session, at, organization_id), tracker)
+
+
+def rebuild(history: History, tracker: Tracker) -> Rebuilt:
+    """Each organization and person judged as a token request at ``history.at`` would have
+    been; ``tracker`` follows them."""
+    at, policy, standing = history.at, history.policy, history.standing
+    tracker.expect(len(standing) + len(history.persons))
+    rebuilt = Rebuilt(at, policy.version, history.activation)
     for org in standing.values():
         subject = Subject(org.organization_id, org.trust_level, False,
-                          attested.get(org.organization_id, ()))
+                          history.attested.get(org.organization_id, ()))
         rebuilt.organizations.append({
             "id": org.organization_id, "name": org.name, "status": org.status,
             "trust_level": org.trust_level, **_judged(policy, subject, org.status, at)})
         tracker.advance()
-    for person_id, org_id in persons:
+    for person_id, org_id in history.persons:
         org = standing[org_id]
-        summary = summarize(facts.get(person_id, ()))
+        summary = summarize(history.facts.get(person_id, ()))
         subject = Subject(org_id, org.trust_level, True, summary.held)
         rebuilt.persons.append({
             "id": person_id, "organization_id": org_id,
@@ -187,3 +212,16 @@ def organization_citizenship_at(session: Session, at: datetime
             held[row.organization_id] += [Citizenship(n, rank(row.details["level"]), expires_at)
                                           for n in row.details["nationalities"]]
     return {org: tuple(items) for org, items in held.items()}
+
+
+def tracked(db: Database, at: datetime, organization_id: str | None, listed: int
+            ) -> Callable[[Tracker], dict[str, Any]]:
+    """The rebuild as a job's work: the history read in a short session, the decisions made
+    after it closes, the result listing at most ``listed`` of each."""
+
+    def work(tracker: Tracker) -> dict[str, Any]:
+        with db.sessions() as session:
+            history = load(session, at, organization_id)
+        return rebuild(history, tracker).as_json(listed)
+
+    return work

@@ -67,8 +67,9 @@ def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracke
     given = _filters(filters)
     conditions = live_tokens(actor.now, **given)
     with db.sessions() as session:
-        tracker.expect(count_live(session, actor.now, **given))
+        total = count_live(session, actor.now, **given)
         target = _target_of(session, given)
+    tracker.expect(total)  # outside the session: on SQLite it would hold the write lock
     revoked, said = 0, {**given, **({"job": job} if job else {})}
     while True:
         with db.transaction() as session:

@@ -14,20 +14,29 @@ from .services import services
 class ForbiddenRole(Forbidden):
     code = "forbidden_role"
 
-    def __init__(self, principal: Principal, permission: Permission) -> None:
-        allowed = sorted(role.value for role, granted in GRANTS.items() if permission in granted)
+    def __init__(self, principal: Principal, permissions: tuple[Permission, ...]) -> None:
+        needed = " or ".join(p.value for p in permissions)
         held = ", ".join(sorted(principal.roles)) or "none"
-        super().__init__(f"this needs the {permission.value} permission, which your roles "
-                         f"({held}) do not give; roles that do: {', '.join(allowed)}")
-        self.members = {"permission": permission.value, "roles": sorted(principal.roles)}
+        super().__init__(f"this needs the {needed} permission, which your roles ({held}) do "
+                         f"not give; roles that do: {', '.join(roles_allowing(permissions))}")
+        self.members = {"permission": permissions[0].value,
+                        "permissions": [p.value for p in permissions],
+                        "roles": sorted(principal.roles)}
 
 
-def authorize(principal: Principal, permission: Permission) -> None:
-    """Let the request go on as ``principal`` if a role of theirs allows ``permission``."""
+def roles_allowing(permissions: tuple[Permission, ...]) -> list[str]:
+    return sorted(role.value for role, granted in GRANTS.items()
+                  if any(p in granted for p in permissions))
+
+
+def authorize(principal: Principal, *permissions: Permission) -> None:
+    """Let the request go on as ``principal`` if a role of theirs allows one of
+    ``permissions`` (the role named in the audit trail is the first that does)."""
     g.principal, g.admin = principal, principal.name
-    role = principal.role_for(permission)
+    role = next((found for found in (principal.role_for(p) for p in permissions) if found),
+                None)
     if role is None:
-        raise ForbiddenRole(principal, permission)
+        raise ForbiddenRole(principal, permissions)
     g.acting_role = role.value
 
 

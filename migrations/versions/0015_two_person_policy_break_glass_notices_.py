@@ -155,7 +155,7 @@ def upgrade() -> None:
     sa.Column('decided_by', sa.String(length=200), nullable=True),
     sa.Column('decided_at', entitlements.base.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision_reason', sa.String(length=500), nullable=True),
-    sa.CheckConstraint("state IN ('pending', 'confirmed', 'reverted')", name=op.f('ck_break_glass_state')),
+    sa.CheckConstraint("state IN ('pending', 'confirmed', 'reverted', 'superseded')", name=op.f('ck_break_glass_state')),
     sa.ForeignKeyConstraint(['lapse_activation_id'], ['policy_activations.id'], name=op.f('fk_break_glass_lapse_activation_id_policy_activations')),
     sa.ForeignKeyConstraint(['previous_version'], ['policy_versions.version'], name=op.f('fk_break_glass_previous_version_policy_versions')),
     sa.ForeignKeyConstraint(['version'], ['policy_versions.version'], name=op.f('fk_break_glass_version_policy_versions')),

@@ -28,11 +28,10 @@ from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_approvals", __name__)
-STATES = ("pending", "approved", "rejected", "withdrawn")
 
 
 class ChangeQuerySchema(PageQuerySchema):
-    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    state = fields.String(load_default=None, validate=validate.OneOf(approvals.STATES))
 
 
 class ChangeDetailSchema(PolicyChangeRequestSchema):
@@ -48,8 +47,9 @@ def list_changes() -> Response:
     args = query_args(ChangeQuerySchema())
     state = args.pop("state")
     with database().sessions() as session:
-        page = approvals.list_requests(session, states=[state] if state else [], **args)
-        return page_response(page, PolicyChangeRequestSchema())
+        page = approvals.list_requests(session, now=actor().now,
+                                       states=[state] if state else [], **args)
+        return page_response(page, PolicyChangeRequestSchema(), dump=with_state)
 
 
 @blueprint.get("/policy/changes/<request_id>")
@@ -76,7 +76,7 @@ def approve_change(request_id: str) -> Response:
 @blueprint.post("/policy/changes/<request_id>/reject")
 @described("Reject a policy change, or withdraw your own",
            body=DecideSchema, answer=PolicyChangeRequestSchema)
-@requires(Permission.EDIT_POLICY)
+@requires(Permission.APPROVE_POLICY, Permission.EDIT_POLICY)
 def reject_change(request_id: str) -> Response:
     """A policy approver rejects it, or the editor who asked withdraws it."""
     body = json_body(DecideSchema())
@@ -146,13 +146,20 @@ def revert_break_glass(glass_id: str) -> Response:
 
 def detail(session: Session, row: PolicyChangeRequest) -> dict[str, Any]:
     """A request with what its version changes from the active policy (version actions)."""
-    data = {column: getattr(row, column) for column in PolicyChangeRequestSchema().fields}
+    data = with_state(row)
     version = row.params.get("version")
     active = service.active_version(session, actor().now)
     data["diff"] = None
     if version is not None and active is not None:
         data["diff"] = changes.diff(service.get_version(session, active).document,
                                     service.get_version(session, version).document)[:200]
+    return data
+
+
+def with_state(row: PolicyChangeRequest) -> dict[str, Any]:
+    """A request's columns, its state as ``approvals.state`` tells it (expired or not)."""
+    data = {column: getattr(row, column) for column in PolicyChangeRequestSchema().fields}
+    data["state"] = approvals.state(row, services().clock.now())
     return data
 
 

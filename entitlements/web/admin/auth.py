@@ -49,18 +49,19 @@ def transaction() -> Iterator[Session]:
     services().changed()
 
 
-def requires(permission: Permission) -> Callable[[F], F]:
+def requires(*permissions: Permission) -> Callable[[F], F]:
     """Authenticate ``Authorization: Bearer <admin key>`` and check that one of the key's
-    roles allows ``permission`` (403 ``forbidden_role`` otherwise); refusals are audited."""
+    roles allows one of ``permissions`` (403 ``forbidden_role`` otherwise); refusals are
+    audited."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = _authenticated()
-            authorize(principal, permission)
+            authorize(principal, *permissions)
             return view(*args, **kwargs)
 
-        wrapper.permission = permission  # type: ignore[attr-defined]
+        wrapper.permissions = permissions  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

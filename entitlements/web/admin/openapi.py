@@ -16,7 +16,8 @@ from flask import Flask, Response, current_app, jsonify
 from werkzeug.routing import Rule
 
 from ... import __version__
-from ...admins.roles import GRANTS, Permission
+from ...admins.roles import Permission
+from ..authority import roles_allowing
 from ..services import services
 from .auth import admin_blueprint
 from .described import JSON, Described
@@ -95,8 +96,7 @@ def error_statuses(rule: Rule, method: str, said: Described) -> list[int]:
 
 def _operation(rule: Rule, method: str, view: Any) -> dict[str, Any]:
     said: Described = view.described
-    permission: Permission = view.permission
-    roles = sorted(role.value for role, granted in GRANTS.items() if permission in granted)
+    permissions: tuple[Permission, ...] = view.permissions
     responses: dict[str, Any] = {str(said.status): _answer(said)}
     if said.accepted is not None:
         responses["202"] = {"description": "Waiting for a second admin (Location: the request)",
@@ -107,8 +107,8 @@ def _operation(rule: Rule, method: str, view: Any) -> dict[str, Any]:
         "operationId": rule.endpoint.rsplit(".", 1)[1],
         "tags": [rule.endpoint.split(".")[0].removeprefix("admin_")],
         "summary": said.summary,
-        "description": f"Needs the `{permission.value}` permission (roles: "
-                       f"{', '.join(roles)}).",
+        "description": f"Needs the {' or '.join(f'`{p.value}`' for p in permissions)} "
+                       f"permission (roles: {', '.join(roles_allowing(permissions))}).",
         "security": [{"adminKey": []}],
         "parameters": list(_path_parameters(rule)),
         "responses": responses,

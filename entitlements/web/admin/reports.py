@@ -3,8 +3,6 @@ back with their manifests), "who could use what at T", and malicious-activity re
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, jsonify, send_file
 from marshmallow import fields, validate
 
@@ -12,7 +10,6 @@ from ...admins.roles import Permission
 from ...base.progress import Untracked
 from ...jobs import service as job_records
 from ...jobs.schemas import JobSchema
-from ...jobs.service import Progress
 from ...notices import service as notices
 from ...notices.schemas import NoticeSchema
 from ...policy.schemas import DecideSchema
@@ -116,14 +113,8 @@ def who_could_job() -> tuple[Response, int]:
     """The same rebuild as a job that shows its progress (its result lists at most 2,000
     of each)."""
     body = json_body(WhoCouldQuerySchema())
-    db = services().db
-
-    def work(progress: Progress) -> dict[str, Any]:
-        with db.sessions() as session:
-            rebuilt = who_could.who_could(session, body["at"], progress,
-                                          organization_id=body["organization_id"])
-        return rebuilt.as_json(min(body["limit"] or JOB_LISTED, JOB_LISTED))
-
+    work = who_could.tracked(services().db, body["at"], body["organization_id"],
+                             min(body["limit"] or JOB_LISTED, JOB_LISTED))
     return jobs.start("who_could", {"at": body["at"].isoformat(),
                                     "organization_id": body["organization_id"]}, work)
 

@@ -28,10 +28,11 @@ def waiting() -> Response:
     with services().db.sessions() as session:
         latest = service.latest(session).document
         return render("console/changes.html",
-                      pending=approvals.list_requests(session, states=["pending"],
+                      pending=approvals.list_requests(session, now=now, states=["pending"],
                                                       limit=100).items,
-                      decided=[r for r in approvals.list_requests(session, limit=50).items
-                               if r.state != "pending"][:20],
+                      decided=[(r, approvals.state(r, now)) for r in approvals.list_requests(
+                          session, now=now, limit=50).items if r.state != "pending"
+                          or approvals.state(r, now) == "expired"][:20],
                       glasses=[(g, break_glass.state(g, now))
                                for g in break_glass.list_all(session, limit=20).items],
                       tiers=sorted(latest["tiers"]), now=now)
@@ -62,7 +63,7 @@ def approve(request_id: str) -> Response:
 
 
 @blueprint.post("/approvals/<request_id>/reject")
-@console(Permission.EDIT_POLICY)
+@console(Permission.APPROVE_POLICY, Permission.EDIT_POLICY)
 def reject(request_id: str) -> Response:
     body = form(DecideSchema())
     with transaction() as session:

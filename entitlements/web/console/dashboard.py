@@ -37,7 +37,7 @@ def dashboard() -> Response:
             "console/dashboard.html",
             reviews=organizations.list_all(session, statuses=QUEUE, limit=20),
             trust_requests=organizations.trust_requests(session, state="pending", limit=20),
-            changes=approvals.list_requests(session, states=["pending"], limit=20),
+            changes=approvals.list_requests(session, now=now, states=["pending"], limit=20),
             glass=break_glass.open_ones(session, now),
             active=active, active_row=policy.get_version(session, active) if active else None,
             scheduled=policy.pending_after(session, now),

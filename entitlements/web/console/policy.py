@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from flask import Response, redirect, request, url_for
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ...admins.roles import Permission
 from ...base.errors import InvalidInput
@@ -45,6 +45,11 @@ class ChangeFormSchema(Schema):
 
 
 class NewVersionFormSchema(Schema):
+    """The editor's own fields; the tiers' and models' fields are the editor's to read."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     reason = fields.String(required=True, validate=validate.Length(1, 500))
     base_version = fields.Integer(required=True)
     document = fields.String(load_default=None, validate=validate.Length(max=1_000_000))

@@ -4,13 +4,10 @@ reports (flag, approve by a second admin, see the signed report)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, redirect, request, send_file, url_for
 
 from ...admins.roles import Permission
 from ...jobs import service as jobs
-from ...jobs.service import Progress
 from ...policy.schemas import DecideSchema
 from ...reports import abuse, who_could
 from ...reports import service as reports
@@ -74,14 +71,7 @@ def download(report_id: str, part: str) -> Response:
 @console(Permission.READ)
 def who_could_job() -> Response:
     body = form(WhoCouldQuerySchema())
-    db = services().db
-
-    def work(progress: Progress) -> dict[str, Any]:
-        with db.sessions() as session:
-            rebuilt = who_could.who_could(session, body["at"], progress,
-                                          organization_id=body["organization_id"])
-        return rebuilt.as_json(LISTED)
-
+    work = who_could.tracked(services().db, body["at"], body["organization_id"], LISTED)
     job = launch("who_could", {"at": body["at"].isoformat(),
                                "organization_id": body["organization_id"]}, work)
     return redirect(url_for("console_jobs.job", job_id=job["id"]))

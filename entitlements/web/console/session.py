@@ -43,9 +43,9 @@ def lifetimes() -> sessions.Lifetimes:
                               absolute=timedelta(seconds=settings.console_session_lifetime))
 
 
-def console(permission: Permission) -> Callable[[F], F]:
-    """A console page that needs ``permission``: not signed in (or idle too long) goes to
-    the sign-in page; a POST must carry the page's form token."""
+def console(*permissions: Permission) -> Callable[[F], F]:
+    """A console page that needs one of ``permissions``: not signed in (or idle too long)
+    goes to the sign-in page; a POST must carry the page's form token."""
 
     def decorate(view: F) -> F:
         @wraps(view)
@@ -56,10 +56,10 @@ def console(permission: Permission) -> Callable[[F], F]:
                                         next=safe_next(request.full_path)))
             if request.method == "POST":
                 check_form_token()
-            authorize(principal, permission)
+            authorize(principal, *permissions)
             return view(*args, **kwargs)
 
-        wrapper.permission = permission  # type: ignore[attr-defined]
+        wrapper.permissions = permissions  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
