@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -65,16 +66,22 @@ def get(session: Session, name: str, *, lock: bool = False) -> Admin:
     return admin
 
 
-def find_by_identity(session: Session, *, email: str | None, subject: str | None
-                     ) -> Admin | None:
-    """The admin the single sign-on names: by subject first, then by verified e-mail."""
-    if subject:
-        found = session.scalar(select(Admin).where(Admin.sso_subject == subject))
-        if found is not None:
-            return found
-    if email:
-        return session.scalar(select(Admin).where(Admin.email == email.lower()))
-    return None
+def signing_on(session: Session, now: datetime, *, email: str | None, subject: str
+               ) -> Admin | None:
+    """The admin a single sign-on identity names: the one bound to its subject, else the
+    one with its verified e-mail address and no subject yet (which, if the admin is active,
+    is then bound to it: an address the provider later gives someone else signs nobody
+    in)."""
+    found = session.scalar(select(Admin).where(Admin.sso_subject == subject))
+    if found is not None or not email:
+        return found
+    found = session.scalar(select(Admin).where(Admin.email == email.lower(),
+                                               Admin.sso_subject.is_(None)))
+    if found is not None and found.status == "active":
+        found.sso_subject = subject
+        audit.record(session, Actor(f"admin:{found.name}", now), "admin.sso_bound",
+                     target=Target("admin", found.name))
+    return found
 
 
 def list_admins(session: Session, *, cursor: str | None = None, limit: int = 100

@@ -195,8 +195,11 @@ class EventQuery:
         if self.until is not None:
             conditions.append(AuditEvent.at < self.until)
         if self.action and self.action.endswith(".*"):
-            conditions.append(AuditEvent.action.like(like_escape(self.action[:-1]) + "%",
-                                                     escape="\\"))
+            prefix = self.action[:-1]
+            # LIKE narrows by the index; the exact comparison keeps the case (SQLite's LIKE
+            # ignores it).
+            conditions += [AuditEvent.action.like(like_escape(prefix) + "%", escape="\\"),
+                           func.substr(AuditEvent.action, 1, len(prefix)) == prefix]
         elif self.action:
             conditions.append(AuditEvent.action == self.action)
         for name in ("actor", "target", "target_kind", "organization_id", "outcome"):

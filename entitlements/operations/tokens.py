@@ -29,8 +29,10 @@ def filters(session: Session, *, organization_id: str | None = None,
         persons.get(session, person_id)
     if tier:
         policy.get_tier(session, tier)
-    return {"organization_id": organization_id, "client_id": client_id, "subject": person_id,
-            "tier": tier}
+    found = {"organization_id": organization_id, "client_id": client_id, "subject": person_id,
+             "tier": tier}
+    revocation.named_filters(found)  # at least one
+    return found
 
 
 def revoke_matching(session: Session, actor: Actor, *, reason: str, **named: str | None

@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.models import AuditCheckpoint, AuditEvent, AuditStream
 from ..audit.targets import Target
+from ..base import jose
 from ..base.actor import SYSTEM_ACTOR, Actor
 from ..base.clock import epoch
 from ..base.db import Database
-from ..signing.documents import CHECKPOINT_TYP, sign_document
+from ..signing.documents import CHECKPOINT_TYP, DOCUMENT_OPTIONS, sign_document
 from ..signing.keyring import KeyRing
 
 #: How many checkpoints the endpoint lists, newest first.
@@ -133,14 +134,20 @@ def verify(session: Session, checkpoints: list[str], key_for: KeyFor) -> Checkpo
 
 
 def read(jws: str, key_for: KeyFor) -> dict[str, Any]:
+    """A checkpoint's claims once its signature verifies with the key its ``kid`` names, by
+    an asymmetric algorithm only (a forged ``alg`` is a problem, never a crash). Its ``iat``
+    is a date, not a freshness check: a signer's clock ahead of the checker's is fine."""
     try:
         header = jwt.get_unverified_header(jws)
         if header.get("typ") != CHECKPOINT_TYP:
             raise ValueError(f"not a checkpoint (typ {header.get('typ')!r})")
+        alg = header.get("alg")
+        if alg not in jose.ASYMMETRIC_ALGORITHMS:
+            raise ValueError(f"a checkpoint does not verify (algorithm {alg!r} is not "
+                             "allowed)")
         key = key_for(str(header.get("kid")))
-        return jwt.decode(jws, key, algorithms=[str(header.get("alg"))],
-                          options={"require": ["iss", "iat"], "verify_aud": False})
-    except (jwt.InvalidTokenError, LookupError) as error:
+        return jwt.decode(jws, key, algorithms=[alg], options=DOCUMENT_OPTIONS)
+    except (jwt.PyJWTError, LookupError, TypeError) as error:
         raise ValueError(f"a checkpoint does not verify ({type(error).__name__})") from None
 
 

@@ -27,7 +27,8 @@ class WhoCouldQuerySchema(Schema):
     at = AwareDateTime(required=True)
     organization_id = fields.String(load_default=None, validate=validate.Length(1, 64))
     limit = fields.Integer(load_default=None, validate=validate.Range(1, 100_000), metadata={
-        "description": "list at most this many organizations and persons (counts are whole)"})
+        "description": "list at most this many organizations and persons (1,000 unless "
+                       "given; counts are whole)"})
 
 
 class EvidenceItemSchema(Schema):

@@ -16,7 +16,7 @@ import jwt
 import orjson
 
 from ..audit.service import hash_fields
-from ..signing.documents import MANIFEST_TYP
+from ..signing.documents import DOCUMENT_OPTIONS, MANIFEST_TYP
 from .export import FORMAT, extend_streams
 
 #: Problems listed in full; past this many, only counted.
@@ -56,9 +56,8 @@ def read_manifest(jws: str, jwks: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"the JWKS has no key {header.get('kid')!r} that signed the "
                          "manifest") from None
     try:
-        return jwt.decode(jws, key, algorithms=[key.algorithm_name],
-                          options={"require": ["iss", "iat"], "verify_aud": False})
-    except jwt.InvalidTokenError as error:
+        return jwt.decode(jws, key, algorithms=[key.algorithm_name], options=DOCUMENT_OPTIONS)
+    except jwt.PyJWTError as error:
         raise ValueError(f"the manifest's signature does not verify ({error})") from None
 
 

@@ -19,6 +19,10 @@ NOTICE_TYP = "entitlements-notice+jwt"
 MANIFEST_TYP = "entitlements-report-manifest+jwt"
 CHECKPOINT_TYP = "entitlements-checkpoint+jwt"
 ABUSE_REPORT_TYP = "entitlements-abuse-report+jwt"
+#: How a document's checker decodes it: ``iss`` and ``iat`` must be there, and ``iat`` is a
+#: date, not a freshness check (a signer's clock ahead of the checker's is no forgery).
+DOCUMENT_OPTIONS: dict[str, Any] = {"require": ["iss", "iat"], "verify_aud": False,
+                                    "verify_iat": False}
 
 
 def sign_document(ring: KeyRing, now: datetime, *, issuer: str, typ: str,

@@ -46,25 +46,27 @@ def revoke(session: Session, actor: Actor, *, reason: str, quiet: bool = False,
     """Revoke the live tokens matching every given filter; returns how many. ``quiet``
     skips the audit event when there was nothing to revoke (a side effect of another,
     audited change)."""
-    given = _filters(filters)
+    given = named_filters(filters)
     return _revoke(session, actor, live_tokens(actor.now, **given), reason=reason,
                    quiet=quiet, target=_target_of(session, given), filters=given)
 
 
 def count_live(session: Session, now: datetime, **filters: str | None) -> int:
     """How many live tokens match every given filter (a bulk revocation's preview)."""
-    given = _filters(filters)
+    given = named_filters(filters)
     return session.scalar(select(func.count()).select_from(IssuedToken)
                           .where(*live_tokens(now, **given))) or 0
 
 
 def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracker,
-                     chunk: int = CHUNK, job: str | None = None, **filters: str | None) -> int:
+                     chunk: int | None = None, job: str | None = None,
+                     **filters: str | None) -> int:
     """Revoke the live tokens matching the filters ``chunk`` at a time, each chunk in a
     transaction of its own with its audit event, telling ``tracker`` as it goes: a long
     revocation shows its progress, and one cut short has revoked (and audited) what it
-    says. How many were revoked."""
-    given = _filters(filters)
+    says (``chunk``: ``CHUNK`` unless given). How many were revoked."""
+    given = named_filters(filters)
+    chunk = chunk or CHUNK
     conditions = live_tokens(actor.now, **given)
     with db.sessions() as session:
         total = count_live(session, actor.now, **given)
@@ -86,7 +88,8 @@ def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracke
         tracker.advance(done)
 
 
-def _filters(filters: dict[str, str | None]) -> dict[str, str]:
+def named_filters(filters: dict[str, str | None]) -> dict[str, str]:
+    """The filters given (at least one, each known); InvalidInput ``no_filter`` else."""
     given = {k: v for k, v in filters.items() if v}
     if not given or set(given) - set(FILTERS):
         raise InvalidInput(f"name at least one of {', '.join(FILTERS)}", code="no_filter")

@@ -7,7 +7,8 @@ published keys."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import quote
 
 import jwt
 import pytest
@@ -48,12 +49,27 @@ class World:
         with db.transaction() as session:
             key = admin_key(session, clock.now(), "alice").secret
         self.headers = {"Authorization": f"Bearer {key}"}
+        #: What each token granted, when: (at, "organizations" or "persons", id, tiers).
+        self.granted: list[tuple[datetime, str, str, list[str]]] = []
 
     def api(self, method: str, path: str, body=None, expect=200):
         response = self.client.open("/admin" + path, method=method, json=body,
                                     headers=self.headers)
         assert response.status_code == expect, response.get_json()
+        if method == "POST" and path.startswith("/policy/") and path != "/policy/explain":
+            # A change at this instant: what was granted earlier in it is no longer what
+            # the instant stands for.
+            self.granted = [g for g in self.granted if g[0] != self.clock.now()]
         return response.get_json()
+
+    def _granted(self, response, scope) -> dict:
+        body = response.get_json() | {"status": response.status_code}
+        if response.status_code == 200 and scope is None:
+            claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+            kind, subject = ("persons", claims["sub"]) if "act" in claims else (
+                "organizations", claims["org"]["id"])
+            self.granted.append((self.clock.now(), kind, subject, claims["entitlements"]))
+        return body
 
     def new_version(self, reason: str, *, document=None, patch=None, **extra) -> int:
         latest = self.api("GET", "/policy")["latest_version"]
@@ -65,7 +81,7 @@ class World:
         form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
         response = self.client.post("/oauth/token", data=form,
                                     headers=basic(partner.client_id, partner.client_secret))
-        return response.get_json() | {"status": response.status_code}
+        return self._granted(response, scope)
 
     def person_token(self, partner, idp_key, subject: str, scope=None) -> dict:
         now = int(self.clock.now().timestamp())
@@ -76,7 +92,7 @@ class World:
                 "subject_token_type": ID_TOKEN, **({"scope": scope} if scope else {})}
         response = self.client.post("/oauth/token", data=form,
                                     headers=basic(partner.client_id, partner.client_secret))
-        return response.get_json() | {"status": response.status_code}
+        return self._granted(response, scope)
 
     def explain(self, **body) -> dict:
         return self.api("POST", "/policy/explain", body)
@@ -226,6 +242,18 @@ def test_the_timeline(world, cast, clock):
         "fallback", "frontier-2", "outside_window")
     clock.advance(days=30)
     assert "early-access" in tiers_of(world.token(a))
+    same_as_granted_then(world)
+
+
+def same_as_granted_then(world: World) -> None:
+    """Who could use what at each instant a token was issued, rebuilt from history, is what
+    the token granted then."""
+    assert len(world.granted) >= 12
+    assert {kind for _, kind, _, _ in world.granted} == {"organizations", "persons"}
+    for at, kind, subject, tiers in world.granted:
+        rebuilt = world.api("GET", "/reports/who-could?at=" + quote(at.isoformat()))
+        row = next(r for r in rebuilt[kind] if r["id"] == subject)
+        assert (at, kind, subject, row["tiers"]) == (at, kind, subject, tiers)
 
 
 def test_an_organization_attestation_admits_its_client_credentials(world, cast, clock):

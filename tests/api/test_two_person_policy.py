@@ -222,7 +222,8 @@ def test_a_viewer_cannot_ask(staff, cast):
     assert (staff["alice"].written(), staff["alice"].requests()) == before
 
 
-#: A policy approver's rejection is refused: see the xfail's reason.
+#: Who may turn a waiting change down: the editor who asked withdraws it; an owner or a
+#: policy approver rejects it.
 REJECTERS = [
     pytest.param("alice", "withdrawn", id="withdrawn-by-the-asker"),
     pytest.param("olga", "rejected", id="rejected-by-an-owner"),

@@ -30,6 +30,9 @@ from .described import described
 from .listing import PageQuerySchema, page_response, query_args
 
 blueprint = admin_blueprint("admin_reports", __name__)
+#: How many organizations and persons an answer lists unless asked for more (counts are
+#: always whole).
+LISTED = 1_000
 #: How many organizations and persons a who-could job keeps in its result.
 JOB_LISTED = 2000
 
@@ -97,12 +100,13 @@ def report_manifest(report_id: str) -> Response:
            query=WhoCouldQuerySchema, conflicts=False)
 @requires(Permission.READ)
 def who_could_now() -> Response:
-    """Every organization's and person's tiers at ``at``, rebuilt from history."""
+    """Every organization's and person's tiers at ``at``, rebuilt from history (the first
+    1,000 of each unless ``limit`` says otherwise)."""
     args = query_args(WhoCouldQuerySchema())
     with database().sessions() as session:
         rebuilt = who_could.who_could(session, args["at"], Untracked(),
                                       organization_id=args["organization_id"])
-    return jsonify(rebuilt.as_json(args["limit"]))
+    return jsonify(rebuilt.as_json(args["limit"] or LISTED))
 
 
 @blueprint.post("/reports/who-could")

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response, g, request
 
-from ...admins.roles import permissions
+from ...admins.roles import Permission, permissions
 from ..html import render_page
 
-#: The navigation: (endpoint, label, the permission a link needs, or None).
+#: The navigation: (endpoint, label).
 SECTIONS = (
     ("console_dashboard.dashboard", "Dashboard"),
     ("console_organizations.organizations", "Organizations"),
@@ -25,14 +25,18 @@ SECTIONS = (
     ("console_reports.reports", "Reports"),
     ("console_admins.admins", "Admins"),
 )
+#: Sections that need more than reading (the navigation shows only what its admin may open).
+NEEDS = {"console_admins.admins": Permission.MANAGE_ADMINS}
 
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
     """A console page: ``template`` in the frame, with the signed-in admin."""
     principal = g.get("principal")
-    return render_page(template, status, sections=SECTIONS, principal=principal,
-                       allowed={p.value for p in permissions(principal.roles)} if principal
-                       else set(), csrf_token=g.get("csrf_token", ""),
+    allowed = permissions(principal.roles) if principal else frozenset()
+    sections = [(endpoint, label) for endpoint, label in SECTIONS
+                if NEEDS.get(endpoint, Permission.READ) in allowed]
+    return render_page(template, status, sections=sections, principal=principal,
+                       allowed={p.value for p in allowed}, csrf_token=g.get("csrf_token", ""),
                        current=request.endpoint, notice=request.args.get("ok"), **context)
 
 

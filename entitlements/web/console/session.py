@@ -54,9 +54,9 @@ def console(*permissions: Permission) -> Callable[[F], F]:
             if principal is None:
                 return redirect(url_for("console_signin.login",
                                         next=safe_next(request.full_path)))
+            authorize(principal, *permissions)
             if request.method == "POST":
                 check_form_token()
-            authorize(principal, *permissions)
             return view(*args, **kwargs)
 
         wrapper.permissions = permissions  # type: ignore[attr-defined]

@@ -17,7 +17,16 @@ from ...admins.sso import LoginState, SsoRefused
 from ...base.errors import ConfigError, Forbidden
 from ..services import services
 from .pages import render
-from .session import COOKIE, PATH, clear_cookie, console_blueprint, lifetimes, safe_next, set_cookie
+from .session import (
+    COOKIE,
+    PATH,
+    check_form_token,
+    clear_cookie,
+    console_blueprint,
+    lifetimes,
+    safe_next,
+    set_cookie,
+)
 
 blueprint = console_blueprint("console_signin", __name__, template_folder="templates",
                             static_folder="static", static_url_path="/static")
@@ -65,12 +74,13 @@ def callback() -> Response:
     except SsoRefused as refused:
         raise _refused(refused.reason, refused.message) from None
     with found.db.transaction() as session:
-        admin = admins.find_by_identity(session, email=identity.email,
-                                        subject=identity.subject)
-        if admin is None or admin.status != "active":
-            raise _refused("not_an_admin", "Your single sign-on identity is not an active "
-                           "admin here. Ask an owner to add you (with your e-mail address).")
-        response = _signed_in(session, admin, "sso", started[1])
+        admin = admins.signing_on(session, found.clock.now(), email=identity.email,
+                                  subject=identity.subject)
+        response = None if admin is None or admin.status != "active" else _signed_in(
+            session, admin, "sso", started[1])
+    if response is None:  # audited once the transaction is over (SQLite has one writer)
+        raise _refused("not_an_admin", "Your single sign-on identity is not an active "
+                       "admin here. Ask an owner to add you (with your e-mail address).")
     response.delete_cookie(LOGIN_COOKIE, path=PATH)
     return response
 
@@ -85,20 +95,25 @@ def link_page() -> Response:
 @blueprint.post("/login/link")
 def use_link() -> Response:
     found = services()
-    with found.db.transaction() as session:
-        try:
+    if not found.settings.login_links_enabled:
+        raise Forbidden("sign-in links are off here; sign in with single sign-on",
+                        code="login_links_off")
+    try:
+        with found.db.transaction() as session:
             admin = sessions.redeem_login_link(session, request.form.get("token", ""),
                                                found.clock.now())
-        except Forbidden as refused:
-            found.refusals.record(actor="anonymous", action="console.sign_in_refused",
-                                  reason=refused.code, details={"method": "link"})
-            raise
-        return _signed_in(session, admin, "link", url_for("console_dashboard.dashboard"))
+            return _signed_in(session, admin, "link", url_for("console_dashboard.dashboard"))
+    except Forbidden as refused:
+        found.refusals.record(actor="anonymous", action="console.sign_in_refused",
+                              reason=refused.code, details={"method": "link"})
+        raise
 
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    """Signs out (with the page's form token: another site cannot sign an admin out)."""
     found = services()
+    check_form_token()
     with found.db.transaction() as session:
         sessions.sign_out(session, request.cookies.get(COOKIE), found.clock.now())
     return clear_cookie(redirect(url_for(".login", ok="Signed out.")))
