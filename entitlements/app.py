@@ -33,6 +33,7 @@ from .organizations.lei import GleifRegistry
 from .policy.approvals import ApprovalRule
 from .policy.snapshot import PolicySnapshotPublisher
 from .policy.store import PolicyStore
+from .reports import anchors
 from .reports.service import Writer
 from .resources.directory import ResourceDirectory
 from .signing import service as signing
@@ -115,7 +116,7 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
         remote_jwks=remote_jwks, approval_rule=ApprovalRule.of(settings.two_person_policy),
         notices=NoticeSender(db, keys, clock, settings.issuer), jobs=JobRunner(db, clock),
         report_writer=Writer(db, keys, clock, settings.issuer, Path(settings.reports_dir)),
-        console_sso=_console_sso(settings, remote_jwks))
+        anchors=anchors.configured(settings), console_sso=_console_sso(settings, remote_jwks))
 
 
 def _console_sso(settings: Settings, remote_jwks: RemoteJwks) -> ConsoleSso | None:

@@ -1,5 +1,6 @@
 """What a serving process does on its own, once a minute: the audit checkpoint when one is
-due, and the notices due for (re)delivery. Started explicitly by ``entitlements serve``
+due (and its copies outside the database, tried again until made), and the notices due for
+(re)delivery. Started explicitly by ``entitlements serve``
 (``create_asgi_app``), never on import or construction; tests call ``tick`` with their
 clock."""
 
@@ -25,8 +26,8 @@ class Ticker:
         found = self._services
         settings = found.settings
         checkpoints.make(found.db, found.keys.get(), issuer=settings.issuer,
-                         now=found.clock.now(), interval=settings.checkpoint_interval,
-                         directory=settings.checkpoint_dir or None)
+                         now=found.clock.now(), interval=settings.checkpoint_interval)
+        checkpoints.anchor(found.db, found.anchors)
         found.notices.deliver_due()
 
     def start(self) -> None:

@@ -15,8 +15,8 @@ fi
 if [ ! -f "$STAMP" ] || [ "$SOURCE/pyproject.toml" -nt "$STAMP" ]; then
   echo "installing entitlements and its dependencies into $VENV" >&2
   "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  "$VENV/bin/python" -m pip install --quiet -e "$SOURCE[server,test]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  "$VENV/bin/python" -c "import entitlements.app, pytest, responses, requests_oauthlib" \
+  "$VENV/bin/python" -m pip install --quiet -e "$SOURCE[server,s3,test]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  "$VENV/bin/python" -c "import entitlements.app, pytest, responses, requests_oauthlib, boto3, moto" \
     || { echo "installation failed" >&2; exit 1; }
   touch "$STAMP"
 fi

@@ -98,10 +98,13 @@ class Settings:
     #: government recipient); each a URL that takes a JSON POST, or empty for none.
     notify_url: str = ""
     abuse_report_url: str = ""
-    #: Signed checkpoints of the audit chains: how often, and a directory outside the
-    #: database they are also written to (empty: the database and the endpoint only).
+    #: Signed checkpoints of the audit chains: how often, and where outside the database
+    #: they are copied: a directory, an S3-compatible bucket (``s3://BUCKET/PREFIX``, at
+    #: ``checkpoint_bucket_endpoint`` when not AWS); empty: the database and the endpoint.
     checkpoint_interval: int = 3600
     checkpoint_dir: str = ""
+    checkpoint_bucket: str = ""
+    checkpoint_bucket_endpoint: str = ""
     #: Where exported reports are written (default: var/reports under the home).
     reports_dir: str = ""
 
@@ -184,6 +187,11 @@ class _SettingsSchema(Schema):
     abuse_report_url = f.String()
     checkpoint_interval = f.Integer(strict=False, validate=validate.Range(60, 7 * 86400))
     checkpoint_dir = f.String()
+    checkpoint_bucket = f.String(validate=validate.Regexp(
+        r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\s]*)?)?$",
+        error="a checkpoint bucket is s3://BUCKET[/PREFIX]"))
+    checkpoint_bucket_endpoint = f.String(validate=validate.Regexp(
+        r"^(https?://\S+)?$", error="an endpoint is an http(s) URL"))
     reports_dir = f.String()
 
     @validates("console_oidc_issuer", "notify_url", "abuse_report_url")

@@ -62,8 +62,8 @@ def list_command(cli: CliContext, since: datetime | None, until: datetime | None
 @command.command("verify")
 @click.option("--checkpoints", "with_checkpoints", is_flag=True,
               help="Also check the tips every signed checkpoint states (the database's, and "
-                   "those in ENTITLEMENTS_CHECKPOINT_DIR): a rewrite of the database since one "
-                   "is found out.")
+                   "the copies in ENTITLEMENTS_CHECKPOINT_DIR and _BUCKET): a rewrite of the "
+                   "database since one is found out.")
 @click.option("--from", "source", type=click.Path(exists=True, path_type=Path), default=None,
               help="Checkpoints kept elsewhere: a directory of .jws files, one file, or the "
                    "JSON /audit/checkpoints answers (with --checkpoints).")
@@ -83,8 +83,9 @@ def verify_command(cli: CliContext, with_checkpoints: bool, source: Path | None,
                                        store_keys(cli.key_store))
             data["checkpoints"] = CheckpointReportSchema().dump(found)
             data["ok"] = report.ok and found.ok
+            said = "REWRITTEN SINCE" if found.checked else "NONE CHECKED"
             lines.append(f"{found.checked} signed checkpoint(s) checked: " + (
-                "every tip they state is in place" if found.ok else "REWRITTEN SINCE:\n  "
+                "every tip they state is in place" if found.ok else f"{said}:\n  "
                 + "\n  ".join(found.problems)))
     emit(as_json, data, "\n".join(lines))
     if not data["ok"]:
@@ -99,15 +100,19 @@ def checkpoint_command(cli: CliContext, as_json: bool) -> None:
     serving processes do it on their own; a cron job can call this when none serves)."""
     settings = cli.settings
     row = checkpoints.make(cli.db, cli.key_ring.get(), issuer=settings.issuer,
-                           now=cli.clock.now(), interval=settings.checkpoint_interval,
-                           directory=settings.checkpoint_dir or None)
+                           now=cli.clock.now(), interval=settings.checkpoint_interval)
+    copies = checkpoints.anchor(cli.db, cli.anchors)
     data = {"made": row is not None, "period": row.period if row else None,
-            "streams": len(row.tips) if row else None}
-    emit(as_json, data, f"checkpoint of {len(row.tips)} stream tips made" if row else
-         "this period's checkpoint exists already")
+            "streams": len(row.tips) if row else None, "copies": copies}
+    lines = [f"checkpoint of {len(row.tips)} stream tips made" if row else
+             "this period's checkpoint exists already",
+             *(f"copy at {where}: {outcome}" for where, outcome in copies.items())]
+    emit(as_json, data, "\n".join(lines))
+    if any(outcome not in ("written", "present") for outcome in copies.values()):
+        sys.exit(1)
 
 
 def _checkpoints(cli: CliContext, session: Session, source: Path | None) -> list[str]:
     if source is not None:
         return checkpoints.read_files(source)
-    return checkpoints.known(session, cli.settings.checkpoint_dir)
+    return checkpoints.known(session, cli.anchors)

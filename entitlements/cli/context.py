@@ -24,6 +24,8 @@ from ..clients.service import load_jwks_file
 from ..policy.approvals import ApprovalRule
 from ..policy.schemas import PolicyChangeRequestSchema
 from ..policy.service import ON_PENDING
+from ..reports import anchors as checkpoint_anchors
+from ..reports.anchors import Anchor
 from ..signing import service as signing
 from ..signing.keyring import KeyRingCache
 from ..signing.keystore import FileKeyStore
@@ -53,6 +55,11 @@ class CliContext:
         settings = self.settings
         return KeyRingCache(signing.ring_loader(self.db, self.key_store, settings.max_token_ttl,
                                                 settings.signing_alg))
+
+    @cached_property
+    def anchors(self) -> list[Anchor]:
+        """Where audit checkpoints are copied outside the database."""
+        return checkpoint_anchors.configured(self.settings)
 
     @cached_property
     def approval_rule(self) -> ApprovalRule:

@@ -1,7 +1,8 @@
 """Anchoring the audit log outside the database: at most once a period, a checkpoint (a JWS
 of ``typ`` ``entitlements-checkpoint+jwt``) states every stream's tip (its last seq and
 hash) at a time, signed with the service's key. It is kept in the database, published at
-``/audit/checkpoints``, and written to a directory outside the database when one is set.
+``/audit/checkpoints``, and copied outside the database (``anchors``: a directory, a
+bucket) when one is set.
 
 Whoever rewrites the database after a checkpoint (every row and every tip, hashes made anew)
 is found out: an event the checkpoint names is gone or has another hash. The checkpoint
@@ -11,8 +12,8 @@ database; its signature is checked with the key store's keys or a JWKS the check
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,14 +33,18 @@ from ..base.clock import epoch
 from ..base.db import Database
 from ..signing.documents import CHECKPOINT_TYP, DOCUMENT_OPTIONS, sign_document
 from ..signing.keyring import KeyRing
+from .anchors import Anchor, name_of
 
 #: How many checkpoints the endpoint lists, newest first.
 PUBLISHED = 100
 KeyFor = Callable[[str], Any]
+log = logging.getLogger("entitlements.checkpoints")
+NONE_KEPT = ("no checkpoint to check against: none in the database nor kept elsewhere "
+             "(make one with `entitlements audit checkpoint`)")
 
 
-def make(db: Database, ring: KeyRing, *, issuer: str, now: datetime, interval: int,
-         directory: str | None) -> AuditCheckpoint | None:
+def make(db: Database, ring: KeyRing, *, issuer: str, now: datetime, interval: int
+         ) -> AuditCheckpoint | None:
     """This period's checkpoint, unless one was made already (by this or another process)."""
     period = epoch(now) // interval
     try:
@@ -59,19 +64,30 @@ def make(db: Database, ring: KeyRing, *, issuer: str, now: datetime, interval: i
                          details={"period": period, "streams": len(tips)})
     except IntegrityError:  # another process made this period's checkpoint meanwhile
         return None
-    if directory:
-        write(Path(directory), period, jws)
     return row
 
 
-def write(directory: Path, period: int, jws: str) -> Path:
-    """The checkpoint as a file of its own (written aside, then renamed into place)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"checkpoint-{period}.jws"
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(jws + "\n")
-    os.replace(partial, path)
-    return path
+def anchor(db: Database, places: Sequence[Anchor]) -> dict[str, str]:
+    """The newest checkpoint copied to every place that lacks it (it alone suffices: its
+    tips hash everything before them). What happened at each place: ``written``,
+    ``present``, or the error's name (the next call tries again)."""
+    with db.sessions() as session:
+        newest = session.scalars(select(AuditCheckpoint)
+                                 .order_by(AuditCheckpoint.period.desc()).limit(1)).first()
+        found = (name_of(newest.period), newest.jws) if newest else None
+    outcome: dict[str, str] = {}
+    for place in places if found else ():
+        try:
+            if place.has(found[0]):
+                outcome[place.where] = "present"
+            else:
+                place.put(*found)
+                outcome[place.where] = "written"
+        except Exception as error:  # noqa: BLE001 - a store's failure must not stop the next
+            log.warning("could not copy checkpoint %s to %s: %s", found[0], place.where,
+                        type(error).__name__)
+            outcome[place.where] = type(error).__name__
+    return outcome
 
 
 def published(session: Session, limit: int = PUBLISHED) -> list[dict[str, Any]]:
@@ -84,10 +100,9 @@ def stored(session: Session) -> list[str]:
     return list(session.scalars(select(AuditCheckpoint.jws).order_by(AuditCheckpoint.period)))
 
 
-def known(session: Session, directory: str) -> list[str]:
-    """Every checkpoint kept: the database's, and those written to ``directory``."""
-    outside = Path(directory) if directory else None
-    return [*stored(session), *(read_files(outside) if outside and outside.exists() else [])]
+def known(session: Session, places: Sequence[Anchor]) -> list[str]:
+    """Every checkpoint kept: the database's, and those copied to ``places``."""
+    return [*stored(session), *(text for place in places for text in place.texts())]
 
 
 def read_files(path: Path) -> list[str]:
@@ -116,8 +131,12 @@ class CheckpointReport:
 
 def verify(session: Session, checkpoints: list[str], key_for: KeyFor) -> CheckpointReport:
     """Each checkpoint's signature, then every tip it states against the database: the
-    event must still be there with the same hash, and its stream must not be shorter."""
+    event must still be there with the same hash, and its stream must not be shorter. No
+    checkpoint at all is a problem too: there is nothing to check against (removing them
+    all must not read as "intact")."""
     report = CheckpointReport()
+    if not checkpoints:
+        report.problems.append(NONE_KEPT)
     heads = {s.id: s.seq for s in session.scalars(select(AuditStream))}
     for jws in checkpoints:
         try:

@@ -26,6 +26,7 @@ from ..organizations.lei import GleifRegistry
 from ..policy.approvals import ApprovalRule
 from ..policy.snapshot import PolicySnapshotPublisher
 from ..policy.store import PolicyStore
+from ..reports.anchors import Anchor
 from ..reports.service import Writer
 from ..resources.directory import ResourceDirectory
 from ..signing.keyring import KeyRingCache
@@ -62,6 +63,8 @@ class Services:
     notices: NoticeSender
     jobs: JobRunner
     report_writer: Writer
+    #: Where audit checkpoints are copied outside the database.
+    anchors: list[Anchor]
     #: The console's single sign-on, when one is set up.
     console_sso: ConsoleSso | None = None
     #: When this process last served the policy snapshot and a status list to a gateway.

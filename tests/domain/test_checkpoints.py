@@ -1,6 +1,7 @@
-"""Signed checkpoints of the audit chains' tips: one a period, kept in the database, in a
-directory outside it and at the public ``/audit/checkpoints``; a wholesale rewrite of the
-database after one (every hash made anew, so that the chains still verify) is found out."""
+"""Signed checkpoints of the audit chains' tips: one a period, kept in the database, copied
+to a directory or an S3-compatible bucket outside it, and at the public
+``/audit/checkpoints``; a wholesale rewrite of the database after one (every hash made anew,
+so that the chains still verify) is found out."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from moto.server import ThreadedMotoServer
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -29,8 +33,11 @@ from entitlements.audit.models import AuditCheckpoint, AuditEvent, AuditStream
 from entitlements.base.actor import Actor
 from entitlements.base.clock import FrozenClock, epoch
 from entitlements.base.db import Database
+from entitlements.base.errors import ConfigError
+from entitlements.base.settings import load_settings
 from entitlements.cli import context
 from entitlements.reports import checkpoints
+from entitlements.reports.anchors import BucketAnchor, DirectoryAnchor, name_of
 from entitlements.signing.documents import (
     CHECKPOINT_TYP,
     MANIFEST_TYP,
@@ -42,6 +49,7 @@ from entitlements.signing.keystore import public_jwk
 from entitlements.ticker import Ticker
 from tests.support.cli import Run, as_json, ok, runner_for
 from tests.support.factories import admin_key
+from tests.support.live import free_port
 from tests.support.markers import overrides
 
 MAIN = audit.MAIN_STREAM
@@ -96,10 +104,14 @@ def chains(found, db, clock) -> None:
         assert (announced.stream, announced.seq) == (MAIN, 2)
 
 
-def make(found, clock, directory: str | None = None) -> AuditCheckpoint | None:
-    return checkpoints.make(found.db, found.keys.get(), issuer=found.settings.issuer,
-                            now=clock.now(), interval=found.settings.checkpoint_interval,
-                            directory=directory)
+def make(found, clock, *, anchored: bool = False) -> AuditCheckpoint | None:
+    """This period's checkpoint; ``anchored``: copied to the settings' directory too."""
+    row = checkpoints.make(found.db, found.keys.get(), issuer=found.settings.issuer,
+                           now=clock.now(), interval=found.settings.checkpoint_interval)
+    if anchored:
+        assert set(checkpoints.anchor(found.db, found.anchors).values()) <= {
+            "written", "present"}
+    return row
 
 
 def verify(session: Session, found, kept: list[str] | None = None
@@ -125,12 +137,12 @@ def count(db: Database, model: Any, *where: Any) -> int:
 def test_one_checkpoint_a_period_with_every_streams_tip(found, client, db, clock, chains,
                                                         tmp_path):
     interval = found.settings.checkpoint_interval
-    directory = tmp_path / "elsewhere"
+    directory = Path(found.settings.checkpoint_dir)
     tips = tips_now(db)
     assert set(tips) == {MAIN, *(s for s in tips if s.startswith("refusals-"))}
     assert len(tips) == 2
 
-    row = make(found, clock, str(directory))
+    row = make(found, clock, anchored=True)
     assert row.period == epoch(clock.now()) // interval
     assert (row.at, row.tips) == (clock.now(), tips)
 
@@ -156,14 +168,14 @@ def test_one_checkpoint_a_period_with_every_streams_tip(found, client, db, clock
 
     # A second call in the period makes none (nor a file, nor an event).
     clock.advance(60)
-    assert make(found, clock, str(directory)) is None
+    assert make(found, clock, anchored=True) is None
     assert count(db, AuditCheckpoint) == 1
     assert count(db, AuditEvent, AuditEvent.action == "audit.checkpoint") == 1
     assert len(list(directory.iterdir())) == 1
 
     # The next period's states the tips since, the first checkpoint's event included.
     clock.advance(interval)
-    later = make(found, clock, str(directory))
+    later = make(found, clock, anchored=True)
     assert later.period == row.period + 1
     assert later.tips[MAIN]["seq"] == TIP + 1
     assert len(list(directory.iterdir())) == 2
@@ -172,14 +184,19 @@ def test_one_checkpoint_a_period_with_every_streams_tip(found, client, db, clock
     assert (report.ok, report.checked, report.problems) == (True, 2, [])
 
 
-def test_a_checkpoint_without_a_directory_is_kept_in_the_database_only(found, db, clock,
-                                                                       chains, settings):
+def test_a_checkpoint_is_kept_in_the_database_then_copied(found, db, clock, chains,
+                                                          settings):
     row = make(found, clock)
     assert row is not None
     assert not Path(settings.checkpoint_dir).exists()
     with db.sessions() as session:
         assert checkpoints.stored(session) == [row.jws]
-        assert checkpoints.known(session, settings.checkpoint_dir) == [row.jws]
+        assert checkpoints.known(session, found.anchors) == [row.jws]
+    assert checkpoints.anchor(db, found.anchors) == {settings.checkpoint_dir: "written"}
+    assert checkpoints.anchor(db, found.anchors) == {settings.checkpoint_dir: "present"}
+    with db.sessions() as session:
+        assert checkpoints.known(session, found.anchors) == [row.jws, row.jws]
+        assert checkpoints.known(session, []) == [row.jws]
 
 
 def test_the_ticker_makes_the_periods_checkpoint(found, db, clock, chains, settings):
@@ -448,7 +465,7 @@ def test_the_public_endpoint_lists_checkpoints_to_keep(found, client, db, clock,
     # A directory of .jws files (the partial one and other files left out), or one file.
     directory = tmp_path / "dir"
     for row in (first, second):
-        checkpoints.write(directory, row.period, row.jws)
+        DirectoryAnchor(directory).put(name_of(row.period), row.jws)
     (directory / "checkpoint-0.jws.partial").write_text("half")
     (directory / "notes.txt").write_text("not a checkpoint")
     (directory / "empty.jws").write_text("\n")
@@ -460,10 +477,10 @@ def test_the_public_endpoint_lists_checkpoints_to_keep(found, client, db, clock,
 
 
 @pytest.fixture
-def cli(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """The ``entitlements`` command on the test database and keys (every engine it opens is
-    disposed after)."""
+def cli_with(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, Any]], Run]]:
+    """The ``entitlements`` command on the test database and keys, with the test's settings
+    and those given (every engine it opens is disposed after)."""
     opened: list[Database] = []
 
     class Remembered(Database):
@@ -472,9 +489,14 @@ def cli(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
             opened.append(self)
 
     monkeypatch.setattr(context, "Database", Remembered)
-    yield runner_for(db_url, keys_dir, overrides(request))
+    yield lambda given: runner_for(db_url, keys_dir, {**overrides(request), **given})
     for database in opened:
         database.dispose()
+
+
+@pytest.fixture
+def cli(cli_with) -> Run:
+    return cli_with({})
 
 
 def checked_by_the_api(client, db, clock) -> dict[str, Any]:
@@ -488,7 +510,7 @@ def checked_by_the_api(client, db, clock) -> dict[str, Any]:
 
 def test_a_rewrite_found_by_the_cli_and_the_api(cli, found, client, db, clock, chains,
                                                 settings, tmp_path):
-    row = make(found, clock, settings.checkpoint_dir)
+    row = make(found, clock, anchored=True)
     events = TIP + 1 + 1
     assert ok(cli("audit", "verify", "--checkpoints")).splitlines() == [
         f"audit chain intact: {events} events",
@@ -518,8 +540,10 @@ def test_a_rewrite_found_by_the_cli_and_the_api(cli, found, client, db, clock, c
     # The database's checkpoints removed too: only the copies kept elsewhere find it out.
     with db.transaction() as session:
         session.execute(text("DELETE FROM audit_checkpoints"))
-    assert ok(cli("audit", "verify", "--checkpoints")).splitlines()[-1] == (
-        "0 signed checkpoint(s) checked: every tip they state is in place")
+    result = cli("audit", "verify", "--checkpoints")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[1:] == [
+        "0 signed checkpoint(s) checked: NONE CHECKED:", f"  {checkpoints.NONE_KEPT}"]
     result = cli("audit", "verify", "--checkpoints", "--from", settings.checkpoint_dir)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[1:] == [
@@ -548,7 +572,8 @@ def test_the_cli_makes_the_periods_checkpoint_once(cli, client, db):
     """The CLI keeps the system clock: its period is this hour's (unless the hour turns
     between the two commands, when the second makes the next period's)."""
     made = as_json(cli("audit", "checkpoint", "--json"))
-    assert made == {"made": True, "period": made["period"], "streams": len(tips_now(db))}
+    assert made == {"made": True, "period": made["period"], "streams": len(tips_now(db)),
+                    "copies": {}}
     again = ok(cli("audit", "checkpoint"))
     turned = again.startswith("checkpoint of")
     assert turned or again == "this period's checkpoint exists already\n"
@@ -557,3 +582,91 @@ def test_the_cli_makes_the_periods_checkpoint_once(cli, client, db):
         [made["period"] + 1, made["period"]] if turned else [made["period"]])
     with db.sessions() as session:
         assert verify(session, found=client.application.extensions["entitlements"]).ok
+
+
+# -- an S3-compatible bucket -------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An S3-compatible server on loopback (moto's) with an empty bucket: its endpoint."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "test-key"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server._port}"
+    # moto keeps one state for the whole process: each test starts from an empty one.
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="anchors")
+    yield endpoint
+    server.stop()
+
+
+def objects(endpoint: str) -> dict[str, str]:
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    listed = s3.list_objects_v2(Bucket="anchors").get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket="anchors", Key=o["Key"])["Body"].read().decode()
+            for o in listed}
+
+
+def test_the_ticker_copies_each_checkpoint_to_a_bucket(make_app, settings, db, clock, chains,
+                                                       bucket):
+    found = make_app(settings=dataclasses.replace(
+        settings, checkpoint_dir="", checkpoint_bucket="s3://anchors/entitlements/prod",
+        checkpoint_bucket_endpoint=bucket)).extensions["entitlements"]
+    ticker = Ticker(found)
+    ticker.tick()
+    ticker.tick()
+    with db.sessions() as session:
+        [row] = session.scalars(select(AuditCheckpoint)).all()
+    key = f"entitlements/prod/checkpoint-{row.period}.jws"
+    assert objects(bucket) == {key: row.jws + "\n"}
+    with db.sessions() as session:
+        assert checkpoints.known(session, found.anchors) == [row.jws, row.jws]
+
+
+def test_a_bucket_down_is_tried_again_at_the_next_tick(make_app, settings, db, clock, chains,
+                                                       bucket, caplog):
+    found = make_app(settings=dataclasses.replace(
+        settings, checkpoint_dir="", checkpoint_bucket="s3://missing-bucket",
+        checkpoint_bucket_endpoint=bucket)).extensions["entitlements"]
+    Ticker(found).tick()  # the bucket does not exist: logged, nothing raised
+    [place] = found.anchors
+    assert checkpoints.anchor(db, found.anchors) == {"s3://missing-bucket": "NoSuchBucket"}
+    assert "could not copy checkpoint" in caplog.text and "test-key" not in caplog.text
+    boto3.client("s3", endpoint_url=bucket).create_bucket(Bucket="missing-bucket")
+    assert checkpoints.anchor(db, found.anchors) == {"s3://missing-bucket": "written"}
+    assert len(place.texts()) == 1
+    nobody = BucketAnchor("s3://anchors", f"http://127.0.0.1:{free_port()}")
+    assert checkpoints.anchor(db, [nobody]) == {"s3://anchors": "EndpointConnectionError"}
+
+
+def test_a_rewrite_with_every_checkpoint_deleted_is_found_from_the_bucket(
+        cli_with, found, make_app, settings, db, clock, chains, bucket):
+    where = {"checkpoint_bucket": "s3://anchors/prod", "checkpoint_bucket_endpoint": bucket}
+    anchored = make_app(settings=dataclasses.replace(settings, checkpoint_dir="", **where))
+    make(found, clock)
+    assert checkpoints.anchor(db, anchored.extensions["entitlements"].anchors) == {
+        "s3://anchors/prod": "written"}
+    cli = cli_with(where)
+    assert ok(cli("audit", "verify", "--checkpoints")).splitlines()[-1] == (
+        "2 signed checkpoint(s) checked: every tip they state is in place")
+    with committed_tampering(db) as connection:
+        rewrite_main(connection)
+    with db.transaction() as session:
+        session.execute(text("DELETE FROM audit_checkpoints"))
+    result = cli("audit", "verify", "--checkpoints", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["checkpoints"]["problems"] == [
+        f"checkpoint of {clock.now().isoformat()}: event main #{TIP} was rewritten (its hash "
+        "changed)"]
+
+
+@pytest.mark.parametrize("url", ["anchors", "s3://", "https://anchors/x", "s3://Bad_Bucket"])
+def test_a_bucket_that_is_not_one_is_refused(url):
+    with pytest.raises(ConfigError):
+        load_settings({}, checkpoint_bucket=url)
+    if not url.startswith("s3://") or url == "s3://":
+        with pytest.raises(ConfigError, match="s3://BUCKET"):
+            BucketAnchor(url, client=object())

@@ -65,7 +65,7 @@ def verify() -> Response:
         chain = ChainReportSchema().dump(audit.verify_chain(session))
         if with_checkpoints:
             report = checkpoints.verify(
-                session, checkpoints.known(session, found.settings.checkpoint_dir),
+                session, checkpoints.known(session, found.anchors),
                 store_keys(found.key_store))
             chain["checkpoints"] = CheckpointReportSchema().dump(report)
             chain["ok"] = chain["ok"] and report.ok

@@ -40,6 +40,6 @@ def verify() -> Response:
     found = services()
     with found.db.sessions() as session:
         chain = audit.verify_chain(session)
-        known = checkpoints.known(session, found.settings.checkpoint_dir)
+        known = checkpoints.known(session, found.anchors)
         anchored: Any = checkpoints.verify(session, known, store_keys(found.key_store))
     return render("console/verify.html", chain=chain, anchored=anchored)
