@@ -22,3 +22,18 @@ class Untracked:
 
     def advance(self, count: int = 1) -> None:
         pass
+
+
+class Tee:
+    """Progress several follow at once (a job's row and a terminal's bar)."""
+
+    def __init__(self, *trackers: Tracker) -> None:
+        self._trackers = trackers
+
+    def expect(self, total: int) -> None:
+        for tracker in self._trackers:
+            tracker.expect(total)
+
+    def advance(self, count: int = 1) -> None:
+        for tracker in self._trackers:
+            tracker.advance(count)

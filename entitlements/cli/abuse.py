@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 
 import click
+import jwt
 from marshmallow import ValidationError
 
 from ..base.errors import InvalidInput
@@ -94,14 +95,17 @@ def list_command(cli: CliContext, state: str | None, as_json: bool) -> None:
 
 @command.command("export")
 @click.argument("report_id")
+@json_option
 @pass_cli
-def export_command(cli: CliContext, report_id: str) -> None:
-    """Print an approved report: its signed JWS (typ entitlements-abuse-report+jwt)."""
+def export_command(cli: CliContext, report_id: str, as_json: bool) -> None:
+    """Print an approved report: its signed JWS (typ entitlements-abuse-report+jwt); with
+    --json, the JWS and the report it signs."""
     with cli.transaction() as session:
         row = abuse.get(session, report_id)
     if row.signed is None:
         raise InvalidInput(f"report {report_id} is {row.state}: only an approved one is signed")
-    click.echo(row.signed)
+    claims = jwt.decode(row.signed, options={"verify_signature": False})
+    emit(as_json, {"id": row.id, "jws": row.signed, "report": claims["report"]}, row.signed)
 
 
 def _evidence(text: str) -> dict[str, str | None]:

@@ -53,6 +53,9 @@ class CliContext:
         """The signing keys, as the service loads them (reports and checkpoints are signed
         with the token key)."""
         settings = self.settings
+        with self.transaction() as session:  # as the service's first start does
+            signing.ensure_signing_key(session, self.key_store, self.actor(),
+                                       settings.signing_alg)
         return KeyRingCache(signing.ring_loader(self.db, self.key_store, settings.max_token_ttl,
                                                 settings.signing_alg))
 
@@ -113,8 +116,8 @@ class IsoTime(click.DateTime):
     refused when it does not exist in UTC."""
 
     def __init__(self, with_date: bool = False) -> None:
-        super().__init__(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z",
-                          *(["%Y-%m-%d"] if with_date else [])])
+        super().__init__(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z",
+                          "%Y-%m-%dT%H:%M%z", *(["%Y-%m-%d"] if with_date else [])])
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> datetime:

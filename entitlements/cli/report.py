@@ -13,6 +13,8 @@ import click
 
 from ..base.errors import InvalidInput
 from ..base.fetch import FetchFailed, get_bounded
+from ..base.progress import Tee
+from ..jobs import runner
 from ..reports import export, verify, who_could
 from ..reports import service as reports
 from ..reports.schemas import ReportSchema
@@ -41,8 +43,9 @@ def export_command(cli: CliContext, starts_at: datetime, ends_at: datetime,
                             directory or Path(cli.settings.reports_dir))
     with cli.transaction() as session:
         row = reports.request(session, cli.actor(), starts_at, ends_at)
-    with progress("exporting", as_json) as tracker:
-        result = writer.write(row.id, tracker)
+    with progress("exporting", as_json) as bar:
+        result = runner.run_here(cli.db, cli.clock, row.job_id,
+                                 lambda job: writer.write(row.id, Tee(job, bar)))
     events, manifest = export.paths(writer.directory, row.id)
     emit(as_json, {**result, "file": str(events), "manifest": str(manifest)},
          f"{result['events']} events -> {events}\nmanifest (signed) -> {manifest}")

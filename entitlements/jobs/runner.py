@@ -47,12 +47,26 @@ class JobRunner:
 
 def run(db: Database, clock: Clock, job_id: str, work: Work) -> None:
     """Run ``work`` now, in this thread, recording its progress and end."""
-    progress = Progress(db, job_id, clock.now)
     try:
-        progress.start()
-        progress.finish(work(progress))
+        run_here(db, clock, job_id, work)
+    except EntitlementsError:
+        pass
+    except Exception:
+        log.exception("job %s failed", job_id)
+
+
+def run_here(db: Database, clock: Clock, job_id: str, work: Work) -> dict[str, Any]:
+    """Run ``work`` in this thread (the CLI's way), recording its progress and end: its
+    result, or its error recorded as the job's and raised again."""
+    progress = Progress(db, job_id, clock.now)
+    progress.start()
+    try:
+        result = work(progress)
     except EntitlementsError as error:
         progress.fail(error.message)
+        raise
     except Exception as error:
-        log.exception("job %s failed", job_id)
         progress.fail(f"the job failed unexpectedly ({type(error).__name__})")
+        raise
+    progress.finish(result)
+    return result

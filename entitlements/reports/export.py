@@ -135,8 +135,8 @@ def _batches(db: Database, interval: tuple[Any, ...]) -> Any:
         query = select(*columns).where(*interval).order_by(*key).limit(BATCH)
         if after is not None:
             query = query.where(beyond(key, after))
-        with db.sessions() as session:
-            rows = session.execute(query).all()
+        with db.engine.connect() as connection:  # Core rows: no ORM work per row
+            rows = connection.execute(query).all()
         if not rows:
             return
         yield rows

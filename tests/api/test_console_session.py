@@ -319,3 +319,23 @@ def test_the_login_page_offers_what_is_set_up(sso, live_server):
     assert "single sign-on" in with_sso and "login-link" not in with_sso
     without = requests.get(f"{live_server.url}/console/login").text
     assert "/console/login/sso" not in without and "login-link" in without
+
+
+def test_an_owner_issues_and_revokes_an_admin_key_in_the_console(live_server, db, clock):
+    owner = signed_in(live_server, db, clock, "root", ("owner",))
+    add_admin(db, clock, "ada", ("viewer", "onboarding_reviewer"))
+    page = owner.get(f"{live_server.url}/console/admins")
+    token = form_token(page)
+    issued = owner.post(f"{live_server.url}/console/admins/ada/keys",
+                        data={"roles": ["viewer"], "csrf_token": token})
+    assert issued.status_code == 200 and "shown this once" in issued.text
+    secret = re.search(r"<code>(eak_[^<]+)</code>", issued.text).group(1)
+    key_id = re.search(r"<code>(adm_[^<]+)</code>", issued.text).group(1)
+    api = {"Authorization": f"Bearer {secret}"}
+    me = requests.get(f"{live_server.url}/admin/me", headers=api)
+    assert me.status_code == 200 and me.json()["roles"] == ["viewer"]
+    revoked = owner.post(f"{live_server.url}/console/admin-keys/{key_id}/revoke",
+                         data={"csrf_token": token}, allow_redirects=False)
+    assert revoked.status_code == 302
+    assert requests.get(f"{live_server.url}/admin/me", headers=api).status_code == 401
+    assert [e.target for e in audited(db, "admin.key_revoked")] == [key_id]

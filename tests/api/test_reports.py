@@ -679,6 +679,12 @@ def test_the_cli_exports_and_verifies_a_report(cli, client, history, tmp_path):
                        "from": history.starts.isoformat(), "to": history.ends.isoformat()}
     listed = as_json(cli("report", "list", "--json"))
     assert [r["id"] for r in listed] == [exported["report"]]
+    # Its job is recorded as done, with the same result (the console shows it so).
+    with client.application.extensions["entitlements"].db.sessions() as session:
+        row = session.get(Job, listed[0]["job_id"])
+        assert (row.state, row.done, row.total) == ("done", exported["events"],
+                                                    exported["events"])
+        assert row.result["sha256"] == exported["sha256"]
 
     # The manifest kept elsewhere: --manifest names it.
     moved = tmp_path / "kept" / "manifest.jws"

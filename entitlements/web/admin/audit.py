@@ -51,7 +51,7 @@ def list_events() -> Response:
 class VerifyQuerySchema(Schema):
     checkpoints = fields.Boolean(load_default=False, metadata={
         "description": "also check every tip the signed checkpoints state (the database's, "
-                       "and those written to ENTITLEMENTS_CHECKPOINT_DIR)"})
+                       "and the copies in ENTITLEMENTS_CHECKPOINT_DIR and _BUCKET)"})
 
 
 @blueprint.get("/audit/verify")

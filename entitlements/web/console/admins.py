@@ -1,4 +1,5 @@
-"""Admins in the console (owners only): who may do what, their roles, sign-in links."""
+"""Admins in the console (owners only): who may do what, their roles, their API keys (a new
+key is shown once), sign-in links."""
 
 from __future__ import annotations
 
@@ -24,8 +25,32 @@ blueprint = console_blueprint("console_admins", __name__)
 def admin_list() -> Response:
     with services().db.sessions() as session:
         return render("console/admins.html", admins=admins.list_admins(session, limit=500).items,
+                      keys=[k for k in admins.list_keys(session, limit=1000).items
+                            if k.revoked_at is None],
                       roles=ROLES, grants=GRANTS,
                       links=services().settings.login_links_enabled)
+
+
+@blueprint.post("/admins/<name>/keys")
+@console(Permission.MANAGE_ADMINS)
+def issue_key(name: str) -> Response:
+    """A new API key for ``name``, shown on this page once (never stored, never again)."""
+    roles = request.form.getlist("roles") or None
+    with transaction() as session:
+        issued = admins.issue(session, actor(), name, roles)
+        facts = [("Key id", issued.key.id), ("Roles", ", ".join(sorted(issued.key.roles))),
+                 ("Key", issued.secret)]
+    return render("console/secret.html", heading=f"A new API key for {name}", facts=facts,
+                  usage="Send it as Authorization: Bearer <key> to the admin API.",
+                  back=(url_for(".admins"), "Back to the admins"))
+
+
+@blueprint.post("/admin-keys/<key_id>/revoke")
+@console(Permission.MANAGE_ADMINS)
+def revoke_key(key_id: str) -> Response:
+    with transaction() as session:
+        admins.revoke(session, actor(), key_id)
+    return redirect(url_for(".admins", ok=f"Admin key {key_id} revoked."))
 
 
 @blueprint.post("/admins")

@@ -33,10 +33,12 @@ def dashboard() -> Response:
     now, found = actor().now, services()
     with found.db.sessions() as session:
         active = policy.active_version(session, now)
+        trust_requests = organizations.trust_requests(session, state="pending", limit=20)
         return render(
             "console/dashboard.html",
             reviews=organizations.list_all(session, statuses=QUEUE, limit=20),
-            trust_requests=organizations.trust_requests(session, state="pending", limit=20),
+            trust_requests=trust_requests, names=organizations.names(
+                session, (r.organization_id for r in trust_requests.items)),
             changes=approvals.list_requests(session, now=now, states=["pending"], limit=20),
             glass=break_glass.open_ones(session, now),
             active=active, active_row=policy.get_version(session, active) if active else None,

@@ -163,9 +163,8 @@ def register_client(org_id: str) -> Response:
     with transaction() as session:
         registration = client_operations.register(session, actor(), org_id, **body)
         session.flush()
-        shown = {**client_columns(registration.client),
-                 "client_secret": registration.client_secret}
-    return render("console/secret.html", client=shown)
+        page = _secret_page(registration)
+    return page  # once committed
 
 
 @blueprint.post("/clients/<client_id>/revoke")
@@ -183,9 +182,18 @@ def revoke_client(client_id: str) -> Response:
 def rotate_secret(client_id: str) -> Response:
     with transaction() as session:
         registration = clients.rotate_secret(session, actor(), client_id)
-        shown = {**client_columns(registration.client),
-                 "client_secret": registration.client_secret}
-    return render("console/secret.html", client=shown)
+        page = _secret_page(registration)
+    return page  # once committed
+
+
+def _secret_page(registration: Any) -> Response:
+    """The client's new secret, shown this once."""
+    client = registration.client
+    return render("console/secret.html", heading=f"Client {client.client_id}", facts=[
+        ("Client id", client.client_id), ("Client secret", registration.client_secret),
+        ("Authentication", client.auth_method)],
+        back=(url_for(".organization", org_id=client.organization_id),
+              "Back to the organization"))
 
 
 def _allowlist(org_id: str, tier: str, *, add: bool, on_pending: str | None) -> Response:

@@ -17,6 +17,7 @@ from ...base.fields import AwareDateTime
 from ...kernel.assurance import ASSURANCE_LEVELS
 from ...kernel.policy import SENDER_CONSTRAINTS, VERIFIED_LEVELS
 from ...operations import policy_changes
+from ...organizations import service as organizations
 from ...organizations.models import TrustLevel
 from ...policy import changes, editor, impact, service
 from ...policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
@@ -87,7 +88,8 @@ def version(number: int) -> Response:
 def dry_run(number: int) -> Response:
     with services().db.sessions() as session:
         result = impact.dry_run(session, number, actor().now)
-    return render("console/impact.html", number=number, result=result)
+        names = organizations.names(session, (c["id"] for c in result["organizations"]))
+    return render("console/impact.html", number=number, result=result, names=names)
 
 
 @blueprint.get("/policy/edit")

@@ -25,8 +25,8 @@ def trust_requests() -> Response:
         pending = organizations.trust_requests(session, state="pending", limit=200).items
         decided = [r for r in organizations.trust_requests(session, limit=200).items
                    if r.state != "pending"][-20:]
-        names = {r.organization_id: organizations.get(session, r.organization_id).name
-                 for r in [*pending, *decided]}
+        names = organizations.names(session, (r.organization_id for r in [*pending,
+                                                                              *decided]))
         return render("console/trust.html", pending=pending, decided=decided, names=names)
 
 
