@@ -3,6 +3,7 @@ the service ``./scripts/run`` starts (see ``tests.support.docs``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,12 @@ def test_the_runner_runs_shell_and_python_and_nothing_else():
 
 def test_every_page_has_blocks_that_run():
     assert all(any(b.runs for b in docs.blocks(page)) for page in docs.pages())
+
+
+@pytest.mark.parametrize("page", docs.pages(), ids=lambda p: p.name)
+def test_every_local_link_and_picture_exists(page: Path):
+    """A relative link or image of a page names a file of the repository (anchors aside)."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", page.read_text())
+    local = [t.split("#")[0] for t in targets if not re.match(r"^[a-z]+:|^#", t)]
+    missing = [t for t in local if t and not (page.parent / t).exists()]
+    assert missing == []
