@@ -33,7 +33,7 @@ import orjson
 from sqlalchemy import func, select
 
 from ..audit.models import AuditEvent, AuditStream
-from ..base.db import Database
+from ..base.db import Database, read_in_index_order
 from ..base.pages import beyond
 from ..base.progress import Tracker
 from ..signing.documents import MANIFEST_TYP, sign_document
@@ -136,6 +136,7 @@ def _batches(db: Database, interval: tuple[Any, ...]) -> Any:
         if after is not None:
             query = query.where(beyond(key, after))
         with db.engine.connect() as connection:  # Core rows: no ORM work per row
+            read_in_index_order(connection)
             rows = connection.execute(query).all()
         if not rows:
             return
