@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, insert, select, text
@@ -21,6 +22,7 @@ from entitlements.base.clock import FrozenClock
 from entitlements.base.db import Database
 from entitlements.base.migrations import upgrade
 from entitlements.base.settings import load_settings, normalize_database_url
+from entitlements.cli import context as cli_context
 from entitlements.models import Base
 from tests.support.factories import Admin, Partner
 from tests.support.live import LiveServer, free_port
@@ -149,6 +151,22 @@ def make_app(settings, clock: FrozenClock, db: Database):
     yield make
     for application in made:
         application.extensions["entitlements"].close()
+
+
+@pytest.fixture
+def databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Database]]:
+    """Every engine the CLI opens (the real Database class, remembered), disposed after."""
+    opened: list[Database] = []
+
+    class Remembered(Database):
+        def __init__(self, url: str, **kwargs: Any) -> None:
+            super().__init__(url, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(cli_context, "Database", Remembered)
+    yield opened
+    for database in opened:
+        database.dispose()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from entitlements.base.actor import Actor
 from entitlements.base.clock import FrozenClock
 from entitlements.base.db import Database
 from entitlements.base.errors import InvalidInput
-from entitlements.cli import context
 from entitlements.notices.models import Notice
 from entitlements.operations.notices import Delivery
 from entitlements.organizations import service as organizations
@@ -434,21 +433,9 @@ def test_the_service_refuses_what_the_schema_would(db, clock, suspect):
 
 
 @pytest.fixture
-def cli(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """The ``entitlements`` command on the test database and keys (every engine it opens is
-    disposed after)."""
-    opened: list[Database] = []
-
-    class Remembered(Database):
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            super().__init__(url, **kwargs)
-            opened.append(self)
-
-    monkeypatch.setattr(context, "Database", Remembered)
-    yield runner_for(db_url, keys_dir, overrides(request))
-    for database in opened:
-        database.dispose()
+def cli(request: pytest.FixtureRequest, db_url: str, keys_dir: Path, databases) -> Run:
+    """The ``entitlements`` command on the test database and the app's keys."""
+    return runner_for(db_url, keys_dir, overrides(request))
 
 
 def test_the_cli_flags_approves_and_exports(app, cli, client, db, clock, suspect, recipient):

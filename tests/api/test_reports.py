@@ -8,8 +8,6 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +17,7 @@ import jwt
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Connection, func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from entitlements.audit import service as audit
@@ -29,7 +26,6 @@ from entitlements.base.actor import Actor
 from entitlements.base.clock import FrozenClock
 from entitlements.base.db import Database
 from entitlements.base.progress import Untracked
-from entitlements.cli import context
 from entitlements.jobs.models import Job
 from entitlements.reports import export
 from entitlements.reports import service as reports
@@ -40,15 +36,9 @@ from entitlements.signing.keystore import public_jwk
 from tests.support.cli import Run, as_json, ok, runner_for
 from tests.support.helpers import audit_events, basic
 from tests.support.markers import overrides
+from tests.support.tampering import committed_tampering
 
 FORMAT = "entitlements-report/1"
-#: Statements that switch the append-only triggers off, per backend (as in
-#: tests/domain/test_audit_chain.py).
-DISARM = {
-    "sqlite": ["DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"],
-    "postgresql": ["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"],
-}
-REARM_POSTGRES = "ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"
 #: Which section each action of the history lands in (export.py's docstring).
 SECTIONS = {"grant.issued": "grants", "grant.refused": "refusals", "admin.refused": "refusals",
             "tokens.revoked": "revocations", "organization.applied": "admin_changes",
@@ -567,24 +557,6 @@ def test_the_lines_are_checked_against_the_manifest_it_signs(app, clock, report)
 # -- a report of a tampered database: the export does not launder it ----------------------------
 
 
-@contextmanager
-def committed_tampering(db: Database) -> Iterator[Connection]:
-    """A connection with the append-only triggers off, as an attacker with DDL rights has;
-    the triggers are put back and the change committed (others see it)."""
-    dialect = db.engine.dialect.name
-    with db.engine.connect() as connection, connection.begin():
-        saved = connection.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-            "AND tbl_name = 'audit_events'").scalars().all() if dialect == "sqlite" else []
-        for statement in DISARM[dialect]:
-            connection.exec_driver_sql(statement)
-        yield connection
-        for statement in saved or [REARM_POSTGRES]:
-            connection.exec_driver_sql(statement)
-    with pytest.raises(DBAPIError, match="append-only"), db.transaction() as session:
-        session.execute(text("UPDATE audit_events SET reason = 'x'"))
-
-
 def test_a_report_of_an_altered_event_fails_at_its_line(app, db, clock, history, tmp_path):
     with db.sessions() as session:
         seq = session.scalar(select(AuditEvent.seq).where(AuditEvent.action == "tokens.revoked"))
@@ -635,21 +607,9 @@ def test_a_report_read_in_small_batches_is_the_same(app, db, clock, history, tmp
 
 
 @pytest.fixture
-def cli(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """The ``entitlements`` command on the test database and keys (every engine it opens is
-    disposed after)."""
-    opened: list[Database] = []
-
-    class Remembered(Database):
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            super().__init__(url, **kwargs)
-            opened.append(self)
-
-    monkeypatch.setattr(context, "Database", Remembered)
-    yield runner_for(db_url, keys_dir, overrides(request))
-    for database in opened:
-        database.dispose()
+def cli(request: pytest.FixtureRequest, db_url: str, keys_dir: Path, databases) -> Run:
+    """The ``entitlements`` command on the test database and the app's keys."""
+    return runner_for(db_url, keys_dir, overrides(request))
 
 
 def stamp(moment: datetime) -> str:

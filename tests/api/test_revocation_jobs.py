@@ -13,8 +13,6 @@ from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
 from entitlements.base.actor import Actor
-from entitlements.base.db import Database
-from entitlements.cli import context
 from entitlements.cli.progress import progress
 from entitlements.jobs.models import Job
 from entitlements.operations import tokens as operations
@@ -260,22 +258,6 @@ def test_an_unknown_job_is_404(api):
 @pytest.fixture
 def run(db_url, tmp_path, databases, request):
     return runner_for(db_url, tmp_path / "cli-keys", overrides(request))
-
-
-@pytest.fixture
-def databases(monkeypatch):
-    """Every engine the CLI opens, disposed after (as tests/cli's fixture does)."""
-    opened: list[Database] = []
-
-    class Remembered(Database):
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            super().__init__(url, **kwargs)
-            opened.append(self)
-
-    monkeypatch.setattr(context, "Database", Remembered)
-    yield opened
-    for database in opened:
-        database.dispose()
 
 
 def client_tokens(client, partner, count: int) -> list[str]:

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from entitlements.base.db import Database
-from entitlements.cli import context
 from tests.support.cli import Run, as_json, runner_for
 from tests.support.markers import overrides
-
-
-@pytest.fixture
-def databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Database]]:
-    """The real Database class, remembered so every engine the CLI opens is disposed."""
-    opened: list[Database] = []
-
-    class Remembered(Database):
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            super().__init__(url, **kwargs)
-            opened.append(self)
-
-    monkeypatch.setattr(context, "Database", Remembered)
-    yield opened
-    for database in opened:
-        database.dispose()
 
 
 @pytest.fixture

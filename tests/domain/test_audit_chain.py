@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -24,13 +23,9 @@ from entitlements.tokens import ledger
 from entitlements.tokens.ledger import TokenRecord
 from entitlements.tokens.models import IssuedToken
 from tests.support.factories import GATEWAY, Partner
+from tests.support.tampering import tampering
 
 EVENTS = 5
-#: Statements that switch the append-only triggers off, per backend (undone by rollback).
-DISARM = {
-    "sqlite": ["DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"],
-    "postgresql": ["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"],
-}
 
 
 @pytest.fixture
@@ -86,19 +81,6 @@ def test_the_database_refuses_to_change_audit_rows(db, seqs, statement):
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == EVENTS
     assert verify(db).ok
-
-
-@contextmanager
-def tampering(db) -> Iterator[Connection]:
-    """A connection with the triggers off, as an attacker with DDL rights has; rolled back."""
-    with db.engine.connect() as connection:
-        transaction = connection.begin()
-        try:
-            for statement in DISARM[db.engine.dialect.name]:
-                connection.exec_driver_sql(statement)
-            yield connection
-        finally:
-            transaction.rollback()
 
 
 def _sql(statement: str, pick: Callable[[list[int]], int]):

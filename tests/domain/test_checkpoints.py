@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto.server import ThreadedMotoServer
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from entitlements.audit import service as audit
@@ -35,7 +33,6 @@ from entitlements.base.clock import FrozenClock, epoch
 from entitlements.base.db import Database
 from entitlements.base.errors import ConfigError
 from entitlements.base.settings import load_settings
-from entitlements.cli import context
 from entitlements.reports import checkpoints
 from entitlements.reports.anchors import BucketAnchor, DirectoryAnchor, name_of
 from entitlements.signing.documents import (
@@ -51,19 +48,13 @@ from tests.support.cli import Run, as_json, ok, runner_for
 from tests.support.factories import admin_key
 from tests.support.live import free_port
 from tests.support.markers import overrides
+from tests.support.tampering import committed_tampering, tampering
 
 MAIN = audit.MAIN_STREAM
 EVENTS = 5
 #: main holds the app's key.created (#1), the refusal stream's announcement (#2), then EVENTS
 #: admin events: its tip when the first checkpoint is made.
 TIP = 2 + EVENTS
-#: Statements that switch the append-only triggers off, per backend (as in
-#: tests/domain/test_audit_chain.py).
-DISARM = {
-    "sqlite": ["DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"],
-    "postgresql": ["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"],
-}
-REARM_POSTGRES = "ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"
 
 
 @pytest.fixture
@@ -218,36 +209,6 @@ def test_the_ticker_makes_the_periods_checkpoint(found, db, clock, chains, setti
 
 
 # -- rewriting the database after a checkpoint --------------------------------------------------
-
-
-@contextmanager
-def tampering(db: Database) -> Iterator[Connection]:
-    """A connection with the triggers off, as an attacker with DDL rights has; rolled back."""
-    with db.engine.connect() as connection:
-        transaction = connection.begin()
-        try:
-            for statement in DISARM[db.engine.dialect.name]:
-                connection.exec_driver_sql(statement)
-            yield connection
-        finally:
-            transaction.rollback()
-
-
-@contextmanager
-def committed_tampering(db: Database) -> Iterator[Connection]:
-    """The same, committed (the triggers put back first): what the CLI and the app then see."""
-    dialect = db.engine.dialect.name
-    with db.engine.connect() as connection, connection.begin():
-        saved = connection.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-            "AND tbl_name = 'audit_events'").scalars().all() if dialect == "sqlite" else []
-        for statement in DISARM[dialect]:
-            connection.exec_driver_sql(statement)
-        yield connection
-        for statement in saved or [REARM_POSTGRES]:
-            connection.exec_driver_sql(statement)
-    with pytest.raises(DBAPIError, match="append-only"), db.transaction() as session:
-        session.execute(text("UPDATE audit_events SET reason = 'x'"))
 
 
 def rewrite_main(connection: Connection, after: int = 2) -> None:
@@ -477,21 +438,11 @@ def test_the_public_endpoint_lists_checkpoints_to_keep(found, client, db, clock,
 
 
 @pytest.fixture
-def cli_with(request: pytest.FixtureRequest, db_url: str, keys_dir: Path,
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, Any]], Run]]:
-    """The ``entitlements`` command on the test database and keys, with the test's settings
-    and those given (every engine it opens is disposed after)."""
-    opened: list[Database] = []
-
-    class Remembered(Database):
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            super().__init__(url, **kwargs)
-            opened.append(self)
-
-    monkeypatch.setattr(context, "Database", Remembered)
-    yield lambda given: runner_for(db_url, keys_dir, {**overrides(request), **given})
-    for database in opened:
-        database.dispose()
+def cli_with(request: pytest.FixtureRequest, db_url: str, keys_dir: Path, databases
+             ) -> Callable[[dict[str, Any]], Run]:
+    """The ``entitlements`` command on the test database and the app's keys, with the
+    test's settings and those given."""
+    return lambda given: runner_for(db_url, keys_dir, {**overrides(request), **given})
 
 
 @pytest.fixture
