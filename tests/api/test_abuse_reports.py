@@ -6,11 +6,9 @@ admins agree."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +32,12 @@ from tests.support.factories import admin_key
 from tests.support.helpers import audit_events, problem_code
 from tests.support.live import free_port
 from tests.support.markers import overrides
+from tests.support.recipient import Recipient
 
 PROBLEM = "application/problem+json"
 #: The recipient of the reports: a loopback server of this module (see ``recipient``).
-RECIPIENT = f"http://127.0.0.1:{free_port()}/abuse-reports"
+RECIPIENT_PORT = free_port()
+RECIPIENT = f"http://127.0.0.1:{RECIPIENT_PORT}/abuse-reports"
 pytestmark = pytest.mark.settings(abuse_report_url=RECIPIENT)
 SHA = "ab" * 32
 
@@ -49,43 +49,9 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
 
 
-class Recipient:
-    """Whoever the reports go to: records each JSON body posted, and answers ``status``."""
-
-    def __init__(self, url: str) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.status = 200
-        host, port = url.split("//")[1].split("/")[0].split(":")
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                outer.received.append({"path": self.path, "type": self.headers["Content-Type"],
-                                       "body": json.loads(self.rfile.read(length))})
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((host, int(port)), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Recipient:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def recipient() -> Iterator[Recipient]:
-    with Recipient(RECIPIENT) as server:
+    with Recipient(RECIPIENT_PORT, "/abuse-reports") as server:
         yield server
 
 

@@ -6,18 +6,16 @@ break glass may revert it first. Refusals write nothing."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
 
 from tests.support.admin_api import DOC, Api, tiers_of
-from tests.support.factories import admin_key
 from tests.support.helpers import basic, eventually
+from tests.support.recipient import Recipient
 
 #: alice breaks glass (and may confirm, so that confirming her own is refused by the
 #: two-person rule, not by her roles); bob and carol confirm; victor reads.
@@ -32,14 +30,8 @@ NOTICE_TYP = "entitlements-notice+jwt"
 
 
 class AdminApi(Api):
-    """The admin API as admin ``name``, whose key acts with ``roles``."""
-
-    def __init__(self, client, admin, db, clock, name: str, roles: tuple[str, ...]) -> None:
-        self.client, self.admin, self.db, self.clock = client, admin, db, clock
-        self.name = f"admin:{name}"
-        with db.transaction() as session:
-            key = admin_key(session, clock.now(), name, roles).secret
-        self.headers = {"Authorization": f"Bearer {key}"}
+    """The admin API as admin ``name``, whose key acts with ``roles``, and what only these
+    tests ask of it."""
 
     def break_glass(self, *tiers: str, reason: str = "order received at night") -> dict:
         return self("POST", "/policy/break-glass", {"tiers": list(tiers), "reason": reason},
@@ -177,42 +169,6 @@ def test_breaking_the_glass_suspends_the_tier_at_once(alice, broken, clock):
 # -- the notice ----------------------------------------------------------------------------------
 
 
-class Recipient:
-    """An admins' notice endpoint on loopback: it keeps every JSON body posted to /hook and
-    answers ``status``."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.status = 200
-        recipient = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                recipient.bodies.append({"path": self.path,
-                                         "type": self.headers.get("Content-Type"),
-                                         "json": json.loads(self.rfile.read(length))})
-                self.send_response(recipient.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Recipient:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def recipient() -> Iterator[Recipient]:
     with Recipient() as running:
@@ -254,9 +210,9 @@ def test_the_break_glass_notice_is_signed_and_delivered(noticed, recipient, sett
             notice["delivered_at"], notice["next_attempt_at"], notice["last_error"]) == (
         "break_glass", glass["id"], recipient.url, 1, clock.now().isoformat(), None, None)
 
-    [posted] = recipient.bodies
+    [posted] = recipient.received
     assert (posted["path"], posted["type"]) == ("/hook", "application/json")
-    body = posted["json"]
+    body = posted["body"]
     assert (body["notice"], body["kind"], body["subject_id"]) == (
         notice["id"], "break_glass", glass["id"])
     assert {k: body["payload"][k] for k in ("break_glass", "tiers", "reason", "broken_by",
@@ -281,12 +237,12 @@ def test_the_break_glass_notice_is_signed_and_delivered(noticed, recipient, sett
     bob.decide(glass["id"], "confirm")
     notices = delivered(sender, alice, 2)
     assert [n["kind"] for n in notices] == ["break_glass_confirmed", "break_glass"]
-    confirmed = recipient.bodies[-1]["json"]
+    confirmed = recipient.received[-1]["body"]
     assert (confirmed["kind"], confirmed["payload"]["state"],
             confirmed["payload"]["decided_by"]) == ("break_glass_confirmed", "confirmed",
                                                     "admin:bob")
     assert verified(confirmed["jws"], jwks, settings.issuer)["subject_id"] == glass["id"]
-    assert len(recipient.bodies) == 2, "each notice is sent once"
+    assert len(recipient.received) == 2, "each notice is sent once"
 
 
 def test_a_recipient_that_fails_gets_the_notice_again_later(noticed, recipient, clock):
@@ -300,7 +256,7 @@ def test_a_recipient_that_fails_gets_the_notice_again_later(noticed, recipient, 
             notice["last_error"], notice["next_attempt_at"]) == (
         glass["id"], 1, None, "the recipient answered 500",
         (clock.now() + timedelta(seconds=30)).isoformat())
-    assert len(recipient.bodies) == 1
+    assert len(recipient.received) == 1
 
     recipient.status = 200
     assert sender.deliver_due() == [], "not due again yet"
@@ -310,7 +266,7 @@ def test_a_recipient_that_fails_gets_the_notice_again_later(noticed, recipient, 
     [notice] = alice.notices()
     assert (notice["attempts"], notice["delivered_at"], notice["next_attempt_at"],
             notice["last_error"]) == (2, clock.now().isoformat(), None, None)
-    assert [b["json"]["notice"] for b in recipient.bodies] == [notice["id"]] * 2
+    assert [b["body"]["notice"] for b in recipient.received] == [notice["id"]] * 2
 
 
 # -- a second admin confirms, or it lapses, or someone reverts it --------------------------------

@@ -43,14 +43,8 @@ PENDING = "/policy/changes?state=pending"
 
 
 class AdminApi(Api):
-    """The admin API as admin ``name``, whose key acts with ``roles``."""
-
-    def __init__(self, client, admin, db, clock, name: str, roles: tuple[str, ...]) -> None:
-        self.client, self.admin, self.db, self.clock = client, admin, db, clock
-        self.name = f"admin:{name}"
-        with db.transaction() as session:
-            key = admin_key(session, clock.now(), name, roles).secret
-        self.headers = {"Authorization": f"Bearer {key}"}
+    """The admin API as admin ``name``, whose key acts with ``roles``, and what only these
+    tests ask of it."""
 
     def ask(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """A change that must wait: 202, with the request's address in Location."""

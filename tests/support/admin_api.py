@@ -37,10 +37,12 @@ CITIZENS_ONLY = {"tiers": {"restricted": {"citizenship": {
 class Api:
     """The admin API, the token endpoint and the database, for one test."""
 
-    def __init__(self, client, admin, db, clock) -> None:
+    def __init__(self, client, admin, db, clock, name: str = "alice",
+                 roles: tuple[str, ...] = ("owner",)) -> None:
         self.client, self.admin, self.db, self.clock = client, admin, db, clock
+        self.name = f"admin:{name}"
         with db.transaction() as session:
-            key = admin_key(session, clock.now(), "alice").secret
+            key = admin_key(session, clock.now(), name, roles).secret
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def raw(self, method: str, path: str, **kwargs: Any):
