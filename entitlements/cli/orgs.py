@@ -2,10 +2,8 @@ from datetime import datetime
 from typing import Any
 
 import click
-from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from ..base.errors import InvalidInput
 from ..base.pages import every
 from ..operations import organizations as operations
 from ..operations import policy_changes
@@ -17,7 +15,6 @@ from ..organizations.models import Organization, TrustLevel
 from ..organizations.schemas import (
     EvidenceSchema,
     OrganizationChangeSchema,
-    OrganizationCreateSchema,
     TrustRequestSchema,
     dump_organization,
 )
@@ -99,25 +96,11 @@ def import_command(cli: CliContext, source: Any, as_json: bool) -> None:
     """Apply for many organizations from a JSON Lines file (one {"name", "country",
     "onboard"} a line; - for stdin), with a progress bar; names already known are skipped.
     Every line is checked before anything is written."""
-    rows = _import_rows(source)
+    rows = operations.import_rows(source)
     with progress("importing", as_json) as tracker:
         result = operations.import_organizations(cli.db, cli.actor(), rows, tracker)
     emit(as_json, result, f"{result['created']} organization(s) created, "
                           f"{result['skipped_count']} already known")
-
-
-def _import_rows(source: Any) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(source, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(OrganizationCreateSchema().loads(line))
-        except (ValueError, ValidationError) as error:
-            raise InvalidInput(f"line {number}: {error}") from None
-    if not rows:
-        raise InvalidInput("the file holds no organization")
-    return rows
 
 
 @command.command("request-trust")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from ..base.actor import Actor
 from ..base.db import Database
+from ..base.errors import InvalidInput
 from ..base.progress import Tracker
 from ..organizations import service as organizations
 from ..organizations.models import Organization, OrganizationStatus
+from ..organizations.schemas import OrganizationCreateSchema
 from ..tokens import revocation
 
 #: Moves after which an organization's live tokens must stop counting.
@@ -47,6 +50,23 @@ def lower_trust(session: Session, actor: Actor, org_id: str, level: str, reason:
 
 #: Organizations created per transaction by an import.
 IMPORT_CHUNK = 200
+
+
+def import_rows(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """JSON Lines of organizations (``{"name", "country", "onboard"}`` a line, blank lines
+    skipped), every line checked before anything is written: InvalidInput naming the first
+    line at fault."""
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(OrganizationCreateSchema().loads(line))
+        except (ValueError, ValidationError) as error:
+            raise InvalidInput(f"line {number}: {error}") from None
+    if not rows:
+        raise InvalidInput("the file holds no organization")
+    return rows
 
 
 def import_organizations(db: Database, actor: Actor, rows: list[dict[str, Any]],

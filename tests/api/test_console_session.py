@@ -15,53 +15,21 @@ from entitlements.admins import service as admins
 from entitlements.admins import sessions
 from entitlements.admins.models import Admin as AdminRow
 from entitlements.app import create_app
-from entitlements.audit.models import AuditEvent
 from entitlements.base.actor import Actor
 from entitlements.base.settings import load_settings
 from entitlements.organizations.models import Organization
+from tests.support.console import (
+    ROOT,
+    add_admin,
+    audited,
+    dashboard,
+    form_token,
+    link_for,
+    signed_in,
+    use_link,
+)
 from tests.support.live import LiveServer, free_port
 from tests.support.upstream import SignIn
-
-ROOT = "cli:root"
-
-
-def add_admin(db, clock, name: str, roles=("viewer",), **identity) -> None:
-    with db.transaction() as session:
-        admins.add(session, Actor(ROOT, clock.now()), name, roles, **identity)
-
-
-def link_for(db, clock, name: str) -> str:
-    with db.transaction() as session:
-        return sessions.issue_login_link(session, Actor(ROOT, clock.now()), name)
-
-
-def use_link(browser: requests.Session, url: str, token: str) -> requests.Response:
-    return browser.post(f"{url}/console/login/link", data={"token": token},
-                        allow_redirects=False)
-
-
-def signed_in(live_server, db, clock, name: str = "ada", roles=("viewer",)
-              ) -> requests.Session:
-    add_admin(db, clock, name, roles)
-    browser = requests.Session()
-    answer = use_link(browser, live_server.url, link_for(db, clock, name))
-    assert answer.status_code == 302 and answer.headers["Location"] == "/console"
-    return browser
-
-
-def form_token(page: requests.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
-    assert found, "the page has no form token"
-    return found.group(1)
-
-
-def dashboard(browser: requests.Session, url: str) -> requests.Response:
-    return browser.get(f"{url}/console", allow_redirects=False)
-
-
-def audited(db, action: str) -> list[AuditEvent]:
-    with db.sessions() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def test_a_link_signs_in_once_with_a_strict_cookie(live_server, db, clock):
@@ -320,22 +288,3 @@ def test_the_login_page_offers_what_is_set_up(sso, live_server):
     without = requests.get(f"{live_server.url}/console/login").text
     assert "/console/login/sso" not in without and "login-link" in without
 
-
-def test_an_owner_issues_and_revokes_an_admin_key_in_the_console(live_server, db, clock):
-    owner = signed_in(live_server, db, clock, "root", ("owner",))
-    add_admin(db, clock, "ada", ("viewer", "onboarding_reviewer"))
-    page = owner.get(f"{live_server.url}/console/admins")
-    token = form_token(page)
-    issued = owner.post(f"{live_server.url}/console/admins/ada/keys",
-                        data={"roles": ["viewer"], "csrf_token": token})
-    assert issued.status_code == 200 and "shown this once" in issued.text
-    secret = re.search(r"<code>(eak_[^<]+)</code>", issued.text).group(1)
-    key_id = re.search(r"<code>(adm_[^<]+)</code>", issued.text).group(1)
-    api = {"Authorization": f"Bearer {secret}"}
-    me = requests.get(f"{live_server.url}/admin/me", headers=api)
-    assert me.status_code == 200 and me.json()["roles"] == ["viewer"]
-    revoked = owner.post(f"{live_server.url}/console/admin-keys/{key_id}/revoke",
-                         data={"csrf_token": token}, allow_redirects=False)
-    assert revoked.status_code == 302
-    assert requests.get(f"{live_server.url}/admin/me", headers=api).status_code == 401
-    assert [e.target for e in audited(db, "admin.key_revoked")] == [key_id]

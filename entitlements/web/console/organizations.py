@@ -11,6 +11,7 @@ from flask import Response, redirect, request, url_for
 from ...admins.roles import Permission
 from ...clients import service as clients
 from ...clients.schemas import ClientCreateSchema, RevokeSchema, client_columns
+from ...jobs.service import Progress
 from ...operations import clients as client_operations
 from ...operations import organizations as operations
 from ...operations import policy_changes
@@ -31,6 +32,7 @@ from ...policy import service as policy
 from ...policy.schemas import TierGrantSchema
 from ...tokens import revocation
 from ..admin.auth import transaction
+from ..admin.jobs import launch
 from ..authority import actor
 from ..services import services
 from .forms import form
@@ -65,6 +67,21 @@ def create() -> Response:
         org = make(session, actor(), body["name"], country=body.get("country"))
         org_id = org.id
     return redirect(url_for(".organization", org_id=org_id, ok="Organization recorded."))
+
+
+@blueprint.post("/organizations/import")
+@console(Permission.ONBOARD)
+def import_many() -> Response:
+    """Many organizations from JSON Lines, every line checked first, then as a job whose
+    page shows its progress."""
+    rows = operations.import_rows(request.form.get("lines", "").splitlines())
+    who, db = actor(), services().db
+
+    def work(progress: Progress) -> dict[str, Any]:
+        return operations.import_organizations(db, who, rows, progress)
+
+    job = launch("import", {"organizations": len(rows)}, work)
+    return redirect(url_for("console_jobs.job", job_id=job["id"]))
 
 
 @blueprint.get("/organizations/<org_id>")
