@@ -99,16 +99,15 @@ def checkpoint_command(cli: CliContext, as_json: bool) -> None:
     """Make this period's signed checkpoint of every chain's tip, if none is made yet (the
     serving processes do it on their own; a cron job can call this when none serves)."""
     settings = cli.settings
-    row = checkpoints.make(cli.db, cli.key_ring.get(), issuer=settings.issuer,
-                           now=cli.clock.now(), interval=settings.checkpoint_interval)
-    copies = checkpoints.anchor(cli.db, cli.anchors)
-    data = {"made": row is not None, "period": row.period if row else None,
-            "streams": len(row.tips) if row else None, "copies": copies}
-    lines = [f"checkpoint of {len(row.tips)} stream tips made" if row else
+    data = checkpoints.checkpoint_now(cli.db, cli.key_ring.get(), issuer=settings.issuer,
+                                      now=cli.clock.now(),
+                                      interval=settings.checkpoint_interval,
+                                      places=cli.anchors)
+    lines = [f"checkpoint of {data['streams']} stream tips made" if data["made"] else
              "this period's checkpoint exists already",
-             *(f"copy at {where}: {outcome}" for where, outcome in copies.items())]
+             *(f"copy at {where}: {outcome}" for where, outcome in data["copies"].items())]
     emit(as_json, data, "\n".join(lines))
-    if any(outcome not in ("written", "present") for outcome in copies.values()):
+    if any(outcome not in ("written", "present") for outcome in data["copies"].values()):
         sys.exit(1)
 
 

@@ -39,7 +39,7 @@ def deliver_command(cli: CliContext, as_json: bool) -> None:
         done = sender.deliver_due()
     finally:
         sender.close()
-    data = [{"notice": d.notice, "delivered": d.delivered, "error": d.error} for d in done]
+    data = [delivery.as_json() for delivery in done]
     emit(as_json, data, "\n".join(f"notice {d['notice']}: "
                                   f"{'delivered' if d['delivered'] else d['error']}"
                                   for d in data) or "nothing is due")

@@ -34,6 +34,9 @@ class Delivery:
     delivered: bool
     error: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        return {"notice": self.notice, "delivered": self.delivered, "error": self.error}
+
 
 class NoticeSender:
     def __init__(self, db: Database, keys: KeyRingCache, clock: Clock, issuer: str, *,

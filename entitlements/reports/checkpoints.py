@@ -67,6 +67,15 @@ def make(db: Database, ring: KeyRing, *, issuer: str, now: datetime, interval: i
     return row
 
 
+def checkpoint_now(db: Database, ring: KeyRing, *, issuer: str, now: datetime, interval: int,
+                   places: Sequence[Anchor]) -> dict[str, Any]:
+    """This period's checkpoint made (unless it exists) and the newest copied to ``places``:
+    what the CLI and the admin API say of it."""
+    row = make(db, ring, issuer=issuer, now=now, interval=interval)
+    return {"made": row is not None, "period": row.period if row else None,
+            "streams": len(row.tips) if row else None, "copies": anchor(db, places)}
+
+
 def anchor(db: Database, places: Sequence[Anchor]) -> dict[str, str]:
     """The newest checkpoint copied to every place that lacks it (it alone suffices: its
     tips hash everything before them). What happened at each place: ``written``,

@@ -450,6 +450,29 @@ def cli(cli_with) -> Run:
     return cli_with({})
 
 
+def test_a_key_admin_makes_the_periods_checkpoint_through_the_api(found, client, db, clock,
+                                                                  chains, settings):
+    with db.transaction() as session:
+        keys = {name: admin_key(session, clock.now(), name, (role,)).secret
+                for name, role in (("kim", "key_admin"), ("vic", "viewer"))}
+
+    def post(name: str):
+        return client.post("/admin/audit/checkpoints",
+                           headers={"Authorization": f"Bearer {keys[name]}"})
+    assert post("vic").status_code == 403
+    made = post("kim")
+    assert made.status_code == 201
+    period = epoch(clock.now()) // settings.checkpoint_interval
+    assert made.get_json() == {"made": True, "period": period, "streams": 2,
+                               "copies": {settings.checkpoint_dir: "written"}}
+    again = post("kim")
+    assert (again.status_code, again.get_json()) == (200, {
+        "made": False, "period": None, "streams": None,
+        "copies": {settings.checkpoint_dir: "present"}})
+    with db.sessions() as session:
+        assert verify(session, found).checked == 1
+
+
 def checked_by_the_api(client, db, clock) -> dict[str, Any]:
     with db.transaction() as session:
         key = admin_key(session, clock.now(), "auditor", ("viewer",)).secret

@@ -78,3 +78,15 @@ def verify() -> Response:
 def list_checkpoints() -> Response:
     with database().sessions() as session:
         return jsonify(checkpoints=checkpoints.published(session))
+
+
+@blueprint.post("/audit/checkpoints")
+@described("Make this period's signed checkpoint now (unless made) and copy the newest "
+           "outside the database", conflicts=False)
+@requires(Permission.MANAGE_KEYS)
+def make_checkpoint() -> tuple[Response, int]:
+    found = services()
+    made = checkpoints.checkpoint_now(
+        found.db, found.keys.get(), issuer=found.settings.issuer, now=found.clock.now(),
+        interval=found.settings.checkpoint_interval, places=found.anchors)
+    return jsonify(made), 201 if made["made"] else 200

@@ -184,3 +184,11 @@ def list_notices() -> Response:
     page = query_args(PageQuerySchema())
     with database().sessions() as session:
         return page_response(notices.list_notices(session, **page), NoticeSchema())
+
+
+@blueprint.post("/notices/deliver")
+@described("Send the notices that are due now (the serving processes do it every minute)",
+           conflicts=False)
+@requires(Permission.BREAK_GLASS, Permission.APPROVE_ABUSE)
+def deliver_notices() -> Response:
+    return jsonify(deliveries=[d.as_json() for d in services().notices.deliver_due()])
