@@ -55,6 +55,18 @@ class ConsoleSession(Base):
     ended_at: Mapped[datetime | None]
 
 
+class ConsoleFormUse(Base):
+    """A console form sent, by its one-time nonce: the same form sent twice (a double click,
+    a resubmission after Back) does its work once. Gone with its session."""
+
+    __tablename__ = "console_form_uses"
+
+    session_hash: Mapped[str] = mapped_column(
+        ForeignKey("console_sessions.id_hash", ondelete="CASCADE"), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime]
+
+
 class LoginLink(Base):
     """A single-use console sign-in link, valid for minutes; only its digest is kept."""
 

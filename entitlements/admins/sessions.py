@@ -9,6 +9,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
@@ -18,7 +20,7 @@ from ..base.db import fetch, prune_expired
 from ..base.errors import Conflict, Forbidden
 from ..base.secrets import generate_secret
 from . import service as admins
-from .models import Admin, ConsoleSession, LoginLink
+from .models import Admin, ConsoleFormUse, ConsoleSession, LoginLink
 
 #: How long a sign-in link works, once.
 LINK_LIFETIME = timedelta(minutes=5)
@@ -99,6 +101,24 @@ def current(session: Session, cookie: str | None, now: datetime, lifetimes: Life
     if now - found.last_seen_at >= TOUCH_EVERY:
         found.last_seen_at = now
     return found, admin
+
+
+def spend_form(session: Session, cookie: str, nonce: str, now: datetime) -> None:
+    """Record a form's one-time nonce as sent in this session: Conflict
+    (``form_resubmitted``) when it was sent already."""
+    session.add(ConsoleFormUse(session_hash=digest(cookie), nonce=nonce, used_at=now))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("This form was sent already (a second click, or sent again after "
+                       "going back); its work was done once. Reload the page to see where "
+                       "things stand.", code="form_resubmitted") from None
+
+
+def release_form(session: Session, cookie: str, nonce: str) -> None:
+    """Forget a form sent but refused, so it can be corrected and sent again."""
+    session.execute(delete(ConsoleFormUse).where(ConsoleFormUse.session_hash == digest(cookie),
+                                                 ConsoleFormUse.nonce == nonce))
 
 
 def sign_out(session: Session, cookie: str | None, now: datetime) -> None:

@@ -208,7 +208,7 @@ def _problem_error(error: ProblemError) -> Response:
 def _validation_error(error: ValidationError) -> Response:
     page = _human(400, "Invalid input", "The form failed validation: " + "; ".join(
         f"{field}: {problems[0] if isinstance(problems, list) else problems}"
-        for field, problems in sorted(error.normalized_messages().items())))
+        for field, problems in sorted(error.normalized_messages().items())), "invalid_input")
     if page is not None:
         return page
     if family() is Family.OAUTH:
@@ -220,7 +220,7 @@ def _validation_error(error: ValidationError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     description = error.description or error.name
-    page = _human(status, error.name, description)
+    page = _human(status, error.name, description, error.name.lower().replace(" ", "_"))
     if page is not None:
         return page
     if family() is Family.OAUTH:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from sqlalchemy import func, select
 
 from entitlements.organizations.models import Organization
-from tests.support.console import add_admin, audited, form_token, signed_in
+from tests.support.console import add_admin, audited, form_fields, signed_in
 from tests.support.helpers import eventually
 
 DONE = 'id="job-state">done<'
@@ -27,15 +29,16 @@ def organizations(db) -> dict[str, str]:
 def test_an_import_is_checked_whole_then_runs_as_a_job_with_a_live_page(live_server, db,
                                                                         clock):
     browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
-    token = form_token(browser.get(f"{live_server.url}/console/organizations"))
+    page = f"{live_server.url}/console/organizations"
     refused = browser.post(f"{live_server.url}/console/organizations/import",
-                           data={"lines": LINES, "csrf_token": token})
+                           data={"lines": LINES, **form_fields(browser.get(page))})
     assert refused.status_code == 400 and "line 3" in refused.text
     assert organizations(db) == {}
 
     good = "\n".join(line for line in LINES.splitlines() if line != "{}") + "\n\n"
     started = browser.post(f"{live_server.url}/console/organizations/import",
-                           data={"lines": good, "csrf_token": token}, allow_redirects=False)
+                           data={"lines": good, **form_fields(browser.get(page))},
+                           allow_redirects=False)
     assert started.status_code == 302 and "/console/jobs/job_" in started.headers["Location"]
     job_page = live_server.url + started.headers["Location"]
     assert eventually(lambda: DONE in browser.get(job_page).text)
@@ -44,7 +47,8 @@ def test_an_import_is_checked_whole_then_runs_as_a_job_with_a_live_page(live_ser
     assert organizations(db) == {"Acme Labs": "applied", "Borealis AI": "verified",
                                  "Cobalt Systems": "applied"}
     again = browser.post(f"{live_server.url}/console/organizations/import",
-                         data={"lines": good, "csrf_token": token}, allow_redirects=False)
+                         data={"lines": good, **form_fields(browser.get(page))},
+                         allow_redirects=False)
     assert eventually(
         lambda: DONE in browser.get(live_server.url + again.headers["Location"]).text)
     with db.sessions() as session:
@@ -54,10 +58,9 @@ def test_an_import_is_checked_whole_then_runs_as_a_job_with_a_live_page(live_ser
 def test_an_owner_issues_and_revokes_an_admin_key_in_the_console(live_server, db, clock):
     owner = signed_in(live_server, db, clock, "root", ("owner",))
     add_admin(db, clock, "ada", ("viewer", "onboarding_reviewer"))
-    page = owner.get(f"{live_server.url}/console/admins")
-    token = form_token(page)
+    admins_page = f"{live_server.url}/console/admins"
     issued = owner.post(f"{live_server.url}/console/admins/ada/keys",
-                        data={"roles": ["viewer"], "csrf_token": token})
+                        data={"roles": ["viewer"], **form_fields(owner.get(admins_page))})
     assert issued.status_code == 200 and "shown this once" in issued.text
     secret = re.search(r"<code>(eak_[^<]+)</code>", issued.text).group(1)
     key_id = re.search(r"<code>(adm_[^<]+)</code>", issued.text).group(1)
@@ -65,7 +68,55 @@ def test_an_owner_issues_and_revokes_an_admin_key_in_the_console(live_server, db
     me = requests.get(f"{live_server.url}/admin/me", headers=api)
     assert me.status_code == 200 and me.json()["roles"] == ["viewer"]
     revoked = owner.post(f"{live_server.url}/console/admin-keys/{key_id}/revoke",
-                         data={"csrf_token": token}, allow_redirects=False)
+                         data=form_fields(owner.get(admins_page)), allow_redirects=False)
     assert revoked.status_code == 302
     assert requests.get(f"{live_server.url}/admin/me", headers=api).status_code == 401
     assert [e.target for e in audited(db, "admin.key_revoked")] == [key_id]
+
+
+def count_organizations(db) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Organization))
+
+
+def test_a_form_sent_twice_does_its_work_once(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    page = f"{live_server.url}/console/organizations"
+    create = f"{live_server.url}/console/organizations"
+    fields = form_fields(browser.get(page))
+    first = browser.post(create, data={"name": "Acme Labs", **fields}, allow_redirects=False)
+    assert first.status_code == 302
+    again = browser.post(create, data={"name": "Acme Labs", **fields}, allow_redirects=False)
+    assert again.status_code == 409 and "sent already" in again.text
+    assert 'href="/console/organizations"' in again.text  # back to the form's page
+    assert count_organizations(db) == 1
+    assert [e.reason for e in audited(db, "console.refused")] == ["form_resubmitted"]
+
+
+def test_a_refused_form_can_be_corrected_and_sent_again(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    fields = form_fields(browser.get(f"{live_server.url}/console/organizations"))
+    create = f"{live_server.url}/console/organizations"
+    wrong = browser.post(create, data={"name": "Acme Labs", "country": "USA", **fields})
+    assert wrong.status_code == 400 and "country" in wrong.text
+    right = browser.post(create, data={"name": "Acme Labs", "country": "US", **fields},
+                         allow_redirects=False)
+    assert right.status_code == 302 and count_organizations(db) == 1
+
+
+def test_a_double_click_races_and_one_wins(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    fields = form_fields(browser.get(f"{live_server.url}/console/organizations"))
+    cookies = browser.cookies.get_dict()
+    start = threading.Barrier(4)
+
+    def click(_: int) -> int:
+        start.wait()
+        return requests.post(f"{live_server.url}/console/organizations", cookies=cookies,
+                             data={"name": "Acme Labs", **fields},
+                             allow_redirects=False).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(pool.map(click, range(4)))
+    assert answers == [302, 409, 409, 409]
+    assert count_organizations(db) == 1

@@ -23,6 +23,7 @@ from tests.support.console import (
     add_admin,
     audited,
     dashboard,
+    form_fields,
     form_token,
     link_for,
     signed_in,
@@ -137,7 +138,7 @@ def test_a_post_without_its_form_token_changes_nothing(live_server, db, clock):
         assert session.scalar(select(func.count()).select_from(Organization)) == 0
     refusals = audited(db, "console.refused")
     assert {e.reason for e in refusals} == {"csrf"} and len(refusals) == 3
-    made = browser.post(create, data={**body, "csrf_token": form_token(page)},
+    made = browser.post(create, data={**body, **form_fields(page)},
                         allow_redirects=False)
     assert made.status_code == 302 and "/console/organizations/org_" in made.headers["Location"]
 

@@ -46,6 +46,14 @@ def form_token(page: requests.Response) -> str:
     return found.group(1)
 
 
+def form_fields(page: requests.Response) -> dict[str, str]:
+    """What the page's first form carries besides its own fields: the session's form token
+    and the form's one-time nonce."""
+    nonce = re.search(r'name="form_nonce" value="([^"]+)"', page.text)
+    assert nonce, "the page has no form"
+    return {"csrf_token": form_token(page), "form_nonce": nonce.group(1)}
+
+
 def dashboard(browser: requests.Session, url: str) -> requests.Response:
     return browser.get(f"{url}/console", allow_redirects=False)
 

@@ -9,6 +9,9 @@ from typing import Any
 from flask import request
 from marshmallow import Schema
 
+#: What every console form carries besides its own fields (``session`` checks them).
+CONTROLS = frozenset({"csrf_token", "form_nonce", "back"})
+
 
 def form(schema: Schema, *, lists: Collection[str] = (), flags: Collection[str] = (),
          ints: Collection[str] = (), extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -16,7 +19,7 @@ def form(schema: Schema, *, lists: Collection[str] = (), flags: Collection[str] 
     ``ints`` are sent as numbers (a field that is not one is left for the schema to refuse);
     ``extra`` are values the page's URL gives rather than the form."""
     data: dict[str, Any] = {name: value.strip() for name, value in request.form.items()
-                            if name != "csrf_token" and name not in lists and value.strip()}
+                            if name not in CONTROLS and name not in lists and value.strip()}
     for name in lists:
         values = [v.strip() for v in request.form.getlist(name) if v.strip()]
         if values:

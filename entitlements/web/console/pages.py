@@ -3,6 +3,7 @@ each screen, and the console's error page."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Response, g, request
@@ -29,6 +30,11 @@ SECTIONS = (
 NEEDS = {"console_admins.admins": Permission.MANAGE_ADMINS}
 
 
+def new_form_nonce() -> str:
+    """A fresh one-time nonce for each form a page renders (``session._once`` spends it)."""
+    return secrets.token_urlsafe(24)
+
+
 def render(template: str, status: int = 200, **context: Any) -> Response:
     """A console page: ``template`` in the frame, with the signed-in admin."""
     principal = g.get("principal")
@@ -36,11 +42,23 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     sections = [(endpoint, label) for endpoint, label in SECTIONS
                 if NEEDS.get(endpoint, Permission.READ) in allowed]
     return render_page(template, status, sections=sections, principal=principal,
-                       allowed={p.value for p in allowed}, csrf_token=g.get("csrf_token", ""),
+                       allowed={p.value for p in allowed}, form_nonce=new_form_nonce,
+                       this_page=request.full_path.rstrip("?"), csrf_token=g.get("csrf_token", ""),
                        current=request.endpoint, notice=request.args.get("ok"), **context)
 
 
 def console_error(status: int, title: str, message: str, reason: str | None = None
                   ) -> Response:
+    """The console's error page, with a way back to the page whose form was refused (the
+    browser keeps what was typed there)."""
     g.refusal_code = reason
-    return render("console/error.html", status, title=title, message=message, reason=reason)
+    form_page = request.form.get("back") if request.method == "POST" else None
+    return render("console/error.html", status, title=title, message=message, reason=reason,
+                  form_page=_local(form_page))
+
+
+def _local(target: str | None) -> str | None:
+    """``target`` if it is a page of the console (no open redirect), else None."""
+    if not target or not target.startswith("/console") or "//" in target or "\\" in target:
+        return None
+    return target

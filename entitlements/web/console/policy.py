@@ -154,7 +154,7 @@ def cancel(activation_id: int) -> Response:
 
 
 @blueprint.route("/policy/explain", methods=["GET", "POST"])
-@console(Permission.READ)
+@console(Permission.READ, once=False)
 def explain_page() -> Response:
     """May an organization, client or person use a model or tiers, and why not."""
     if request.method == "GET":

@@ -27,7 +27,7 @@ def revocation_form() -> Response:
 
 
 @blueprint.post("/revocations/preview")
-@console(Permission.REVOKE_TOKENS)
+@console(Permission.REVOKE_TOKENS, once=False)
 def preview() -> Response:
     body = form(RevocationFiltersSchema())
     with services().db.sessions() as session:

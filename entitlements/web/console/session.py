@@ -43,9 +43,10 @@ def lifetimes() -> sessions.Lifetimes:
                               absolute=timedelta(seconds=settings.console_session_lifetime))
 
 
-def console(*permissions: Permission) -> Callable[[F], F]:
+def console(*permissions: Permission, once: bool = True) -> Callable[[F], F]:
     """A console page that needs one of ``permissions``: not signed in (or idle too long)
-    goes to the sign-in page; a POST must carry the page's form token."""
+    goes to the sign-in page; a POST must carry the page's form token and, unless ``once``
+    is False (a form that only reads: a preview, an explanation), a nonce spent on it."""
 
     def decorate(view: F) -> F:
         @wraps(view)
@@ -55,14 +56,39 @@ def console(*permissions: Permission) -> Callable[[F], F]:
                 return redirect(url_for("console_signin.login",
                                         next=safe_next(request.full_path)))
             authorize(principal, *permissions)
-            if request.method == "POST":
-                check_form_token()
-            return view(*args, **kwargs)
+            if request.method != "POST":
+                return view(*args, **kwargs)
+            check_form_token()
+            return _once(view, *args, **kwargs) if once else view(*args, **kwargs)
 
         wrapper.permissions = permissions  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _once(view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a form's view once for its nonce: sent again, it is refused; refused (a 4xx or
+    an error), the nonce is released, so the corrected form can be sent."""
+    cookie, nonce = request.cookies.get(COOKIE, ""), request.form.get("form_nonce", "")
+    if not 16 <= len(nonce) <= 64:
+        raise FormRefused("the form has no nonce; reload the page and try again")
+    found = services()
+    with found.db.transaction() as session:
+        sessions.spend_form(session, cookie, nonce, found.clock.now())
+    try:
+        response = view(*args, **kwargs)
+    except Exception:
+        _release(cookie, nonce)
+        raise
+    if getattr(response, "status_code", 200) >= 400:
+        _release(cookie, nonce)
+    return response
+
+
+def _release(cookie: str, nonce: str) -> None:
+    with services().db.transaction() as session:
+        sessions.release_form(session, cookie, nonce)
 
 
 def form_token(cookie: str) -> str:
