@@ -44,11 +44,15 @@ DEMO_CATALOG = {
 
 @click.command("demo")
 @click.option("--rotate", is_flag=True, help="Give the demo client a new secret.")
+@click.option("--console-link", is_flag=True,
+              help="Also print a single-use console sign-in link for the first admin (what "
+                   "./scripts/run does).")
 @json_option
 @pass_cli
-def command(cli: CliContext, rotate: bool, as_json: bool) -> None:
+def command(cli: CliContext, rotate: bool, console_link: bool, as_json: bool) -> None:
     """Create (or reuse) the demo organization and client, and print its credentials: the
-    same secret every run (kept in the key folder), a new one with --rotate."""
+    same secret every run (kept in the key folder), a new one with --rotate. On a fresh
+    install the first admin, an owner named admin, is made too."""
     actor = cli.actor()
     kept = Path(cli.settings.keys_dir) / CREDENTIALS
     with cli.transaction() as session:
@@ -60,7 +64,8 @@ def command(cli: CliContext, rotate: bool, as_json: bool) -> None:
         fresh = secret is None
         if fresh:
             secret = clients.rotate_secret(session, actor, client_id).client_secret
-        console = _console_link(session, actor, cli.settings)
+        first_admin(session, actor)
+        console = _console_link(session, actor, cli.settings) if console_link else None
     if fresh:  # kept once it is committed
         _keep(kept, client_id, secret)
     issuer = cli.settings.issuer
@@ -80,12 +85,16 @@ def command(cli: CliContext, rotate: bool, as_json: bool) -> None:
     emit(as_json, data, human)
 
 
-def _console_link(session: Session, actor: Actor, settings: Settings) -> str | None:
-    """A sign-in link to the console for the first admin (an owner, made on a fresh
-    install), when sign-in links are on and that admin is still there and active."""
+def first_admin(session: Session, actor: Actor) -> None:
+    """On a fresh install (no admin at all), the first: an owner named ``admin``."""
     if not admins.list_admins(session, limit=1).items:
         admins.add(session, actor, DEMO_ADMIN, [Role.OWNER])
         session.flush()
+
+
+def _console_link(session: Session, actor: Actor, settings: Settings) -> str | None:
+    """A sign-in link to the console for the first admin, when sign-in links are on and
+    that admin is still there and active."""
     found = admins.find(session, DEMO_ADMIN)
     if not settings.login_links_enabled or found is None or found.status != "active":
         return None

@@ -100,6 +100,7 @@ def who_could_command(cli: CliContext, at: datetime, organization_id: str | None
                       as_json: bool) -> None:
     """Every organization's and person's tiers at --at, rebuilt from history."""
     with cli.transaction() as session:
+        who_could.check(session, at, organization_id, cli.clock.now())
         history = who_could.load(session, at, organization_id)
     with progress("rebuilding", as_json) as tracker:
         data = who_could.rebuild(history, tracker).as_json()

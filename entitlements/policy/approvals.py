@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.targets import Target
 from ..base.actor import Actor
-from ..base.db import fetch
+from ..base.db import fetch, serialize
 from ..base.errors import Conflict, Forbidden, NotFound
 from ..base.ids import new_id
 from ..base.pages import Page, paginate
@@ -43,6 +43,16 @@ class ApprovalRule:
 
 def request(session: Session, actor: Actor, action: str, params: dict[str, Any],
             reason: str) -> PolicyChangeRequest:
+    """A change waiting for a second admin; Conflict (``already_pending``) when the same
+    change already waits (a double submission, or two admins asking alike at once)."""
+    serialize(session, "policy_change_requests")
+    waiting = session.scalars(select(PolicyChangeRequest).where(
+        PolicyChangeRequest.state == "pending", PolicyChangeRequest.action == action,
+        PolicyChangeRequest.expires_at > actor.now))
+    same = next((r for r in waiting if r.params == params), None)
+    if same is not None:
+        raise Conflict(f"the same change already waits for a second admin ({same.id}, asked "
+                       f"by {same.requested_by})", code="already_pending")
     row = PolicyChangeRequest(id=new_id("pcr"), action=action, params=params, reason=reason,
                               requested_by=actor.name, requested_at=actor.now,
                               expires_at=actor.now + REQUEST_LIFETIME, state="pending")

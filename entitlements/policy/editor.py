@@ -59,7 +59,8 @@ def _tier(rule: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> dict[
     updated = dict(rule)
     updated["description"] = _one(fields, "description")
     updated["status"] = _one(fields, "status") or "open"
-    updated["trust_levels"] = list(fields.get("trust_levels", []))
+    updated["trust_levels"] = _in_order(rule.get("trust_levels") or [],
+                                        fields.get("trust_levels", []))
     updated["allowlist"] = _words(_one(fields, "allowlist"))
     nationalities = _words(_one(fields, "nationalities").upper())
     subjects = _one(fields, "organization_subjects")
@@ -78,6 +79,13 @@ def _model(model: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> dic
         return dict(model)
     return {"tier": _one(fields, "tier"), "fallback": _one(fields, "fallback") or None,
             "released_at": _one(fields, "released_at").strip() or None}
+
+
+def _in_order(before: Sequence[str], chosen: Sequence[str]) -> list[str]:
+    """The values ``chosen`` (in the form's order) kept in the order they had, new ones
+    after: an untouched form changes nothing, not even an order."""
+    kept = [value for value in before if value in chosen]
+    return kept + [value for value in chosen if value not in kept]
 
 
 def _prefixed(fields: Mapping[str, Sequence[str]], prefix: str) -> dict[str, Sequence[str]]:

@@ -22,7 +22,7 @@ from ..attestations.citizenship import summarize
 from ..attestations.models import AttestationIssuer, VerifiedAttestation
 from ..audit.models import AuditEvent
 from ..base.db import Database
-from ..base.errors import NotFound
+from ..base.errors import InvalidInput, NotFound
 from ..base.progress import Tracker
 from ..kernel.assurance import rank
 from ..kernel.policy import Citizenship, Policy, Subject, decide
@@ -88,6 +88,16 @@ class History:
     persons: list[tuple[str, str]]
     attested: dict[str, tuple[Citizenship, ...]]
     facts: dict[str, list[VerifiedAttestation]]
+
+
+def check(session: Session, at: datetime, organization_id: str | None, now: datetime) -> None:
+    """Refuse a question history cannot answer yet: an instant still to come (what will be
+    scheduled, suspended or verified by then is not written), or an unknown organization."""
+    if at > now:
+        raise InvalidInput(f"{at.isoformat()} is still to come: who could use what is known "
+                           "for instants up to now", code="instant_in_the_future")
+    if organization_id is not None and session.get(Organization, organization_id) is None:
+        raise NotFound(f"no organization with id {organization_id!r}")
 
 
 def load(session: Session, at: datetime, organization_id: str | None = None) -> History:

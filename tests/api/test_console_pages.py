@@ -120,3 +120,17 @@ def test_a_double_click_races_and_one_wins(live_server, db, clock):
         answers = sorted(pool.map(click, range(4)))
     assert answers == [302, 409, 409, 409]
     assert count_organizations(db) == 1
+
+
+def test_a_who_could_page_is_only_a_finished_rebuilds(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    page = f"{live_server.url}/console/organizations"
+    started = browser.post(f"{live_server.url}/console/organizations/import",
+                           data={"lines": '{"name": "Acme Labs"}', **form_fields(
+                               browser.get(page))}, allow_redirects=False)
+    job_id = started.headers["Location"].rsplit("/", 1)[1]
+    assert eventually(lambda: DONE in browser.get(live_server.url +
+                                                  started.headers["Location"]).text)
+    answer = browser.get(f"{live_server.url}/console/who-could/{job_id}")
+    assert answer.status_code == 404 and "no who-could rebuild" in answer.text
+    assert browser.get(f"{live_server.url}/console/who-could/job_nope").status_code == 404

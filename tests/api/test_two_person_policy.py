@@ -463,6 +463,38 @@ def test_a_tier_grant_waits_then_the_token_has_the_tier(alice, bob, cast, admin)
         "admin:alice", "admin:bob")
 
 
+def test_the_same_change_asked_twice_waits_once(staff, cast, admin):
+    alice, bob, erin = staff["alice"], staff["bob"], staff["erin"]
+    c = admin.partner("Org C", tiers=())
+    first = alice.ask(f"/organizations/{c.org_id}/tiers", {"tier": "partners"})
+    before = (alice.written(), alice.requests())
+    problem = erin.problem("POST", f"/organizations/{c.org_id}/tiers", {"tier": "partners"},
+                           409, "already_pending")
+    assert first["id"] in problem["detail"] and "admin:alice" in problem["detail"]
+    assert (alice.written(), alice.requests()) == before
+    bob.decide(first["id"], "reject")
+    again = alice.ask(f"/organizations/{c.org_id}/tiers", {"tier": "partners"})
+    assert again["id"] != first["id"], "once decided, the same change may be asked again"
+
+
+def test_the_same_change_asked_at_once_waits_once(live_server, db, clock, admin, cast):
+    c = admin.partner("Org C", tiers=())
+    with db.transaction() as session:
+        keys = [admin_key(session, clock.now(), f"editor{i}", ("policy_editor",)).secret
+                for i in range(4)]
+
+    def ask(key: str) -> requests.Response:
+        return requests.post(f"{live_server.url}/admin/organizations/{c.org_id}/tiers",
+                             json={"tier": "partners"}, timeout=30,
+                             headers={"Authorization": f"Bearer {key}"})
+
+    answers = race([partial(ask, key) for key in keys])
+    assert Counter(a.status_code for a in answers) == {202: 1, 409: 3}
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PolicyChangeRequest).where(
+            PolicyChangeRequest.action == "allowlist")) == 1
+
+
 # -- which actions wait is a setting -------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+from entitlements.admins import service as admins
+from entitlements.admins import sessions
 from entitlements.base.secrets import check_secret
 from entitlements.clients.models import OAuthClient
 from entitlements.policy import service as policy
@@ -58,3 +60,18 @@ def test_the_demo_catalog_answers_as_the_readme_shows(cli, db):
         "restricted", "base-1")
     assert (models["preview-3"]["tier"], models["preview-3"]["fallback"]) == (
         "early-access", "frontier-2")
+
+
+def test_the_first_admin_and_a_console_link_only_when_asked(cli, db):
+    plain = as_json(cli("demo", "--json"))
+    assert plain["console"] is None
+    with db.sessions() as session:
+        [first] = admins.list_admins(session).items
+        assert (first.name, first.roles, first.status) == ("admin", ["owner"], "active")
+    linked = as_json(cli("demo", "--console-link", "--json"))
+    token = linked["console"].split("token=")[1]
+    with db.transaction() as session:
+        assert sessions.redeem_login_link(session, token, datetime.now(UTC)).name == "admin"
+    as_json(cli("admins", "add", "ada", "--role", "viewer", "--json"))
+    with db.sessions() as session:
+        assert len(admins.list_admins(session).items) == 2, "made once, on a fresh install"

@@ -53,6 +53,17 @@ def test_an_untouched_form_is_the_same_policy():
     assert compiled(document_from_form(DOCUMENT, as_form(DOCUMENT))) == compiled(DOCUMENT)
 
 
+def test_an_untouched_form_is_the_same_document_whatever_order_the_boxes_come_in():
+    form = as_form(DOCUMENT)
+    form["tier.public.trust_levels"] = ["verified", "trusted", "government_partner"]
+    assert DOCUMENT["tiers"]["public"]["trust_levels"] == [
+        "government_partner", "trusted", "verified"]
+    assert document_from_form(DOCUMENT, form) == DOCUMENT
+    added = document_from_form(DOCUMENT, as_form(DOCUMENT) | {
+        "tier.restricted.trust_levels": ["government_partner", "trusted"]})
+    assert added["tiers"]["restricted"]["trust_levels"] == ["trusted", "government_partner"]
+
+
 def test_windows_the_form_does_not_show_are_kept():
     assert tier_fields("early-access", DOCUMENT["tiers"]["early-access"])["windows"] == 1
     edited = document_from_form(DOCUMENT, as_form(DOCUMENT))

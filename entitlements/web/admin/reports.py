@@ -104,6 +104,7 @@ def who_could_now() -> Response:
     1,000 of each unless ``limit`` says otherwise)."""
     args = query_args(WhoCouldQuerySchema())
     with database().sessions() as session:
+        who_could.check(session, args["at"], args["organization_id"], actor().now)
         rebuilt = who_could.who_could(session, args["at"], Untracked(),
                                       organization_id=args["organization_id"])
     return jsonify(rebuilt.as_json(args["limit"] or LISTED))
@@ -117,6 +118,8 @@ def who_could_job() -> tuple[Response, int]:
     """The same rebuild as a job that shows its progress (its result lists at most 2,000
     of each)."""
     body = json_body(WhoCouldQuerySchema())
+    with database().sessions() as session:
+        who_could.check(session, body["at"], body["organization_id"], actor().now)
     work = who_could.tracked(services().db, body["at"], body["organization_id"],
                              min(body["limit"] or JOB_LISTED, JOB_LISTED))
     return jobs.start("who_could", {"at": body["at"].isoformat(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Response, redirect, request, send_file, url_for
 
 from ...admins.roles import Permission
+from ...base.errors import NotFound
 from ...jobs import service as jobs
 from ...policy.schemas import DecideSchema
 from ...reports import abuse, who_could
@@ -71,6 +72,8 @@ def download(report_id: str, part: str) -> Response:
 @console(Permission.READ)
 def who_could_job() -> Response:
     body = form(WhoCouldQuerySchema())
+    with services().db.sessions() as session:
+        who_could.check(session, body["at"], body["organization_id"], actor().now)
     work = who_could.tracked(services().db, body["at"], body["organization_id"], LISTED)
     job = launch("who_could", {"at": body["at"].isoformat(),
                                "organization_id": body["organization_id"]}, work)
@@ -82,7 +85,11 @@ def who_could_job() -> Response:
 def who_could_result(job_id: str) -> Response:
     with services().db.sessions() as session:
         row = jobs.get(session, job_id)
-    return render("console/who_could.html", job=row, result=row.result or {})
+    if row.kind != "who_could":
+        raise NotFound(f"job {job_id} is no who-could rebuild")
+    if row.state != "done":  # its page shows how far it got, or why it failed
+        return redirect(url_for("console_jobs.job", job_id=job_id))
+    return render("console/who_could.html", job=row, result=row.result)
 
 
 @blueprint.post("/abuse-reports")
@@ -115,8 +122,10 @@ def approve_abuse(report_id: str) -> Response:
     with transaction() as session:
         abuse.approve(session, actor(), report_id, body["reason"], ring=found.keys.get(),
                       issuer=found.settings.issuer, recipient=found.settings.abuse_report_url)
+    sent = ("it goes to the configured recipient" if found.settings.abuse_report_url else
+            "no recipient is set (ENTITLEMENTS_ABUSE_REPORT_URL): export it from here")
     return redirect(url_for(".abuse_report", report_id=report_id,
-                            ok="Approved: the report is signed and sent."))
+                            ok=f"Approved and signed; {sent}."))
 
 
 @blueprint.post("/abuse-reports/<report_id>/reject")
