@@ -76,6 +76,11 @@ class OAuthClient(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
+    @property
+    def allowed_grant_types(self) -> tuple[str, ...]:
+        """The grant types it may use (a backend's when none are named)."""
+        return tuple(self.grant_types or BACKEND_GRANT_TYPES)
+
 
 class UsedAssertion(Base):
     """A private_key_jwt assertion's jti, kept until the assertion expires (single use)."""

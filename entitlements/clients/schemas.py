@@ -3,7 +3,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ..base.fields import StrictBoolean
-from .models import BACKEND_GRANT_TYPES, AuthMethod, GrantType
+from .models import AuthMethod, GrantType
 
 
 class ClientSchema(Schema):
@@ -15,7 +15,7 @@ class ClientSchema(Schema):
     has_jwks = fields.Function(lambda c: c["jwks"] is not None)
     default_tiers = fields.List(fields.String(), allow_none=True)
     may_introspect = fields.Boolean()
-    grant_types = fields.Function(lambda c: c["grant_types"] or list(BACKEND_GRANT_TYPES))
+    grant_types = fields.List(fields.String())
     redirect_uris = fields.List(fields.String(), allow_none=True)
     require_par = fields.Boolean()
     dpop_bound_access_tokens = fields.Boolean()
@@ -36,7 +36,9 @@ CLIENT_COLUMNS = ("client_id", "organization_id", "name", "auth_method", "jwks_u
 
 
 def client_columns(client: Any) -> dict[str, Any]:
-    return {name: getattr(client, name) for name in CLIENT_COLUMNS}
+    """A client's columns as shown, its grant types as it may use them."""
+    return {**{name: getattr(client, name) for name in CLIENT_COLUMNS},
+            "grant_types": list(client.allowed_grant_types)}
 
 
 class ClientCreateSchema(Schema):

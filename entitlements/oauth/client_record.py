@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..base.cache import TTLCache
 from ..base.db import Database
 from ..base.secrets import check_secret
-from ..clients.models import BACKEND_GRANT_TYPES, ClientStatus, OAuthClient
+from ..clients.models import ClientStatus, OAuthClient
 from ..clients.redirects import matches
 from ..kernel.policy import Subject
 from ..organizations.models import Organization, OrganizationStatus
@@ -109,7 +109,7 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
         jwks_uri=client.jwks_uri,
         default_tiers=tuple(client.default_tiers) if client.default_tiers is not None else None,
         may_introspect=client.may_introspect,
-        grant_types=tuple(client.grant_types or BACKEND_GRANT_TYPES),
+        grant_types=client.allowed_grant_types,
         redirect_uris=tuple(client.redirect_uris or ()),
         require_par=client.require_par,
         dpop_bound_access_tokens=client.dpop_bound_access_tokens,

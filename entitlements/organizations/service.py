@@ -163,10 +163,18 @@ def get_trust_request(session: Session, request_id: str, *, lock: bool = False
     return request
 
 
-def reject_trust(session: Session, actor: Actor, request_id: str, reason: str) -> TrustRequest:
+def reject_trust(session: Session, actor: Actor, request_id: str, reason: str, *,
+                 may_reject_others: bool = True) -> TrustRequest:
+    """Turn a trust request down: the admin who asked withdraws it, or another who may
+    approve trust rejects it."""
     request = _pending(session, request_id)
+    own = request.requested_by == actor.name
+    if not own and not may_reject_others:
+        raise Forbidden("only the admin who asked may withdraw this trust request; a trust "
+                        "approver rejects it", code="not_yours")
     _decide(request, actor, "rejected", reason)
-    audit.record(session, actor, "organization.trust_rejected",
+    audit.record(session, actor, "organization.trust_withdrawn" if own
+                 else "organization.trust_rejected",
                  target=targets.organization(request.organization_id),
                  reason=request.decision_reason,
                  details={"request": request.id, "level": request.level})
@@ -249,11 +257,20 @@ _PAST = {"apply": "applied", "create": "created", "review": "under_review",
 
 
 
+def missing_evidence(session: Session, org_id: str, required: Collection[str]) -> list[str]:
+    """The kinds of ``required`` evidence the organization has no verified piece of."""
+    return sorted(set(required) - {e.kind for e in _verified_evidence(session, org_id)})
+
+
+def _verified_evidence(session: Session, org_id: str) -> list[Evidence]:
+    return list(session.scalars(select(Evidence).where(Evidence.organization_id == org_id,
+                                                       Evidence.status == "verified")))
+
+
 def _required_evidence(session: Session, org_id: str, required: Collection[str], what: str
                        ) -> dict[str, Any]:
     """The verified evidence considered, or Conflict naming each required kind missing."""
-    verified = session.scalars(select(Evidence).where(Evidence.organization_id == org_id,
-                                                      Evidence.status == "verified")).all()
+    verified = _verified_evidence(session, org_id)
     missing = sorted(set(required) - {e.kind for e in verified})
     if missing:
         raise Conflict(f"{what} needs verified evidence of: {', '.join(missing)}",

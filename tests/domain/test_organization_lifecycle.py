@@ -432,10 +432,11 @@ def test_government_partner_straight_from_verified(db: Database, clock: FrozenCl
     assert row(db, org_id)[2] == "government_partner"
 
 
-@pytest.mark.parametrize("rejecter", [pytest.param(ALICE, id="by-the-requester"),
-                                      pytest.param(BOB, id="by-another-admin")])
+@pytest.mark.parametrize(("rejecter", "action"), [
+    pytest.param(ALICE, "organization.trust_withdrawn", id="withdrawn-by-the-requester"),
+    pytest.param(BOB, "organization.trust_rejected", id="rejected-by-another-admin")])
 def test_rejected_request_leaves_trust_unchanged(db: Database, clock: FrozenClock,
-                                                 rejecter: str):
+                                                 rejecter: str, action: str):
     org_id = verified(db, clock)
     before, history_before = row(db, org_id), changes(db, org_id)
     request_id = request(db, clock, org_id, "trusted")
@@ -449,7 +450,7 @@ def test_rejected_request_leaves_trust_unchanged(db: Database, clock: FrozenCloc
         "rejected", rejecter, decided_at, "no audit report")
     assert row(db, org_id) == before
     assert len(changes(db, org_id)) == len(history_before)
-    [event] = audit_events(db, "organization.trust_rejected")
+    [event] = audit_events(db, action)
     assert (event.actor, event.target, event.reason, event.details) == (
         rejecter, org_id, "no audit report", {"request": request_id, "level": "trusted"})
     for decide in (organizations.approve_trust, organizations.reject_trust):
@@ -457,6 +458,20 @@ def test_rejected_request_leaves_trust_unchanged(db: Database, clock: FrozenCloc
                                                              "late"))
         assert error.message == f"trust request {request_id} is already rejected"
     assert row(db, org_id) == before
+
+
+def test_only_the_requester_withdraws_without_the_right_to_reject(db: Database,
+                                                                  clock: FrozenClock):
+    org_id = verified(db, clock)
+    request_id = request(db, clock, org_id, "trusted")
+    error = refused(db, Forbidden, lambda s: organizations.reject_trust(
+        s, actor(clock, BOB), request_id, "not mine", may_reject_others=False))
+    assert error.code == "not_yours"
+    assert trust_request(db, request_id).state == "pending"
+    with db.transaction() as session:
+        organizations.reject_trust(session, actor(clock, ALICE), request_id, "asked too soon",
+                                   may_reject_others=False)
+    assert trust_request(db, request_id).state == "rejected"
 
 
 def test_a_new_request_after_a_rejection(db: Database, clock: FrozenClock):

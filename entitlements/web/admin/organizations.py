@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
@@ -195,12 +195,15 @@ def approve_trust(request_id: str) -> Response:
 
 
 @blueprint.post("/trust-requests/<request_id>/reject")
-@described("Reject a trust request", body=DecisionSchema, answer=TrustRequestSchema)
-@requires(Permission.APPROVE_TRUST)
+@described("Reject a trust request (a trust approver), or withdraw one's own",
+           body=DecisionSchema, answer=TrustRequestSchema)
+@requires(Permission.APPROVE_TRUST, Permission.ONBOARD)
 def reject_trust(request_id: str) -> Response:
     body = json_body(DecisionSchema())
     with transaction() as session:
-        request = organizations.reject_trust(session, actor(), request_id, body["reason"])
+        request = organizations.reject_trust(
+            session, actor(), request_id, body["reason"],
+            may_reject_others=g.principal.role_for(Permission.APPROVE_TRUST) is not None)
         return jsonify(TrustRequestSchema().dump(request))
 
 

@@ -101,7 +101,17 @@ def organization(org_id: str) -> Response:
                                                                   limit=200).items],
             persons=persons.list_for(session, org_id, limit=50).items,
             tokens=revocation.live_list(session, now, organization_id=org_id),
-            policy_tiers=sorted(policy.latest(session).document["tiers"]))
+            policy_tiers=sorted(policy.latest(session).document["tiers"]),
+            evidence_needed=_evidence_needed(session, org_id))
+
+
+def _evidence_needed(session: Any, org_id: str) -> dict[str, tuple[list[str], list[str]]]:
+    """For each trust level a second admin grants: the evidence it needs, and what of it
+    the organization lacks (the approval is refused until none is)."""
+    settings = services().settings
+    return {level: (sorted(settings.evidence_required(level)), organizations.missing_evidence(
+        session, org_id, settings.evidence_required(level)))
+        for level in ("trusted", "government_partner")}
 
 
 @blueprint.post("/organizations/<org_id>/move/<any(" + ", ".join(TRANSITIONS) + "):action>")

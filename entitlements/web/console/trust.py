@@ -3,7 +3,7 @@ raise an organization's trust (never their own)."""
 
 from __future__ import annotations
 
-from flask import Response, redirect, url_for
+from flask import Response, g, redirect, url_for
 
 from ...admins.roles import Permission
 from ...organizations import service as organizations
@@ -30,15 +30,26 @@ def trust_requests() -> Response:
         return render("console/trust.html", pending=pending, decided=decided, names=names)
 
 
-@blueprint.post("/trust-requests/<request_id>/<any(approve, reject):decision>")
+@blueprint.post("/trust-requests/<request_id>/approve")
 @console(Permission.APPROVE_TRUST)
-def decide(request_id: str, decision: str) -> Response:
+def approve(request_id: str) -> Response:
     body = form(DecisionSchema())
     with transaction() as session:
-        if decision == "approve":
-            level = organizations.get_trust_request(session, request_id).level
-            organizations.approve_trust(session, actor(), request_id, body["reason"],
-                                        required=services().settings.evidence_required(level))
-        else:
-            organizations.reject_trust(session, actor(), request_id, body["reason"])
-    return redirect(url_for(".trust_requests", ok=f"Trust request {decision}d."))
+        level = organizations.get_trust_request(session, request_id).level
+        organizations.approve_trust(session, actor(), request_id, body["reason"],
+                                    required=services().settings.evidence_required(level))
+    return redirect(url_for(".trust_requests", ok="Trust request approved."))
+
+
+@blueprint.post("/trust-requests/<request_id>/reject")
+@console(Permission.APPROVE_TRUST, Permission.ONBOARD)
+def reject(request_id: str) -> Response:
+    """A trust approver rejects the request; the admin who asked withdraws it."""
+    body = form(DecisionSchema())
+    with transaction() as session:
+        request = organizations.reject_trust(
+            session, actor(), request_id, body["reason"],
+            may_reject_others=g.principal.role_for(Permission.APPROVE_TRUST) is not None)
+        own = request.requested_by == request.decided_by
+    return redirect(url_for(".trust_requests",
+                            ok="Trust request withdrawn." if own else "Trust request rejected."))
