@@ -13,6 +13,11 @@ class AwareDateTime(fields.AwareDateTime):
     parses, but is past the last representable instant, and would fail when stored or
     compared in UTC (a 500), so it is refused here."""
 
+    default_error_messages = {
+        "invalid": "Not a valid date and time: give ISO 8601 with an offset, such as "
+                   "2026-06-14T09:00:00+00:00.",
+        "invalid_awareness": "The time has no offset: add one, such as +00:00 for UTC."}
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
         return in_utc_range(moment, ValidationError)

@@ -62,8 +62,13 @@ def import_rows(lines: Iterable[str]) -> list[dict[str, Any]]:
             continue
         try:
             rows.append(OrganizationCreateSchema().loads(line))
-        except (ValueError, ValidationError) as error:
-            raise InvalidInput(f"line {number}: {error}") from None
+        except ValidationError as error:
+            said = "; ".join(f"{field}: {' '.join(problems)}" for field, problems in
+                             sorted(error.normalized_messages().items()))
+            raise InvalidInput(f"line {number}: {said}") from None
+        except ValueError:
+            raise InvalidInput(f"line {number} is not a JSON object such as "
+                               '{"name": "Acme Labs", "country": "US"}') from None
     if not rows:
         raise InvalidInput("the file holds no organization")
     return rows

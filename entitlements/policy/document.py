@@ -153,8 +153,12 @@ def _catalog_error(message: str) -> InvalidInput:
 
 
 def _first_message(messages: Any, path: str = "") -> str:
+    """The first error, at its place in the document (``tiers.restricted.status``: the
+    ``value`` level marshmallow adds under a dictionary's key is left out)."""
     if isinstance(messages, dict):
         key, value = next(iter(messages.items()))
+        if key == "value" and path:
+            return _first_message(value, path)
         return _first_message(value, f"{path}.{key}" if path else str(key))
     if isinstance(messages, list) and messages:
         return _first_message(messages[0], path)

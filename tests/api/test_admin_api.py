@@ -244,3 +244,21 @@ def _openapi_path(rule: str) -> str:
     path = re.sub(r"<any\([^)]*\):(\w+)>", r"{\1}", rule)
     path = re.sub(r"<\w+:(\w+)>", r"{\1}", path)
     return path.replace("<", "{").replace(">", "}")
+
+
+def test_organizations_imported_as_a_job(api, client):
+    body = {"organizations": [{"name": "Acme Labs", "country": "US"},
+                              {"name": "Borealis AI", "onboard": True}]}
+    started = api.raw("POST", "/organizations/import", json=body)
+    assert started.status_code == 202 and started.headers["Location"].startswith("/admin/jobs/")
+    job_id = started.get_json()["id"]
+    client.application.extensions["entitlements"].jobs.wait(job_id, timeout=30)
+    job = api("GET", f"/jobs/{job_id}")
+    assert (job["kind"], job["state"], job["done"], job["total"], job["result"]) == (
+        "import", "done", 2, 2, {"created": 2, "skipped": [], "skipped_count": 0})
+    statuses = {o["name"]: o["status"] for o in api("GET", "/organizations")["items"]}
+    assert statuses == {"Acme Labs": "applied", "Borealis AI": "verified"}
+    api.problem("POST", "/organizations/import", {"organizations": [{"country": "US"}]}, 400,
+                "invalid_input")
+    api.problem("POST", "/organizations/import", {"organizations": []}, 400, "invalid_input")
+    assert len(api("GET", "/jobs")["items"]) == 1

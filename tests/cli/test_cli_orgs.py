@@ -120,3 +120,28 @@ def test_cli_refusals_are_one_line_and_write_nothing(cli: Run, args, message):
     assert message in line
     assert as_json(cli("audit", "verify", "--json"))["checked"] == 1
     assert [c["action"] for c in as_json(cli("orgs", "history", org_id, "--json"))] == ["apply"]
+
+
+def test_an_import_of_json_lines(cli: Run, tmp_path):
+    source = tmp_path / "orgs.jsonl"
+    source.write_text('{"name": "Acme Labs", "country": "US"}\n\n'
+                      '{"name": "Borealis AI", "onboard": true}\n')
+    done = as_json(cli("orgs", "import", str(source), "--json"))
+    assert done == {"created": 2, "skipped": [], "skipped_count": 0}
+    listed = {o["name"]: o["status"] for o in as_json(cli("orgs", "list", "--json"))}
+    assert listed == {"Acme Labs": "applied", "Borealis AI": "verified"}
+    again = ok(cli("orgs", "import", str(source)))
+    assert again.strip() == "0 organization(s) created, 2 already known"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('{"name": "Acme Labs"}\nnot json\n', "line 2 is not a JSON object"),
+    ('{"name": "Acme Labs"}\n{"country": "US"}\n', "line 2: name: Missing data"),
+    ('{"name": "Acme Labs", "country": "USA"}\n', "line 1: country:"),
+    ("\n\n", "the file holds no organization"),
+])
+def test_an_import_with_a_bad_line_writes_nothing(cli: Run, tmp_path, text, said):
+    source = tmp_path / "orgs.jsonl"
+    source.write_text(text)
+    assert said in failed(cli("orgs", "import", str(source)))
+    assert as_json(cli("orgs", "list", "--json")) == []

@@ -3,12 +3,17 @@ empty fields are absent, checkboxes are true when sent, lists are repeated field
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 
 from flask import request
 from marshmallow import Schema
 
+from ...base.fields import AwareDateTime
+
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
 #: What every console form carries besides its own fields (``session`` checks them).
 CONTROLS = frozenset({"csrf_token", "form_nonce", "back"})
 
@@ -29,4 +34,18 @@ def form(schema: Schema, *, lists: Collection[str] = (), flags: Collection[str] 
     for name in ints:
         if isinstance(data.get(name), str) and data[name].isdigit():
             data[name] = int(data[name])
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if isinstance(field, AwareDateTime) and isinstance(data.get(key), str):
+            data[key] = in_utc_unless_said(data[key])
     return schema.load({**data, **(extra or {})})
+
+
+def in_utc_unless_said(text: str) -> str:
+    """A time typed in a form: a date alone is its midnight, and a time with no offset is
+    UTC (the console shows every time in UTC); anything else is left for the schema."""
+    if DATE.fullmatch(text):
+        return f"{text}T00:00:00+00:00"
+    if LOCAL_TIME.fullmatch(text):
+        return text.replace(" ", "T") + "+00:00"
+    return text

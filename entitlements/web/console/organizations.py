@@ -114,6 +114,14 @@ def _evidence_needed(session: Any, org_id: str) -> dict[str, tuple[list[str], li
         for level in ("trusted", "government_partner")}
 
 
+#: What each lifecycle move leaves the organization as.
+MOVED = {"review": "The application is now under review.",
+         "verify": "The organization is verified.",
+         "suspend": "The organization is suspended; its clients get invalid_client.",
+         "reinstate": "The organization is reinstated.",
+         "revoke": "The organization is revoked for good."}
+
+
 @blueprint.post("/organizations/<org_id>/move/<any(" + ", ".join(TRANSITIONS) + "):action>")
 @console(Permission.ONBOARD)
 def move(org_id: str, action: str) -> Response:
@@ -121,7 +129,7 @@ def move(org_id: str, action: str) -> Response:
     required = services().settings.evidence_required("verified")
     with transaction() as session:
         operations.move(session, actor(), org_id, action, body["reason"], required=required)
-    return _back(org_id, f"Organization {action} done.")
+    return _back(org_id, MOVED[action])
 
 
 @blueprint.post("/organizations/<org_id>/trust-request")
@@ -155,6 +163,12 @@ def remove_tier(org_id: str, tier: str) -> Response:
     return _allowlist(org_id, tier, add=False, on_pending=request.form.get("on_pending"))
 
 
+EVIDENCE_NOTICES = {
+    "domain": "Domain challenge issued: publish the TXT record below, then check it.",
+    "lei": "LEI checked with GLEIF: see the result below.",
+    "agreement": "Agreement recorded."}
+
+
 @blueprint.post("/organizations/<org_id>/evidence/<any(domain, lei, agreement):kind>")
 @console(Permission.ONBOARD)
 def add_evidence(org_id: str, kind: str) -> Response:
@@ -169,7 +183,7 @@ def add_evidence(org_id: str, kind: str) -> Response:
         else:
             body = form(AgreementSchema())
             evidence.record_agreement(session, who, org_id, body["reference"])
-    return _back(org_id, f"Evidence ({kind}) recorded.")
+    return _back(org_id, EVIDENCE_NOTICES[kind])
 
 
 @blueprint.post("/evidence/<evidence_id>/check")
@@ -177,8 +191,11 @@ def add_evidence(org_id: str, kind: str) -> Response:
 def check_domain(evidence_id: str) -> Response:
     with transaction() as session:
         row = evidence.check_domain(session, actor(), evidence_id, services().dns)
-        org_id, status = row.organization_id, row.status
-    return _back(org_id, f"Domain check: {status}.")
+        org_id, status, record = row.organization_id, row.status, row.details.get("record")
+    if status == "verified":
+        return _back(org_id, "Domain check: verified.")
+    return _back(org_id, f"Domain check: failed: the TXT record {record} does not hold the "
+                         "expected value yet (DNS may take a while); check again later.")
 
 
 @blueprint.post("/organizations/<org_id>/clients")
