@@ -58,6 +58,12 @@ def link_url(issuer: str, token: str) -> str:
     return f"{issuer}/console/login/link?token={token}"
 
 
+def link_usable(session: Session, token: str, now: datetime) -> bool:
+    """Whether a sign-in link would still sign someone in (nothing is spent)."""
+    link = session.get(LoginLink, digest(token or ""))
+    return link is not None and link.used_at is None and link.expires_at > now
+
+
 def redeem_login_link(session: Session, token: str, now: datetime) -> Admin:
     """The admin a link signs in, once: a used, expired or unknown link is Forbidden."""
     link = fetch(session, LoginLink, digest(token or ""), lock=True)

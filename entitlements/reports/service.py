@@ -23,6 +23,7 @@ from ..base.pages import Page, paginate
 from ..base.progress import Tracker
 from ..jobs import service as jobs
 from ..signing.keyring import KeyRingCache
+from ..signing.models import SigningKey
 from . import export
 from .models import ReportExport
 
@@ -105,6 +106,20 @@ def files(row: ReportExport, directory: Path) -> tuple[Path, Path]:
         raise NotFound(f"report {row.id}'s file is not in {directory} (written by another "
                        "instance, or removed)", code="report_file_missing")
     return events, manifest
+
+
+def signing_jwks(session: Session, row: ReportExport) -> dict[str, Any]:
+    """A JWKS of the one public key that signed the report's manifest, kept after the key
+    left the published JWKS (rotated out, or revoked): what a checker saves beside the
+    report, fetched from a source it trusts."""
+    if row.manifest is None:
+        raise Conflict(f"report {row.id} is not written yet; follow its job {row.job_id}",
+                       code="report_not_ready")
+    kid = jwt.get_unverified_header(row.manifest).get("kid")
+    key = session.get(SigningKey, kid) if isinstance(kid, str) else None
+    if key is None:
+        raise NotFound(f"the key {kid!r} that signed report {row.id} is not known here")
+    return {"keys": [key.public_jwk]}
 
 
 def manifest_claims(row: ReportExport) -> dict[str, Any] | None:

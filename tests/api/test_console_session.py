@@ -47,6 +47,8 @@ def test_a_link_signs_in_once_with_a_strict_cookie(live_server, db, clock):
     assert dashboard(browser, live_server.url).status_code == 200
     again = use_link(requests.Session(), live_server.url, token)
     assert again.status_code == 403 and "used, expired or unknown" in again.text
+    reopened = requests.get(f"{live_server.url}/console/login/link", params={"token": token})
+    assert "used, expired or unknown" in reopened.text and "<button" not in reopened.text
     [refused] = audited(db, "console.sign_in_refused")
     assert refused.reason == "login_link_refused" and token not in str(refused.details)
     assert [e.actor for e in audited(db, "console.signed_in")] == ["admin:ada"]

@@ -391,6 +391,19 @@ def test_an_untouched_report_verifies(report):
     assert verified.manifest == report.claims
 
 
+def test_a_report_verifies_with_its_key_after_the_key_leaves_the_jwks(api, app, report):
+    report_id, kid = report.claims["report"], jwt.get_unverified_header(report.manifest)["kid"]
+    its_key = api("GET", f"/reports/{report_id}/jwks")
+    assert [k["kid"] for k in its_key["keys"]] == [kid]
+    api("POST", "/keys/rotate", {"now": True}, 201)
+    api("POST", f"/keys/{kid}/revoke", {"reason": "compromised"})
+    published = app.test_client().get("/jwks.json").get_json()
+    assert kid not in {k["kid"] for k in published["keys"]}
+    assert not verify_report(report.events, report.manifest, published).ok
+    assert verify_report(report.events, report.manifest, its_key).ok
+    api.problem("GET", "/reports/rpt_nope/jwks", None, 404, "not_found")
+
+
 def dump(lines: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(line) + b"\n" for line in lines)
 

@@ -95,6 +95,15 @@ def report_manifest(report_id: str) -> Response:
         return Response(row.manifest, mimetype="application/jwt")
 
 
+@blueprint.get("/reports/<report_id>/jwks")
+@described("The public key that signed a report's manifest, as a JWKS (kept after the key "
+           "leaves the published JWKS)")
+@requires(Permission.READ)
+def report_jwks(report_id: str) -> Response:
+    with database().sessions() as session:
+        return jsonify(reports.signing_jwks(session, reports.get(session, report_id)))
+
+
 @blueprint.get("/reports/who-could")
 @described("Who could use which tier at a time T, rebuilt from history",
            query=WhoCouldQuerySchema, conflicts=False)

@@ -4,7 +4,7 @@ reports (flag, approve by a second admin, see the signed report)."""
 
 from __future__ import annotations
 
-from flask import Response, redirect, request, send_file, url_for
+from flask import Response, jsonify, redirect, request, send_file, url_for
 
 from ...admins.roles import Permission
 from ...base.errors import NotFound
@@ -55,6 +55,16 @@ def report(report_id: str) -> Response:
     with services().db.sessions() as session:
         row = reports.get(session, report_id)
         return render("console/report.html", row=row, manifest=reports.manifest_claims(row))
+
+
+@blueprint.get("/reports/<report_id>/jwks.json")
+@console(Permission.READ)
+def report_jwks(report_id: str) -> Response:
+    with services().db.sessions() as session:
+        keys = reports.signing_jwks(session, reports.get(session, report_id))
+    response = jsonify(keys)
+    response.headers["Content-Disposition"] = f'attachment; filename="{report_id}.jwks.json"'
+    return response
 
 
 @blueprint.get("/reports/<report_id>/<any(events, manifest):part>")

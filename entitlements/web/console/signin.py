@@ -88,8 +88,12 @@ def callback() -> Response:
 @blueprint.get("/login/link")
 def link_page() -> Response:
     """A sign-in link opens a page with a button: a link preview fetching the URL must not
-    spend it."""
-    return render("console/link.html", token=request.args.get("token", "")[:100])
+    spend it. The page says at once whether the link can still be used."""
+    token = request.args.get("token", "")[:100]
+    found = services()
+    with found.db.sessions() as session:
+        usable = sessions.link_usable(session, token, found.clock.now())
+    return render("console/link.html", token=token, usable=usable)
 
 
 @blueprint.post("/login/link")
