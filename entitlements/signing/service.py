@@ -72,8 +72,8 @@ def revoke(
     session: Session, store: KeyStore, actor: Actor, kid: str, reason: str,
     max_token_ttl: timedelta,
 ) -> KeyInfo | None:
-    """Withdraw a key from the JWKS at once; if it was the signer, a new key of its
-    algorithm signs now."""
+    """Withdraw a key from the JWKS at once; if it was the signer, a key published and
+    waiting to sign (gateways know it already) signs now, or else a new one."""
     serialize(session, KEY_CHANGES)
     row = fetch(session, SigningKey, kid, lock=True)
     if row is None:
@@ -86,9 +86,17 @@ def revoke(
     row.revoked_at = actor.now
     audit.record(session, actor, "key.revoked", target=Target("signing_key", kid),
                  reason=reason)
-    if states.signer and states.signer.kid == kid:
-        return _create(session, store, actor, alg, activates_at=actor.now, action="key.created")
-    return None
+    if not (states.signer and states.signer.kid == kid):
+        return None
+    if states.pending:
+        waiting = fetch(session, SigningKey, states.pending[0].kid, lock=True)
+        assert waiting is not None  # listed above, in this transaction
+        waiting.activates_at = actor.now
+        audit.record(session, actor, "key.brought_forward",
+                     target=Target("signing_key", waiting.kid),
+                     details={"replaces": kid})
+        return _info(waiting)
+    return _create(session, store, actor, alg, activates_at=actor.now, action="key.created")
 
 
 def check_key_store(session: Session, store: KeyStore, now: datetime) -> list[str]:

@@ -158,3 +158,19 @@ def test_revoked_pending_key_never_signs(oauth, partner, keys, clock):
     assert keys.published() == {signer}
     clock.set(pending.activates_at + timedelta(seconds=1))
     assert kid_of(oauth.access_token(partner)) == signer
+
+
+def test_revoking_the_signer_brings_forward_the_key_already_published(oauth, partner, keys,
+                                                                      gateway, clock):
+    """A rotation waits to sign; the signer is revoked meanwhile: the waiting key, which
+    every gateway's JWKS already holds, signs at once (no key gateways have not seen)."""
+    old = kid_of(oauth.access_token(partner))
+    gw = gateway()
+    waiting = keys.rotate()
+    gw.verify(oauth.access_token(partner))  # the gateway's JWKS now holds both keys
+    promoted = keys.revoke(old)
+    assert (promoted.kid, promoted.activates_at) == (waiting.kid, clock.now())
+    assert keys.published() == {waiting.kid}
+    new = oauth.access_token(partner)
+    assert kid_of(new) == waiting.kid
+    assert gw.verify(new)["client_id"] == partner.client_id

@@ -27,7 +27,8 @@ SECTIONS = (
     ("console_admins.admins", "Admins"),
 )
 #: Sections that need more than reading (the navigation shows only what its admin may open).
-NEEDS = {"console_admins.admins": Permission.MANAGE_ADMINS}
+NEEDS = {"console_admins.admins": Permission.MANAGE_ADMINS,
+         "console_revocations.revocations": Permission.REVOKE_TOKENS}
 
 
 def new_form_nonce() -> str:

@@ -93,7 +93,7 @@ def dry_run(number: int) -> Response:
 
 
 @blueprint.get("/policy/edit")
-@console(Permission.READ)
+@console(Permission.EDIT_POLICY)
 def edit() -> Response:
     with services().db.sessions() as session:
         latest = service.latest(session)

@@ -21,7 +21,7 @@ FILTERS = ("organization_id", "client_id", "person_id", "tier")
 
 
 @blueprint.get("/revocations", endpoint="revocations")
-@console(Permission.READ)
+@console(Permission.REVOKE_TOKENS)
 def revocation_form() -> Response:
     return render("console/revocations.html", asked=request.args, live=None)
 
