@@ -23,7 +23,8 @@ class AdminCreateSchema(Schema):
 
 
 class AdminUpdateSchema(Schema):
-    roles = fields.List(ROLE, load_default=None, validate=validate.Length(1, len(ROLES)))
+    roles = fields.List(ROLE, load_default=None, validate=validate.Length(1, len(ROLES),
+                        error="give an admin at least one role"))
     status = fields.String(load_default=None, validate=validate.OneOf(("active", "disabled")))
     email = fields.String(load_default=None, validate=validate.Length(0, 320), metadata={
         "description": "'' clears it"})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.targets import Target
 from ..base.actor import Actor
-from ..base.db import fetch
+from ..base.db import fetch, serialize
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
 from ..base.pages import Page, paginate
@@ -93,7 +93,9 @@ def update(session: Session, actor: Actor, name: str, *, roles: Iterable[str] | 
            status: str | None = None, email: str | None = None,
            sso_subject: str | None = None) -> Admin:
     """Change an admin's roles, status or sign-on identity. The last active owner cannot be
-    demoted or disabled; disabling ends the admin's console sessions at once."""
+    demoted or disabled (of two racing, one waits for the other); disabling ends the admin's
+    console sessions at once."""
+    serialize(session, "admins")
     admin = get(session, name, lock=True)
     before: dict[str, Any] = {"roles": list(admin.roles), "status": admin.status}
     if roles is not None:

@@ -74,6 +74,8 @@ def redeem_login_link(session: Session, token: str, now: datetime) -> Admin:
     admin = admins.get(session, link.admin)
     if admin.status != "active":
         raise Forbidden(f"admin {admin.name} is disabled", code="admin_disabled")
+    audit.record(session, Actor(f"admin:{admin.name}", now), "console.link_used",
+                 target=Target("admin", admin.name), details={"made_by": link.created_by})
     return admin
 
 

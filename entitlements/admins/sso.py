@@ -13,14 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2 import OAuth2Error
 from requests import RequestException
 
 from ..base import jose
 from ..base.discovery import Endpoints, discover
 from ..base.errors import Forbidden, InvalidInput
 from ..base.remote_jwks import JwksUnavailable, RemoteJwks
+from ..base.secrets import same
 
 SCOPE = "openid email"
 TIMEOUT = 10.0
@@ -79,7 +80,7 @@ class ConsoleSso:
     def finish(self, login: LoginState, state: str | None, code: str | None,
                now: datetime) -> SsoIdentity:
         """The identity the provider vouches for in answer to ``login``."""
-        if not code or not state or not secrets.compare_digest(state, login.state):
+        if not code or not state or not same(state, login.state):
             raise SsoRefused("state_mismatch", "the sign-in answer does not match this "
                                                "browser's sign-in; start again")
         claims = self._verify(self._exchange(code, login), login, now)
@@ -107,7 +108,7 @@ class ConsoleSso:
                 token = client.fetch_token(self.endpoints().token_endpoint, code=code,
                                            grant_type="authorization_code",
                                            code_verifier=login.verifier, timeout=TIMEOUT)
-        except (OAuth2Error, RequestException, ValueError) as error:
+        except (AuthlibBaseError, RequestException, ValueError) as error:
             raise SsoRefused("token_request_failed", "the sign-in provider did not complete "
                              f"the sign-in ({type(error).__name__})") from None
         id_token = token.get("id_token")
@@ -124,11 +125,12 @@ class ConsoleSso:
                                            issuer=self.config.issuer,
                                            required=["iss", "sub", "aud", "exp", "iat"])
             self._check_times(claims, now)
+            self._check_party(claims)
         except jose.JwtRefused as refused:
             raise SsoRefused(f"id_token_{refused.reason}", "the sign-in provider's ID token "
                              f"{refused.detail}") from None
         nonce = claims.get("nonce")
-        if not isinstance(nonce, str) or not secrets.compare_digest(nonce, login.nonce):
+        if not isinstance(nonce, str) or not same(nonce, login.nonce):
             raise SsoRefused("nonce_mismatch", "the ID token answers another sign-in")
         if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
             raise SsoRefused("id_token_malformed", "the ID token's subject is not usable")
@@ -141,6 +143,14 @@ class ConsoleSso:
         except (LookupError, JwksUnavailable):
             raise jose.JwtRefused("unknown_key") from None
 
+    def _check_party(self, claims: dict[str, Any]) -> None:
+        """OpenID Connect Core 3.1.3.7: a token for several audiences names us as its
+        authorized party."""
+        audience = claims.get("aud")
+        if isinstance(audience, list) and len(audience) > 1 and (
+                claims.get("azp") != self.config.client_id):
+            raise jose.JwtRefused("wrong_audience")
+
     def _check_times(self, claims: dict[str, Any], now: datetime) -> None:
         try:
             expires, issued = jose.numeric_date(claims, "exp"), jose.numeric_date(claims, "iat")
@@ -150,4 +160,10 @@ class ConsoleSso:
         if expires + self._leeway <= now:
             raise jose.JwtRefused("expired")
         if issued - self._leeway > now or expires - issued > self._max_lifetime:
+            raise jose.JwtRefused("not_yet_valid")
+        try:
+            usable_from = jose.numeric_date(claims, "nbf")
+        except ValueError:
+            raise jose.JwtRefused("malformed") from None
+        if usable_from is not None and usable_from - self._leeway > now:
             raise jose.JwtRefused("not_yet_valid")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
 from ..base import jose
+from ..base.secrets import same
 from .verify import (
     ALGORITHMS,
     LEEWAY,
@@ -167,12 +167,12 @@ def _check_key_binding(presentation: str, key_binding: str, cnf: Any, audience: 
             raise AttestationRefused("wrong_audience", "the presentation is not for us") from None
         raise AttestationRefused("key_binding_invalid", "the key-binding JWT does not verify "
                                                         "with the credential's key") from None
-    if not hmac.compare_digest(str(claims["nonce"]).encode(), nonce.encode()):
+    if not same(str(claims["nonce"]), nonce):
         raise AttestationRefused("nonce_mismatch", "the presentation is not bound to our nonce")
     signed_at = time_claim(claims, "iat")
     if signed_at is None or not now - KB_MAX_AGE - leeway <= signed_at <= now + leeway:
         raise AttestationRefused("key_binding_stale", "the key-binding JWT is not fresh")
-    if not hmac.compare_digest(str(claims["sd_hash"]), _sd_hash(presentation, key_binding)):
+    if not same(str(claims["sd_hash"]), _sd_hash(presentation, key_binding)):
         raise AttestationRefused("sd_hash_mismatch", "the key-binding JWT does not cover "
                                                      "this presentation")
 

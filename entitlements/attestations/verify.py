@@ -12,7 +12,6 @@ Every refusal has a stable reason code. The checks shared with the SD-JWT VC for
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from ..base import jose
 from ..base.countries import is_country
 from ..base.errors import ProblemError
 from ..base.remote_jwks import JwksUnavailable
+from ..base.secrets import same
 from ..kernel import status_list
 
 ALGORITHMS = jose.ASYMMETRIC_ALGORITHMS
@@ -94,7 +94,7 @@ def verify_jwt_attestation(
     issuer = trusted_issuer(issuers, unverified.get("iss"), "jwt")
     claims = _decode(token, header, issuer, audience)
     verified_at, expires_at = checked_times(claims, issuer, now, leeway)
-    if not hmac.compare_digest(str(claims["nonce"]).encode(), nonce.encode()):
+    if not same(str(claims["nonce"]), nonce):
         raise AttestationRefused("nonce_mismatch", "the attestation is not bound to our nonce")
     nationalities, level = attested(claims, issuer)
     check_status(claims, issuer, status, now)

@@ -28,3 +28,9 @@ def check_secret(secret: str, stored: str | None) -> bool:
         return False
     candidate = hash_secret(secret)
     return hmac.compare_digest(candidate.encode(), stored.encode())
+
+
+def same(presented: str, expected: str) -> bool:
+    """Constant-time equality of two strings, any characters in them (``compare_digest``
+    refuses non-ASCII strings with an error: compared as UTF-8 bytes here)."""
+    return hmac.compare_digest(presented.encode(), expected.encode())

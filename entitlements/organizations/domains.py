@@ -15,6 +15,7 @@ import dns.exception
 import dns.resolver
 
 from ..base.errors import InvalidInput, ProblemError
+from ..base.secrets import same
 
 RECORD_PREFIX = "_entitlements-challenge"
 VALUE_PREFIX = "entitlements-verification="
@@ -73,5 +74,5 @@ def expected_value(challenge: str) -> str:
 def check_challenge(resolver: TxtResolver, domain: str, challenge: str) -> bool:
     """True when the challenge's TXT record is published at the domain."""
     wanted = expected_value(challenge)
-    return any(secrets.compare_digest(value.strip(), wanted)
+    return any(same(value.strip(), wanted)
                for value in resolver.txt(record_name(domain)))

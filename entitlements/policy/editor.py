@@ -12,6 +12,7 @@ from typing import Any
 from .document import ORGANIZATION_SUBJECTS
 
 SEPARATORS = re.compile(r"[\s,]+")
+DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def tier_fields(name: str, rule: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,7 +70,8 @@ def _tier(rule: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> dict[
         "organization_subjects": subjects if subjects in ORGANIZATION_SUBJECTS
         else "attestation"} if nationalities else None
     lifetime = _one(fields, "max_token_lifetime").strip()
-    updated["max_token_lifetime"] = int(lifetime) if lifetime.isdigit() else (lifetime or None)
+    updated["max_token_lifetime"] = (int(lifetime) if DIGITS.fullmatch(lifetime)
+                                     else (lifetime or None))
     updated["sender_constraint"] = _one(fields, "sender_constraint") or None
     return updated
 

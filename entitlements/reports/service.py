@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.targets import Target
 from ..base.actor import Actor
-from ..base.clock import Clock
+from ..base.clock import Clock, epoch
 from ..base.db import Database
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.ids import new_id
@@ -39,6 +39,10 @@ def request(session: Session, actor: Actor, starts_at: datetime, ends_at: dateti
     if ends_at - starts_at > MAX_INTERVAL:
         raise InvalidInput(f"a report covers at most {MAX_INTERVAL.days} days",
                            code="bad_interval")
+    if ends_at > actor.now:
+        raise InvalidInput("a report's interval must be over (it would be signed as every "
+                           "event of the interval while events are still to come): end it "
+                           "now or earlier", code="interval_not_over")
     report_id = new_id("rpt")
     job = jobs.create(session, kind="report_export", requested_by=actor.name, now=actor.now,
                       params={"report": report_id, "from": starts_at.isoformat(),
@@ -102,7 +106,7 @@ def files(row: ReportExport, directory: Path) -> tuple[Path, Path]:
         raise Conflict(f"report {row.id} is not written yet; follow its job {row.job_id}",
                        code="report_not_ready")
     events, manifest = export.paths(directory, row.id)
-    if not events.is_file():
+    if not events.is_file() or not manifest.is_file():
         raise NotFound(f"report {row.id}'s file is not in {directory} (written by another "
                        "instance, or removed)", code="report_file_missing")
     return events, manifest
@@ -111,7 +115,8 @@ def files(row: ReportExport, directory: Path) -> tuple[Path, Path]:
 def signing_jwks(session: Session, row: ReportExport) -> dict[str, Any]:
     """A JWKS of the one public key that signed the report's manifest, kept after the key
     left the published JWKS (rotated out, or revoked): what a checker saves beside the
-    report, fetched from a source it trusts."""
+    report, fetched from a source it trusts. A revoked key says when (``revoked_at``, a
+    NumericDate): nothing it signed after then is believed."""
     if row.manifest is None:
         raise Conflict(f"report {row.id} is not written yet; follow its job {row.job_id}",
                        code="report_not_ready")
@@ -119,7 +124,8 @@ def signing_jwks(session: Session, row: ReportExport) -> dict[str, Any]:
     key = session.get(SigningKey, kid) if isinstance(kid, str) else None
     if key is None:
         raise NotFound(f"the key {kid!r} that signed report {row.id} is not known here")
-    return {"keys": [key.public_jwk]}
+    revoked = {"revoked_at": epoch(key.revoked_at)} if key.revoked_at else {}
+    return {"keys": [{**key.public_jwk, **revoked}]}
 
 
 def manifest_claims(row: ReportExport) -> dict[str, Any] | None:

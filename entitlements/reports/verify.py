@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 import orjson
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from ..audit.service import hash_fields
 from ..signing.documents import DOCUMENT_OPTIONS, MANIFEST_TYP
@@ -21,6 +22,32 @@ from .export import FORMAT, extend_streams
 
 #: Problems listed in full; past this many, only counted.
 SHOWN = 20
+#: What every line must hold, and of which type (the rest is hashed as it is).
+EVENT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "stream": str, "seq": int, "at": str, "actor": str, "action": str, "outcome": str,
+    "prev_hash": str, "hash": str}
+
+
+class _FileSchema(Schema):
+    name = fields.String(required=True)
+    bytes = fields.Integer(required=True, strict=True)
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class ManifestSchema(Schema):
+    """What a manifest of this format states (checked before anything is read by it)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    report = fields.String(required=True)
+    starts_at = fields.AwareDateTime(required=True, data_key="from")
+    ends_at = fields.AwareDateTime(required=True, data_key="to")
+    events = fields.Integer(required=True, strict=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True),
+                         required=True)
+    streams = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+    file = fields.Nested(_FileSchema, required=True)
 
 
 @dataclass
@@ -56,9 +83,15 @@ def read_manifest(jws: str, jwks: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"the JWKS has no key {header.get('kid')!r} that signed the "
                          "manifest") from None
     try:
-        return jwt.decode(jws, key, algorithms=[key.algorithm_name], options=DOCUMENT_OPTIONS)
+        claims = jwt.decode(jws, key, algorithms=[key.algorithm_name], options=DOCUMENT_OPTIONS)
     except jwt.PyJWTError as error:
         raise ValueError(f"the manifest's signature does not verify ({error})") from None
+    revoked = next((k.get("revoked_at") for k in jwks.get("keys", [])
+                    if isinstance(k, dict) and k.get("kid") == header.get("kid")), None)
+    if isinstance(revoked, int | float) and not (
+            isinstance(claims.get("iat"), int | float) and claims["iat"] < revoked):
+        raise ValueError("the manifest was signed after its key was revoked")
+    return claims
 
 
 def verify_report(events_path: Path, manifest_jws: str, jwks: dict[str, Any]) -> Verification:
@@ -70,6 +103,11 @@ def verify_report(events_path: Path, manifest_jws: str, jwks: dict[str, Any]) ->
         return result
     if manifest.get("format") != FORMAT:
         result.problem(f"unknown report format {manifest.get('format')!r}")
+        return result
+    shape = ManifestSchema().validate(manifest)
+    if shape:
+        field, problems = sorted(shape.items())[0]
+        result.problem(f"the manifest is malformed: {field}: {problems}")
         return result
     _check_file(events_path, manifest, result)
     if result.ok:
@@ -97,7 +135,10 @@ def _check_events(path: Path, manifest: dict[str, Any], result: Verification) ->
     streams: dict[str, dict[str, Any]] = {}
     with path.open("rb") as data:
         for number, line in enumerate(data, 1):
-            event = orjson.loads(line)
+            event = _event(line)
+            if event is None:
+                result.problem(f"line {number}: not an event of this format")
+                continue
             actions[event["action"]] += 1
             where = f"line {number} ({event['stream']} #{event['seq']})"
             if hash_fields(event) != event["hash"]:
@@ -111,6 +152,23 @@ def _check_events(path: Path, manifest: dict[str, Any], result: Verification) ->
         result.problem("the events per action differ from the manifest's counts")
     if streams != manifest["streams"]:
         result.problem("the streams' first and last events differ from the manifest's")
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    """A line as an event, or None when it is not one (its fields and their types)."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or not set(EVENT_TYPES) <= set(event):
+        return None
+    if not all(isinstance(event[k], t) for k, t in EVENT_TYPES.items()):
+        return None
+    try:
+        datetime.fromisoformat(event["at"])
+    except ValueError:
+        return None
+    return event
 
 
 def _check_link(last: dict[str, tuple[int, str]], event: dict[str, Any], where: str,

@@ -4,7 +4,6 @@ upstream sign-in, and deleted when the code is issued or the request refused."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..base.db import fetch, prune_expired
-from ..base.secrets import generate_secret
+from ..base.secrets import generate_secret, same
 from .errors import SignInRefused
 from .models import AuthorizationRequest
 from .tokens import digest
@@ -71,13 +70,13 @@ def for_browser(session: Session, request_id: str, browser: str | None, now: dat
         raise SignInRefused("request_expired", "This sign-in has expired or is unknown. "
                                                "Go back to the application and start again.")
     if (not browser or found.browser_hash == UNBOUND
-            or not hmac.compare_digest(found.browser_hash, digest(browser))):
+            or not same(digest(browser), found.browser_hash)):
         raise SignInRefused("other_browser", "This sign-in was started in another browser.")
     return found
 
 
 def check_form(request: AuthorizationRequest, csrf: str | None) -> None:
-    if not csrf or not hmac.compare_digest(request.csrf_token, csrf):
+    if not csrf or not same(csrf, request.csrf_token):
         raise SignInRefused("csrf", "The form is stale or did not come from this page. "
                                     "Reload it and try again.")
 

@@ -40,7 +40,7 @@ def store_keys(store: KeyStore) -> Callable[[str], Any]:
     def key_for(kid: str) -> Any:
         try:
             private = store.load(kid)
-        except (ConfigError, ValueError):
+        except (ConfigError, ValueError, OSError):  # OSError: a kid no file name can be
             raise LookupError(f"the key store has no key {kid!r}") from None
         if public_jwk(private, "")["kid"] != kid:  # the kid is the key's RFC 7638 thumbprint
             raise LookupError(f"the key store's key {kid!r} is not the key of that kid")

@@ -22,10 +22,18 @@ def render_page(template: str, status: int = 200, *, form_targets: Iterable[str]
     origins = " ".join(sorted({_origin(t) for t in form_targets if _origin(t)}))
     response.headers["Content-Security-Policy"] = (
         f"{BASE_POLICY}; form-action 'self'{' ' + origins if origins else ''}")
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
+    return locked_down(response)
+
+
+def locked_down(response: Response) -> Response:
+    """The headers every answer of a page family carries, redirects and downloads too (a
+    page's own Content-Security-Policy, naming its form targets, is kept)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", f"{BASE_POLICY}; form-action 'self'")
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 import responses
 from sqlalchemy import func, select
 
 from entitlements.admins import service as admins
+from entitlements.admins.models import Admin as AdminRow
 from entitlements.audit.models import AuditEvent
 from entitlements.base.actor import Actor
 from entitlements.organizations import service as organizations
@@ -262,3 +266,33 @@ def test_organizations_imported_as_a_job(api, client):
                 "invalid_input")
     api.problem("POST", "/organizations/import", {"organizations": []}, 400, "invalid_input")
     assert len(api("GET", "/jobs")["items"]) == 1
+
+
+def test_an_owner_issues_an_admin_key_through_the_api(api, client, db, clock):
+    with db.transaction() as session:
+        admins.add(session, Actor("cli:root", clock.now()), "bob", ["viewer", "key_admin"])
+    issued = api("POST", "/admins/bob/keys", {"roles": ["viewer"]}, 201)
+    assert (issued["name"], issued["roles"]) == ("bob", ["viewer"])
+    me = client.get("/admin/me", headers={"Authorization": f"Bearer {issued['key']}"})
+    assert (me.status_code, me.get_json()["roles"]) == (200, ["viewer"])
+    api.problem("POST", "/admins/bob/keys", {"roles": ["owner"]}, 400, "role_not_held")
+
+
+def test_two_owners_disabling_each_other_at_once_leave_one(live_server, db, clock):
+    with db.transaction() as session:
+        keys = [admin_key(session, clock.now(), name, ("owner",)).secret
+                for name in ("o1", "o2")]
+    start = threading.Barrier(2)
+
+    def disable(key: str, other: str) -> int:
+        start.wait(timeout=30)
+        return requests.patch(f"{live_server.url}/admin/admins/{other}",
+                              json={"status": "disabled"}, timeout=30,
+                              headers={"Authorization": f"Bearer {key}"}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = sorted(pool.map(disable, keys, ["o2", "o1"]))
+    assert answers == [200, 409]
+    with db.sessions() as session:
+        owners = session.scalars(select(AdminRow).where(AdminRow.status == "active")).all()
+        assert len(owners) == 1

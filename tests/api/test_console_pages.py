@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import func, select
 
+from entitlements.admins.models import Admin as AdminRow
 from entitlements.organizations.models import Organization
 from tests.support.console import add_admin, audited, form_fields, signed_in
 from tests.support.helpers import eventually
@@ -134,3 +135,44 @@ def test_a_who_could_page_is_only_a_finished_rebuilds(live_server, db, clock):
     answer = browser.get(f"{live_server.url}/console/who-could/{job_id}")
     assert answer.status_code == 404 and "no who-could rebuild" in answer.text
     assert browser.get(f"{live_server.url}/console/who-could/job_nope").status_code == 404
+
+
+def test_an_owner_disables_an_admin_whose_sessions_end_at_once(live_server, db, clock):
+    owner = signed_in(live_server, db, clock, "root", ("owner",))
+    ada = signed_in(live_server, db, clock, "ada", ("viewer", "onboarding_reviewer"))
+    page = f"{live_server.url}/console/admins"
+    nothing = owner.post(f"{live_server.url}/console/admins/ada",
+                         data=form_fields(owner.get(page)))
+    assert nothing.status_code == 400 and "at least one role" in nothing.text
+    disabled = owner.post(f"{live_server.url}/console/admins/ada", allow_redirects=False,
+                          data={"roles": ["viewer"], "status": "disabled",
+                                **form_fields(owner.get(page))})
+    assert disabled.status_code == 302
+    assert ada.get(f"{live_server.url}/console", allow_redirects=False).status_code == 302
+    with db.sessions() as session:
+        row = session.get(AdminRow, "ada")
+        assert (row.status, row.roles) == ("disabled", ["viewer"])
+    enabled = owner.post(f"{live_server.url}/console/admins/ada", allow_redirects=False,
+                         data={"roles": ["viewer"], **form_fields(owner.get(page))})
+    assert enabled.status_code == 302
+    with db.sessions() as session:
+        assert session.get(AdminRow, "ada").status == "active"
+
+
+def test_numbers_in_any_script_are_refused_not_a_crash(live_server, db, clock):
+    editor = signed_in(live_server, db, clock, "ed", ("policy_editor",))
+    page = f"{live_server.url}/console/policy"
+    for path, data in (("/console/policy/rollback", {"version": "²", "reason": "x"}),
+                       ("/console/policy/versions", {"base_version": "²", "reason": "x"})):
+        answer = editor.post(live_server.url + path,
+                             data={**data, **form_fields(editor.get(page))})
+        assert answer.status_code == 400, (path, answer.text[:300])
+
+
+def test_an_oversize_form_is_a_413_page(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    answer = browser.post(f"{live_server.url}/console/organizations",
+                          data={"name": "x" * 70_000, **form_fields(
+                              browser.get(f"{live_server.url}/console/organizations"))})
+    assert answer.status_code == 413
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]

@@ -6,6 +6,7 @@ on every POST, the pages' headers, and roles on every page."""
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -291,3 +292,70 @@ def test_the_login_page_offers_what_is_set_up(sso, live_server):
     without = requests.get(f"{live_server.url}/console/login").text
     assert "/console/login/sso" not in without and "login-link" in without
 
+
+
+def test_a_provider_that_refuses_the_code_is_a_refused_sign_in(sso, upstream, db, clock):
+    started = requests.Session()
+    answer = started.get(f"{sso.url}/console/login/sso", allow_redirects=False)
+    state = parse_qs(urlsplit(answer.headers["Location"]).query)["state"][0]
+    refused = started.get(f"{sso.url}/console/callback", params={"state": state,
+                                                                 "code": "bogus"})
+    assert refused.status_code == 403 and "sign_in_refused" in refused.text
+    assert [e.reason for e in audited(db, "console.sign_in_refused")] == [
+        "token_request_failed"]
+
+
+@pytest.mark.parametrize("state", ["é", "\u2603" * 40])
+def test_a_state_in_any_characters_is_refused_not_a_crash(sso, state):
+    browser = requests.Session()
+    browser.get(f"{sso.url}/console/login/sso", allow_redirects=False)
+    answer = browser.get(f"{sso.url}/console/callback", params={"state": state, "code": "x"})
+    assert answer.status_code == 403
+
+
+def test_a_next_page_with_a_control_character_goes_to_the_dashboard(sso, upstream, db, clock):
+    add_admin(db, clock, "ada", email="ada@lab.example")
+    upstream.signs_in = SignIn("ada-sub", email="ada@lab.example")
+    answer = sso_sign_in(sso, "/console/\nX")
+    assert answer.status_code == 200 and answer.url == f"{sso.url}/console"
+
+
+def test_a_form_token_in_any_characters_is_refused_not_a_crash(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    for path in ("/console/logout", "/console/organizations"):
+        answer = browser.post(live_server.url + path, data={"csrf_token": "é", "name": "x"})
+        assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site"},
+                                     {"Sec-Fetch-Site": "same-site"},
+                                     {"Origin": "https://evil.example"}])
+def test_a_sign_in_form_sent_from_another_site_is_refused(live_server, db, clock, headers):
+    """Login CSRF: another site posting its own link would sign the victim in as itself."""
+    add_admin(db, clock, "mallory")
+    token = link_for(db, clock, "mallory")
+    browser = requests.Session()
+    answer = browser.post(f"{live_server.url}/console/login/link", data={"token": token},
+                          headers=headers, allow_redirects=False)
+    assert answer.status_code == 403 and "ent_console" not in browser.cookies
+    assert use_link(requests.Session(), live_server.url, token).status_code == 302
+
+
+def test_a_notice_in_a_link_is_shown_only_if_the_console_made_it(live_server, db, clock):
+    forged = requests.get(f"{live_server.url}/console/login",
+                          params={"ok": "Session expired: sign in at https://evil.example"})
+    assert "evil.example" not in forged.text
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    made = browser.post(f"{live_server.url}/console/organizations",
+                        data={"name": "Acme Labs", **form_fields(
+                            browser.get(f"{live_server.url}/console/organizations"))})
+    assert made.status_code == 200 and "Organization recorded." in made.text
+    assert "Organization+recorded" not in made.url, "the notice is sealed, not in clear"
+
+
+def test_redirects_and_downloads_carry_the_pages_headers(live_server):
+    answer = requests.get(f"{live_server.url}/console/organizations", allow_redirects=False)
+    assert answer.status_code == 302
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert (answer.headers["X-Frame-Options"], answer.headers["X-Content-Type-Options"],
+            answer.headers["Referrer-Policy"]) == ("DENY", "nosniff", "no-referrer")

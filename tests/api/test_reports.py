@@ -310,6 +310,9 @@ START = "2026-01-01T00:00:00+00:00"
     pytest.param({"from": START, "to": "2026-02-01T00:00:00Z", "stream": "main"},
                  "invalid_input", id="unknown-field"),
     pytest.param([START, "2026-02-01T00:00:00Z"], "malformed_json", id="a-list"),
+    pytest.param({"from": "2098-12-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"},
+                 "interval_not_over",
+                 id="not-over-yet"),
 ])
 def test_a_bad_request_writes_nothing(api, db, settings, body, code):
     before = written(db)
@@ -374,6 +377,15 @@ def report(app, db, clock, history, tmp_path) -> Written:
     return write_report(app, db, clock, history.starts, history.ends, tmp_path / "copy")
 
 
+def test_a_report_whose_manifest_file_is_gone(api, app, report):
+    report_id = report.claims["report"]
+    _, manifest = export.paths(app.extensions["entitlements"].report_writer.directory,
+                               report_id)
+    manifest.unlink()
+    for part in ("events", "manifest"):
+        api.problem("GET", f"/reports/{report_id}/{part}", None, 404, "report_file_missing")
+
+
 def test_a_report_whose_file_is_gone(api, app, report):
     """Written by another instance, or removed: neither part is served."""
     report_id = report.claims["report"]
@@ -391,16 +403,26 @@ def test_an_untouched_report_verifies(report):
     assert verified.manifest == report.claims
 
 
-def test_a_report_verifies_with_its_key_after_the_key_leaves_the_jwks(api, app, report):
+def test_a_report_verifies_with_its_key_after_the_key_leaves_the_jwks(api, app, clock,
+                                                                      report):
     report_id, kid = report.claims["report"], jwt.get_unverified_header(report.manifest)["kid"]
-    its_key = api("GET", f"/reports/{report_id}/jwks")
-    assert [k["kid"] for k in its_key["keys"]] == [kid]
+    assert [k["kid"] for k in api("GET", f"/reports/{report_id}/jwks")["keys"]] == [kid]
     api("POST", "/keys/rotate", {"now": True}, 201)
+    clock.advance(60)
     api("POST", f"/keys/{kid}/revoke", {"reason": "compromised"})
     published = app.test_client().get("/jwks.json").get_json()
     assert kid not in {k["kid"] for k in published["keys"]}
     assert not verify_report(report.events, report.manifest, published).ok
-    assert verify_report(report.events, report.manifest, its_key).ok
+    [its_key] = api("GET", f"/reports/{report_id}/jwks")["keys"]
+    assert its_key["revoked_at"] == int(clock.now().timestamp())
+    assert verify_report(report.events, report.manifest, {"keys": [its_key]}).ok
+    # Whoever stole the key signs a manifest after the revocation: not believed.
+    stolen = app.extensions["entitlements"].key_store.load(kid)
+    forged = jwt.encode({**report.claims, "iat": its_key["revoked_at"] + 5}, stolen,
+                        algorithm=jwt.get_unverified_header(report.manifest)["alg"],
+                        headers={"kid": kid, "typ": MANIFEST_TYP})
+    assert verify_report(report.events, forged, {"keys": [its_key]}).problems == [
+        "the manifest was signed after its key was revoked"]
     api.problem("GET", "/reports/rpt_nope/jwks", None, 404, "not_found")
 
 
@@ -692,3 +714,34 @@ def test_the_cli_refuses_a_report_without_its_manifest(cli, client, tmp_path):
     refused = cli("report", "verify", str(events), "--jwks", str(jwks_path))
     assert refused.exit_code == 1
     assert "no manifest at" in refused.stderr and refused.stdout == ""
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda c: c.pop("file"), "the manifest is malformed: file:"),
+    (lambda c: c.pop("from"), "the manifest is malformed: from:"),
+    (lambda c: c.update({"from": "yesterday"}), "the manifest is malformed: from:"),
+    (lambda c: c.update({"file": {**c["file"], "bytes": "12"}}),
+     "the manifest is malformed: file:"),
+    (lambda c: c.update({"counts": {"grant.issued": "two"}}),
+     "the manifest is malformed: counts:"),
+])
+def test_a_signed_but_malformed_manifest_is_a_problem_not_a_crash(app, clock, report, change,
+                                                                   said):
+    claims = dict(report.claims)
+    change(claims)
+    verified = verify_report(report.events, resign(app, clock, claims), report.jwks)
+    assert not verified.ok and verified.problems[0].startswith(said), verified.problems
+
+
+@pytest.mark.parametrize("line", [b"not json\n", b"[1, 2]\n", b'{"stream": "main"}\n',
+                                  b'{"stream": "main", "seq": "1", "at": "x", "actor": "a",'
+                                  b' "action": "b", "outcome": "c", "prev_hash": "d",'
+                                  b' "hash": "e"}\n'])
+def test_a_line_that_is_no_event_is_a_problem_not_a_crash(app, clock, report, tmp_path, line):
+    events = tmp_path / "odd.jsonl"
+    events.write_bytes(report.events.read_bytes() + line)
+    data = events.read_bytes()
+    claims = {**report.claims, "file": {**report.claims["file"], "bytes": len(data),
+                                        "sha256": hashlib.sha256(data).hexdigest()}}
+    verified = verify_report(events, resign(app, clock, claims), report.jwks)
+    assert f"line {len(data.splitlines())}: not an event of this format" in verified.problems

@@ -337,6 +337,10 @@ def forgery(kind: str, found, clock, genuine: str) -> tuple[str, str]:
                 f"not a checkpoint (typ {MANIFEST_TYP!r})")
     if kind == "not-a-jws":
         return "checkpoint", "a checkpoint does not verify (DecodeError)"
+    if kind == "kid-no-file-can-have":
+        return (jwt.encode(claims, other_key(), algorithm="ES256",
+                           headers={**headers, "kid": "k" * 300}),
+                "a checkpoint does not verify (LookupError)")
     # For these two, which exception the fix names is its own choice: only the prefix is said.
     if kind == "alg-none":
         return (jwt.encode(claims, None, algorithm="none", headers=headers),
@@ -347,7 +351,7 @@ def forgery(kind: str, found, clock, genuine: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("kind", [
     "another-key-same-kid", "another-key-own-kid", "claims-edited", "another-typ",
-    "not-a-jws",
+    "not-a-jws", "kid-no-file-can-have",
     "alg-none", "hs256-public-key",
 ])
 def test_a_forged_checkpoint_does_not_verify(found, db, clock, chains, kind):

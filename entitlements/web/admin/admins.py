@@ -96,8 +96,7 @@ def issue_key(name: str) -> tuple[Response, int]:
     body = json_body(AdminKeyCreateSchema())
     with transaction() as session:
         issued = admins.issue(session, actor(), name, body["roles"])
-        data = IssuedAdminKeySchema().dump({**AdminKeySchema().dump(issued.key),
-                                            "key": issued.secret})
+        data = {**AdminKeySchema().dump(issued.key), "key": issued.secret}
     return jsonify(data), 201
 
 

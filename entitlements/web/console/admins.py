@@ -65,8 +65,10 @@ def add() -> Response:
 @blueprint.post("/admins/<name>")
 @console(Permission.MANAGE_ADMINS)
 def update(name: str) -> Response:
-    body = form(AdminUpdateSchema(), lists=("roles",))
-    body["status"] = "disabled" if request.form.get("disabled") else "active"
+    # The form always says the admin's whole role set and whether it is disabled (a box).
+    body = form(AdminUpdateSchema(), lists=("roles",), extra={
+        "roles": request.form.getlist("roles"),
+        "status": "disabled" if request.form.get("status") == "disabled" else "active"})
     with transaction() as session:
         admins.update(session, actor(), name, **body)
     return redirect(url_for(".admins", ok=f"Admin {name} updated."))

@@ -14,6 +14,7 @@ from ...reports import checkpoints
 from ...signing.documents import store_keys
 from ..admin.audit import AuditQuerySchema
 from ..services import services
+from .forms import in_utc_unless_said
 from .pages import render
 from .session import console, console_blueprint
 
@@ -24,8 +25,9 @@ PAGE = 50
 @blueprint.get("/audit", endpoint="audit")
 @console(Permission.READ)
 def search() -> Response:
-    asked = {k: v for k, v in request.args.items() if v.strip()}
-    args = AuditQuerySchema().load({**asked, "limit": asked.get("limit", PAGE)})
+    asked = {k: v.strip() for k, v in request.args.items() if v.strip()}
+    times = {k: in_utc_unless_said(asked[k]) for k in ("since", "until") if k in asked}
+    args = AuditQuerySchema().load({**asked, **times, "limit": asked.get("limit", PAGE)})
     with services().db.sessions() as session:
         page = audit.search_events(session, args["query"], cursor=args["cursor"],
                                    limit=args["limit"])

@@ -12,6 +12,7 @@ from marshmallow import Schema
 
 from ...base.fields import AwareDateTime
 
+DIGITS = re.compile(r"[0-9]{1,18}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
 #: What every console form carries besides its own fields (``session`` checks them).
@@ -32,7 +33,7 @@ def form(schema: Schema, *, lists: Collection[str] = (), flags: Collection[str] 
     for name in flags:
         data[name] = request.form.get(name) in ("on", "true", "yes")
     for name in ints:
-        if isinstance(data.get(name), str) and data[name].isdigit():
+        if isinstance(data.get(name), str) and DIGITS.fullmatch(data[name]):
             data[name] = int(data[name])
     for name, field in schema.fields.items():
         key = field.data_key or name

@@ -7,9 +7,12 @@ import secrets
 from typing import Any
 
 from flask import Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from ...admins.roles import Permission, permissions
+from ...base.errors import ConfigError
 from ..html import render_page
+from ..services import services
 
 #: The navigation: (endpoint, label).
 SECTIONS = (
@@ -31,6 +34,23 @@ NEEDS = {"console_admins.admins": Permission.MANAGE_ADMINS,
          "console_revocations.revocations": Permission.REVOKE_TOKENS}
 
 
+#: The query parameter a redirect carries a notice in (``url_for(..., ok="Done.")``),
+#: sealed by ``session``'s URL defaults.
+NOTICE = "ok"
+
+
+def notice() -> str | None:
+    """The notice the URL carries, if this console sealed it (a link made elsewhere cannot
+    make a trusted page say what its author wants)."""
+    sealed = request.args.get(NOTICE, "")
+    if not sealed or len(sealed) > 1000:
+        return None
+    try:
+        return services().sealer.unseal(sealed)
+    except ConfigError:
+        return None
+
+
 def new_form_nonce() -> str:
     """A fresh one-time nonce for each form a page renders (``session._once`` spends it)."""
     return secrets.token_urlsafe(24)
@@ -45,7 +65,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     return render_page(template, status, sections=sections, principal=principal,
                        allowed={p.value for p in allowed}, form_nonce=new_form_nonce,
                        this_page=request.full_path.rstrip("?"), csrf_token=g.get("csrf_token", ""),
-                       current=request.endpoint, notice=request.args.get("ok"), **context)
+                       current=request.endpoint, notice=notice(), **context)
 
 
 def console_error(status: int, title: str, message: str, reason: str | None = None
@@ -53,9 +73,18 @@ def console_error(status: int, title: str, message: str, reason: str | None = No
     """The console's error page, with a way back to the page whose form was refused (the
     browser keeps what was typed there)."""
     g.refusal_code = reason
-    form_page = request.form.get("back") if request.method == "POST" else None
+    form_page = _form_field("back") if request.method == "POST" else None
     return render("console/error.html", status, title=title, message=message, reason=reason,
                   form_page=_local(form_page))
+
+
+def _form_field(name: str) -> str | None:
+    """A field of the posted form, or None when the form itself cannot be read (too large,
+    cut short: the very error being shown)."""
+    try:
+        return request.form.get(name)
+    except HTTPException:
+        return None
 
 
 def _local(target: str | None) -> str | None:

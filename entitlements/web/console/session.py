@@ -10,7 +10,6 @@ without it, or with another, is refused."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -23,9 +22,12 @@ from ...admins import service as admins
 from ...admins import sessions
 from ...admins.roles import Permission
 from ...base.errors import Forbidden
+from ...base.secrets import same
 from ..authority import authorize
 from ..errors import Family, FamilyBlueprint
+from ..html import locked_down
 from ..services import services
+from .pages import NOTICE
 
 F = TypeVar("F", bound=Callable[..., Any])
 COOKIE = "ent_console"
@@ -58,6 +60,7 @@ def console(*permissions: Permission, once: bool = True) -> Callable[[F], F]:
             authorize(principal, *permissions)
             if request.method != "POST":
                 return view(*args, **kwargs)
+            check_same_site()
             check_form_token()
             return _once(view, *args, **kwargs) if once else view(*args, **kwargs)
 
@@ -91,6 +94,28 @@ def _release(cookie: str, nonce: str) -> None:
         sessions.release_form(session, cookie, nonce)
 
 
+def check_same_site() -> None:
+    """A form sent from another site is refused, whatever it carries: browsers say where a
+    POST comes from (``Sec-Fetch-Site``; older ones only ``Origin``, which our pages'
+    no-referrer policy turns into ``null`` even for their own forms). This is what guards
+    the sign-in form, which has no session yet to derive a form token from (login CSRF)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        foreign = site not in ("same-origin", "none")
+    else:
+        origin = request.headers.get("Origin")
+        ours = {_origin(services().settings.issuer), request.host_url.rstrip("/")}
+        foreign = origin not in (None, "null") and origin not in ours
+    if foreign:
+        raise FormRefused("this form was sent from another site; open the console itself "
+                          "and try again")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def form_token(cookie: str) -> str:
     return hashlib.sha256(f"console-form:{cookie}".encode()).hexdigest()
 
@@ -98,7 +123,7 @@ def form_token(cookie: str) -> str:
 def check_form_token() -> None:
     cookie = request.cookies.get(COOKIE, "")
     presented = request.form.get("csrf_token", "")
-    if not cookie or not hmac.compare_digest(form_token(cookie), presented):
+    if not cookie or not same(presented, form_token(cookie)):
         raise FormRefused("the form is stale or did not come from this console; reload the "
                           "page and try again")
 
@@ -130,11 +155,14 @@ def _signed_in() -> Any:
 
 
 def safe_next(target: str | None) -> str:
-    """``target`` if it is a page of this console, else the dashboard (no open redirect)."""
-    parts = urlsplit(target or "")
-    local = (not parts.scheme and not parts.netloc and "\\" not in (target or "")
+    """``target`` if it is a page of this console, else the dashboard (no open redirect, no
+    header injection: nothing below a space, no backslash)."""
+    text = target or ""
+    parts = urlsplit(text)
+    local = (not parts.scheme and not parts.netloc and "\\" not in text
+             and all(ord(c) > 0x20 for c in text)
              and (parts.path == PATH or parts.path.startswith(PATH + "/")))
-    return (target or PATH).rstrip("?") if local else url_for("console_dashboard.dashboard")
+    return (text or PATH).rstrip("?") if local else url_for("console_dashboard.dashboard")
 
 
 def console_blueprint(name: str, import_name: str, **options: Any) -> FamilyBlueprint:
@@ -144,7 +172,17 @@ def console_blueprint(name: str, import_name: str, **options: Any) -> FamilyBlue
     blueprint = FamilyBlueprint(name, import_name, url_prefix=PATH, family=Family.CONSOLE,
                                 no_store=True, **options)
     blueprint.after_request(_audit_refusal)
+    blueprint.after_request(locked_down)
+    blueprint.url_defaults(_seal_notice)
     return blueprint
+
+
+def _seal_notice(_endpoint: str, values: dict[str, Any]) -> None:
+    """A notice put in a console URL is sealed (only the console shows it): a link made
+    elsewhere cannot make a trusted page say what its author wants."""
+    if isinstance(values.get(NOTICE), str):
+        values[NOTICE] = services().sealer.seal(values[NOTICE][:300])
+
 
 
 def _audit_refusal(response: Response) -> Response:

@@ -21,6 +21,7 @@ from .session import (
     COOKIE,
     PATH,
     check_form_token,
+    check_same_site,
     clear_cookie,
     console_blueprint,
     lifetimes,
@@ -99,6 +100,7 @@ def link_page() -> Response:
 @blueprint.post("/login/link")
 def use_link() -> Response:
     found = services()
+    check_same_site()
     if not found.settings.login_links_enabled:
         raise Forbidden("sign-in links are off here; sign in with single sign-on",
                         code="login_links_off")
@@ -117,6 +119,7 @@ def use_link() -> Response:
 def logout() -> Response:
     """Signs out (with the page's form token: another site cannot sign an admin out)."""
     found = services()
+    check_same_site()
     check_form_token()
     with found.db.transaction() as session:
         sessions.sign_out(session, request.cookies.get(COOKIE), found.clock.now())

@@ -4,10 +4,10 @@ http on loopback (development); their values are random, and only digests are st
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 from flask import Response
 
+from ...base.secrets import same
 from ...signin.errors import SignInRefused
 from ..services import services
 
@@ -31,6 +31,6 @@ def form_token(purpose: str, cookie: str) -> str:
 
 
 def check_form_token(purpose: str, cookie: str | None, presented: str | None) -> None:
-    if not cookie or not hmac.compare_digest(form_token(purpose, cookie), presented or ""):
+    if not cookie or not same(presented or "", form_token(purpose, cookie)):
         raise SignInRefused("csrf", "The form is stale or did not come from this page. "
                                     "Reload it and try again.")
