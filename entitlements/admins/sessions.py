@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,7 +97,8 @@ def open_session(session: Session, admin: Admin, method: str, now: datetime,
 
 def current(session: Session, cookie: str | None, now: datetime, lifetimes: Lifetimes
             ) -> tuple[ConsoleSession, Admin] | None:
-    """The live session a cookie names and its active admin; its last use is recorded."""
+    """The live session a cookie names and its active admin (read only: ``touch`` records
+    its use, when ``stale``)."""
     if not cookie or len(cookie) > 100:
         return None
     found = session.get(ConsoleSession, digest(cookie))
@@ -106,9 +108,20 @@ def current(session: Session, cookie: str | None, now: datetime, lifetimes: Life
     admin = session.get(Admin, found.admin)
     if admin is None or admin.status != "active":
         return None
-    if now - found.last_seen_at >= TOUCH_EVERY:
-        found.last_seen_at = now
     return found, admin
+
+
+def stale(found: ConsoleSession, now: datetime) -> bool:
+    """Whether the session's last use is old enough to be written again (a request within
+    ``TOUCH_EVERY`` of the last write needs none)."""
+    return now - found.last_seen_at >= TOUCH_EVERY
+
+
+def touch(session: Session, cookie: str, now: datetime) -> None:
+    """Record the session's use now (never moving it back)."""
+    session.execute(sql_update(ConsoleSession).where(
+        ConsoleSession.id_hash == digest(cookie), ConsoleSession.last_seen_at < now)
+        .values(last_seen_at=now))
 
 
 def spend_form(session: Session, cookie: str, nonce: str, now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -14,6 +15,7 @@ from ...base.errors import ConfigError
 from ..html import render_page
 from ..services import services
 
+PATH = "/console"
 #: The navigation: (endpoint, label).
 SECTIONS = (
     ("console_dashboard.dashboard", "Dashboard"),
@@ -75,7 +77,7 @@ def console_error(status: int, title: str, message: str, reason: str | None = No
     g.refusal_code = reason
     form_page = _form_field("back") if request.method == "POST" else None
     return render("console/error.html", status, title=title, message=message, reason=reason,
-                  form_page=_local(form_page))
+                  form_page=console_page(form_page))
 
 
 def _form_field(name: str) -> str | None:
@@ -87,8 +89,13 @@ def _form_field(name: str) -> str | None:
         return None
 
 
-def _local(target: str | None) -> str | None:
-    """``target`` if it is a page of the console (no open redirect), else None."""
-    if not target or not target.startswith("/console") or "//" in target or "\\" in target:
+def console_page(target: str | None) -> str | None:
+    """``target`` if it is a page of this console, else None: no open redirect (no scheme,
+    no host, no backslash), no header injection (nothing below a space)."""
+    text = target or ""
+    parts = urlsplit(text)
+    if (not text or parts.scheme or parts.netloc or "\\" in text
+            or any(ord(c) <= 0x20 for c in text)
+            or not (parts.path == PATH or parts.path.startswith(PATH + "/"))):
         return None
-    return target
+    return text.rstrip("?")

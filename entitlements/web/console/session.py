@@ -27,11 +27,10 @@ from ..authority import authorize
 from ..errors import Family, FamilyBlueprint
 from ..html import locked_down
 from ..services import services
-from .pages import NOTICE
+from .pages import NOTICE, PATH, console_page
 
 F = TypeVar("F", bound=Callable[..., Any])
 COOKIE = "ent_console"
-PATH = "/console"
 
 
 class FormRefused(Forbidden):
@@ -145,32 +144,31 @@ def _signed_in() -> Any:
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    found = services()
-    with found.db.transaction() as session:
-        current = sessions.current(session, cookie, found.clock.now(), lifetimes())
+    found, now = services(), services().clock.now()
+    with found.db.sessions() as session:  # a read: most pages write nothing
+        current = sessions.current(session, cookie, now, lifetimes())
         principal = admins.principal(current[1]) if current else None
+        stale = current is not None and sessions.stale(current[0], now)
+    if stale:
+        with found.db.transaction() as session:
+            sessions.touch(session, cookie, now)
     if principal is not None:
         g.csrf_token = form_token(cookie)
     return principal
 
 
 def safe_next(target: str | None) -> str:
-    """``target`` if it is a page of this console, else the dashboard (no open redirect, no
-    header injection: nothing below a space, no backslash)."""
-    text = target or ""
-    parts = urlsplit(text)
-    local = (not parts.scheme and not parts.netloc and "\\" not in text
-             and all(ord(c) > 0x20 for c in text)
-             and (parts.path == PATH or parts.path.startswith(PATH + "/")))
-    return (text or PATH).rstrip("?") if local else url_for("console_dashboard.dashboard")
+    """``target`` if it is a page of this console, else the dashboard."""
+    return console_page(target) or url_for("console_dashboard.dashboard")
 
 
 def console_blueprint(name: str, import_name: str, **options: Any) -> FamilyBlueprint:
-    """A blueprint of console pages: errors render as console pages, nothing is cached, and
-    a signed-in admin's refused request is audited (``console.refused``) with its status and
+    """A blueprint of console pages: errors render as console pages, every answer carries
+    the pages' headers (nothing cached, never framed), and a signed-in admin's refused
+    request is audited (``console.refused``) with its status and
     code, never the form (which may hold a secret)."""
     blueprint = FamilyBlueprint(name, import_name, url_prefix=PATH, family=Family.CONSOLE,
-                                no_store=True, **options)
+                                **options)
     blueprint.after_request(_audit_refusal)
     blueprint.after_request(locked_down)
     blueprint.url_defaults(_seal_notice)
@@ -182,7 +180,6 @@ def _seal_notice(_endpoint: str, values: dict[str, Any]) -> None:
     elsewhere cannot make a trusted page say what its author wants."""
     if isinstance(values.get(NOTICE), str):
         values[NOTICE] = services().sealer.seal(values[NOTICE][:300])
-
 
 
 def _audit_refusal(response: Response) -> Response:
