@@ -186,8 +186,8 @@ def paths(ids: dict[str, str]) -> dict[str, str]:
 
 def shoot(url: str, db: Database, ids: dict[str, str], out: Path, chromium: str) -> list[Path]:
     with db.transaction() as session:
-        token = sessions.issue_login_link(session, Actor("cli:screenshots",
-                                                         SystemClock().now()), "alice")
+        token = sessions.issue_login_link(session, Actor("cli:screenshots", SystemClock().now()),
+                                          "alice", enabled=True)
     saved = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True,

@@ -39,8 +39,12 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def issue_login_link(session: Session, actor: Actor, name: str) -> str:
-    """A single-use token for a link that signs admin ``name`` in, for ``LINK_LIFETIME``."""
+def issue_login_link(session: Session, actor: Actor, name: str, *, enabled: bool) -> str:
+    """A single-use token for a link that signs admin ``name`` in, for ``LINK_LIFETIME``;
+    Conflict when links are off here (``enabled``: ``Settings.login_links_enabled``)."""
+    if not enabled:
+        raise Conflict("sign-in links are off here (ENTITLEMENTS_CONSOLE_LOGIN_LINKS); sign "
+                       "in to the console with single sign-on", code="login_links_off")
     admin = admins.get(session, name)
     if admin.status != "active":
         raise Conflict(f"admin {name} is disabled", code="admin_disabled")

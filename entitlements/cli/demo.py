@@ -98,8 +98,8 @@ def _console_link(session: Session, actor: Actor, settings: Settings) -> str | N
     found = admins.find(session, DEMO_ADMIN)
     if not settings.login_links_enabled or found is None or found.status != "active":
         return None
-    return sessions.link_url(settings.issuer,
-                             sessions.issue_login_link(session, actor, DEMO_ADMIN))
+    return sessions.link_url(settings.issuer, sessions.issue_login_link(
+        session, actor, DEMO_ADMIN, enabled=True))
 
 
 def _kept_secret(session: Session, kept: Path, client_id: str) -> str | None:

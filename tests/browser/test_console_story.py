@@ -37,7 +37,8 @@ def signed_in(chromium, live_server, db, clock, name: str, roles: tuple[str, ...
     """A browser of its own, signed in with a single-use link, by keyboard."""
     with db.transaction() as session:
         admin_key(session, clock.now(), name, roles)
-        token = sessions.issue_login_link(session, Actor("cli:root", clock.now()), name)
+        token = sessions.issue_login_link(session, Actor("cli:root", clock.now()), name,
+                                          enabled=True)
     page = chromium.new_context(accept_downloads=True).new_page()
     page.goto(f"{live_server.url}/console/login/link?token={token}")
     page.keyboard.press("Tab")

@@ -283,7 +283,7 @@ def test_admins_login_link_when_links_are_off(cli: Run, db):
     ok(cli("admins", "add", "una", "--role", "viewer"))
     before = rows(db)
     line = failed(cli("admins", "login-link", "una"))
-    assert "login links are off" in line and "ENTITLEMENTS_CONSOLE_LOGIN_LINKS" in line
+    assert "sign-in links are off" in line and "ENTITLEMENTS_CONSOLE_LOGIN_LINKS" in line
     assert failed(cli("admins", "login-link", "una", "--json")) == line
     assert rows(db) == before
 

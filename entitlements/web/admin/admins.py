@@ -17,7 +17,6 @@ from ...admins.schemas import (
     AdminUpdateSchema,
     IssuedAdminKeySchema,
 )
-from ...base.errors import Conflict
 from ..authority import actor
 from ..services import services
 from .auth import admin_blueprint, database, json_body, requires, transaction
@@ -106,11 +105,9 @@ def issue_key(name: str) -> tuple[Response, int]:
 @requires(Permission.MANAGE_ADMINS)
 def login_link(name: str) -> tuple[Response, int]:
     settings = services().settings
-    if not settings.login_links_enabled:
-        raise Conflict("login links are off here (ENTITLEMENTS_CONSOLE_LOGIN_LINKS); sign in "
-                       "to the console with single sign-on", code="login_links_off")
     with transaction() as session:
-        token = sessions.issue_login_link(session, actor(), name)
+        token = sessions.issue_login_link(session, actor(), name,
+                                          enabled=settings.login_links_enabled)
     return jsonify(LoginLinkSchema().dump({
         "url": sessions.link_url(settings.issuer, token),
         "expires_in": int(sessions.LINK_LIFETIME.total_seconds())})), 201

@@ -9,7 +9,6 @@ from ...admins import service as admins
 from ...admins import sessions
 from ...admins.roles import GRANTS, ROLES, Permission
 from ...admins.schemas import AdminCreateSchema, AdminUpdateSchema
-from ...base.errors import Conflict
 from ..admin.auth import transaction
 from ..authority import actor
 from ..services import services
@@ -78,11 +77,9 @@ def update(name: str) -> Response:
 @console(Permission.MANAGE_ADMINS)
 def login_link(name: str) -> Response:
     settings = services().settings
-    if not settings.login_links_enabled:
-        raise Conflict("login links are off here; admins sign in with single sign-on",
-                       code="login_links_off")
     with transaction() as session:
-        token = sessions.issue_login_link(session, actor(), name)
+        token = sessions.issue_login_link(session, actor(), name,
+                                          enabled=settings.login_links_enabled)
     return render("console/link_made.html", name=name,
                   url=sessions.link_url(settings.issuer, token),
                   minutes=int(sessions.LINK_LIFETIME.total_seconds() // 60))
