@@ -124,7 +124,7 @@ class ConsoleSso:
             claims = jose.verify_signature(id_token, key, alg, audience=[self.config.client_id],
                                            issuer=self.config.issuer,
                                            required=["iss", "sub", "aud", "exp", "iat"])
-            self._check_times(claims, now)
+            jose.check_times(claims, now, self._leeway, self._max_lifetime)
             self._check_party(claims)
         except jose.JwtRefused as refused:
             raise SsoRefused(f"id_token_{refused.reason}", "the sign-in provider's ID token "
@@ -150,20 +150,3 @@ class ConsoleSso:
         if isinstance(audience, list) and len(audience) > 1 and (
                 claims.get("azp") != self.config.client_id):
             raise jose.JwtRefused("wrong_audience")
-
-    def _check_times(self, claims: dict[str, Any], now: datetime) -> None:
-        try:
-            expires, issued = jose.numeric_date(claims, "exp"), jose.numeric_date(claims, "iat")
-        except ValueError:
-            raise jose.JwtRefused("malformed") from None
-        assert expires is not None and issued is not None  # required above
-        if expires + self._leeway <= now:
-            raise jose.JwtRefused("expired")
-        if issued - self._leeway > now or expires - issued > self._max_lifetime:
-            raise jose.JwtRefused("not_yet_valid")
-        try:
-            usable_from = jose.numeric_date(claims, "nbf")
-        except ValueError:
-            raise jose.JwtRefused("malformed") from None
-        if usable_from is not None and usable_from - self._leeway > now:
-            raise jose.JwtRefused("not_yet_valid")

@@ -7,6 +7,7 @@ leaves a half-written row.
 
 from __future__ import annotations
 
+import json
 import secrets
 import zlib
 from collections.abc import Iterator
@@ -70,13 +71,22 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     # A failed statement's parameters (secret digests, whole rows) never reach a log line.
     kwargs.setdefault("hide_parameters", True)
     # JSON columns read with orjson (audit details, by the million in a report export).
-    kwargs.setdefault("json_deserializer", orjson.loads)
+    kwargs.setdefault("json_deserializer", read_json)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def read_json(text: str | bytes) -> Any:
+    """A JSON column's value: orjson's fast parse, or Python's for what orjson refuses (a
+    NaN or an integer past 64 bits some older row may hold): a stored row is always read."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

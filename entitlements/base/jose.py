@@ -10,7 +10,7 @@ from PyJWT's.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -31,6 +31,7 @@ REASONS = {
     "missing_claim": "lacks a required claim",
     "expired": "has expired",
     "not_yet_valid": "is not valid yet",
+    "lifetime_too_long": "lives longer than is accepted",
 }
 
 
@@ -99,6 +100,31 @@ def numeric_date(claims: dict[str, Any], name: str) -> datetime | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise ValueError(f"'{name}' is not a NumericDate")
     try:
-        return datetime.fromtimestamp(value, UTC)
+        moment = datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"'{name}' is out of range") from None
+    if not 1 < moment.year < 9999:  # a leeway added or taken must not overflow
+        raise ValueError(f"'{name}' is out of range")
+    return moment
+
+
+def check_times(claims: dict[str, Any], now: datetime, leeway: timedelta,
+                max_lifetime: timedelta) -> datetime:
+    """A token's ``exp``, once its times hold at ``now`` (with ``leeway`` for clock skew):
+    not expired, not issued nor usable (``nbf``) in the future, and living no longer than
+    ``max_lifetime``. ``exp`` and ``iat`` are required."""
+    try:
+        expires, issued = numeric_date(claims, "exp"), numeric_date(claims, "iat")
+        not_before = numeric_date(claims, "nbf") or issued
+    except ValueError:
+        raise JwtRefused("malformed") from None
+    if expires is None or issued is None or not_before is None:
+        raise JwtRefused("missing_claim", claim="exp" if expires is None else "iat")
+    if expires + leeway <= now:
+        raise JwtRefused("expired", claim="exp")
+    if min(issued, not_before) - leeway > now:
+        raise JwtRefused("not_yet_valid", claim="iat")
+    if expires - issued > max_lifetime:
+        raise JwtRefused("lifetime_too_long", f"lives longer than "
+                         f"{int(max_lifetime.total_seconds())} seconds", claim="exp")
+    return expires

@@ -17,6 +17,7 @@ from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput
+from .fields import in_utc_range
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 100
@@ -56,12 +57,15 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
 
 
 def _value(value: Any) -> Any:
+    """A key's part as the cursor carries it: a time (with its offset, existing in UTC), a
+    string, or an integer a database column holds."""
     if isinstance(value, dict) and set(value) == {"t"} and isinstance(value["t"], str):
         moment = datetime.fromisoformat(value["t"])
         if moment.tzinfo is None:
             raise ValueError
-        return moment
-    if isinstance(value, str | int) and not isinstance(value, bool):
+        return in_utc_range(moment, ValueError)
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)
+                                  and -(2**63) <= value < 2**63):
         return value
     raise ValueError
 

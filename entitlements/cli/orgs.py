@@ -246,8 +246,7 @@ def revoke_tier_command(cli: CliContext, org_id: str, tier: str, on_pending: str
 
 def _edit_allowlist(cli: CliContext, org_id: str, tier: str, add: bool,
                     on_pending: str | None, as_json: bool, human: str) -> None:
-    params = {"organization_id": org_id, "tier": tier, "add": add, "on_pending": on_pending}
-    reason = f"tier {tier} {'granted to' if add else 'taken from'} {org_id}"
+    params, reason = policy_changes.allowlist_edit(org_id, tier, add=add, on_pending=on_pending)
     with cli.transaction() as session:
         outcome = policy_changes.change(session, cli.actor(), cli.approval_rule, "allowlist",
                                         params, reason)

@@ -216,12 +216,8 @@ def activate_command(cli: CliContext, number: int, reason: str, at: datetime | N
                      revoke_disallowed: bool, on_pending: str | None, as_json: bool) -> None:
     """Activate a version now, or schedule it (a second admin approves, when the
     two-person rule covers it)."""
-    if revoke_disallowed and at is not None:
-        raise InvalidInput("--revoke-disallowed applies to an immediate activation")
-    if revoke_disallowed:
-        action, params = "reimpose", {"version": number, "on_pending": on_pending}
-    else:
-        action, params = policy_changes.activation(number, at=at, on_pending=on_pending)
+    action, params = policy_changes.activation(number, at=at, on_pending=on_pending,
+                                               reimpose=revoke_disallowed)
     with cli.transaction() as session:
         outcome = policy_changes.change(session, cli.actor(), cli.approval_rule, action,
                                         params, reason)

@@ -120,19 +120,10 @@ def _decode(token: str, header: dict[str, Any], provider: Provider, key: KeyLook
 def _check_times(claims: dict[str, Any], now: datetime, leeway: timedelta,
                  max_lifetime: timedelta) -> datetime:
     try:
-        expires, issued = jose.numeric_date(claims, "exp"), jose.numeric_date(claims, "iat")
-        not_before = jose.numeric_date(claims, "nbf") or issued
-    except ValueError as error:
-        raise SubjectTokenRefused("malformed", f"the claim {error}") from None
-    assert expires is not None and issued is not None and not_before is not None  # required
-    if expires + leeway <= now:
-        raise SubjectTokenRefused("expired", "the subject_token has expired")
-    if min(issued, not_before) - leeway > now:
-        raise SubjectTokenRefused("not_yet_valid", "the subject_token is not valid yet")
-    if expires - issued > max_lifetime:
-        raise SubjectTokenRefused("lifetime_too_long", "the subject_token lives longer than "
-                                  f"{int(max_lifetime.total_seconds())} seconds")
-    return expires
+        return jose.check_times(claims, now, leeway, max_lifetime)
+    except jose.JwtRefused as refused:
+        raise SubjectTokenRefused(refused.reason, f"the subject_token {refused.detail}"
+                                  ) from None
 
 
 def _digest(token: str, claims: dict[str, Any]) -> str:

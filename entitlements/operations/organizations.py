@@ -66,7 +66,7 @@ def import_rows(lines: Iterable[str]) -> list[dict[str, Any]]:
             said = "; ".join(f"{field}: {' '.join(problems)}" for field, problems in
                              sorted(error.normalized_messages().items()))
             raise InvalidInput(f"line {number}: {said}") from None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a line nesting without end
             raise InvalidInput(f"line {number} is not a JSON object such as "
                                '{"name": "Acme Labs", "country": "US"}') from None
     if not rows:

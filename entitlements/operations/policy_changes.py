@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..base.actor import Actor
+from ..base.errors import InvalidInput
 from ..policy import approvals
 from ..policy import service as policy
 from ..policy.approvals import Approval, ApprovalRule
@@ -36,12 +37,26 @@ class Outcome:
         return self.request is not None and self.request.state == "pending"
 
 
-def activation(version: int, *, at: datetime | None, on_pending: str | None
-               ) -> tuple[str, dict[str, Any]]:
-    """The action and parameters of activating ``version`` now or at ``at``."""
+def activation(version: int, *, at: datetime | None, on_pending: str | None,
+               reimpose: bool = False) -> tuple[str, dict[str, Any]]:
+    """The action and parameters of activating ``version`` now or at ``at``, or, with
+    ``reimpose``, now with the live tokens it no longer allows revoked."""
+    if reimpose and at is not None:
+        raise InvalidInput("revoke_disallowed (--revoke-disallowed) applies to an immediate "
+                           "activation")
+    if reimpose:
+        return "reimpose", {"version": version, "on_pending": on_pending}
     return ("schedule" if at else "activate",
             {"version": version, "at": at.isoformat() if at else None,
              "on_pending": on_pending})
+
+
+def allowlist_edit(org_id: str, tier: str, *, add: bool, on_pending: str | None
+                   ) -> tuple[dict[str, Any], str]:
+    """The parameters and reason of putting an organization on a tier's allowlist (or, not
+    ``add``, taking it off)."""
+    return ({"organization_id": org_id, "tier": tier, "add": add, "on_pending": on_pending},
+            f"tier {tier} {'granted to' if add else 'taken from'} {org_id}")
 
 
 def change(session: Session, actor: Actor, rule: ApprovalRule, action: str,

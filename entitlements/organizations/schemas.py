@@ -1,8 +1,9 @@
 from collections.abc import Sequence
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
+from ..base.countries import is_country
 from ..base.fields import AwareDateTime, StrictBoolean
 from ..kernel.assurance import ASSURANCE_LEVELS
 
@@ -65,11 +66,21 @@ class EvidenceSchema(Schema):
     checked_by = fields.String(allow_none=True)
 
 
+def _not_blank(name: str) -> None:
+    if not name.strip():
+        raise ValidationError("a name is more than spaces")
+
+
+def _country(code: str) -> None:
+    if not is_country(code):
+        raise ValidationError("an ISO 3166-1 alpha-2 code, such as US")
+
+
 class OrganizationCreateSchema(Schema):
     """An organization to apply for or onboard (one at a time, or in an import)."""
 
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    name = fields.String(required=True, validate=[validate.Length(1, 200), _not_blank])
+    country = fields.String(load_default=None, validate=_country)
     onboard = StrictBoolean(load_default=False, metadata={
         "description": "true: verified at once by this admin; false: an application"})
 

@@ -25,6 +25,7 @@ SHOWN = 20
 #: What every line must hold, and of which type (the rest is hashed as it is).
 EVENT_TYPES: dict[str, type | tuple[type, ...]] = {
     "stream": str, "seq": int, "at": str, "actor": str, "action": str, "outcome": str,
+    "target": (str, type(None)), "reason": (str, type(None)), "details": dict,
     "prev_hash": str, "hash": str}
 
 
@@ -165,10 +166,10 @@ def _event(line: bytes) -> dict[str, Any] | None:
     if not all(isinstance(event[k], t) for k, t in EVENT_TYPES.items()):
         return None
     try:
-        datetime.fromisoformat(event["at"])
+        aware = datetime.fromisoformat(event["at"]).tzinfo is not None
     except ValueError:
         return None
-    return event
+    return event if aware else None
 
 
 def _check_link(last: dict[str, tuple[int, str]], event: dict[str, Any], where: str,

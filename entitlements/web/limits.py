@@ -6,7 +6,10 @@ unread rest must not be parsed as the next request)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Request, Response, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import (
     BadRequest,
     RequestEntityTooLarge,
@@ -24,7 +27,28 @@ MAX_JSON_DEPTH = 32
 MAX_URL_BYTES = 8 * 1024
 
 
+class StrictJSON(DefaultJSONProvider):
+    """Request bodies read as JSON every reader after us agrees on (RFC 8259 section 6):
+    ``NaN`` and ``Infinity``, which Python's parser lets through, and integers past 64 bits,
+    which others read as floats, are refused (a malformed body)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return super().loads(s, parse_constant=_not_json, parse_int=_int64, **kwargs)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("an integer past 64 bits")
+    return value
+
+
 def register(app: Flask) -> None:
+    app.json = StrictJSON(app)
     app.before_request(_refused_body)
     app.before_request(_url_within_bounds)
     app.before_request(_no_nul_in_the_url)

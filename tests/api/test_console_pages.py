@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from entitlements.admins.models import Admin as AdminRow
 from entitlements.organizations.models import Organization
+from entitlements.policy.models import PolicyChangeRequest
 from tests.support.console import add_admin, audited, form_fields, signed_in
 from tests.support.helpers import eventually
 
@@ -176,3 +177,24 @@ def test_an_oversize_form_is_a_413_page(live_server, db, clock):
                               browser.get(f"{live_server.url}/console/organizations"))})
     assert answer.status_code == 413
     assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+def test_a_nul_character_is_refused_on_every_database(live_server, db, clock):
+    browser = signed_in(live_server, db, clock, "ada", ("onboarding_reviewer",))
+    answer = browser.post(f"{live_server.url}/console/organizations", data={
+        "name": "Acme\x00Labs", **form_fields(
+            browser.get(f"{live_server.url}/console/organizations"))})
+    assert answer.status_code == 400 and "NUL character" in answer.text
+    assert count_organizations(db) == 0
+
+
+def test_a_reimposition_cannot_be_scheduled_from_the_console(live_server, db, clock):
+    """The console loads the admin API's own activation schema: the same refusal."""
+    editor = signed_in(live_server, db, clock, "ed", ("policy_editor",))
+    page = f"{live_server.url}/console/policy/versions/1"
+    answer = editor.post(f"{live_server.url}/console/policy/versions/1/activate", data={
+        "reason": "x", "revoke_disallowed": "on", "at": "2031-01-01T00:00:00+00:00",
+        **form_fields(editor.get(page))})
+    assert answer.status_code == 400 and "immediate activation" in answer.text
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PolicyChangeRequest)) == 0

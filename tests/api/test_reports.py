@@ -733,7 +733,17 @@ def test_a_signed_but_malformed_manifest_is_a_problem_not_a_crash(app, clock, re
     assert not verified.ok and verified.problems[0].startswith(said), verified.problems
 
 
+NO_DETAILS = (b'{"stream": "main", "seq": 1, "at": "2026-01-01T00:00:00+00:00", "actor": "a",'
+              b' "action": "b", "outcome": "c", "target": null, "reason": null,'
+              b' "prev_hash": "d", "hash": "e"}\n')
+
+
 @pytest.mark.parametrize("line", [b"not json\n", b"[1, 2]\n", b'{"stream": "main"}\n',
+                                  NO_DETAILS,
+                                  NO_DETAILS.replace(b'"reason": null,', b"")
+                                  .replace(b"}\n", b', "details": {}}\n'),
+                                  NO_DETAILS.replace(b"+00:00", b"")
+                                  .replace(b"}\n", b', "details": {}}\n'),
                                   b'{"stream": "main", "seq": "1", "at": "x", "actor": "a",'
                                   b' "action": "b", "outcome": "c", "prev_hash": "d",'
                                   b' "hash": "e"}\n'])

@@ -138,7 +138,9 @@ def test_an_import_of_json_lines(cli: Run, tmp_path):
     ('{"name": "Acme Labs"}\nnot json\n', "line 2 is not a JSON object"),
     ('{"name": "Acme Labs"}\n{"country": "US"}\n', "line 2: name: Missing data"),
     ('{"name": "Acme Labs", "country": "USA"}\n', "line 1: country:"),
+    ('{"name": "Acme Labs"}\n{"name": "   "}\n', "line 2: name: a name is more than"),
     ("\n\n", "the file holds no organization"),
+    ("[" * 20_000 + "\n", "line 1 is not a JSON object"),
 ])
 def test_an_import_with_a_bad_line_writes_nothing(cli: Run, tmp_path, text, said):
     source = tmp_path / "orgs.jsonl"

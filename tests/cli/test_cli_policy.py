@@ -230,9 +230,9 @@ def test_activate_schedule_and_cancel(cli: Run, applied: int):
         "policy", "cancel", str(scheduled["id"]), "--reason", "again"))
     assert "no activation 999" in failed(cli("policy", "cancel", "999", "--reason", "x"))
     assert "no policy version 99" in failed(cli("policy", "activate", "99", "--reason", "x"))
-    assert "--revoke-disallowed applies to an immediate activation" in failed(cli(
-        "policy", "activate", str(applied), "--reason", "x", "--revoke-disallowed",
-        "--at", at))
+    assert ("revoke_disallowed (--revoke-disallowed) applies to an immediate activation"
+            in failed(cli("policy", "activate", str(applied), "--reason", "x",
+                          "--revoke-disallowed", "--at", at)))
     human = ok(cli("policy", "activate", str(applied), "--reason", "again"))
     assert human.startswith(f"version {applied} active from ")
 

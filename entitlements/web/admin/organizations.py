@@ -232,8 +232,7 @@ def revoke_tier(org_id: str, tier: str) -> tuple[Response, int]:
 
 def _edit_allowlist(org_id: str, tier: str, *, add: bool, on_pending: str | None,
                     status: int = 201) -> tuple[Response, int]:
-    params = {"organization_id": org_id, "tier": tier, "add": add, "on_pending": on_pending}
-    reason = f"tier {tier} {'granted to' if add else 'taken from'} {org_id}"
+    params, reason = policy_changes.allowlist_edit(org_id, tier, add=add, on_pending=on_pending)
     with transaction() as session:
         outcome = policy_changes.change(session, actor(), services().approval_rule,
                                         "allowlist", params, reason)

@@ -111,11 +111,9 @@ def create_version() -> tuple[Response, int]:
 @requires(Permission.EDIT_POLICY)
 def activate(number: int) -> tuple[Response, int]:
     body = json_body(ActivateSchema())
-    if body["revoke_disallowed"]:
-        action, params = "reimpose", {"version": number, "on_pending": body["on_pending"]}
-    else:
-        action, params = policy_changes.activation(number, at=body["at"],
-                                                   on_pending=body["on_pending"])
+    action, params = policy_changes.activation(number, at=body["at"],
+                                               on_pending=body["on_pending"],
+                                               reimpose=body["revoke_disallowed"])
     with transaction() as session:
         outcome = policy_changes.change(session, actor(), services().approval_rule, action,
                                         params, body["reason"])

@@ -10,7 +10,9 @@ from typing import Any
 from flask import request
 from marshmallow import Schema
 
+from ...base.errors import InvalidInput
 from ...base.fields import AwareDateTime
+from ..limits import form_has_nul
 
 DIGITS = re.compile(r"[0-9]{1,18}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -23,7 +25,11 @@ def form(schema: Schema, *, lists: Collection[str] = (), flags: Collection[str] 
          ints: Collection[str] = (), extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The posted form, loaded by ``schema`` (ValidationError names the fields at fault);
     ``ints`` are sent as numbers (a field that is not one is left for the schema to refuse);
-    ``extra`` are values the page's URL gives rather than the form."""
+    ``extra`` are values the page's URL gives rather than the form. A NUL character
+    anywhere is refused, as on the admin API (PostgreSQL cannot store it)."""
+    where = form_has_nul(request)
+    if where is not None:
+        raise InvalidInput(f"{where or 'a field'} holds a NUL character, which is not allowed")
     data: dict[str, Any] = {name: value.strip() for name, value in request.form.items()
                             if name not in CONTROLS and name not in lists and value.strip()}
     for name in lists:

@@ -241,9 +241,7 @@ def _secret_page(registration: Any) -> Response:
 
 
 def _allowlist(org_id: str, tier: str, *, add: bool, on_pending: str | None) -> Response:
-    params: dict[str, Any] = {"organization_id": org_id, "tier": tier, "add": add,
-                              "on_pending": on_pending}
-    reason = f"tier {tier} {'granted to' if add else 'taken from'} {org_id}"
+    params, reason = policy_changes.allowlist_edit(org_id, tier, add=add, on_pending=on_pending)
     with transaction() as session:
         outcome = policy_changes.change(session, actor(), services().approval_rule,
                                         "allowlist", params, reason)

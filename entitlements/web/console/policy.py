@@ -13,7 +13,6 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ...admins.roles import Permission
 from ...base.errors import InvalidInput
-from ...base.fields import AwareDateTime
 from ...kernel.assurance import ASSURANCE_LEVELS
 from ...kernel.policy import SENDER_CONSTRAINTS, VERIFIED_LEVELS
 from ...operations import policy_changes
@@ -22,7 +21,7 @@ from ...organizations.models import TrustLevel
 from ...policy import changes, editor, impact, service
 from ...policy.document import ORGANIZATION_SUBJECTS, TIER_STATUSES
 from ...policy.explain import SubjectRef, explain
-from ...policy.schemas import CancelSchema, ExplainSchema
+from ...policy.schemas import ActivateSchema, CancelSchema, ExplainSchema, RollbackSchema
 from ..admin.auth import transaction
 from ..authority import actor
 from ..limits import MAX_JSON_DEPTH, json_depth
@@ -35,14 +34,6 @@ blueprint = console_blueprint("console_policy", __name__)
 CHOICES = {"statuses": TIER_STATUSES, "trust_levels": [t.value for t in TrustLevel],
            "verified_levels": sorted(VERIFIED_LEVELS), "levels": ASSURANCE_LEVELS,
            "subjects": ORGANIZATION_SUBJECTS, "constraints": SENDER_CONSTRAINTS}
-
-
-class ChangeFormSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
-    at = AwareDateTime(load_default=None)
-    on_pending = fields.String(load_default=None, validate=validate.OneOf(service.ON_PENDING))
-    revoke_disallowed = fields.Boolean(load_default=False)
-    version = fields.Integer(load_default=None, validate=validate.Range(1, service.MAX_ID))
 
 
 class NewVersionFormSchema(Schema):
@@ -125,21 +116,17 @@ def create_version() -> Response:
 @blueprint.post("/policy/versions/<int:number>/activate")
 @console(Permission.EDIT_POLICY)
 def activate(number: int) -> Response:
-    body = form(ChangeFormSchema(), flags=("revoke_disallowed",))
-    if body["revoke_disallowed"]:
-        action, params = "reimpose", {"version": number, "on_pending": body["on_pending"]}
-    else:
-        action, params = policy_changes.activation(number, at=body["at"],
-                                                   on_pending=body["on_pending"])
+    body = form(ActivateSchema(), flags=("revoke_disallowed",))
+    action, params = policy_changes.activation(number, at=body["at"],
+                                               on_pending=body["on_pending"],
+                                               reimpose=body["revoke_disallowed"])
     return _change(action, params, body["reason"])
 
 
 @blueprint.post("/policy/rollback")
 @console(Permission.EDIT_POLICY)
 def rollback() -> Response:
-    body = form(ChangeFormSchema(), ints=("version",))
-    if body["version"] is None:
-        raise InvalidInput("name the version to roll back to")
+    body = form(RollbackSchema(), ints=("version",))
     return _change("rollback", {"version": body["version"], "on_pending": body["on_pending"]},
                    body["reason"])
 
