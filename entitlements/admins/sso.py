@@ -13,18 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
-from requests import RequestException
 
-from ..base import jose
+from ..base import code_flow, jose
 from ..base.discovery import Endpoints, discover
 from ..base.errors import Forbidden, InvalidInput
 from ..base.remote_jwks import JwksUnavailable, RemoteJwks
 from ..base.secrets import same
 
 SCOPE = "openid email"
-TIMEOUT = 10.0
 MAX_ID_TOKEN = 16 * 1024
 
 
@@ -72,9 +69,10 @@ class ConsoleSso:
         """Where to send the browser, and what its answer must carry."""
         login = LoginState(secrets.token_urlsafe(24), secrets.token_urlsafe(24),
                            secrets.token_urlsafe(48))
-        url, _ = self._client().create_authorization_url(
-            self.endpoints().authorization_endpoint, state=login.state,
-            code_verifier=login.verifier, nonce=login.nonce)
+        url = code_flow.authorization_url(self._client(),
+                                          self.endpoints().authorization_endpoint,
+                                          state=login.state, nonce=login.nonce,
+                                          verifier=login.verifier)
         return url, login
 
     def finish(self, login: LoginState, state: str | None, code: str | None,
@@ -97,24 +95,16 @@ class ConsoleSso:
         return self._endpoints
 
     def _client(self) -> OAuth2Session:
-        return OAuth2Session(self.config.client_id, self.config.client_secret, scope=SCOPE,
-                             redirect_uri=self.config.redirect_uri,
-                             code_challenge_method="S256",
-                             token_endpoint_auth_method="client_secret_basic")
+        return code_flow.client(self.config.client_id, self.config.client_secret,
+                                self.config.redirect_uri, SCOPE)
 
     def _exchange(self, code: str, login: LoginState) -> str:
         try:
-            with self._client() as client:
-                token = client.fetch_token(self.endpoints().token_endpoint, code=code,
-                                           grant_type="authorization_code",
-                                           code_verifier=login.verifier, timeout=TIMEOUT)
-        except (AuthlibBaseError, RequestException, ValueError) as error:
-            raise SsoRefused("token_request_failed", "the sign-in provider did not complete "
-                             f"the sign-in ({type(error).__name__})") from None
-        id_token = token.get("id_token")
-        if not isinstance(id_token, str):
-            raise SsoRefused("no_id_token", "the sign-in provider returned no ID token")
-        return id_token
+            return code_flow.id_token_for(self._client(), self.endpoints().token_endpoint,
+                                          code=code, verifier=login.verifier)
+        except code_flow.CodeExchangeFailed as failed:
+            raise SsoRefused(failed.reason, "the sign-in provider did not complete the "
+                             f"sign-in ({failed.what})") from None
 
     def _verify(self, id_token: str, login: LoginState, now: datetime) -> dict[str, Any]:
         try:

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2 import OAuth2Error
-from requests import RequestException
 
+from ..base import code_flow
 from ..base.remote_jwks import RemoteJwks
 from ..base.sealing import Sealer
 from ..identity_providers import exchange
@@ -19,42 +18,32 @@ from ..identity_providers.models import IdentityProvider
 from .errors import SignInRefused
 
 SCOPE = "openid"
-TIMEOUT = 10.0
 
 
 def _client(idp: IdentityProvider, sealer: Sealer, redirect_uri: str) -> OAuth2Session:
     secret = sealer.unseal(idp.client_secret_sealed) if idp.client_secret_sealed else None
-    return OAuth2Session(idp.client_id, secret, scope=SCOPE, redirect_uri=redirect_uri,
-                         code_challenge_method="S256",
-                         token_endpoint_auth_method="client_secret_basic" if secret
-                         else "none")
+    return code_flow.client(idp.client_id, secret, redirect_uri, SCOPE)
 
 
 def authorization_url(idp: IdentityProvider, sealer: Sealer, redirect_uri: str, *,
                       state: str, nonce: str, verifier: str, prompt: str | None) -> str:
-    extra: dict[str, Any] = {"nonce": nonce}
+    extra: dict[str, Any] = {}
     if prompt == "login":
         extra["prompt"] = "login"  # a fresh sign-in was asked of us: ask it upstream too
-    url, _ = _client(idp, sealer, redirect_uri).create_authorization_url(
-        idp.authorization_endpoint, state=state, code_verifier=verifier, **extra)
-    return url
+    return code_flow.authorization_url(_client(idp, sealer, redirect_uri),
+                                       idp.authorization_endpoint, state=state, nonce=nonce,
+                                       verifier=verifier, **extra)
 
 
 def exchange_code(idp: IdentityProvider, sealer: Sealer, redirect_uri: str, *, code: str,
                   verifier: str) -> str:
     """The ID token the provider gives for ``code``."""
     try:
-        with _client(idp, sealer, redirect_uri) as client:
-            token = client.fetch_token(idp.token_endpoint, grant_type="authorization_code",
-                                       code=code, code_verifier=verifier, timeout=TIMEOUT)
-    except (OAuth2Error, RequestException, ValueError) as error:
+        return code_flow.id_token_for(_client(idp, sealer, redirect_uri), idp.token_endpoint,
+                                      code=code, verifier=verifier)
+    except code_flow.CodeExchangeFailed as failed:
         raise SignInRefused("upstream_error", "Your organization's sign-in did not complete "
-                            f"({type(error).__name__}). Try again.") from None
-    id_token = token.get("id_token")
-    if not isinstance(id_token, str):
-        raise SignInRefused("upstream_error", "Your organization's sign-in returned no ID "
-                                              "token.")
-    return id_token
+                            f"({failed.what}). Try again.") from None
 
 
 def verify(session: Any, remote_jwks: RemoteJwks, idp: IdentityProvider, id_token: str, *,

@@ -142,6 +142,19 @@ def test_a_tampered_upstream_state_is_refused(live_server, web_app, upstream):
     assert refused.response.status_code == 400 and "state_mismatch" in refused.response.text
 
 
+def test_a_code_the_provider_refuses_stops_the_sign_in_with_a_page(live_server, web_app,
+                                                                   upstream):
+    browser = Browser(live_server.url)
+    picker = start(browser, web_app.client_id, pkce()[1])
+    page = browser.get(picker.location)
+    sent = browser.post(picker.location, {"csrf_token": page.csrf, "by": "email",
+                                          "email": "alice@acme.example"})
+    back = browser.get(sent.location)
+    upstream.codes.clear()  # the provider no longer knows the code: invalid_grant
+    refused = browser.get(back.location)
+    assert refused.response.status_code == 400 and "upstream_error" in refused.response.text
+
+
 def test_a_form_without_its_csrf_token_is_refused(live_server, web_app):
     browser = Browser(live_server.url)
     picker = start(browser, web_app.client_id, pkce()[1])
