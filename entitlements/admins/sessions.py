@@ -5,7 +5,6 @@ absolute expiry, at sign-out, or when its admin is disabled."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +18,7 @@ from ..audit.targets import Target
 from ..base.actor import Actor
 from ..base.db import fetch, prune_expired
 from ..base.errors import Conflict, Forbidden
-from ..base.secrets import generate_secret
+from ..base.secrets import digest, generate_secret
 from . import service as admins
 from .models import Admin, ConsoleFormUse, ConsoleSession, LoginLink
 
@@ -33,10 +32,6 @@ TOUCH_EVERY = timedelta(seconds=30)
 class Lifetimes:
     idle: timedelta
     absolute: timedelta
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def issue_login_link(session: Session, actor: Actor, name: str, *, enabled: bool) -> str:

@@ -18,6 +18,12 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def digest(value: str) -> str:
+    """The SHA-256 digest kept of a random value handed out (codes, cookies, links, refresh
+    tokens): the value itself is never stored."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 def hash_secret(secret: str) -> str:
     return f"{SCHEME}${hashlib.sha256(secret.encode()).hexdigest()}"
 

@@ -22,6 +22,7 @@ from ..audit import targets
 from ..base.actor import Actor
 from ..base.remote_jwks import RemoteJwks
 from ..base.sealing import Sealer
+from ..base.secrets import digest
 from ..base.settings import Settings
 from ..clients.models import OAuthClient
 from ..identity_providers import exchange
@@ -47,7 +48,6 @@ from ..signin import (
 from ..signin.errors import SignInRefused
 from ..signin.models import AuthorizationRequest, SignInSession
 from ..signin.sessions import UpstreamSignIn
-from ..signin.tokens import digest
 
 CALLBACK_PATH = "/signin/callback"
 #: Where wallets post their presentations (response_mode direct_post).

@@ -11,9 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..base.db import prune_expired
-from ..base.secrets import generate_secret
+from ..base.secrets import digest, generate_secret
 from .models import AuthorizationCode
-from .tokens import digest
 
 LIFETIME = timedelta(seconds=60)
 

@@ -13,10 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..base.db import fetch, prune_expired
-from ..base.secrets import generate_secret
+from ..base.secrets import digest, generate_secret
 from .errors import SignInRefused
 from .models import DeviceAuthorization
-from .tokens import digest
 
 LIFETIME = timedelta(minutes=10)
 INTERVAL = 5

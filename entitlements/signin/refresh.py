@@ -15,9 +15,8 @@ from ..audit import service as audit
 from ..audit.targets import Target
 from ..base.actor import Actor
 from ..base.db import prune_expired
-from ..base.secrets import generate_secret
+from ..base.secrets import digest, generate_secret
 from .models import RefreshToken
-from .tokens import digest
 
 FAMILY_LIFETIME = timedelta(days=30)
 

@@ -11,10 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..base.db import fetch, prune_expired
-from ..base.secrets import generate_secret, same
+from ..base.secrets import digest, generate_secret, same
 from .errors import SignInRefused
 from .models import AuthorizationRequest
-from .tokens import digest
 
 LIFETIME = timedelta(minutes=10)
 #: A pushed request (RFC 9126) waits this long for its browser, and is then bound to it.

@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ..base.db import prune_expired
-from ..base.secrets import generate_secret
+from ..base.secrets import digest, generate_secret
 from .models import SignInSession
-from .tokens import digest
 
 LIFETIME = timedelta(hours=8)
 

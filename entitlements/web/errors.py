@@ -38,6 +38,7 @@ from ..base.errors import Conflict, InvalidInput, ProblemError, TemporarilyUnava
 from ..oauth.dpop import DpopChallenge
 from ..signin.errors import SignInRefused
 from .console.pages import console_error
+from .html import locked_down
 from .services import services
 from .signin.pages import error_page
 
@@ -65,13 +66,17 @@ class Family(StrEnum):
 
 class FamilyBlueprint(Blueprint):
     """A blueprint whose errors answer in its family's format; with ``no_store``, no answer
-    of it may be cached (RFC 6749 section 5.1: they carry tokens, or say why not)."""
+    of it may be cached (RFC 6749 section 5.1: they carry tokens, or say why not). Every
+    answer of the page families (people's pages, the console), redirects and downloads too,
+    carries the pages' headers (``html.locked_down``)."""
 
     def __init__(self, name: str, import_name: str, *, family: Family, no_store: bool = False,
                  **options: Any) -> None:
         super().__init__(name, import_name, **options)
         self.family = family
-        if no_store:
+        if family in (Family.PAGE, Family.CONSOLE):
+            self.after_request(locked_down)
+        elif no_store:
             self.after_request(_no_store)
 
 

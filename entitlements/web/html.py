@@ -4,10 +4,14 @@ cached, sending no Referer."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Response, render_template
+
+from ..base.secrets import same
+from .services import services
 
 BASE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
                "frame-ancestors 'none'")
@@ -19,7 +23,7 @@ def render_page(template: str, status: int = 200, *, form_targets: Iterable[str]
     a redirect after a form post to ``form-action`` too)."""
     response = Response(render_template(template, **context), status=status,
                         mimetype="text/html")
-    origins = " ".join(sorted({_origin(t) for t in form_targets if _origin(t)}))
+    origins = " ".join(sorted({origin_of(t) for t in form_targets if origin_of(t)}))
     response.headers["Content-Security-Policy"] = (
         f"{BASE_POLICY}; form-action 'self'{' ' + origins if origins else ''}")
     return locked_down(response)
@@ -37,7 +41,28 @@ def locked_down(response: Response) -> Response:
     return response
 
 
-def _origin(uri: str) -> str:
+def set_page_cookie(response: Response, name: str, value: str, *, path: str, max_age: int
+                    ) -> Response:
+    """A cookie of our pages: HttpOnly, SameSite=Lax (a sign-in comes back from a provider
+    across sites), Secure unless the service runs on plain http (loopback development)."""
+    response.set_cookie(name, value, path=path, max_age=max_age, httponly=True,
+                        samesite="Lax",
+                        secure=services().settings.issuer.startswith("https://"))
+    return response
+
+
+def form_token(purpose: str, cookie: str) -> str:
+    """A page's form token, derived from one of our cookies (which a page of another site
+    can neither read nor set)."""
+    return hashlib.sha256(f"{purpose}-form:{cookie}".encode()).hexdigest()
+
+
+def form_token_matches(purpose: str, cookie: str | None, presented: str | None) -> bool:
+    return bool(cookie) and same(presented or "", form_token(purpose, cookie or ""))
+
+
+def origin_of(uri: str) -> str:
+    """``scheme://host[:port]`` of a URL (what ``Origin`` and ``form-action`` name)."""
     parts = urlsplit(uri)
     if parts.scheme in ("http", "https") and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"

@@ -9,12 +9,10 @@ without it, or with another, is refused."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Response, g, redirect, request, url_for
 
@@ -22,15 +20,16 @@ from ...admins import service as admins
 from ...admins import sessions
 from ...admins.roles import Permission
 from ...base.errors import Forbidden
-from ...base.secrets import same
 from ..authority import authorize
 from ..errors import Family, FamilyBlueprint
-from ..html import locked_down
+from ..html import form_token, form_token_matches, origin_of, set_page_cookie
 from ..services import services
 from .pages import NOTICE, PATH, console_page
 
 F = TypeVar("F", bound=Callable[..., Any])
 COOKIE = "ent_console"
+#: The purpose console form tokens are derived for (``html.form_token``).
+FORMS = "console"
 
 
 class FormRefused(Forbidden):
@@ -103,35 +102,23 @@ def check_same_site() -> None:
         foreign = site not in ("same-origin", "none")
     else:
         origin = request.headers.get("Origin")
-        ours = {_origin(services().settings.issuer), request.host_url.rstrip("/")}
+        ours = {origin_of(services().settings.issuer), request.host_url.rstrip("/")}
         foreign = origin not in (None, "null") and origin not in ours
     if foreign:
         raise FormRefused("this form was sent from another site; open the console itself "
                           "and try again")
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def form_token(cookie: str) -> str:
-    return hashlib.sha256(f"console-form:{cookie}".encode()).hexdigest()
-
-
 def check_form_token() -> None:
-    cookie = request.cookies.get(COOKIE, "")
-    presented = request.form.get("csrf_token", "")
-    if not cookie or not same(presented, form_token(cookie)):
+    if not form_token_matches(FORMS, request.cookies.get(COOKIE),
+                              request.form.get("csrf_token")):
         raise FormRefused("the form is stale or did not come from this console; reload the "
                           "page and try again")
 
 
 def set_cookie(response: Response, value: str) -> Response:
-    response.set_cookie(COOKIE, value, path=PATH, httponly=True, samesite="Lax",
-                        secure=services().settings.issuer.startswith("https://"),
-                        max_age=services().settings.console_session_lifetime)
-    return response
+    return set_page_cookie(response, COOKIE, value, path=PATH,
+                           max_age=services().settings.console_session_lifetime)
 
 
 def clear_cookie(response: Response) -> Response:
@@ -153,7 +140,7 @@ def _signed_in() -> Any:
         with found.db.transaction() as session:
             sessions.touch(session, cookie, now)
     if principal is not None:
-        g.csrf_token = form_token(cookie)
+        g.csrf_token = form_token(FORMS, cookie)
     return principal
 
 
@@ -170,7 +157,6 @@ def console_blueprint(name: str, import_name: str, **options: Any) -> FamilyBlue
     blueprint = FamilyBlueprint(name, import_name, url_prefix=PATH, family=Family.CONSOLE,
                                 **options)
     blueprint.after_request(_audit_refusal)
-    blueprint.after_request(locked_down)
     blueprint.url_defaults(_seal_notice)
     return blueprint
 

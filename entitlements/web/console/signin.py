@@ -15,6 +15,7 @@ from ...admins import sessions
 from ...admins.models import Admin
 from ...admins.sso import LoginState, SsoRefused
 from ...base.errors import ConfigError, Forbidden
+from ..html import set_page_cookie
 from ..services import services
 from .pages import render
 from .session import (
@@ -55,11 +56,8 @@ def start_sso() -> Response:
     sealed = found.sealer.seal(json.dumps({
         "state": state.state, "nonce": state.nonce, "verifier": state.verifier,
         "next": safe_next(request.args.get("next")), "at": found.clock.now().timestamp()}))
-    response = redirect(url)
-    response.set_cookie(LOGIN_COOKIE, sealed, path=PATH, httponly=True, samesite="Lax",
-                        secure=found.settings.issuer.startswith("https://"),
-                        max_age=int(LOGIN_WINDOW.total_seconds()))
-    return response
+    return set_page_cookie(redirect(url), LOGIN_COOKIE, sealed, path=PATH,
+                           max_age=int(LOGIN_WINDOW.total_seconds()))
 
 
 @blueprint.get("/callback")

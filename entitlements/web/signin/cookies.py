@@ -3,13 +3,10 @@ http on loopback (development); their values are random, and only digests are st
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Response
 
-from ...base.secrets import same
 from ...signin.errors import SignInRefused
-from ..services import services
+from ..html import form_token_matches, set_page_cookie
 
 #: Binds pending authorization requests to the browser that brought them.
 BROWSER = "ent_browser"
@@ -19,18 +16,11 @@ MAX_AGE = {BROWSER: 24 * 3600, SESSION: 8 * 3600}
 
 
 def set_cookie(response: Response, name: str, value: str) -> None:
-    secure = services().settings.issuer.startswith("https://")
-    response.set_cookie(name, value, max_age=MAX_AGE[name], path="/", secure=secure,
-                        httponly=True, samesite="Lax")
-
-
-def form_token(purpose: str, cookie: str) -> str:
-    """A page's form token, derived from one of our cookies (which a page of another site
-    can neither read nor set), for pages with no pending request to hold one."""
-    return hashlib.sha256(f"{purpose}-form:{cookie}".encode()).hexdigest()
+    set_page_cookie(response, name, value, path="/", max_age=MAX_AGE[name])
 
 
 def check_form_token(purpose: str, cookie: str | None, presented: str | None) -> None:
-    if not cookie or not same(presented or "", form_token(purpose, cookie)):
+    """For pages with no pending request to hold a form token (``html.form_token``)."""
+    if not form_token_matches(purpose, cookie, presented):
         raise SignInRefused("csrf", "The form is stale or did not come from this page. "
                                     "Reload it and try again.")

@@ -27,12 +27,12 @@ from ...signin.errors import SignInRefused
 from ...signin.models import AuthorizationRequest, SignInSession
 from ..callers import form_value
 from ..errors import Family, FamilyBlueprint, audits_refusals
-from ..html import render_page
+from ..html import form_token, render_page
 from ..services import services
-from .cookies import BROWSER, SESSION, check_form_token, form_token, set_cookie
+from .cookies import BROWSER, SESSION, check_form_token, set_cookie
 from .pages import qr_svg
 
-blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE, no_store=True,
+blueprint = FamilyBlueprint("signin", __name__, family=Family.PAGE,
                             template_folder="templates", static_folder="static",
                             static_url_path="/signin/static")
 
