@@ -181,11 +181,14 @@ def issue(session: Session, actor: Actor, name: str, roles: Iterable[str] | None
     return IssuedKey(key, secret)
 
 
-def list_keys(session: Session, *, admin: str | None = None, cursor: str | None = None,
-              limit: int = 100) -> Page[AdminKey]:
+def list_keys(session: Session, *, admin: str | None = None, live: bool = False,
+              cursor: str | None = None, limit: int = 100) -> Page[AdminKey]:
+    """Admin keys, oldest first: one admin's, and with ``live`` those not revoked."""
     query = select(AdminKey)
     if admin:
         query = query.where(AdminKey.name == admin)
+    if live:
+        query = query.where(AdminKey.revoked_at.is_(None))
     return paginate(session, query, (AdminKey.created_at, AdminKey.id), cursor=cursor,
                     limit=limit)
 

@@ -203,14 +203,19 @@ def history(session: Session, org_id: str, *, cursor: str | None = None, limit: 
 
 
 def trust_requests(session: Session, org_id: str | None = None, state: str | None = None, *,
+                   decided: bool = False, newest_first: bool = False,
                    cursor: str | None = None, limit: int = 100) -> Page[TrustRequest]:
+    """Trust requests, oldest first (or newest): of an organization, in a state, or
+    ``decided`` (in any state but pending)."""
     query = select(TrustRequest)
     if org_id:
         query = query.where(TrustRequest.organization_id == org_id)
     if state:
         query = query.where(TrustRequest.state == state)
+    if decided:
+        query = query.where(TrustRequest.state != "pending")
     return paginate(session, query, (TrustRequest.requested_at, TrustRequest.id),
-                    cursor=cursor, limit=limit)
+                    cursor=cursor, limit=limit, descending=newest_first)
 
 
 def _new(session: Session, actor: Actor, name: str, country: str | None,

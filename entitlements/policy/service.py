@@ -53,11 +53,11 @@ def get_version(session: Session, number: int) -> PolicyVersion:
     return row
 
 
-def list_versions(session: Session, *, cursor: str | None = None, limit: int = 100
-                  ) -> Page[PolicyVersion]:
-    """Oldest first."""
+def list_versions(session: Session, *, cursor: str | None = None, limit: int = 100,
+                  newest_first: bool = False) -> Page[PolicyVersion]:
+    """Oldest first, or newest."""
     return paginate(session, select(PolicyVersion), (PolicyVersion.version,), cursor=cursor,
-                    limit=limit)
+                    limit=limit, descending=newest_first)
 
 
 def create_version(session: Session, actor: Actor, *, base_version: int, reason: str,

@@ -3,7 +3,9 @@ admin (``Principal``) and the role that allows what they ask (the audit trail na
 
 from __future__ import annotations
 
-from flask import g
+from typing import Any
+
+from flask import Response, g, request
 
 from ..admins.roles import GRANTS, Permission, Principal
 from ..base.actor import Actor
@@ -45,3 +47,16 @@ def actor() -> Actor:
     the request."""
     principal: Principal = g.principal
     return Actor(principal.actor_name, services().clock.now(), role=g.get("acting_role"))
+
+
+def audit_refusal(response: Response, action: str, reason: str | None,
+                  **details: Any) -> Response:
+    """A signed-in admin's refused request (a 4xx), audited with the admin's name, what was
+    asked and the refusal's code; never the body, which may hold a secret or a key."""
+    if 400 <= response.status_code < 500 and g.get("principal") is not None:
+        services().refusals.record(
+            actor=g.principal.actor_name, action=action,
+            reason=reason or str(response.status_code),
+            details={"method": request.method, "path": request.path[:200],
+                     "status": response.status_code, **details})
+    return response

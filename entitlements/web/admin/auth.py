@@ -17,7 +17,7 @@ from ...admins import service as admins
 from ...admins.roles import Permission, Principal
 from ...base.db import Database
 from ...base.errors import ProblemError, Unauthorized
-from ..authority import authorize
+from ..authority import audit_refusal, authorize
 from ..errors import Family, FamilyBlueprint
 from ..limits import MAX_JSON_DEPTH, json_depth, nul_in
 from ..services import services
@@ -108,18 +108,14 @@ class InvalidCharacter(ProblemError):
 
 def _audit_admin_refusal(response: Response) -> Response:
     """An authenticated admin's refused request (400, 403, 404, 409, ...) is audited with
-    the admin's name, the problem's code and the fields it names; never the body, which
-    may hold a secret or a key."""
-    if 400 <= response.status_code < 500 and g.get("admin"):
-        body = response.get_json(silent=True) or {}
-        code = str(body.get("type", "")).rsplit(":", 1)[-1] or str(response.status_code)
-        details: dict[str, Any] = {"method": request.method, "path": request.path[:200],
-                                   "status": response.status_code}
-        if isinstance(body.get("errors"), dict):
-            details["fields"] = sorted(body["errors"])[:20]
-        services().refusals.record(actor=f"admin:{g.admin}", action="admin.refused",
-                                   reason=code, details=details)
-    return response
+    the problem's code and the fields it names (``authority.audit_refusal``)."""
+    if not 400 <= response.status_code < 500 or not g.get("principal"):
+        return response
+    body = response.get_json(silent=True) or {}
+    fields = ({"fields": sorted(body["errors"])[:20]} if isinstance(body.get("errors"), dict)
+              else {})
+    return audit_refusal(response, "admin.refused",
+                         str(body.get("type", "")).rsplit(":", 1)[-1] or None, **fields)
 
 
 def _audit_refusal(why: str) -> None:

@@ -24,8 +24,7 @@ blueprint = console_blueprint("console_admins", __name__)
 def admin_list() -> Response:
     with services().db.sessions() as session:
         return render("console/admins.html", admins=admins.list_admins(session, limit=500).items,
-                      keys=[k for k in admins.list_keys(session, limit=1000).items
-                            if k.revoked_at is None],
+                      keys=admins.list_keys(session, live=True, limit=1000).items,
                       roles=ROLES, grants=GRANTS,
                       links=services().settings.login_links_enabled)
 

@@ -19,6 +19,8 @@ from .pages import render
 from .session import console, console_blueprint
 
 blueprint = console_blueprint("console_changes", __name__)
+#: What the approvals page lists as decided (an expired request too: nobody may any more).
+DECIDED = [s for s in approvals.STATES if s != "pending"]
 
 
 @blueprint.get("/approvals", endpoint="changes")
@@ -31,8 +33,7 @@ def waiting() -> Response:
                       pending=approvals.list_requests(session, now=now, states=["pending"],
                                                       limit=100).items,
                       decided=[(r, approvals.state(r, now)) for r in approvals.list_requests(
-                          session, now=now, limit=50).items if r.state != "pending"
-                          or approvals.state(r, now) == "expired"][:20],
+                          session, now=now, states=DECIDED, limit=20).items],
                       glasses=[(g, break_glass.state(g, now))
                                for g in break_glass.list_all(session, limit=20).items],
                       tiers=sorted(latest["tiers"]), now=now)

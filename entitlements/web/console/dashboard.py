@@ -47,5 +47,4 @@ def dashboard() -> Response:
             polls={kind: now - at for kind, at in found.polls.items()},
             undelivered=notices.undelivered(session),
             running=[j for j in jobs.list_jobs(session, limit=10).items
-                     if jobs.state(j, now) in ("queued", "running")],
-            now=now)
+                     if jobs.state(j, now) in ("queued", "running")])

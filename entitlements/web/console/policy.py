@@ -53,10 +53,10 @@ def overview() -> Response:
     now = actor().now
     with services().db.sessions() as session:
         active = service.active_version(session, now)
-        versions = service.list_versions(session, limit=1000).items
         return render("console/policy.html", active=active,
                       active_row=service.get_version(session, active) if active else None,
-                      versions=list(reversed(versions))[:50],
+                      versions=service.list_versions(session, limit=50,
+                                                     newest_first=True).items,
                       scheduled=service.pending_after(session, now))
 
 

@@ -99,7 +99,7 @@ def who_could_result(job_id: str) -> Response:
         raise NotFound(f"job {job_id} is no who-could rebuild")
     if row.state != "done":  # its page shows how far it got, or why it failed
         return redirect(url_for("console_jobs.job", job_id=job_id))
-    return render("console/who_could.html", job=row, result=row.result)
+    return render("console/who_could.html", result=row.result)
 
 
 @blueprint.post("/abuse-reports")

@@ -20,7 +20,7 @@ from ...admins import service as admins
 from ...admins import sessions
 from ...admins.roles import Permission
 from ...base.errors import Forbidden
-from ..authority import authorize
+from ..authority import audit_refusal, authorize
 from ..errors import Family, FamilyBlueprint
 from ..html import form_token, form_token_matches, origin_of, set_page_cookie
 from ..services import services
@@ -169,10 +169,4 @@ def _seal_notice(_endpoint: str, values: dict[str, Any]) -> None:
 
 
 def _audit_refusal(response: Response) -> Response:
-    if 400 <= response.status_code < 500 and g.get("principal") is not None:
-        services().refusals.record(
-            actor=g.principal.actor_name, action="console.refused",
-            reason=g.get("refusal_code") or str(response.status_code),
-            details={"method": request.method, "path": request.path[:200],
-                     "status": response.status_code})
-    return response
+    return audit_refusal(response, "console.refused", g.get("refusal_code"))

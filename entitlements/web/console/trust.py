@@ -23,8 +23,8 @@ blueprint = console_blueprint("console_trust", __name__)
 def trust_requests() -> Response:
     with services().db.sessions() as session:
         pending = organizations.trust_requests(session, state="pending", limit=200).items
-        decided = [r for r in organizations.trust_requests(session, limit=200).items
-                   if r.state != "pending"][-20:]
+        decided = organizations.trust_requests(session, decided=True, newest_first=True,
+                                               limit=20).items
         names = organizations.names(session, (r.organization_id for r in [*pending,
                                                                               *decided]))
         return render("console/trust.html", pending=pending, decided=decided, names=names)
