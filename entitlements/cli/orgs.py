@@ -126,9 +126,8 @@ def request_trust_command(cli: CliContext, org_id: str, level: str, reason: str,
 def approve_trust_command(cli: CliContext, request_id: str, reason: str, as_json: bool) -> None:
     """Approve another admin's trust request (two-person rule)."""
     with cli.transaction() as session:
-        level = organizations.get_trust_request(session, request_id).level
         org = organizations.approve_trust(session, cli.actor(), request_id, reason,
-                                          required=cli.settings.evidence_required(level))
+                                          required=cli.settings.evidence_required)
         _emit_org(cli, session, org, as_json, f"organization {org.id} is now {org.trust_level}")
 
 

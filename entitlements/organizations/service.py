@@ -3,7 +3,7 @@ and kept in the organization's history with its actor, reason and evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -131,10 +131,11 @@ def request_trust(session: Session, actor: Actor, org_id: str, level: str, reaso
 
 
 def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
-                  evidence: dict[str, Any] | None = None, *, required: Collection[str] = ()
+                  evidence: dict[str, Any] | None = None, *,
+                  required: Callable[[str], Collection[str]] = lambda level: ()
                   ) -> Organization:
     """The second admin's approval: applies the requested level (two-person rule), given
-    verified evidence of each ``required`` kind."""
+    verified evidence of each kind the level requires (``Settings.evidence_required``)."""
     request = _pending(session, request_id)
     if actor.name == request.requested_by:
         raise Forbidden("two-person rule: the admin who requested a trust level cannot "
@@ -145,7 +146,7 @@ def approve_trust(session: Session, actor: Actor, request_id: str, reason: str,
     if TrustLevel(request.level).rank <= TrustLevel(org.trust_level).rank:
         raise Conflict(f"organization {org.id} is already {org.trust_level}; a request for "
                        f"{request.level} would not raise its trust (use lower-trust)")
-    considered = _required_evidence(session, org.id, required,
+    considered = _required_evidence(session, org.id, required(request.level),
                                     f"raising trust to {request.level}")
     evidence = {**(evidence or {}), **considered}
     _decide(request, actor, "approved", reason)

@@ -35,9 +35,8 @@ def trust_requests() -> Response:
 def approve(request_id: str) -> Response:
     body = form(DecisionSchema())
     with transaction() as session:
-        level = organizations.get_trust_request(session, request_id).level
         organizations.approve_trust(session, actor(), request_id, body["reason"],
-                                    required=services().settings.evidence_required(level))
+                                    required=services().settings.evidence_required)
     return redirect(url_for(".trust_requests", ok="Trust request approved."))
 
 
