@@ -94,13 +94,17 @@ def paginate(session: Session, query: Select[Any], key: Sequence[Any], *,
     return Page(rows, encode_cursor(read(rows[-1])) if more and rows else None)
 
 
-def every(read: Callable[..., Page[T]], *args: Any, **filters: Any) -> list[T]:
-    """Every row of a paginated listing, read page by page (the CLI's lists)."""
+def every(read: Callable[..., Page[T]], *args: Any, at_most: int | None = None,
+          **filters: Any) -> list[T]:
+    """Every row of a paginated listing (or the first ``at_most``), read page by page (the
+    CLI's lists)."""
     rows: list[T] = []
     cursor = None
-    while True:
-        page = read(*args, cursor=cursor, limit=MAX_LIMIT, **filters)
+    while at_most is None or len(rows) < at_most:
+        wanted = MAX_LIMIT if at_most is None else min(MAX_LIMIT, at_most - len(rows))
+        page = read(*args, cursor=cursor, limit=wanted, **filters)
         rows += page.items
         cursor = page.next_cursor
         if cursor is None:
-            return rows
+            break
+    return rows

@@ -11,6 +11,7 @@ import jwt
 from marshmallow import ValidationError
 
 from ..base.errors import InvalidInput
+from ..base.pages import every
 from ..reports import abuse
 from ..reports.schemas import AbuseReportSchema, EvidenceItemSchema
 from .context import CliContext, IsoTime, emit, json_option, pass_cli
@@ -86,8 +87,8 @@ def reject_command(cli: CliContext, report_id: str, reason: str, as_json: bool) 
 def list_command(cli: CliContext, state: str | None, as_json: bool) -> None:
     """Malicious-activity reports, newest first."""
     with cli.transaction() as session:
-        data = AbuseReportSchema(many=True).dump(
-            abuse.list_reports(session, state=state, limit=1000).items)
+        data = AbuseReportSchema(many=True).dump(every(abuse.list_reports, session,
+                                                       state=state))
     emit(as_json, data, "\n".join(
         f"{r['id']}  {r['state']:9} {r['category']:26} {r['subject_kind']} {r['subject_id']}"
         for r in data) or "no reports")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.schemas import AuditEventSchema, ChainReportSchema, CheckpointReportSchema
 from ..audit.targets import KINDS
-from ..base.pages import MAX_LIMIT
+from ..base.pages import every
 from ..reports import checkpoints
 from ..signing.documents import store_keys
 from .context import CliContext, IsoTime, emit, json_option, pass_cli
@@ -42,16 +42,9 @@ def list_command(cli: CliContext, since: datetime | None, until: datetime | None
     query = audit.EventQuery(since=since, until=until, actor=actor, action=action,
                              target=target, target_kind=target_kind,
                              organization_id=organization_id, outcome=outcome)
-    events, cursor = [], None
     with cli.transaction() as session:
-        while len(events) < limit:
-            page = audit.search_events(session, query, cursor=cursor,
-                                       limit=min(limit - len(events), MAX_LIMIT))
-            events += AuditEventSchema(many=True).dump(page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    data = events
+        data = AuditEventSchema(many=True).dump(
+            every(audit.search_events, session, query, at_most=limit))
     human = "\n".join(
         f"{e['at']} {e['actor']:24} {e['action']:26} {e['outcome']:7} "
         f"{e['target_kind'] or ''}:{e['target'] or ''} {e['reason'] or ''}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from ..base.pages import every
 from ..notices import service as notices
 from ..notices.schemas import NoticeSchema
 from ..operations.notices import NoticeSender
@@ -22,7 +23,7 @@ def command() -> None:
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Notices, newest first, and whether each was delivered."""
     with cli.transaction() as session:
-        data = NoticeSchema(many=True).dump(notices.list_notices(session, limit=1000).items)
+        data = NoticeSchema(many=True).dump(every(notices.list_notices, session))
     emit(as_json, data, "\n".join(
         f"{n['id']:>5} {n['kind']:22} {n['subject_id']:28} "
         f"{'delivered' if n['delivered_at'] else (n['last_error'] or 'waiting')}"

@@ -23,6 +23,8 @@ from ..policy.schemas import (
     PolicyChangeRequestSchema,
     PolicyVersionSchema,
     PolicyVersionSummarySchema,
+    shown_glass,
+    shown_request,
 )
 from .context import (
     CliContext,
@@ -245,10 +247,10 @@ def rollback_command(cli: CliContext, number: int, reason: str, on_pending: str 
     with cli.transaction() as session:
         outcome = policy_changes.change(session, cli.actor(), cli.approval_rule, "rollback",
                                         {"version": number, "on_pending": on_pending}, reason)
-        applied = outcome.result and service.get_version(session, outcome.result["version"])
-        data = PolicyVersionSummarySchema().dump(applied) if applied else None
-    if data is None:
-        return emit_waiting(as_json, outcome.request)
+        if outcome.pending:
+            return emit_waiting(as_json, outcome.request)
+        data = PolicyVersionSummarySchema().dump(
+            service.get_version(session, outcome.result["version"]))
     emit(as_json, data, f"version {data['version']} (a copy of {number}) is active")
 
 
@@ -263,8 +265,7 @@ def changes_command(cli: CliContext, state: str | None, as_json: bool) -> None:
     with cli.transaction() as session:
         rows = every(approvals.list_requests, session, now=now,
                      states=[state] if state else [])
-        data = [{**PolicyChangeRequestSchema().dump(r), "state": approvals.state(r, now)}
-                for r in rows]
+        data = PolicyChangeRequestSchema(many=True).dump([shown_request(r, now) for r in rows])
     emit(as_json, data, "\n".join(
         f"{r['id']}  {r['state']:9} {r['action']:9} {r['requested_by']:20} {r['reason']}"
         for r in data) or "no policy change requests")
@@ -455,6 +456,4 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _glass(row: Any, now: datetime) -> dict[str, Any]:
-    data = BreakGlassSchema().dump(row)
-    data["state"] = break_glass.state(row, now)
-    return data
+    return BreakGlassSchema().dump(shown_glass(row, now))

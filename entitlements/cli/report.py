@@ -13,6 +13,7 @@ import click
 
 from ..base.errors import InvalidInput
 from ..base.fetch import FetchFailed, get_bounded
+from ..base.pages import every
 from ..base.progress import Tee
 from ..jobs import runner
 from ..reports import export, verify, who_could
@@ -86,7 +87,7 @@ def verify_command(cli: CliContext, events: Path, manifest: Path | None, jwks: s
 def list_command(cli: CliContext, as_json: bool) -> None:
     """Reports exported, newest first."""
     with cli.transaction() as session:
-        data = ReportSchema(many=True).dump(reports.list_reports(session, limit=1000).items)
+        data = ReportSchema(many=True).dump(every(reports.list_reports, session))
     emit(as_json, data, "\n".join(f"{r['id']}  {r['from']} .. {r['to']}  {r['events']} events"
                                   for r in data) or "no reports")
 
@@ -101,9 +102,8 @@ def who_could_command(cli: CliContext, at: datetime, organization_id: str | None
     """Every organization's and person's tiers at --at, rebuilt from history."""
     with cli.transaction() as session:
         who_could.check(session, at, organization_id, cli.clock.now())
-        history = who_could.load(session, at, organization_id)
     with progress("rebuilding", as_json) as tracker:
-        data = who_could.rebuild(history, tracker).as_json()
+        data = who_could.tracked(cli.db, at, organization_id)(tracker)
     lines = [f"policy version {data['policy_version']} in force at {data['at']}"]
     lines += [f"{o['name']} ({o['id']}): {o['status']}, {o['trust_level']}: "
               f"{', '.join(o['tiers']) or '-'}" for o in data["organizations"]]

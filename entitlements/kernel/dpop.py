@@ -319,8 +319,7 @@ class Nonces:
         if not isinstance(nonce, str) or not nonce or len(nonce) > 64 or not nonce.isascii():
             return False
         slot = int(now // self.lifetime)
-        return any(hmac.compare_digest(nonce.encode(), self._for(s).encode())
-                   for s in (slot, slot - 1))
+        return any(hmac.compare_digest(nonce, self._for(s)) for s in (slot, slot - 1))
 
     def _for(self, slot: int) -> str:
         mac = hmac.new(self._key, str(slot).encode(), hashlib.sha256).digest()[:18]

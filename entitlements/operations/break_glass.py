@@ -110,11 +110,6 @@ def get(session: Session, glass_id: str, *, lock: bool = False) -> BreakGlass:
     return row
 
 
-def state(row: BreakGlass, now: datetime) -> str:
-    """pending, confirmed, reverted, or lapsed (the deadline passed undecided)."""
-    return "lapsed" if row.state == "pending" and row.deadline <= now else row.state
-
-
 def open_ones(session: Session, now: datetime) -> list[BreakGlass]:
     """Kill switches waiting for a second admin, soonest deadline first."""
     return list(session.scalars(select(BreakGlass).where(
@@ -147,8 +142,8 @@ def _suspended(document: dict[str, Any], tiers: list[str]) -> dict[str, Any]:
 
 def _pending(session: Session, glass_id: str, now: datetime) -> BreakGlass:
     row = get(session, glass_id, lock=True)
-    if state(row, now) != "pending":
-        raise Conflict(f"break-glass {glass_id} is {state(row, now)}", code="not_pending")
+    if row.state_at(now) != "pending":
+        raise Conflict(f"break-glass {glass_id} is {row.state_at(now)}", code="not_pending")
     return row
 
 

@@ -98,11 +98,6 @@ def decide(session: Session, actor: Actor, row: PolicyChangeRequest, state: str,
                           "decided_by": actor.name, "result": result})
 
 
-def state(row: PolicyChangeRequest, now: datetime) -> str:
-    """pending, approved, rejected, withdrawn, or expired (pending, but too old to decide)."""
-    return "expired" if row.state == "pending" and row.expires_at <= now else row.state
-
-
 #: The states a listing can ask for.
 STATES = ("pending", "approved", "rejected", "withdrawn", "expired")
 

@@ -72,6 +72,11 @@ class PolicyChangeRequest(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    def state_at(self, now: datetime) -> str:
+        """pending, approved, rejected, withdrawn, or expired (pending, but too old to
+        decide)."""
+        return "expired" if self.state == "pending" and self.expires_at <= now else self.state
+
 
 class BreakGlass(Base):
     """An emergency kill switch one admin applied at once: the tiers it suspended, the
@@ -100,3 +105,8 @@ class BreakGlass(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(String(500))
+
+    def state_at(self, now: datetime) -> str:
+        """pending, confirmed, reverted, superseded, or lapsed (the deadline passed
+        undecided)."""
+        return "lapsed" if self.state == "pending" and self.deadline <= now else self.state

@@ -1,7 +1,11 @@
+from datetime import datetime
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..base.fields import AwareDateTime, StrictBoolean
 from . import service
+from .models import BreakGlass, PolicyChangeRequest
 
 REASON = validate.Length(1, 500)
 
@@ -203,3 +207,15 @@ class TierRevokeSchema(Schema):
 
 class TierGrantSchema(TierRevokeSchema):
     tier = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+def shown_request(row: PolicyChangeRequest, now: datetime) -> dict[str, Any]:
+    """A change request's columns as shown at ``now``: its state told (``expired``)."""
+    return {**{c: getattr(row, c) for c in PolicyChangeRequestSchema().fields},
+            "state": row.state_at(now)}
+
+
+def shown_glass(row: BreakGlass, now: datetime) -> dict[str, Any]:
+    """A break-glass's columns as shown at ``now``: its state told (``lapsed``)."""
+    return {**{c: getattr(row, c) for c in BreakGlassSchema().fields},
+            "state": row.state_at(now)}

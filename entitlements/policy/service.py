@@ -265,18 +265,15 @@ def allowlisted_tiers(session: Session, now: datetime) -> dict[str, list[str]]:
 
 
 def grant_tier(session: Session, actor: Actor, org_id: str, tier: str,
-               on_pending: str | None = None, approval: Approval | None = None
-               ) -> PolicyVersion:
-    """Put the organization on the tier's allowlist: a new version, active at once."""
-    return edit_allowlist(session, actor, org_id, tier, add=True, on_pending=on_pending,
-                          approval=approval)
+               on_pending: str | None = None) -> PolicyVersion:
+    """Put the organization on the tier's allowlist: a new version, active at once (one
+    admin's act: two-person control goes through ``operations.policy_changes``)."""
+    return edit_allowlist(session, actor, org_id, tier, add=True, on_pending=on_pending)
 
 
 def revoke_tier(session: Session, actor: Actor, org_id: str, tier: str,
-                on_pending: str | None = None, approval: Approval | None = None
-                ) -> PolicyVersion:
-    return edit_allowlist(session, actor, org_id, tier, add=False, on_pending=on_pending,
-                          approval=approval)
+                on_pending: str | None = None) -> PolicyVersion:
+    return edit_allowlist(session, actor, org_id, tier, add=False, on_pending=on_pending)
 
 
 def edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, add: bool,

@@ -224,10 +224,10 @@ def organization_citizenship_at(session: Session, at: datetime
     return {org: tuple(items) for org, items in held.items()}
 
 
-def tracked(db: Database, at: datetime, organization_id: str | None, listed: int
-            ) -> Callable[[Tracker], dict[str, Any]]:
-    """The rebuild as a job's work: the history read in a short session, the decisions made
-    after it closes, the result listing at most ``listed`` of each."""
+def tracked(db: Database, at: datetime, organization_id: str | None,
+            listed: int | None = None) -> Callable[[Tracker], dict[str, Any]]:
+    """The rebuild as long work: the history read in a short session, the decisions made
+    after it closes, the result listing at most ``listed`` of each (all, by default)."""
 
     def work(tracker: Tracker) -> dict[str, Any]:
         with db.sessions() as session:

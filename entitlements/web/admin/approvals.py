@@ -20,6 +20,8 @@ from ...policy.schemas import (
     BreakGlassSchema,
     DecideSchema,
     PolicyChangeRequestSchema,
+    shown_glass,
+    shown_request,
 )
 from ..authority import actor
 from ..services import services
@@ -157,10 +159,7 @@ def detail(session: Session, row: PolicyChangeRequest) -> dict[str, Any]:
 
 
 def with_state(row: PolicyChangeRequest) -> dict[str, Any]:
-    """A request's columns, its state as ``approvals.state`` tells it (expired or not)."""
-    data = {column: getattr(row, column) for column in PolicyChangeRequestSchema().fields}
-    data["state"] = approvals.state(row, services().clock.now())
-    return data
+    return shown_request(row, services().clock.now())
 
 
 def dump_glass(row: BreakGlass) -> dict[str, Any]:
@@ -168,6 +167,4 @@ def dump_glass(row: BreakGlass) -> dict[str, Any]:
 
 
 def _with_state(row: BreakGlass) -> dict[str, Any]:
-    data = {column: getattr(row, column) for column in BreakGlassSchema().fields}
-    data["state"] = break_glass.state(row, services().clock.now())
-    return data
+    return shown_glass(row, services().clock.now())

@@ -32,9 +32,9 @@ def waiting() -> Response:
         return render("console/changes.html",
                       pending=approvals.list_requests(session, now=now, states=["pending"],
                                                       limit=100).items,
-                      decided=[(r, approvals.state(r, now)) for r in approvals.list_requests(
+                      decided=[(r, r.state_at(now)) for r in approvals.list_requests(
                           session, now=now, states=DECIDED, limit=20).items],
-                      glasses=[(g, break_glass.state(g, now))
+                      glasses=[(g, g.state_at(now))
                                for g in break_glass.list_all(session, limit=20).items],
                       tiers=sorted(latest["tiers"]), now=now)
 
@@ -94,7 +94,7 @@ def glass(glass_id: str) -> Response:
     now = actor().now
     with services().db.sessions() as session:
         row = break_glass.get(session, glass_id)
-        return render("console/glass.html", row=row, state=break_glass.state(row, now))
+        return render("console/glass.html", row=row, state=row.state_at(now))
 
 
 @blueprint.post("/break-glass/<glass_id>/confirm")
