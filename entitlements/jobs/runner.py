@@ -27,8 +27,11 @@ class JobRunner:
         self._futures: dict[str, Future[None]] = {}
 
     def submit(self, job_id: str, work: Work) -> None:
-        """Run ``work`` for the (committed) job ``job_id``; 503 when too many wait."""
+        """Run ``work`` for the (committed) job ``job_id``; 503 when too many wait (the job
+        is then recorded as failed, not left waiting for nothing)."""
         if not self._slots.acquire(blocking=False):
+            Progress(self._db, job_id, self._clock.now).fail(
+                "the service had too much background work waiting to run it; ask again")
             raise TemporarilyUnavailable("Too much background work is waiting; retry.")
         future = self._pool.submit(run, self._db, self._clock, job_id, work)
         future.add_done_callback(lambda _: self._slots.release())

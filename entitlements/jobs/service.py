@@ -15,7 +15,8 @@ from ..base.ids import new_id
 from ..base.pages import Page, paginate
 from .models import Job
 
-#: A running job silent for longer than this is shown as interrupted (its process died).
+#: A running job silent for longer than this is shown as interrupted (its process died; a
+#: queued one may just be waiting behind long ones).
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -44,7 +45,7 @@ def list_jobs(session: Session, *, kind: str | None = None, cursor: str | None =
 
 def state(job: Job, now: datetime) -> str:
     """queued, running, done, failed, or interrupted (running, but silent too long)."""
-    if job.state in ("queued", "running") and now - job.updated_at > STALE_AFTER:
+    if job.state == "running" and now - job.updated_at > STALE_AFTER:
         return "interrupted"
     return job.state
 

@@ -65,7 +65,11 @@ def change(session: Session, actor: Actor, rule: ApprovalRule, action: str,
     if not rule.covers(action):
         return Outcome(result=apply(session, actor, action, params, reason))
     with session.begin_nested() as trial:
-        apply(session, actor, action, params, reason)
+        # Tried now, so a change that could not be applied is refused when asked. A
+        # re-imposition is tried as its activation: its revocations cannot fail, and would
+        # touch every live token twice.
+        tried = "activate" if action == "reimpose" else action
+        apply(session, actor, tried, {"at": None, **params}, reason)
         trial.rollback()
     return Outcome(request=approvals.request(session, actor, action, params, reason))
 

@@ -38,13 +38,16 @@ def organization_citizenship(session: Session, org_id: str, now: datetime | None
 
 
 def citizenship_by_organization(session: Session, now: datetime | None = None,
-                                org_id: str | None = None
+                                org_id: str | None = None, *, as_of: datetime | None = None
                                 ) -> dict[str, tuple[Citizenship, ...]]:
-    """Every organization's (or one's) citizenship attestations, in one query."""
+    """Every organization's (or one's) citizenship attestations, in one query: unexpired at
+    ``now`` when given, and with ``as_of`` those already verified then (history)."""
     query = select(Evidence).where(Evidence.kind == EvidenceKind.CITIZENSHIP,
                                    Evidence.status == "verified")
     if org_id is not None:
         query = query.where(Evidence.organization_id == org_id)
+    if as_of is not None:
+        query = query.where(Evidence.checked_at <= as_of)
     held: dict[str, list[Citizenship]] = {}
     for row in session.scalars(query):
         expires_at = datetime.fromisoformat(row.details["expires_at"])

@@ -110,8 +110,10 @@ def stored(session: Session) -> list[str]:
 
 
 def known(session: Session, places: Sequence[Anchor]) -> list[str]:
-    """Every checkpoint kept: the database's, and those copied to ``places``."""
-    return [*stored(session), *(text for place in places for text in place.texts())]
+    """Every checkpoint kept, once: the database's, and those copied to ``places`` (a copy
+    that says what the database's says is the same statement)."""
+    texts = [*stored(session), *(text for place in places for text in place.texts())]
+    return list(dict.fromkeys(texts))
 
 
 def read_files(path: Path) -> list[str]:

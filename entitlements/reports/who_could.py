@@ -24,11 +24,8 @@ from ..audit.models import AuditEvent
 from ..base.db import Database
 from ..base.errors import InvalidInput, NotFound
 from ..base.progress import Tracker
-from ..kernel.assurance import rank
 from ..kernel.policy import Citizenship, Policy, Subject, decide
 from ..organizations.models import (
-    Evidence,
-    EvidenceKind,
     Organization,
     OrganizationChange,
     OrganizationStatus,
@@ -37,6 +34,7 @@ from ..persons.models import Person
 from ..policy.document import compile_policy
 from ..policy.models import PolicyVersion
 from ..policy.store import load_schedule
+from ..policy.subjects import citizenship_by_organization, person_subject
 
 ISSUER_MOVES = ("issuer.suspended", "issuer.reinstated")
 
@@ -108,8 +106,10 @@ def load(session: Session, at: datetime, organization_id: str | None = None) -> 
     policy = compile_policy(activation.version,
                             session.get(PolicyVersion, activation.version).document)
     standing = standing_at(session, at, organization_id)
-    return History(at, policy, activation.id, standing, persons_at(session, at, standing),
-                   organization_citizenship_at(session, at), verifications_at(session, at))
+    return History(at, policy, activation.id, standing,
+                   persons_at(session, at, standing, organization_id),
+                   citizenship_by_organization(session, at, organization_id, as_of=at),
+                   verifications_at(session, at, organization_id))
 
 
 def who_could(session: Session, at: datetime, tracker: Tracker, *,
@@ -134,7 +134,7 @@ def rebuild(history: History, tracker: Tracker) -> Rebuilt:
     for person_id, org_id in history.persons:
         org = standing[org_id]
         summary = summarize(history.facts.get(person_id, ()))
-        subject = Subject(org_id, org.trust_level, True, summary.held)
+        subject = person_subject(org_id, org.trust_level, summary)
         rebuilt.persons.append({
             "id": person_id, "organization_id": org_id,
             "citizenship": [{"nationality": c.nationality, "level": c.level,
@@ -174,21 +174,28 @@ def standing_at(session: Session, at: datetime, organization_id: str | None = No
     return {row[0]: Standing(*row) for row in rows}
 
 
-def persons_at(session: Session, at: datetime, standing: dict[str, Standing]
-               ) -> list[tuple[str, str]]:
-    """The persons that existed at ``at``, of the organizations given."""
-    rows = session.execute(select(Person.id, Person.organization_id)
-                           .where(Person.created_at <= at).order_by(Person.id))
+def persons_at(session: Session, at: datetime, standing: dict[str, Standing],
+               organization_id: str | None = None) -> list[tuple[str, str]]:
+    """The persons that existed at ``at``, of the organizations given (of one, read so)."""
+    query = select(Person.id, Person.organization_id).where(Person.created_at <= at)
+    if organization_id is not None:
+        query = query.where(Person.organization_id == organization_id)
+    rows = session.execute(query.order_by(Person.id))
     return [(person, org) for person, org in rows if org in standing]
 
 
-def verifications_at(session: Session, at: datetime) -> dict[str, list[VerifiedAttestation]]:
-    """Each person's verifications that were recorded, unexpired, and from an issuer that
-    was registered and active at ``at``."""
+def verifications_at(session: Session, at: datetime, organization_id: str | None = None
+                     ) -> dict[str, list[VerifiedAttestation]]:
+    """Each person's (of one organization's) verifications that were recorded, unexpired,
+    and from an issuer that was registered and active at ``at``."""
     active = issuers_active_at(session, at)
-    rows = session.scalars(select(VerifiedAttestation).where(
+    query = select(VerifiedAttestation).where(
         VerifiedAttestation.recorded_at <= at, VerifiedAttestation.verified_at <= at,
-        VerifiedAttestation.expires_at > at))
+        VerifiedAttestation.expires_at > at)
+    if organization_id is not None:
+        query = query.join(Person, Person.id == VerifiedAttestation.person_id).where(
+            Person.organization_id == organization_id)
+    rows = session.scalars(query)
     found: dict[str, list[VerifiedAttestation]] = defaultdict(list)
     for row in rows:
         if row.issuer_id in active:
@@ -207,21 +214,6 @@ def issuers_active_at(session: Session, at: datetime) -> set[str]:
         .order_by(AuditEvent.at, AuditEvent.seq))
     last = {target: action for target, action in moves}
     return {i for i in registered if last.get(i) != "issuer.suspended"}
-
-
-def organization_citizenship_at(session: Session, at: datetime
-                                ) -> dict[str, tuple[Citizenship, ...]]:
-    """Each organization's own attestation that all its users are citizens, verified by
-    ``at`` and unexpired then."""
-    held: dict[str, list[Citizenship]] = defaultdict(list)
-    for row in session.scalars(select(Evidence).where(
-            Evidence.kind == EvidenceKind.CITIZENSHIP, Evidence.status == "verified",
-            Evidence.checked_at <= at)):
-        expires_at = datetime.fromisoformat(row.details["expires_at"])
-        if expires_at > at:
-            held[row.organization_id] += [Citizenship(n, rank(row.details["level"]), expires_at)
-                                          for n in row.details["nationalities"]]
-    return {org: tuple(items) for org, items in held.items()}
 
 
 def tracked(db: Database, at: datetime, organization_id: str | None,

@@ -4,6 +4,7 @@ says what the document is, and ``iss`` and ``iat``."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -35,8 +36,9 @@ def sign_document(ring: KeyRing, now: datetime, *, issuer: str, typ: str,
 def store_keys(store: KeyStore) -> Callable[[str], Any]:
     """The public key a ``kid`` names, from the key store (not the database, which a
     document's checker may not trust): LookupError for a kid the store lacks, or whose key
-    is not the one the kid is the thumbprint of."""
+    is not the one the kid is the thumbprint of. Each key is read once per lookup made."""
 
+    @functools.lru_cache(maxsize=32)
     def key_for(kid: str) -> Any:
         try:
             private = store.load(kid)

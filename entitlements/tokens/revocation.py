@@ -81,7 +81,8 @@ def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracke
                 return revoked
             # The first chunk is audited even when nothing matched: the attempt is a change.
             done = _revoke(session, actor, [*conditions, IssuedToken.jti.in_(jtis)],
-                           reason=reason, quiet=bool(revoked), target=target, filters=said)
+                           reason=reason, quiet=bool(revoked), target=target, filters=said,
+                           jtis=jtis)
             if not jtis:
                 return 0
         revoked += done
@@ -117,9 +118,12 @@ def revoke_issued(session: Session, actor: Actor, jtis: list[str], *, reason: st
 
 
 def _revoke(session: Session, actor: Actor, conditions: list[Any], *, reason: str,
-            quiet: bool, target: Target, filters: dict[str, Any]) -> int:
-    """One UPDATE, and one audit event naming the first hundred tokens."""
-    jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions).limit(101)))
+            quiet: bool, target: Target, filters: dict[str, Any],
+            jtis: list[str] | None = None) -> int:
+    """One UPDATE, and one audit event naming the first hundred tokens (``jtis``, when the
+    caller selected them already)."""
+    if jtis is None:
+        jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions).limit(101)))
     result = session.execute(update(IssuedToken).where(*conditions)
                              .values(revoked_at=actor.now)
                              .execution_options(synchronize_session=False))
