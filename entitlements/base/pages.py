@@ -78,10 +78,9 @@ def beyond(key: Sequence[Any], values: Sequence[Any], *, descending: bool = Fals
 
 
 def paginate(session: Session, query: Select[Any], key: Sequence[Any], *,
-             cursor: str | None, limit: int, descending: bool = False,
-             key_of: Callable[[Any], Sequence[Any]] | None = None) -> Page[Any]:
+             cursor: str | None, limit: int, descending: bool = False) -> Page[Any]:
     """One page of ``query`` ordered by the ``key`` columns (unique together), after
-    ``cursor``. ``key_of(row)`` reads a row's key (default: the columns' names)."""
+    ``cursor``."""
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor:
         values = decode_cursor(cursor, [c.type.python_type for c in key])
@@ -90,8 +89,8 @@ def paginate(session: Session, query: Select[Any], key: Sequence[Any], *,
     rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    read = key_of or (lambda row: [getattr(row, c.key) for c in key])
-    return Page(rows, encode_cursor(read(rows[-1])) if more and rows else None)
+    last = [getattr(rows[-1], c.key) for c in key] if more and rows else None
+    return Page(rows, encode_cursor(last) if last else None)
 
 
 def every(read: Callable[..., Page[T]], *args: Any, at_most: int | None = None,

@@ -37,11 +37,6 @@ def due(session: Session, now: datetime, limit: int = 20) -> list[Notice]:
             skip_locked=True)))
 
 
-def for_subject(session: Session, subject_id: str) -> list[Notice]:
-    return list(session.scalars(select(Notice).where(Notice.subject_id == subject_id)
-                                .order_by(Notice.id)))
-
-
 def undelivered(session: Session) -> list[Notice]:
     return list(session.scalars(select(Notice).where(Notice.delivered_at.is_(None))
                                 .order_by(Notice.id).limit(100)))

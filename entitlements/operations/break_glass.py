@@ -7,7 +7,6 @@ earlier policy back now."""
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,12 +42,11 @@ def break_glass(session: Session, actor: Actor, *, tiers: list[str], reason: str
                      tiers=sorted(set(tiers).union(*(w.tiers for w in waiting))),
                      previous_version=min(waiting, key=lambda w: w.broken_at).previous_version
                      if waiting else active)
-    document = _suspended(policy.get_version(session, active).document, tiers)
+    patch = _suspension(policy.get_version(session, active).document, tiers)
     for superseded in waiting:
         _supersede(session, actor, superseded, row)
     version = policy.create_version(session, actor, base_version=active, on_active=True,
-                                    reason=f"break-glass {row.id}: {reason}",
-                                    document=document)
+                                    reason=f"break-glass {row.id}: {reason}", patch=patch)
     effects = reimposition.activate_revoking(session, actor, version.version, reason=reason,
                                              kind="break_glass", on_pending=on_pending)
     lapse = policy.activate(session, actor, row.previous_version, kind="lapse",
@@ -126,18 +124,16 @@ def target(row: BreakGlass) -> Target:
     return Target("break_glass", row.id)
 
 
-def _suspended(document: dict[str, Any], tiers: list[str]) -> dict[str, Any]:
+def _suspension(document: dict[str, Any], tiers: list[str]) -> dict[str, Any]:
+    """The patch suspending ``tiers`` of ``document`` (each known, not all suspended)."""
     if not tiers:
         raise InvalidInput("name at least one tier to suspend", code="no_tier")
-    changed = copy.deepcopy(document)
-    unknown = sorted(set(tiers) - set(changed["tiers"]))
+    unknown = sorted(set(tiers) - set(document["tiers"]))
     if unknown:
         raise NotFound(f"no tier named {unknown[0]!r}", code="unknown_tier")
-    if all(changed["tiers"][t].get("status") == "suspended" for t in tiers):
+    if all(document["tiers"][t].get("status") == "suspended" for t in tiers):
         raise Conflict("those tiers are suspended already", code="already_suspended")
-    for tier in tiers:
-        changed["tiers"][tier]["status"] = "suspended"
-    return changed
+    return {"tiers": {tier: {"status": "suspended"} for tier in tiers}}
 
 
 def _pending(session: Session, glass_id: str, now: datetime) -> BreakGlass:

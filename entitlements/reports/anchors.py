@@ -9,13 +9,13 @@ is bounded (``MAX_KEPT``)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..base.errors import ConfigError
+from ..base.files import write_whole
 from ..base.settings import Settings
 
 #: At most this many checkpoints are read back from one place (hourly ones: 11 years).
@@ -53,10 +53,7 @@ class DirectoryAnchor:
     def put(self, name: str, text: str) -> None:
         """Written aside, then renamed into place: a reader never sees half a file."""
         self.path.mkdir(parents=True, exist_ok=True)
-        final = self.path / name
-        partial = final.with_name(final.name + ".partial")
-        partial.write_text(text + "\n")
-        os.replace(partial, final)
+        write_whole(self.path / name, (text + "\n").encode())
 
     def texts(self) -> list[str]:
         if not self.path.is_dir():

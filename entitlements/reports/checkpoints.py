@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jwt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,11 +26,10 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..audit.models import AuditCheckpoint, AuditEvent, AuditStream
 from ..audit.targets import Target
-from ..base import jose
 from ..base.actor import SYSTEM_ACTOR, Actor
 from ..base.clock import epoch
 from ..base.db import Database
-from ..signing.documents import CHECKPOINT_TYP, DOCUMENT_OPTIONS, sign_document
+from ..signing.documents import CHECKPOINT_TYP, DocumentRefused, read_document, sign_document
 from ..signing.keyring import KeyRing
 from .anchors import Anchor, name_of
 
@@ -164,21 +162,18 @@ def verify(session: Session, checkpoints: list[str], key_for: KeyFor) -> Checkpo
 
 
 def read(jws: str, key_for: KeyFor) -> dict[str, Any]:
-    """A checkpoint's claims once its signature verifies with the key its ``kid`` names, by
-    an asymmetric algorithm only (a forged ``alg`` is a problem, never a crash). Its ``iat``
-    is a date, not a freshness check: a signer's clock ahead of the checker's is fine."""
+    """A checkpoint's claims (``signing.documents.read_document``); ValueError saying why
+    it is not believed (a forged ``alg`` is a problem, never a crash)."""
     try:
-        header = jwt.get_unverified_header(jws)
-        if header.get("typ") != CHECKPOINT_TYP:
-            raise ValueError(f"not a checkpoint (typ {header.get('typ')!r})")
-        alg = header.get("alg")
-        if alg not in jose.ASYMMETRIC_ALGORITHMS:
-            raise ValueError(f"a checkpoint does not verify (algorithm {alg!r} is not "
-                             "allowed)")
-        key = key_for(str(header.get("kid")))
-        return jwt.decode(jws, key, algorithms=[alg], options=DOCUMENT_OPTIONS)
-    except (jwt.PyJWTError, LookupError, TypeError) as error:
-        raise ValueError(f"a checkpoint does not verify ({type(error).__name__})") from None
+        return read_document(jws, CHECKPOINT_TYP, key_for)
+    except DocumentRefused as refused:
+        if refused.reason == "typ":
+            raise ValueError(f"not a checkpoint (typ {refused.cause!r})") from None
+        if refused.reason == "algorithm":
+            raise ValueError(f"a checkpoint does not verify (algorithm {refused.cause!r} is "
+                             "not allowed)") from None
+        raise ValueError(f"a checkpoint does not verify ({type(refused.cause).__name__})"
+                         ) from None
 
 
 def _tip_problem(session: Session, heads: dict[str, int], stream: str, tip: dict[str, Any]

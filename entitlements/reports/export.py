@@ -22,7 +22,6 @@ every stream's tip when the report was made, and the file's size and SHA-256."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,9 @@ import orjson
 from sqlalchemy import func, select
 
 from ..audit.models import AuditEvent, AuditStream
+from ..audit.streams import EVENT_COLUMNS
 from ..base.db import Database, read_in_index_order
+from ..base.files import write_whole, written_whole
 from ..base.pages import beyond
 from ..base.progress import Tracker
 from ..signing.documents import MANIFEST_TYP, sign_document
@@ -41,8 +42,8 @@ from ..signing.keyring import KeyRing
 
 FORMAT = "entitlements-report/1"
 BATCH = 5000
-COLUMNS = ("stream", "seq", "at", "actor", "actor_role", "action", "target", "target_kind",
-           "organization_id", "outcome", "reason", "details", "prev_hash", "hash")
+#: An event's fields, in a line's order (as the audit log's writers list them).
+COLUMNS = EVENT_COLUMNS
 REVOCATIONS = frozenset({"tokens.revoked", "token.revoked", "refresh.family_revoked",
                          "policy.reimposed", "policy.break_glass"})
 #: Who makes admin changes: admins through the API or console, operators through the CLI.
@@ -92,7 +93,7 @@ def export(db: Database, ring: KeyRing, *, issuer: str, report_id: str, starts_a
               "to": ends_at.isoformat(), "generated_at": now.isoformat(), **written,
               "chain_tips": tips}
     jws = sign_document(ring, now, issuer=issuer, typ=MANIFEST_TYP, claims=claims)
-    _write_atomically(manifest_path, jws.encode())
+    write_whole(manifest_path, jws.encode())
     return Exported(events_path, manifest_path, claims, jws)
 
 
@@ -102,8 +103,7 @@ def _write_events(db: Database, interval: tuple[Any, ...], path: Path, tracker: 
     actions: Counter[str] = Counter()
     sections: Counter[str] = Counter()
     streams: dict[str, dict[str, Any]] = {}
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
+    with written_whole(path) as out:
         for batch in _batches(db, interval):
             chunk = bytearray()
             for row in batch:
@@ -119,7 +119,6 @@ def _write_events(db: Database, interval: tuple[Any, ...], path: Path, tracker: 
             digest.update(chunk)
             size += len(chunk)
             tracker.advance(len(batch))
-    os.replace(partial, path)
     return {"events": sum(actions.values()), "counts": dict(sorted(actions.items())),
             "sections": dict(sorted(sections.items())), "streams": streams,
             "file": {"name": path.name, "bytes": size, "sha256": digest.hexdigest()}}
@@ -156,9 +155,3 @@ def extend_streams(streams: dict[str, dict[str, Any]], event: dict[str, Any]) ->
     if event["seq"] > seen["last_seq"]:
         seen["last_seq"], seen["last_hash"] = event["seq"], event["hash"]
     seen["first_seq"] = min(seen["first_seq"], event["seq"])
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(content)
-    os.replace(partial, path)

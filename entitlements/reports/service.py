@@ -102,9 +102,7 @@ def list_reports(session: Session, *, cursor: str | None = None, limit: int = 10
 
 def files(row: ReportExport, directory: Path) -> tuple[Path, Path]:
     """A written report's events file and manifest (Conflict while it is being written)."""
-    if row.manifest is None:
-        raise Conflict(f"report {row.id} is not written yet; follow its job {row.job_id}",
-                       code="report_not_ready")
+    _written(row)
     events, manifest = export.paths(directory, row.id)
     if not events.is_file() or not manifest.is_file():
         raise NotFound(f"report {row.id}'s file is not in {directory} (written by another "
@@ -117,15 +115,20 @@ def signing_jwks(session: Session, row: ReportExport) -> dict[str, Any]:
     left the published JWKS (rotated out, or revoked): what a checker saves beside the
     report, fetched from a source it trusts. A revoked key says when (``revoked_at``, a
     NumericDate): nothing it signed after then is believed."""
-    if row.manifest is None:
-        raise Conflict(f"report {row.id} is not written yet; follow its job {row.job_id}",
-                       code="report_not_ready")
-    kid = jwt.get_unverified_header(row.manifest).get("kid")
+    kid = jwt.get_unverified_header(_written(row)).get("kid")
     key = session.get(SigningKey, kid) if isinstance(kid, str) else None
     if key is None:
         raise NotFound(f"the key {kid!r} that signed report {row.id} is not known here")
     revoked = {"revoked_at": epoch(key.revoked_at)} if key.revoked_at else {}
     return {"keys": [{**key.public_jwk, **revoked}]}
+
+
+def _written(row: ReportExport) -> str:
+    """The report's manifest, once written (Conflict while its job writes it)."""
+    if row.manifest is None:
+        raise Conflict(f"report {row.id} is not written yet; follow its job {row.job_id}",
+                       code="report_not_ready")
+    return row.manifest
 
 
 def manifest_claims(row: ReportExport) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ import orjson
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from ..audit.service import hash_fields
-from ..signing.documents import DOCUMENT_OPTIONS, MANIFEST_TYP
+from ..signing.documents import MANIFEST_TYP, DocumentRefused, jwks_keys, read_document
 from .export import FORMAT, extend_streams
 
 #: Problems listed in full; past this many, only counted.
@@ -71,28 +71,34 @@ class Verification:
 
 def read_manifest(jws: str, jwks: dict[str, Any]) -> dict[str, Any]:
     """The manifest's claims once its signature verifies with a key of ``jwks`` named by
-    its ``kid``; ValueError saying why not."""
+    its ``kid``, signed before that key was revoked if it says when; ValueError saying why
+    not."""
     try:
-        header = jwt.get_unverified_header(jws)
-    except jwt.InvalidTokenError:
-        raise ValueError("the manifest is not a JWS") from None
-    if header.get("typ") != MANIFEST_TYP:
-        raise ValueError(f"the manifest's typ is {header.get('typ')!r}, not {MANIFEST_TYP}")
-    try:
-        key = jwt.PyJWKSet.from_dict(jwks)[str(header.get("kid"))]
-    except (KeyError, jwt.PyJWKSetError, jwt.InvalidKeyError):
-        raise ValueError(f"the JWKS has no key {header.get('kid')!r} that signed the "
-                         "manifest") from None
-    try:
-        claims = jwt.decode(jws, key, algorithms=[key.algorithm_name], options=DOCUMENT_OPTIONS)
-    except jwt.PyJWTError as error:
-        raise ValueError(f"the manifest's signature does not verify ({error})") from None
+        claims = read_document(jws, MANIFEST_TYP, jwks_keys(jwks))
+    except DocumentRefused as refused:
+        raise ValueError(_refusal(refused)) from None
+    except (jwt.PyJWKSetError, jwt.InvalidKeyError):
+        raise ValueError("the JWKS given holds no usable key") from None
+    kid = jwt.get_unverified_header(jws).get("kid")
     revoked = next((k.get("revoked_at") for k in jwks.get("keys", [])
-                    if isinstance(k, dict) and k.get("kid") == header.get("kid")), None)
+                    if isinstance(k, dict) and k.get("kid") == kid), None)
     if isinstance(revoked, int | float) and not (
             isinstance(claims.get("iat"), int | float) and claims["iat"] < revoked):
         raise ValueError("the manifest was signed after its key was revoked")
     return claims
+
+
+def _refusal(refused: DocumentRefused) -> str:
+    if refused.reason == "malformed":
+        return "the manifest is not a JWS"
+    if refused.reason == "typ":
+        return f"the manifest's typ is {refused.cause!r}, not {MANIFEST_TYP}"
+    if refused.reason == "key":
+        kid = refused.cause.args[0] if refused.cause.args else None
+        return f"the JWKS has no key {kid!r} that signed the manifest"
+    if refused.reason == "algorithm":
+        return f"the manifest's algorithm {refused.cause!r} is not allowed"
+    return f"the manifest's signature does not verify ({refused.cause})"
 
 
 def verify_report(events_path: Path, manifest_jws: str, jwks: dict[str, Any]) -> Verification:

@@ -13,6 +13,7 @@ import jwt
 
 from ..base.clock import epoch
 from ..base.errors import ConfigError
+from ..base.jose import ASYMMETRIC_ALGORITHMS
 from .keyring import KeyRing
 from .keystore import KeyStore, public_jwk
 
@@ -51,7 +52,46 @@ def store_keys(store: KeyStore) -> Callable[[str], Any]:
     return key_for
 
 
+class DocumentRefused(ValueError):
+    """A signed document that cannot be believed: ``reason`` is ``malformed``, ``typ``,
+    ``algorithm``, ``key`` or ``signature``; ``cause`` what was found or raised."""
+
+    def __init__(self, reason: str, cause: Any) -> None:
+        super().__init__(f"{reason}: {cause}")
+        self.reason, self.cause = reason, cause
+
+
+def read_document(jws: str, typ: str, key_for: Callable[[str], Any]) -> dict[str, Any]:
+    """A document's claims once it is of ``typ`` and its signature verifies, by an
+    asymmetric algorithm only, with the key its ``kid`` names (``key_for``: LookupError for
+    none). Its ``iat`` dates it; it is no freshness check (``DOCUMENT_OPTIONS``)."""
+    try:
+        header = jwt.get_unverified_header(jws)
+    except jwt.PyJWTError as error:
+        raise DocumentRefused("malformed", error) from None
+    if header.get("typ") != typ:
+        raise DocumentRefused("typ", header.get("typ"))
+    alg = header.get("alg")
+    if alg not in ASYMMETRIC_ALGORITHMS:
+        raise DocumentRefused("algorithm", alg)
+    try:
+        key = key_for(str(header.get("kid")))
+    except LookupError as error:
+        raise DocumentRefused("key", error) from None
+    try:
+        return jwt.decode(jws, key, algorithms=[alg], options=DOCUMENT_OPTIONS)
+    except (jwt.PyJWTError, TypeError, ValueError) as error:
+        raise DocumentRefused("signature", error) from None
+
+
 def jwks_keys(jwks: dict[str, Any]) -> Callable[[str], Any]:
-    """The public key a ``kid`` names in a JWKS (KeyError, a LookupError, when absent)."""
+    """The public key a ``kid`` names in a JWKS (KeyError naming the kid, when absent)."""
     keys = jwt.PyJWKSet.from_dict(jwks)
-    return lambda kid: keys[kid].key
+
+    def key_for(kid: str) -> Any:
+        try:
+            return keys[kid].key
+        except KeyError:
+            raise KeyError(kid) from None
+
+    return key_for

@@ -59,14 +59,12 @@ def count_live(session: Session, now: datetime, **filters: str | None) -> int:
 
 
 def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracker,
-                     chunk: int | None = None, job: str | None = None,
-                     **filters: str | None) -> int:
-    """Revoke the live tokens matching the filters ``chunk`` at a time, each chunk in a
+                     job: str | None = None, **filters: str | None) -> int:
+    """Revoke the live tokens matching the filters ``CHUNK`` at a time, each chunk in a
     transaction of its own with its audit event, telling ``tracker`` as it goes: a long
     revocation shows its progress, and one cut short has revoked (and audited) what it
-    says (``chunk``: ``CHUNK`` unless given). How many were revoked."""
+    says (``CHUNK`` tokens a transaction). How many were revoked."""
     given = named_filters(filters)
-    chunk = chunk or CHUNK
     conditions = live_tokens(actor.now, **given)
     with db.sessions() as session:
         total = count_live(session, actor.now, **given)
@@ -76,7 +74,7 @@ def revoke_in_chunks(db: Database, actor: Actor, *, reason: str, tracker: Tracke
     while True:
         with db.transaction() as session:
             jtis = list(session.scalars(select(IssuedToken.jti).where(*conditions)
-                                        .order_by(IssuedToken.jti).limit(chunk)))
+                                        .order_by(IssuedToken.jti).limit(CHUNK)))
             if not jtis and revoked:
                 return revoked
             # The first chunk is audited even when nothing matched: the attempt is a change.
