@@ -198,3 +198,27 @@ def test_a_reimposition_cannot_be_scheduled_from_the_console(live_server, db, cl
     assert answer.status_code == 400 and "immediate activation" in answer.text
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(PolicyChangeRequest)) == 0
+
+
+def test_a_key_admin_rotates_and_revokes_keys_and_registers_a_gateway(live_server, db, clock):
+    keys = signed_in(live_server, db, clock, "kim", ("key_admin",))
+    page = f"{live_server.url}/console/keys"
+    before = set(published(live_server))
+    rotated = keys.post(f"{live_server.url}/console/keys/rotate",
+                        data={"alg": "ES256", **form_fields(keys.get(page))})
+    assert rotated.status_code == 200 and "published; it signs from" in rotated.text
+    [new] = set(published(live_server)) - before
+    [old] = before
+    revoked = keys.post(f"{live_server.url}/console/keys/{old}/revoke",
+                        data={"reason": "compromised", **form_fields(keys.get(page))})
+    assert revoked.status_code == 200 and f"key {new} signs from now" in revoked.text
+    assert set(published(live_server)) == {new}
+    added = keys.post(f"{live_server.url}/console/resources", data={
+        "identifier": "https://gateway.lab.example/models", "name": "models",
+        **form_fields(keys.get(page))})
+    assert added.status_code == 200 and "https://gateway.lab.example/models" in added.text
+
+
+def published(live_server) -> list[str]:
+    return [k["kid"] for k in requests.get(f"{live_server.url}/jwks.json", timeout=10)
+            .json()["keys"] if k.get("alg") == "ES256"]

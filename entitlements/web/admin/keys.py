@@ -15,6 +15,7 @@ from ...kernel.claims import SIGNING_ALGORITHMS
 from ...resources import service as resources
 from ...resources.schemas import ResourceServerSchema
 from ...signing import service as signing
+from ...signing.keyring import KeyInfo
 from ...signing.schemas import SigningKeySchema
 from ..authority import actor
 from ..services import services
@@ -67,12 +68,7 @@ def list_keys() -> Response:
 @requires(Permission.MANAGE_KEYS)
 def rotate_key() -> tuple[Response, int]:
     body = json_body(RotateSchema())
-    settings = services().settings
-    prepublish = timedelta(seconds=0 if body["now"] else settings.key_prepublish_seconds)
-    with transaction() as session:
-        info = signing.rotate(session, services().key_store, actor(),
-                              body["alg"] or settings.signing_alg, prepublish)
-    services().keys.invalidate()
+    info = rotated(body["alg"], now=body["now"])
     return jsonify(SigningKeySchema().dump({**info.__dict__, "state": (
         "active" if body["now"] else "pending")})), 201
 
@@ -83,12 +79,30 @@ def rotate_key() -> tuple[Response, int]:
 @requires(Permission.MANAGE_KEYS)
 def revoke_key(kid: str) -> Response:
     body = json_body(KeyRevokeSchema())
-    with transaction() as session:
-        replacement = signing.revoke(session, services().key_store, actor(), kid,
-                                     body["reason"], services().settings.max_token_ttl)
-    services().keys.invalidate()
+    replacement = revoked(kid, body["reason"])
     return jsonify(KeyRevokedSchema().dump({"revoked": kid, "replacement": (
         replacement.kid if replacement else None)}))
+
+
+def rotated(alg: str | None, *, now: bool) -> KeyInfo:
+    """A new signing key (of the service's algorithm unless ``alg``), signing after the
+    pre-publication window or, with ``now``, at once; this process's ring sees it."""
+    settings = services().settings
+    prepublish = timedelta(seconds=0 if now else settings.key_prepublish_seconds)
+    with transaction() as session:
+        info = signing.rotate(session, services().key_store, actor(),
+                              alg or settings.signing_alg, prepublish)
+    services().keys.invalidate()
+    return info
+
+
+def revoked(kid: str, reason: str) -> KeyInfo | None:
+    """The key withdrawn; the key that signs in its place, if it was signing."""
+    with transaction() as session:
+        replacement = signing.revoke(session, services().key_store, actor(), kid, reason,
+                                     services().settings.max_token_ttl)
+    services().keys.invalidate()
+    return replacement
 
 
 @blueprint.get("/resources")

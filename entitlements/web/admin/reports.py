@@ -3,6 +3,9 @@ back with their manifests), "who could use what at T", and malicious-activity re
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from flask import Response, jsonify, send_file
 from marshmallow import fields, validate
 
@@ -48,12 +51,18 @@ class AbuseQuerySchema(PageQuerySchema):
 @requires(Permission.READ)
 def request_report() -> tuple[Response, int]:
     body = json_body(ReportCreateSchema())
+    return jobs.accepted(export_job(body["starts_at"], body["ends_at"]))
+
+
+def export_job(starts_at: datetime, ends_at: datetime) -> dict[str, Any]:
+    """A report of [``starts_at``, ``ends_at``) asked for, and its job launched (the API's
+    and the console's); the job."""
     with transaction() as session:
-        row = reports.request(session, actor(), body["starts_at"], body["ends_at"])
+        row = reports.request(session, actor(), starts_at, ends_at)
         report_id, data = row.id, jobs.describe(job_records.get(session, row.job_id))
     writer = services().report_writer
     services().jobs.submit(data["id"], lambda progress: writer.write(report_id, progress))
-    return jobs.accepted(data)
+    return data
 
 
 @blueprint.get("/reports")

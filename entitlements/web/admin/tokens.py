@@ -3,6 +3,8 @@ revoke now); and /admin/revocations, the same as a job that shows its progress."
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify
 
 from ...admins.roles import Permission
@@ -51,7 +53,12 @@ def preview() -> Response:
 @requires(Permission.REVOKE_TOKENS)
 def start_revocation() -> tuple[Response, int]:
     """The revocation as a job: ``GET /admin/jobs/{id}`` follows its progress."""
-    body = json_body(RevokeTokensSchema())
+    return jobs.accepted(revocation_job(json_body(RevokeTokensSchema())))
+
+
+def revocation_job(body: dict[str, Any]) -> dict[str, Any]:
+    """A bulk revocation launched as a job, once its filters are checked (the API's and the
+    console's); the job."""
     who, db = actor(), services().db
     with database().sessions() as session:
         tokens.filters(session, **{k: v for k, v in body.items() if k != "reason"})
@@ -59,4 +66,4 @@ def start_revocation() -> tuple[Response, int]:
     def work(progress: Progress) -> dict[str, int]:
         return tokens.revoke_tracked(db, who, tracker=progress, job=progress.job_id, **body)
 
-    return jobs.start("revocation", body, work)
+    return jobs.launch("revocation", body, work)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Response, redirect, url_for
-from marshmallow import Schema, fields, validate
 
 from ...admins.roles import Permission
 from ...kernel.claims import SIGNING_ALGORITHMS
 from ...resources import service as resources
 from ...signing import service as signing
 from ..admin.auth import transaction
+from ..admin.keys import (
+    KeyRevokeSchema,
+    ResourceCreateSchema,
+    RotateSchema,
+    revoked,
+    rotated,
+)
 from ..authority import actor
 from ..services import services
 from .forms import form
@@ -19,21 +23,6 @@ from .pages import render
 from .session import console, console_blueprint
 
 blueprint = console_blueprint("console_keys", __name__)
-
-
-class RotateFormSchema(Schema):
-    alg = fields.String(load_default=None, validate=validate.OneOf(SIGNING_ALGORITHMS))
-    now = fields.Boolean(load_default=False)
-
-
-class RevokeFormSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
-
-
-class ResourceFormSchema(Schema):
-    identifier = fields.String(required=True, validate=validate.Length(1, 500))
-    name = fields.String(load_default="", validate=validate.Length(0, 200))
-    default = fields.Boolean(load_default=False)
 
 
 @blueprint.get("/keys", endpoint="keys")
@@ -50,13 +39,8 @@ def key_list() -> Response:
 @blueprint.post("/keys/rotate")
 @console(Permission.MANAGE_KEYS)
 def rotate() -> Response:
-    body = form(RotateFormSchema(), flags=("now",))
-    found = services()
-    prepublish = timedelta(seconds=0 if body["now"] else found.settings.key_prepublish_seconds)
-    with transaction() as session:
-        info = signing.rotate(session, found.key_store, actor(),
-                              body["alg"] or found.settings.signing_alg, prepublish)
-    found.keys.invalidate()
+    body = form(RotateSchema(), flags=("now",))
+    info = rotated(body["alg"], now=body["now"])
     return redirect(url_for(".keys", ok=f"Key {info.kid} published; it signs from "
                                         f"{info.activates_at.isoformat()}."))
 
@@ -64,12 +48,8 @@ def rotate() -> Response:
 @blueprint.post("/keys/<kid>/revoke")
 @console(Permission.MANAGE_KEYS)
 def revoke(kid: str) -> Response:
-    body = form(RevokeFormSchema())
-    found = services()
-    with transaction() as session:
-        replacement = signing.revoke(session, found.key_store, actor(), kid, body["reason"],
-                                     found.settings.max_token_ttl)
-    found.keys.invalidate()
+    body = form(KeyRevokeSchema())
+    replacement = revoked(kid, body["reason"])
     then = f"; key {replacement.kid} signs from now" if replacement else ""
     return redirect(url_for(".keys", ok=f"Key {kid} revoked{then}."))
 
@@ -77,7 +57,7 @@ def revoke(kid: str) -> Response:
 @blueprint.post("/resources")
 @console(Permission.MANAGE_KEYS)
 def add_resource() -> Response:
-    body = form(ResourceFormSchema(), flags=("default",))
+    body = form(ResourceCreateSchema(), flags=("default",))
     with transaction() as session:
         resources.register(session, actor(), body["identifier"],
                            body["name"] or body["identifier"], default=body["default"])

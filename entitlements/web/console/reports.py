@@ -15,6 +15,7 @@ from ...reports import service as reports
 from ...reports.schemas import AbuseFlagSchema, ReportCreateSchema, WhoCouldQuerySchema
 from ..admin.auth import transaction
 from ..admin.jobs import launch
+from ..admin.reports import export_job
 from ..authority import actor
 from ..services import services
 from .forms import form
@@ -41,12 +42,8 @@ def overview() -> Response:
 @console(Permission.READ)
 def export() -> Response:
     body = form(ReportCreateSchema())
-    with transaction() as session:
-        row = reports.request(session, actor(), body["starts_at"], body["ends_at"])
-        report_id, job_id = row.id, row.job_id
-    writer = services().report_writer
-    services().jobs.submit(job_id, lambda progress: writer.write(report_id, progress))
-    return redirect(url_for("console_jobs.job", job_id=job_id))
+    job = export_job(body["starts_at"], body["ends_at"])
+    return redirect(url_for("console_jobs.job", job_id=job["id"]))
 
 
 @blueprint.get("/reports/<report_id>")

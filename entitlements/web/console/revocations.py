@@ -6,10 +6,9 @@ from __future__ import annotations
 from flask import Response, redirect, request, url_for
 
 from ...admins.roles import Permission
-from ...jobs.service import Progress
 from ...operations import tokens
 from ...policy.schemas import RevocationFiltersSchema, RevokeTokensSchema
-from ..admin.jobs import launch
+from ..admin.tokens import revocation_job
 from ..authority import actor
 from ..services import services
 from .forms import form
@@ -38,13 +37,5 @@ def preview() -> Response:
 @blueprint.post("/revocations")
 @console(Permission.REVOKE_TOKENS)
 def start() -> Response:
-    body = form(RevokeTokensSchema())
-    who, db = actor(), services().db
-    with db.sessions() as session:
-        tokens.filters(session, **{k: body.get(k) for k in FILTERS})
-
-    def work(progress: Progress) -> dict[str, int]:
-        return tokens.revoke_tracked(db, who, tracker=progress, job=progress.job_id, **body)
-
-    job = launch("revocation", body, work)
+    job = revocation_job(form(RevokeTokensSchema()))
     return redirect(url_for("console_jobs.job", job_id=job["id"]))
