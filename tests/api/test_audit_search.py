@@ -22,8 +22,8 @@ from entitlements.persons.models import Person
 from tests.support.admin_api import Api
 from tests.support.factories import admin_key
 from tests.support.helpers import basic, problem_code
+from tests.support.markers import ONE_ADMIN
 
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 

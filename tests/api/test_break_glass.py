@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.support.admin_api import DOC, Api, tiers_of
+from tests.support.admin_api import DOC, Api, staff_of, tiers_of
 from tests.support.helpers import basic, eventually
 from tests.support.recipient import Recipient
 
@@ -44,14 +44,6 @@ class AdminApi(Api):
         return self("POST", f"/policy/break-glass/{glass_id}/{verdict}",
                     {"reason": f"{verdict} by {self.name}"}, expect)
 
-    def activation(self, activation_id: int) -> dict[str, Any]:
-        [found] = [a for a in self("GET", "/policy")["activations"] if a["id"] == activation_id]
-        return found
-
-    def audit(self, action: str) -> list[dict[str, Any]]:
-        """The audit events of ``action``, newest first, from the API."""
-        return self("GET", f"/audit?action={action}")["items"]
-
     def notices(self) -> list[dict[str, Any]]:
         return self("GET", "/notices")["items"]
 
@@ -64,14 +56,9 @@ class AdminApi(Api):
         return response.get_json()
 
 
-def staff_of(client, admin, db, clock) -> dict[str, AdminApi]:
-    return {name: AdminApi(client, admin, db, clock, name, roles)
-            for name, roles in ROLES.items()}
-
-
 @pytest.fixture
 def staff(client, admin, db, clock) -> dict[str, AdminApi]:
-    return staff_of(client, admin, db, clock)
+    return staff_of(AdminApi, ROLES, client, admin, db, clock)
 
 
 @pytest.fixture
@@ -179,7 +166,7 @@ def recipient() -> Iterator[Recipient]:
 def noticed(make_app, settings, recipient, admin, db, clock) -> dict[str, Any]:
     """The service with ENTITLEMENTS_NOTIFY_URL set to ``recipient``, its staff, and DOC."""
     app = make_app(settings=settings.with_overrides(notify_url=recipient.url))
-    staff = staff_of(app.test_client(), admin, db, clock)
+    staff = staff_of(AdminApi, ROLES, app.test_client(), admin, db, clock)
     catalog(staff["alice"], staff["bob"])
     return {"app": app, "staff": staff, "sender": app.extensions["entitlements"].notices}
 
@@ -421,7 +408,7 @@ def test_a_second_tier_already_suspended_is_suspended_with_the_first(alice, cast
 
 def test_the_deadline_follows_the_setting(make_app, settings, admin, db, clock):
     app = make_app(settings=settings.with_overrides(break_glass_window=600))
-    staff = staff_of(app.test_client(), admin, db, clock)
+    staff = staff_of(AdminApi, ROLES, app.test_client(), admin, db, clock)
     catalog(staff["alice"], staff["bob"])
     glass = staff["alice"].break_glass("restricted")
     assert datetime.fromisoformat(glass["deadline"]) == clock.now() + timedelta(seconds=600)

@@ -32,10 +32,8 @@ from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
 from tests.support.factories import admin_key, client_keypair
 from tests.support.live import LiveServer, free_port
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 ROUNDS = 8

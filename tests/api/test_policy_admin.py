@@ -11,10 +11,8 @@ import pytest
 
 from entitlements.audit.models import AuditEvent
 from tests.support.admin_api import CITIZENS_ONLY, DOC, PROBLEM, VERIFIED, claims, tiers_of
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 # -- versions ------------------------------------------------------------------------------------

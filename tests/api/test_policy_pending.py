@@ -9,10 +9,8 @@ from datetime import timedelta
 import pytest
 
 from tests.support.admin_api import DOC, Api
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 SUSPEND = {"tiers": {"restricted": {"status": "suspended"}}}

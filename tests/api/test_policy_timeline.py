@@ -16,10 +16,8 @@ import pytest
 from entitlements.kernel.status_list import StatusList
 from tests.support.factories import admin_key
 from tests.support.helpers import basic
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

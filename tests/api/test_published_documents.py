@@ -17,10 +17,8 @@ from entitlements.base.published import DOCUMENT_LIFETIME, RESIGN_SECONDS
 from entitlements.kernel.status_list import StatusList
 from tests.support.admin_api import CITIZENS_ONLY, PROBLEM
 from tests.support.helpers import basic, problem_code
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 ISSUER = "http://127.0.0.1:8000"  # the default issuer the test settings keep

@@ -22,9 +22,8 @@ from tests.support.admin_api import claims
 from tests.support.cli import as_json, ok, runner_for
 from tests.support.factories import admin_key
 from tests.support.helpers import audit_events, basic, problem_code
-from tests.support.markers import overrides
+from tests.support.markers import ONE_ADMIN, overrides
 
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 

@@ -22,6 +22,7 @@ from entitlements.tokens.models import IssuedToken
 from tests.support.admin_api import make_cast
 from tests.support.factories import VERIFIER, client_keypair
 from tests.support.helpers import basic
+from tests.support.markers import ONE_ADMIN
 
 CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
     "organization suspended": lambda session, actor, partner: operations.suspend(
@@ -33,9 +34,6 @@ CHANGES: dict[str, Callable[[Any, Any, Any], None]] = {
 }
 
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = [pytest.mark.partner(name="Org A", trust="trusted"), ONE_ADMIN]
 
 

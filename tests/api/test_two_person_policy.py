@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from entitlements.audit.models import AuditEvent
 from entitlements.policy.models import PolicyActivation, PolicyChangeRequest
-from tests.support.admin_api import DOC, Api, tiers_of
+from tests.support.admin_api import DOC, Api, staff_of, tiers_of
 from tests.support.factories import admin_key
 from tests.support.helpers import basic
 
@@ -60,15 +60,6 @@ class AdminApi(Api):
         return self("POST", f"/policy/changes/{request_id}/{verdict}",
                     {"reason": f"{verdict} by {self.name}"}, expect)
 
-    def audit(self, action: str, target: str | None = None) -> list[dict[str, Any]]:
-        """The audit events of ``action`` (on ``target``), newest first, from the API."""
-        items = self("GET", f"/audit?action={action}")["items"]
-        return [e for e in items if target is None or e["target"] == target]
-
-    def activation(self, activation_id: int) -> dict[str, Any]:
-        [found] = [a for a in self("GET", "/policy")["activations"] if a["id"] == activation_id]
-        return found
-
     def requests(self) -> int:
         """How many change requests exist, whatever their state."""
         return len(self("GET", "/policy/changes")["items"])
@@ -76,8 +67,7 @@ class AdminApi(Api):
 
 @pytest.fixture
 def staff(client, admin, db, clock) -> dict[str, AdminApi]:
-    return {name: AdminApi(client, admin, db, clock, name, roles)
-            for name, roles in ROLES.items()}
+    return staff_of(AdminApi, ROLES, client, admin, db, clock)
 
 
 @pytest.fixture

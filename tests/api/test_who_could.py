@@ -8,12 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import quote
 
-import pytest
-
 from tests.support.admin_api import CITIZENS_ONLY
+from tests.support.markers import ONE_ADMIN
 
-#: These test what the rebuild says; two-person control has tests of its own.
-pytestmark = pytest.mark.settings(two_person_policy="none")
+pytestmark = ONE_ADMIN
 
 
 def at(api, moment, **query) -> dict:

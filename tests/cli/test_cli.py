@@ -13,10 +13,8 @@ from jwt.algorithms import ECAlgorithm
 from entitlements.base.migrations import head_revision
 from tests.support.cli import ACTOR, Run, as_json, failed, ok, runner_for
 from tests.support.factories import GATEWAY, client_keypair
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 # -- organizations -----------------------------------------------------------------------------

@@ -13,10 +13,8 @@ import pytest
 
 from tests.support.cli import ACTOR, Run, as_json, failed, ok
 from tests.support.helpers import basic
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 VERIFIED = ["government_partner", "trusted", "verified"]

@@ -15,10 +15,8 @@ from entitlements.gateway.gateway import Gateway
 from entitlements.policy import service as policy
 from tests.support.factories import GATEWAY
 from tests.support.interop import CATALOG, change_policy, token_for
+from tests.support.markers import ONE_ADMIN
 
-#: These test what each policy change does; two-person control has tests of its own
-#: (test_two_person_policy.py), so here one admin's change is applied at once.
-ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
 pytestmark = ONE_ADMIN
 
 IDP = "https://login.a.example"

@@ -63,6 +63,16 @@ class Api:
         assert problem["status"] == status
         return problem
 
+    def activation(self, activation_id: int) -> dict[str, Any]:
+        """One activation, as the policy state lists it."""
+        [found] = [a for a in self("GET", "/policy")["activations"] if a["id"] == activation_id]
+        return found
+
+    def audit(self, action: str, target: str | None = None) -> list[dict[str, Any]]:
+        """The audit events of ``action`` (on ``target``), newest first, from the API."""
+        items = self("GET", f"/audit?action={action}")["items"]
+        return [e for e in items if target is None or e["target"] == target]
+
     def latest(self) -> int:
         return self("GET", "/policy")["latest_version"]
 
@@ -117,6 +127,12 @@ class Api:
     def revoked(self, *tokens: dict) -> list[bool]:
         with self.db.sessions() as session:
             return [session.get(IssuedToken, t["jti"]).revoked_at is not None for t in tokens]
+
+
+def staff_of(kind: type[Api], roles: dict[str, tuple[str, ...]], client, admin, db, clock
+             ) -> dict[str, Any]:
+    """The admin API as each admin of ``roles`` (name: roles), each driven by ``kind``."""
+    return {name: kind(client, admin, db, clock, name, held) for name, held in roles.items()}
 
 
 def claims(access_token: str) -> dict:

@@ -12,3 +12,8 @@ def overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     (the app's, the live server's and the CLI's)."""
     marker = request.node.get_closest_marker("settings")
     return dict(marker.kwargs) if marker else {}
+
+
+#: Tests of what each policy change does: two-person control has tests of its own
+#: (test_two_person_policy.py), so under this marker one admin's change is applied at once.
+ONE_ADMIN = pytest.mark.settings(two_person_policy="none")
