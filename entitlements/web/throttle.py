@@ -1,4 +1,4 @@
-"""Throttling, with flask-limiter, on the endpoints that take credentials: the OAuth
+"""Throttling, with the ``limits`` library, on the endpoints that take credentials: the OAuth
 endpoints, the partner endpoints and the admin API.
 
 - every request, per source address (``ENTITLEMENTS_RATE_LIMIT_ADDRESS``);
@@ -11,24 +11,38 @@ Only client ids that exist are counted, so a caller spraying made-up ids grows n
 refused request is a 429 with Retry-After in its endpoint's format; the first refusal of a
 key in a minute is audited (a bounded memory of which were), never each one. Counts live in
 Redis when ``ENTITLEMENTS_REDIS_URL`` is set, so every instance and worker shares them; in
-the process's memory otherwise. Redis out of reach: counting falls back to memory, and
-``/readyz`` says so.
+the process's memory otherwise. Redis out of reach: counting falls back to memory for a
+while, and ``/readyz`` says so.
+
+The checks are a before-request hook and an after-request hook of the throttled blueprints
+only, with each request's keys worked out once: the token endpoint is the hottest path of the
+service, and a generic limiter's per-request resolution of its rules cost more than the
+counting itself.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
-from flask import Flask, Response, g
-from flask_limiter import Limiter, RequestLimit
+from flask import Flask, Response, request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import TooManyRequests
 
 from ..base.metrics import THROTTLED
 from ..base.settings import Settings
 from .callers import claimed_client_id, source_address
 from .services import services
+
+log = logging.getLogger("entitlements.throttle")
+T = TypeVar("T")
 
 #: The blueprints every limit applies to (they authenticate OAuth clients).
 CLIENT_PREFIXES = ("oauth", "partner_")
@@ -40,80 +54,142 @@ REFUSED = 401
 TOO_MANY = "Too many requests; retry after the seconds in Retry-After."
 TOO_MANY_FAILURES = ("Too many failed authentications; retry after the seconds in "
                      "Retry-After.")
+#: How long counting stays in memory after Redis failed, before Redis is tried again.
+REDIS_RETRY_SECONDS = 5.0
 
 
-def install(app: Flask, settings: Settings) -> Limiter:
-    limiter = Limiter(
-        source_address, app=app, storage_uri=settings.redis_url or "memory://",
-        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-        if settings.redis_url else {},
-        strategy="sliding-window-counter", headers_enabled=False, swallow_errors=True,
-        in_memory_fallback_enabled=bool(settings.redis_url), key_prefix="entitlements",
-        enabled=settings.rate_limits, on_breach=BreachAudit(), retry_after="delta-seconds")
-    by_address = limiter.shared_limit(settings.rate_limit_address, scope="address",
-                                      error_message=TOO_MANY)
-    failures_by_address = limiter.shared_limit(
-        settings.rate_limit_failures, scope="failures-address", deduct_when=_refused,
-        error_message=TOO_MANY_FAILURES)
-    by_client = limiter.shared_limit(
-        settings.rate_limit_client, scope="client", key_func=_client_key,
-        exempt_when=_no_client_claimed, deduct_when=lambda _: _registered(),
-        error_message=TOO_MANY)
-    failures_by_client = limiter.shared_limit(
-        settings.rate_limit_failures, scope="failures-client", key_func=_client_key,
-        exempt_when=_no_client_claimed, deduct_when=lambda r: _refused(r) and _registered(),
-        error_message=TOO_MANY_FAILURES)
-    for name, blueprint in app.blueprints.items():
+@dataclass(frozen=True)
+class Rules:
+    """The parsed limits: every request per address and per client, failures per both."""
+
+    address: tuple[RateLimitItem, ...]
+    client: tuple[RateLimitItem, ...]
+    failures: tuple[RateLimitItem, ...]
+
+    @classmethod
+    def of(cls, settings: Settings) -> Rules:
+        return cls(tuple(parse_many(settings.rate_limit_address)),
+                   tuple(parse_many(settings.rate_limit_client)),
+                   tuple(parse_many(settings.rate_limit_failures)))
+
+
+class Counter:
+    """Sliding-window counts in Redis when configured, in memory otherwise or while Redis
+    is out of reach (swallowed, logged once per outage, retried after a pause)."""
+
+    def __init__(self, redis_url: str | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._shared = (SlidingWindowCounterRateLimiter(storage_from_string(
+            redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, wrap_exceptions=True))
+            if redis_url else None)
+        self._clock = clock
+        self._down_until = 0.0
+
+    def hit(self, item: RateLimitItem, *key: str) -> bool:
+        return self._call(lambda limiter: limiter.hit(item, *key))
+
+    def test(self, item: RateLimitItem, *key: str) -> bool:
+        return self._call(lambda limiter: limiter.test(item, *key))
+
+    def reset_in(self, item: RateLimitItem, *key: str) -> int:
+        """Whole seconds until ``key`` may be counted under ``item`` again (at least 1)."""
+        stats = self._call(lambda limiter: limiter.get_window_stats(item, *key))
+        return max(1, int(stats.reset_time - time.time()) + 1)
+
+    def _call(self, action: Callable[[SlidingWindowCounterRateLimiter], T]) -> T:
+        if self._shared is not None and self._clock() >= self._down_until:
+            try:
+                return action(self._shared)
+            except Exception as error:  # noqa: BLE001 - any storage failure: count locally
+                log.warning("rate-limit storage unreachable (%s); counting in memory",
+                            type(error).__name__)
+                self._down_until = self._clock() + REDIS_RETRY_SECONDS
+        return action(self._memory)
+
+
+class Throttle:
+    """The hooks: ``check`` before a throttled request, ``count_failure`` after it."""
+
+    def __init__(self, rules: Rules, counter: Counter, breaches: BreachAudit, *,
+                 per_client: bool) -> None:
+        self.rules, self.counter, self.per_client = rules, counter, per_client
+        self.breaches = breaches
+
+    def check(self) -> None:
+        """Count the request; a 429 if a budget is spent (failures are only tested here:
+        they are counted when the answer is a 401)."""
+        address = source_address()
+        for item in self.rules.address:
+            self._require(self.counter.hit(item, "address", address), item, "address", address)
+        for item in self.rules.failures:
+            self._require(self.counter.test(item, "failures-address", address), item,
+                          "failures-address", address, TOO_MANY_FAILURES)
+        client = self._registered_client()
+        if client is None:
+            return
+        for item in self.rules.client:
+            self._require(self.counter.hit(item, "client", client), item, "client", client)
+        for item in self.rules.failures:
+            self._require(self.counter.test(item, "failures-client", client), item,
+                          "failures-client", client, TOO_MANY_FAILURES)
+
+    def count_failure(self, response: Response) -> Response:
+        if response.status_code != REFUSED:
+            return response
+        for item in self.rules.failures:
+            self.counter.hit(item, "failures-address", source_address())
+        client = self._registered_client()
+        if client is not None:
+            for item in self.rules.failures:
+                self.counter.hit(item, "failures-client", client)
+        return response
+
+    def _registered_client(self) -> str | None:
+        """The client id claimed, if it exists (the client directory has it cached by now;
+        with the database out of reach it is not counted, and the request's own answer
+        says why)."""
+        if not self.per_client:
+            return None
+        claimed = claimed_client_id()
+        if not claimed:
+            return None
+        try:
+            return claimed if services().clients.find(claimed) is not None else None
+        except SQLAlchemyError:
+            return None
+
+    def _require(self, allowed: bool, item: RateLimitItem, scope: str, key: str,
+                 message: str = TOO_MANY) -> None:
+        if allowed:
+            return
+        THROTTLED.labels(scope).inc()
+        self.breaches.record(f"{scope}/{key}/{item}", scope, str(item))
+        raise TooManyRequests(message, retry_after=self.counter.reset_in(item, scope, key))
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Hook the throttle into the blueprints that take credentials (none when
+    ``ENTITLEMENTS_RATE_LIMITS`` is off)."""
+    if not settings.rate_limits:
+        return
+    rules, counter, breaches = Rules.of(settings), Counter(settings.redis_url), BreachAudit()
+    clients = Throttle(rules, counter, breaches, per_client=True)
+    others = Throttle(rules, counter, breaches, per_client=False)
+    for name in app.blueprints:
         if name.startswith(CLIENT_PREFIXES):
-            for limit in (by_address, failures_by_address, by_client, failures_by_client):
-                limit(blueprint)
+            chosen = clients
         elif name.startswith(ADMIN_PREFIX) or name == SIGN_IN:
-            by_address(blueprint)
-            failures_by_address(blueprint)
-    app.after_request(_retry_after)
-    return limiter
-
-
-def _refused(response: Response) -> bool:
-    return response.status_code == REFUSED
-
-
-def _client_key() -> str:
-    return claimed_client_id() or ""
-
-
-def _no_client_claimed() -> bool:
-    return not claimed_client_id()
-
-
-def _registered() -> bool:
-    """Whether the client id claimed exists (the client directory has it cached by now;
-    with the database out of reach, the request's own answer says so, and it is not)."""
-    claimed = claimed_client_id()
-    try:
-        return bool(claimed) and services().clients.find(claimed) is not None
-    except SQLAlchemyError:
-        return False
-
-
-def _retry_after(response: Response) -> Response:
-    """flask-limiter's 429 says when to retry only with every X-RateLimit header on; ours
-    carries Retry-After alone."""
-    wait = g.pop("retry_after", None)
-    if response.status_code == 429 and wait is not None:
-        response.headers["Retry-After"] = str(wait)
-    return response
-
-
-def _scope(key: str) -> str:
-    """The limit's scope in flask-limiter's key: LIMITER/prefix/key/scope/N/M/unit (the
-    key, a claimed id, may hold slashes: counted from the end)."""
-    parts = key.split("/")
-    return parts[-4] if len(parts) >= 7 else key
+            chosen = others
+        else:
+            continue
+        # first of the blueprint's hooks: a spent budget is a 429 before anything else runs
+        app.before_request_funcs.setdefault(name, []).insert(0, chosen.check)
+        app.after_request_funcs.setdefault(name, []).append(chosen.count_failure)
 
 
 class BreachAudit:
-    """On a breach: note when to retry, and audit the key's first refusal in a window."""
+    """Audit a key's first refusal in a window (a bounded memory of the keys refused)."""
 
     REMEMBERED = 4096
     WINDOW = 60.0
@@ -122,15 +198,14 @@ class BreachAudit:
         self._clock = clock
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def __call__(self, limit: RequestLimit) -> None:
-        g.retry_after = max(1, limit.reset_at - int(time.time()))
-        scope = _scope(limit.key)
-        THROTTLED.labels(scope).inc()
-        if self._first(limit.key):
-            services().refusals.record(
-                actor=f"address:{source_address()}", action="request.throttled",
-                reason=f"more than {limit.limit} ({scope})",
-                details={"scope": scope, "claimed_client_id": claimed_client_id()})
+    def record(self, key: str, scope: str, limit: str) -> None:
+        if not self._first(key):
+            return
+        services().refusals.record(
+            actor=f"address:{source_address()}", action="request.throttled",
+            reason=f"more than {limit} ({scope})",
+            details={"scope": scope, "claimed_client_id": claimed_client_id(),
+                     "path": request.path})
 
     def _first(self, key: str) -> bool:
         now = self._clock()
