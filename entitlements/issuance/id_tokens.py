@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
-
 from ..base.clock import epoch
+from ..signing.compact import sign_compact
 from ..signing.keyring import KeyRingCache
 
 #: OpenID Connect's algorithm every client accepts by default (OIDC Core 15.1, and the
@@ -55,5 +54,4 @@ def sign_id_token(keys: KeyRingCache, sign_in: SignIn, *, issuer: str, client_id
         claims["acr"] = sign_in.acr
     if sign_in.amr:
         claims["amr"] = sign_in.amr
-    return jwt.encode(claims, private_key, algorithm=info.alg,
-                      headers={"kid": info.kid, "typ": "JWT"})
+    return sign_compact(claims, private_key, alg=info.alg, kid=info.kid, typ="JWT")

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
-
 from ..base.clock import epoch
 from ..kernel import claims as c
 from ..kernel import dpop
 from ..kernel import status_list as sl
 from ..kernel.policy import Citizenship
+from ..signing.compact import sign_compact
 from ..signing.keyring import KeyRing
 from ..tokens.ledger import TokenRecord
 
@@ -162,7 +161,7 @@ def sign_token(
         expires_at = min(expires_at, who.not_after.replace(microsecond=0))
     claims = build_claims(who, issuer=issuer, jti=jti, issued_at=issued_at,
                           expires_at=expires_at, status=status)
-    token = jwt.encode(claims, private_key, algorithm=info.alg,
-                       headers={"kid": info.kid, "typ": c.ACCESS_TOKEN_TYP})
+    token = sign_compact(claims, private_key, alg=info.alg, kid=info.kid,
+                         typ=c.ACCESS_TOKEN_TYP)
     return SignedToken(token, jti, info.kid, issued_at, expires_at, claims[c.SCOPE], status,
                        who.jkt)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import threading
 
-import jwt
-
 from ..base.clock import Clock
 from ..base.published import Published, document_etag, validity
 from ..base.settings import Settings
 from ..kernel.claims import SNAPSHOT_TYP
+from ..signing.compact import sign_compact
 from ..signing.keyring import KeyRingCache
 from .store import PolicyStore
 
@@ -42,8 +41,8 @@ class PolicySnapshotPublisher:
                   "ver": policy.version, "activation": activation.id,
                   "activated_at": activation.activate_at.timestamp(),
                   "tiers": policy.document["tiers"], "models": policy.document["models"]}
-        token = jwt.encode(claims, private_key, algorithm=info.alg,
-                           headers={"kid": info.kid, "typ": SNAPSHOT_TYP})
+        token = sign_compact(claims, private_key, alg=info.alg, kid=info.kid,
+                             typ=SNAPSHOT_TYP)
         published = Published(token, etag)
         with self._lock:
             self._signed = published

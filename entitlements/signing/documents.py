@@ -14,6 +14,7 @@ import jwt
 from ..base.clock import epoch
 from ..base.errors import ConfigError
 from ..base.jose import ASYMMETRIC_ALGORITHMS
+from .compact import sign_compact
 from .keyring import KeyRing
 from .keystore import KeyStore, public_jwk
 
@@ -30,8 +31,8 @@ DOCUMENT_OPTIONS: dict[str, Any] = {"require": ["iss", "iat"], "verify_aud": Fal
 def sign_document(ring: KeyRing, now: datetime, *, issuer: str, typ: str,
                   claims: dict[str, Any]) -> str:
     info, private_key = ring.signer(now)
-    return jwt.encode({"iss": issuer, "iat": epoch(now), **claims}, private_key,
-                      algorithm=info.alg, headers={"kid": info.kid, "typ": typ})
+    return sign_compact({"iss": issuer, "iat": epoch(now), **claims}, private_key,
+                        alg=info.alg, kid=info.kid, typ=typ)
 
 
 def store_keys(store: KeyStore) -> Callable[[str], Any]:
