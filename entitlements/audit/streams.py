@@ -11,6 +11,7 @@ request at a time, at most ``max_writers`` per process.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Executable, bindparam, insert, select, update
@@ -114,13 +116,22 @@ class PostgresStreamWriter(StreamWriter):
     def _event_params(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         params = super()._event_params(events)
         for i in range(len(events)):
-            params[f"e{i}_details"] = Json(params[f"e{i}_details"])
+            params[f"e{i}_details"] = Json(params[f"e{i}_details"], dumps=_json_bytes)
         return params
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
         self._connection = None
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Details as JSON, with orjson (the standard library for what it refuses, such as
+    integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 def writer_for(db: Database, clock: Clock, owner: str) -> StreamWriter:

@@ -36,7 +36,11 @@ REQUEST_SECONDS = Histogram("entitlements_request_seconds",
                             ["endpoint", "method"], buckets=LATENCY_BUCKETS)
 LEDGER_WRITE_SECONDS = Histogram(
     "entitlements_ledger_write_seconds",
-    "Time to commit an issued token's record and audit event.", buckets=LATENCY_BUCKETS)
+    "Time to commit a batch of issued tokens' records and audit events.", buckets=LATENCY_BUCKETS)
+LEDGER_BATCH_TOKENS = Histogram(
+    "entitlements_ledger_batch_tokens",
+    "Tokens committed together in one ledger write (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64))
 STATUS_LIST_REBUILDS = Counter("entitlements_status_list_rebuilds",
                                "Status lists read from the database and signed again.")
 STATUS_LIST_REBUILD_SECONDS = Histogram(
