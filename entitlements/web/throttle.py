@@ -11,8 +11,8 @@ Only client ids that exist are counted, so a caller spraying made-up ids grows n
 refused request is a 429 with Retry-After in its endpoint's format; the first refusal of a
 key in a minute is audited (a bounded memory of which were), never each one. Counts live in
 Redis when ``ENTITLEMENTS_REDIS_URL`` is set, so every instance and worker shares them; in
-the process's memory otherwise. Redis out of reach: counting falls back to memory for a
-while, and ``/readyz`` says so.
+the process's memory otherwise (``windows``). Redis out of reach: counting falls back to
+memory for a while, and ``/readyz`` says so.
 
 The checks are a before-request hook and an after-request hook of the throttled blueprints
 only, with each request's keys worked out once: the token endpoint is the hottest path of the
@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from flask import Flask, Response, request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
@@ -40,9 +40,12 @@ from ..base.metrics import THROTTLED
 from ..base.settings import Settings
 from .callers import claimed_client_id, source_address
 from .services import services
+from .windows import LocalWindows
 
 log = logging.getLogger("entitlements.throttle")
 T = TypeVar("T")
+#: Counters in Redis (the limits library) or in memory (``windows``): the same three calls.
+Windows = SlidingWindowCounterRateLimiter | LocalWindows
 
 #: The blueprints every limit applies to (they authenticate OAuth clients).
 CLIENT_PREFIXES = ("oauth", "partner_")
@@ -79,7 +82,7 @@ class Counter:
 
     def __init__(self, redis_url: str | None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._memory = LocalWindows()
         self._shared = (SlidingWindowCounterRateLimiter(storage_from_string(
             redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, wrap_exceptions=True))
             if redis_url else None)
@@ -97,7 +100,7 @@ class Counter:
         stats = self._call(lambda limiter: limiter.get_window_stats(item, *key))
         return max(1, int(stats.reset_time - time.time()) + 1)
 
-    def _call(self, action: Callable[[SlidingWindowCounterRateLimiter], T]) -> T:
+    def _call(self, action: Callable[[Windows], T]) -> T:
         if self._shared is not None and self._clock() >= self._down_until:
             try:
                 return action(self._shared)
