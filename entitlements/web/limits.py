@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from flask import Flask, Request, Response, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import (
@@ -23,6 +24,9 @@ from .asgi import BODY_REFUSED
 CLOSES = frozenset({408, 413, 414, 431})
 #: How deeply a JSON body may nest (objects and arrays).
 MAX_JSON_DEPTH = 32
+#: Sorted keys, as Flask's own provider; dates and dataclasses as Flask converts them.
+ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                  | orjson.OPT_PASSTHROUGH_DATACLASS)
 #: The longest path and query string taken (bytes as sent); nothing here needs more.
 MAX_URL_BYTES = 8 * 1024
 
@@ -30,10 +34,20 @@ MAX_URL_BYTES = 8 * 1024
 class StrictJSON(DefaultJSONProvider):
     """Request bodies read as JSON every reader after us agrees on (RFC 8259 section 6):
     ``NaN`` and ``Infinity``, which Python's parser lets through, and integers past 64 bits,
-    which others read as floats, are refused (a malformed body)."""
+    which others read as floats, are refused (a malformed body). Answers are written with
+    orjson (UTF-8, keys sorted, Flask's conversions for dates and the like); the standard
+    library writes what orjson refuses, and indented output."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return super().loads(s, parse_constant=_not_json, parse_int=_int64, **kwargs)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs.keys() - {"separators"}:
+            return super().dumps(obj, **kwargs)
+        try:
+            return orjson.dumps(obj, default=self.default, option=ORJSON_OPTIONS).decode()
+        except TypeError:
+            return super().dumps(obj, **kwargs)
 
 
 def _not_json(constant: str) -> Any:
