@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ EVENT_COLUMNS = ("stream", "seq", "at", "actor", "actor_role", "action", "target
                  "target_kind", "organization_id", "outcome", "reason", "details", "prev_hash",
                  "hash")
 _POSTGRES = postgresql.psycopg.dialect()
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 
 
 class StreamWriter:
@@ -100,12 +102,14 @@ class PostgresStreamWriter(StreamWriter):
 
     def _store(self, before: tuple[Executable, ...], events: int, params: dict[str, Any]
                ) -> None:
-        sql, constants = _one_statement(before, events)
+        sql, names, constants = _one_statement(before, events)
+        values = {**constants, **params}
         self._reused = self._connection is not None and not self._connection.closed
         try:
             if not self._reused:
-                self._connection = psycopg.connect(self._dsn, autocommit=True)
-            self._connection.execute(sql, {**constants, **params})
+                self._connection = psycopg.connect(self._dsn, autocommit=True,
+                                                   cursor_factory=psycopg.RawCursor)
+            self._connection.execute(sql, [values[name] for name in names])
         except psycopg.Error:
             self.close()
             raise
@@ -150,15 +154,32 @@ def _event_statements(events: int) -> tuple[Executable, Executable]:
 
 
 @lru_cache(maxsize=256)
-def _one_statement(before: tuple[Executable, ...], events: int) -> tuple[bytes, dict[str, Any]]:
-    """``before`` and the events as one PostgreSQL statement, and its constant parameters
-    (the literals the statements hold, bound as parameters by the compiler)."""
+def _one_statement(before: tuple[Executable, ...], events: int
+                   ) -> tuple[bytes, tuple[str, ...], dict[str, Any]]:
+    """``before`` and the events as one PostgreSQL statement with numbered placeholders,
+    the parameter names in their order, and the constant parameters (the literals the
+    statements hold, bound as parameters by the compiler). Numbered, because psycopg
+    parses a named statement this long again on every execution."""
     logged, tip = _event_statements(events)
     ctes = [statement.cte(f"before_{i}") for i, statement in enumerate(before)]
     compiled = tip.add_cte(*ctes, logged.cte("events")).compile(dialect=_POSTGRES)
     constants = {name: value for name, value in compiled.params.items()
                  if not compiled.binds[name].required}
-    return compiled.string.encode(), constants
+    sql, names = numbered(compiled.string)
+    return sql.encode(), names, constants
+
+
+def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``%(name)s`` placeholders as ``$1``, ``$2``... (a name used twice keeps its number),
+    ``%%`` as ``%``; and the names in number order."""
+    names: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "%"
+        return f"${names.setdefault(match.group(1), len(names) + 1)}"
+
+    return _PLACEHOLDER.sub(number, sql), tuple(names)
 
 
 class WriterPool:
