@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Benchmark client_credentials issuance against a bare endpoint of the same server.
+"""Benchmark client_credentials issuance against the bare endpoint of the same server.
 
-Starts `entitlements serve` (granian, 2 workers) on PostgreSQL on loopback, drives
-POST /oauth/token with wrk for a fixed time at a fixed concurrency, then drives
-GET /healthz on the same server the same way, and prints tokens/s, p50 and p99 for
-both and their ratio. Afterwards it checks that every 200 response's token is
-recorded in PostgreSQL (durably: the server commits before it answers).
+Starts `entitlements serve` (granian, 2 workers) on PostgreSQL on loopback and drives, with
+wrk at a fixed concurrency, interleaved legs repeated ``--rounds`` times: POST /oauth/token
+(client_secret_basic, ES256; every token committed with its audit event before the answer),
+GET /healthz of the same server (the baseline), and, when Node.js is installed, the token
+endpoint of node oidc-provider (ES256 JWT access tokens, nothing stored; ``_node_provider``).
+For each leg it prints requests/s, p50 and p99, and the CPU per request of the server's
+processes and of PostgreSQL's, read from /proc; then the medians, the ratio token/healthz
+(goal >= 0.65) and tokens per server CPU-second against oidc-provider's. Afterwards it checks
+that every 200 answer's token is in PostgreSQL. ``--profile`` samples the server's workers
+with py-spy during one more token leg and prints where the CPU goes.
 
-    ./scripts/bench_token.py [--seconds 15] [--connections 16] [--threads 4]
+    ./scripts/bench_token.py [--seconds 10] [--rounds 3] [--connections 16] [--profile]
 
 Needs wrk (Debian package `wrk`; installed with apt-get when missing and run as root).
 """
@@ -16,68 +21,115 @@ from __future__ import annotations
 
 import argparse
 import base64
+import statistics
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import _node_provider
 import psycopg
-from _service import temporary_service
-from _wrk import ensure_wrk as _ensure_wrk
-from _wrk import parse_wrk as _parse_wrk
+from _cpu import CpuMeter, process_tree
+from _profile import profile_top
+from _service import Service, temporary_service
+from _wrk import ensure_wrk, parse_wrk
 
 BENCH_DB = "entitlements_bench"
+GOAL = 0.65
+FORM = "application/x-www-form-urlencoded"
+TOKEN_BODY = "grant_type=client_credentials&scope=tier%3Apublic"
 
 
 def main() -> None:
     args = _parse_args()
-    wrk = _ensure_wrk()
-    with temporary_service(BENCH_DB) as service, tempfile.TemporaryDirectory() as scratch:
+    wrk = ensure_wrk()
+    node_missing = "--no-node given" if args.no_node else _node_provider.available()
+    with temporary_service(BENCH_DB) as service, tempfile.TemporaryDirectory() as scratch, \
+            ExitStack() as stack:
         client_id, secret = service.partner(tiers=("public", "restricted"))
-        with service.serving(args.workers, args.threads) as base:
-            lua = _token_script(client_id, secret, Path(scratch))
-            _warm_up(wrk, base, lua)
-            url = service.env["ENTITLEMENTS_DATABASE_URL"]
-            before = _count_tokens(url)
-            token = _run_wrk(wrk, f"{base}/oauth/token", args, lua)
-            recorded = _count_tokens(url) - before
-            bare = _run_wrk(wrk, f"{base}/healthz", args, None)
-    _report(args, token, bare, recorded)
+        base, server = stack.enter_context(_serving(service, args))
+        legs = {"token": (f"{base}/oauth/token", _script(Path(scratch) / "token.lua", FORM,
+                                                         _basic(client_id, secret), TOKEN_BODY),
+                          server, True),
+                "healthz": (f"{base}/healthz", None, server, False)}
+        if node_missing is None:
+            node = stack.enter_context(_node_provider.node_provider(args.workers))
+            legs["node"] = (node.token_url, _script(Path(scratch) / "node.lua", FORM,
+                                                    node.authorization, node.body),
+                            node.pids, False)
+        for url, lua, _, _ in legs.values():
+            _run(wrk, url, lua, threads=1, connections=4, seconds=2)  # warm up
+        url = service.env["ENTITLEMENTS_DATABASE_URL"]
+        before = _count_tokens(url)
+        rounds = [{name: _leg(wrk, args, *leg) for name, leg in legs.items()}
+                  for _ in range(args.rounds)]
+        recorded = _count_tokens(url) - before
+        top = (profile_top(server[1:], lambda: _run(wrk, *legs["token"][:2], threads=2,
+                                                        connections=args.connections,
+                                                        seconds=args.seconds))
+               if args.profile else None)
+    _report(args, rounds, recorded, node_missing)
+    if top:
+        print(top)
 
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10, help="per leg")
+    parser.add_argument("--rounds", type=int, default=3, help="token/healthz/node rounds")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="request threads per worker")
+    parser.add_argument("--no-node", action="store_true", help="skip oidc-provider")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the workers with py-spy during one more token leg")
     return parser.parse_args()
 
 
-def _token_script(client_id: str, secret: str, folder: Path) -> Path:
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    script = folder / "token.lua"
-    script.write_text(
+@contextmanager
+def _serving(service: Service, args: argparse.Namespace) -> Iterator[tuple[str, list[int]]]:
+    """The server's URL and process ids (the granian main process first)."""
+    with service.serving(args.workers, args.threads) as base:
+        yield base, _server_pids(service.port)
+
+
+def _server_pids(port: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-o", "-f", f"entitlements.cli serve --port {port} "],
+                           capture_output=True, text=True, check=True).stdout.split()
+    return process_tree(int(found[0]))
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def _script(path: Path, content_type: str, authorization: str, body: str) -> Path:
+    path.write_text(
         'wrk.method = "POST"\n'
-        'wrk.body = "grant_type=client_credentials&scope=tier%3Apublic"\n'
-        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-        f'wrk.headers["Authorization"] = "Basic {basic}"\n'
-    )
-    return script
+        f'wrk.body = "{body}"\n'
+        f'wrk.headers["Content-Type"] = "{content_type}"\n'
+        f'wrk.headers["Authorization"] = "{authorization}"\n')
+    return path
 
 
-def _warm_up(wrk: str, base: str, lua: Path) -> None:
-    subprocess.run([wrk, "-t1", "-c4", "-d2s", "-s", str(lua), f"{base}/oauth/token"],
-                   capture_output=True, check=True)
+def _run(wrk: str, url: str, lua: Path | None, *, threads: int, connections: int,
+         seconds: int) -> dict:
+    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "--timeout", "10s", *(["-s", str(lua)] if lua else []), url]
+    return parse_wrk(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
 
 
-def _run_wrk(wrk: str, url: str, args: argparse.Namespace, lua: Path | None) -> dict:
-    argv = [wrk, f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{args.seconds}s",
-            "--latency", "--timeout", "10s"]
-    if lua:
-        argv += ["-s", str(lua)]
-    output = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
-    return _parse_wrk(output)
+def _leg(wrk: str, args: argparse.Namespace, url: str, lua: Path | None, pids: list[int],
+         database: bool) -> dict:
+    meter = CpuMeter(pids, database=database)
+    meter.start()
+    row = _run(wrk, url, lua, threads=args.wrk_threads, connections=args.connections,
+               seconds=args.seconds)
+    server, postgres = meter.stop()
+    answered = max(1, row["requests"] - row["failed"])
+    return {**row, "cpu_ms": 1000 * server / answered, "pg_ms": 1000 * postgres / answered}
 
 
 def _count_tokens(url: str) -> int:
@@ -85,20 +137,46 @@ def _count_tokens(url: str) -> int:
         return connection.execute("SELECT count(*) FROM issued_tokens").fetchone()[0]
 
 
-
-def _report(args: argparse.Namespace, token: dict, bare: dict, recorded: int) -> None:
-    ok_tokens = token["requests"] - token["failed"]
-    print(f"bench_token: granian {args.workers} workers x {args.threads} threads, "
-          f"wrk {args.connections} connections, {args.seconds}s each, PostgreSQL on loopback")
-    print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, row in (("POST /oauth/token (ES256)", token), ("GET /healthz (baseline)", bare)):
-        print(f"{name:28} {row['rps']:9.0f} {row['p50']:8.2f} {row['p99']:8.2f} "
-              f"{row['failed']:8d}")
-    print(f"ratio token/baseline: {token['rps'] / bare['rps']:.2f}  (goal >= 0.65)")
+def _report(args: argparse.Namespace, rounds: list[dict], recorded: int,
+            node_missing: str | None) -> None:
+    print(f"bench_token: granian {args.workers} workers x {args.threads} threads, wrk "
+          f"{args.connections} connections, {args.seconds}s per leg, {args.rounds} rounds, "
+          "PostgreSQL on loopback")
+    print(f"{'round':>5} {'leg':8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} "
+          f"{'CPU ms/req':>10} {'+PG ms':>7}")
+    for number, legs in enumerate(rounds, 1):
+        for name, row in legs.items():
+            print(f"{number:5d} {name:8} {row['rps']:8.0f} {row['p50']:7.2f} {row['p99']:7.2f} "
+                  f"{row['failed']:7d} {row['cpu_ms']:10.3f} "
+                  f"{row['pg_ms'] if name == 'token' else float('nan'):7.3f}")
+    median = {name: {key: statistics.median(r[name][key] for r in rounds)
+                     for key in ("rps", "p50", "p99", "cpu_ms", "pg_ms")}
+              for name in rounds[0]}
+    token, bare = median["token"], median["healthz"]
+    ratios = [r["token"]["rps"] / r["healthz"]["rps"] for r in rounds]
+    print(f"median: tokens {token['rps']:.0f}/s (p50 {token['p50']:.2f} ms, p99 "
+          f"{token['p99']:.2f} ms); server CPU per token {token['cpu_ms']:.3f} ms + "
+          f"PostgreSQL {token['pg_ms']:.3f} ms; healthz {bare['rps']:.0f}/s")
+    print(f"ratio token/healthz per round: {', '.join(f'{r:.2f}' for r in ratios)}; median "
+          f"{statistics.median(ratios):.2f} (goal >= {GOAL})")
+    if "node" in median:
+        _report_node(token, median["node"], rounds)
+    else:
+        print(f"oidc-provider leg skipped: {node_missing}")
+    ok_tokens = sum(r["token"]["requests"] - r["token"]["failed"] for r in rounds)
     print(f"tokens answered 200: {ok_tokens}; rows recorded in PostgreSQL: {recorded} "
           f"({'all recorded' if recorded >= ok_tokens else 'MISSING ROWS'})")
-    if token["socket_errors"] != "none" or bare["socket_errors"] != "none":
-        print(f"socket errors: token {token['socket_errors']}; bare {bare['socket_errors']}")
+
+
+def _report_node(token: dict, node: dict, rounds: list[dict]) -> None:
+    ours = 1000 / (token["cpu_ms"] + token["pg_ms"])
+    theirs = 1000 / node["cpu_ms"]
+    per_round = ", ".join(f"{r['token']['rps'] / r['node']['rps']:.2f}" for r in rounds)
+    print(f"oidc-provider (node, nothing stored): {node['rps']:.0f} tokens/s, p50 "
+          f"{node['p50']:.2f} ms, p99 {node['p99']:.2f} ms, CPU per token "
+          f"{node['cpu_ms']:.3f} ms; ours/theirs per round: {per_round}")
+    print(f"tokens per server CPU-second: ours {ours:.0f} (PostgreSQL's CPU included), "
+          f"oidc-provider {theirs:.0f}; ratio {ours / theirs:.2f} (aim 1.0)")
 
 
 if __name__ == "__main__":
