@@ -258,8 +258,7 @@ def _edit_allowlist(cli: CliContext, org_id: str, tier: str, add: bool,
 
 
 def _dump(session: Session, org: Organization, now: datetime) -> dict:
-    listed = policy.allowlisted_tiers(session, now)
-    return dump_organization(org, listed.get(org.id, []))
+    return dump_organization(org, policy.tiers_listing(session, now, org.id))
 
 
 def _emit_org(cli: CliContext, session: Session, org: Organization, as_json: bool,

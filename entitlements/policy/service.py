@@ -17,7 +17,6 @@ from ..audit import service as audit
 from ..audit import targets
 from ..audit.targets import Target
 from ..base.actor import Actor
-from ..base.db import fetch
 from ..base.errors import Conflict, InvalidInput, NotFound
 from ..base.pages import Page, paginate
 from ..organizations.models import Organization
@@ -69,18 +68,17 @@ def create_version(session: Session, actor: Actor, *, base_version: int, reason:
     the active one: how an urgent change leaves out versions scheduled for later."""
     if (document is None) == (patch is None):
         raise InvalidInput("give either a whole 'document' or a 'patch', not both or neither")
-    latest_row = _latest_locked(session)
-    expected = active_version(session, actor.now) if on_active else latest_row.version
+    latest_number = _lock_latest(session)
+    expected = active_version(session, actor.now) if on_active else latest_number
     if base_version != expected:
         which = "active" if on_active else "latest"
         raise Conflict(f"version {base_version} is not the {which} version (the {which} is "
                        f"{expected}); re-read the policy and apply the change again",
                        code="stale_version")
-    base = latest_row if base_version == latest_row.version else get_version(session,
-                                                                             base_version)
+    base = get_version(session, base_version)
     raw = document if document is not None else changes.merge_patch(base.document, patch)
-    compiled = compile_policy(latest_row.version + 1, raw, now=actor.now)
-    _check_allowlists(session, compiled)
+    compiled = compile_policy(latest_number + 1, raw, now=actor.now)
+    _check_allowlists(session, compiled, base.document)
     return _store(session, actor, base, compiled, reason)
 
 
@@ -189,7 +187,7 @@ def rollback(session: Session, actor: Actor, number: int, reason: str,
     """Reactivate an earlier version's policy now, as a new version with the same document:
     history stays a line, and later edits build on what is active."""
     target = get_version(session, number)
-    base = _latest_locked(session)
+    base = get_version(session, _lock_latest(session))
     if not changes.diff(base.document, target.document):
         row = base  # the latest version already holds that policy: activate it
     else:
@@ -264,6 +262,17 @@ def allowlisted_tiers(session: Session, now: datetime) -> dict[str, list[str]]:
     return listed
 
 
+def tiers_listing(session: Session, now: datetime, org_id: str) -> list[str]:
+    """The tiers whose allowlist names ``org_id`` in the active version, by name: one
+    organization's entry of ``allowlisted_tiers``, found by a search of each list (the
+    answer to an allowlist edit must not map every organization listed)."""
+    number = active_version(session, now)
+    if number is None:
+        return []
+    return [name for name, rule in sorted(get_version(session, number).document["tiers"].items())
+            if org_id in rule.get("allowlist", ())]
+
+
 def grant_tier(session: Session, actor: Actor, org_id: str, tier: str,
                on_pending: str | None = None) -> PolicyVersion:
     """Put the organization on the tier's allowlist: a new version, active at once (one
@@ -291,7 +300,9 @@ def edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, ad
     if add == (org_id in listed):
         state = "already has" if add else "has no"
         raise (Conflict if add else NotFound)(f"organization {org_id} {state} tier {tier!r}")
-    allowlist = sorted({*listed, org_id}) if add else [o for o in listed if o != org_id]
+    # Sorted, each once (a sort of a sorted list and one more is one pass).
+    allowlist = (list(dict.fromkeys(sorted([*listed, org_id]))) if add
+                 else [o for o in listed if o != org_id])
     verb = "granted" if add else "revoked"
     document = changes.merge_patch(current.document, {"tiers": {tier: {"allowlist": allowlist}}})
     row = create_version(session, actor, base_version=current.version,
@@ -308,29 +319,44 @@ def edit_allowlist(session: Session, actor: Actor, org_id: str, tier: str, *, ad
 
 def lock_policy(session: Session) -> None:
     """Serialize policy changes (the latest version's row, locked on PostgreSQL)."""
-    _latest_locked(session)
+    _lock_latest(session)
 
 
-def _latest_locked(session: Session) -> PolicyVersion:
-    """The latest version, locked so concurrent editors serialize: the lock is taken on the
-    newest row, then the newest is read again, since a version another editor committed
-    while this one waited is newer than the row it locked."""
+def _lock_latest(session: Session) -> int:
+    """The latest version's number, its row locked so concurrent editors serialize: the
+    lock is taken on the newest row, then the newest is read again, since a version another
+    editor committed while this one waited is newer than the row it locked. Only the key is
+    read: a version never changes, so its document (with allowlists of thousands) is read
+    when wanted, once per session (``get_version``)."""
     number = session.scalar(select(func.max(PolicyVersion.version)))
     while True:
         if number is None:
             raise NotFound("there is no policy version yet")
-        row = fetch(session, PolicyVersion, number, lock=True)
+        session.execute(select(PolicyVersion.version)  # (SQLite: one writer at a time)
+                        .where(PolicyVersion.version == number).with_for_update())
         newest = session.scalar(select(func.max(PolicyVersion.version)))
         if newest == number:
-            return row
+            return number
         number = newest
 
 
-def _check_allowlists(session: Session, policy: Policy) -> None:
-    listed = {org for rule in policy.tiers.values() for org in rule.allowlist}
+#: Organization ids looked up per query.
+LOOKUP_CHUNK = 500
+
+
+def _check_allowlists(session: Session, policy: Policy, base: dict[str, Any]) -> None:
+    """Every organization an allowlist names exists. Those the base version's allowlists
+    name existed when it was made, and an organization is never deleted: only the names new
+    to this version are looked up, so an edit costs what it changes, not the lists' length."""
+    listed: set[str] = set().union(*(rule.allowlist for rule in policy.tiers.values()))
+    listed.difference_update(*(rule.get("allowlist", ())
+                               for rule in base.get("tiers", {}).values()))
     if not listed:
         return
-    known = set(session.scalars(select(Organization.id).where(Organization.id.in_(listed))))
+    names, known = sorted(listed), set()
+    for start in range(0, len(names), LOOKUP_CHUNK):
+        known.update(session.scalars(select(Organization.id).where(
+            Organization.id.in_(names[start:start + LOOKUP_CHUNK]))))
     unknown = sorted(listed - known)
     if unknown:
         raise InvalidInput(f"unknown organizations on allowlists: {', '.join(unknown[:5])}",

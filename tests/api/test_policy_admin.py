@@ -556,7 +556,7 @@ def test_every_admin_change_leaves_an_audit_event(api, cast, clock, admin):
     # and its diff is against that version: the grant alone.
     assert created.details["base_version"] == start + 1
     assert created.details["diff"] == [
-        {"path": "/tiers/restricted/allowlist", "before": [], "after": [a.org_id]}]
+        {"path": f"/tiers/restricted/allowlist/{a.org_id}", "before": None, "after": a.org_id}]
     assert granted.details == {"tier": "restricted", "policy_version": start + 3}
     changed(lambda: api("DELETE", f"/organizations/{a.org_id}/tiers/restricted"),
             "policy.version_created", "policy.activated", "organization.tier_revoked")
@@ -580,7 +580,7 @@ def test_granting_a_tier_does_not_activate_a_pending_version(api, cast, clock, a
     assert tiers_of(api.token(b)) == ["public", "restricted"]
     granted = api("GET", f"/policy/versions/{start + 2}")
     assert granted["base_version"] == start, "built on the active version, and says so"
-    assert [d["path"] for d in granted["diff"]] == ["/tiers/public/allowlist"]
+    assert [d["path"] for d in granted["diff"]] == [f"/tiers/public/allowlist/{other}"]
 
 
 def test_rollback_while_an_equal_version_is_pending(api, cast, clock):

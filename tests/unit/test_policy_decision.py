@@ -191,6 +191,18 @@ def test_a_window_ending_before_it_starts_is_refused(ends_at):
     pytest.param({"surprise": True}, "surprise", "Unknown field.", id="unknown-field"),
     pytest.param({"sender_constraint": "mtls"}, "sender_constraint", "Must be one of: dpop.",
                  id="sender-constraint"),
+    pytest.param({"allowlist": ["org_a", ""]}, "allowlist.1",
+                 "Length must be between 1 and 64.", id="allowlist-empty-name"),
+    pytest.param({"allowlist": ["org_a", "x" * 65]}, "allowlist.1",
+                 "Length must be between 1 and 64.", id="allowlist-long-name"),
+    pytest.param({"allowlist": ["org_a", 7]}, "allowlist.1", "Not a valid string.",
+                 id="allowlist-number"),
+    pytest.param({"allowlist": [None]}, "allowlist.0", "Field may not be null.",
+                 id="allowlist-null"),
+    pytest.param({"allowlist": "org_a"}, "allowlist", "Not a valid list.",
+                 id="allowlist-not-a-list"),
+    pytest.param({"allowlist": ["org_a"] * 50_001}, "allowlist",
+                 "Longer than maximum length 50000.", id="allowlist-too-long"),
 ])
 def test_bad_rules_are_refused_naming_the_field(rule, where, message):
     error = _refusal({"tiers": {"public": {}, "odd": rule}})
@@ -403,3 +415,11 @@ def test_every_reason_decide_can_give_is_covered_and_documented(policy):
 
 def test_a_tier_requested_twice_is_granted_once(policy):
     assert decide(policy, org(), ["public", "public"], NOW).granted == ("public",)
+
+
+def test_an_allowlist_is_kept_as_given():
+    allowlist = [f"org_{i:05d}" for i in range(49_999, 0, -1)]
+    compiled = compile_policy(2, {"tiers": {"public": {}, "listed": {
+        "status": "allowlist_only", "allowlist": [*allowlist, "org_00001"]}}})
+    assert compiled.document["tiers"]["listed"]["allowlist"] == [*allowlist, "org_00001"]
+    assert compiled.tiers["listed"].allowlist == frozenset(allowlist)

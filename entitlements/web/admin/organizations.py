@@ -247,4 +247,4 @@ def _required(level: str) -> frozenset[str]:
 
 def _dump(session: Session, org: Organization) -> dict:
     session.flush()
-    return dump_organization(org, policy.allowlisted_tiers(session, actor().now).get(org.id, []))
+    return dump_organization(org, policy.tiers_listing(session, actor().now, org.id))

@@ -90,7 +90,7 @@ def organization(org_id: str) -> Response:
     now = actor().now
     with services().db.sessions() as session:
         org = organizations.get(session, org_id)
-        tiers = policy.allowlisted_tiers(session, now).get(org.id, [])
+        tiers = policy.tiers_listing(session, now, org.id)
         return render(
             "console/organization.html", org=org, tiers=tiers,
             moves=[name for name, (sources, _) in TRANSITIONS.items() if org.status in sources],
