@@ -45,7 +45,7 @@ from typing import IO
 from urllib.parse import urlencode
 
 from _service import free_port, wait_for
-from _wrk import ensure_wrk, parse_wrk
+from _wrk import ensure_wrk, parse_wrk, post_script
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
     "entitlements-bench/node-oidc-provider")
@@ -187,14 +187,8 @@ def node_provider(workers: int = 2) -> Iterator[NodeProvider]:
 
 def token_script(provider: NodeProvider, folder: Path) -> Path:
     """A wrk Lua script that POSTs the provider's token request."""
-    script = folder / "node_token.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.body = "{provider.body}"\n'
-        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-        f'wrk.headers["Authorization"] = "{provider.authorization}"\n'
-    )
-    return script
+    return post_script(folder / "node_token.lua", body=provider.body,
+                       authorization=provider.authorization)
 
 
 def _installed() -> bool:

@@ -1,11 +1,18 @@
-"""wrk, the HTTP load generator the benchmarks drive servers with: install and parse."""
+"""wrk, the HTTP load generator the benchmarks drive servers with: install it, write its
+request scripts, parse its output."""
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+FORM = "application/x-www-form-urlencoded"
+#: A client_credentials token request for the public tier.
+TOKEN_BODY = "grant_type=client_credentials&scope=tier%3Apublic"
 
 
 def ensure_wrk() -> str:
@@ -37,3 +44,25 @@ def parse_wrk(output: str) -> dict:
         "failed": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": errors.group(1) if errors else "none",
     }
+
+
+def basic(client_id: str, secret: str) -> str:
+    """The Authorization header of client_secret_basic."""
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def post_script(path: Path, *, body: str, authorization: str, content_type: str = FORM
+                ) -> Path:
+    """A wrk Lua script that POSTs ``body`` with these headers."""
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = "{body}"\n'
+        f'wrk.headers["Content-Type"] = "{content_type}"\n'
+        f'wrk.headers["Authorization"] = "{authorization}"\n')
+    return path
+
+
+def token_script(folder: Path, client_id: str, secret: str) -> Path:
+    """A wrk Lua script asking the service for client_credentials tokens."""
+    return post_script(folder / "token.lua", body=TOKEN_BODY,
+                       authorization=basic(client_id, secret))

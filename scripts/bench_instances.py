@@ -24,7 +24,6 @@ Needs wrk (Debian package `wrk`; installed with apt-get when missing and run as 
 from __future__ import annotations
 
 import argparse
-import base64
 import copy
 import json
 import os
@@ -44,7 +43,7 @@ import psycopg
 import requests
 from _cpu import cpu_seconds, process_tree
 from _service import GATEWAY, Service, free_port, running, temporary_service, wait_for
-from _wrk import ensure_wrk, parse_wrk
+from _wrk import ensure_wrk, parse_wrk, token_script
 
 BENCH_DB = "entitlements_bench_instances"
 #: The media types of the two documents gateways poll, as the service answers them.
@@ -70,7 +69,7 @@ def main() -> None:
         first_server = stack.enter_context(_serving(service, args))
         with _serving(second, args) as second_server:
             servers = first_server + second_server
-            lua = _token_script(client_id, secret, scratch)
+            lua = token_script(scratch, client_id, secret)
             for base in (service.url, second.url):
                 _wrk(wrk, f"{base}/oauth/token", 1, 4, _warm_up_seconds(args), lua)
             rounds = [_token_round(wrk, service.url, second.url, database, servers, args,
@@ -148,17 +147,6 @@ def _serving(instance: Service, args: argparse.Namespace) -> Iterator[list[int]]
 
 
 # -- 1. issuance on two instances -----------------------------------------------------------------
-
-
-def _token_script(client_id: str, secret: str, folder: Path) -> Path:
-    script = folder / "token.lua"
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    script.write_text(
-        'wrk.method = "POST"\n'
-        'wrk.body = "grant_type=client_credentials&scope=tier%3Apublic"\n'
-        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-        f'wrk.headers["Authorization"] = "Basic {basic}"\n')
-    return script
 
 
 def _warm_up_seconds(args: argparse.Namespace) -> int:

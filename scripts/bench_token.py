@@ -20,7 +20,6 @@ Needs wrk (Debian package `wrk`; installed with apt-get when missing and run as 
 from __future__ import annotations
 
 import argparse
-import base64
 import statistics
 import subprocess
 import tempfile
@@ -33,12 +32,10 @@ import psycopg
 from _cpu import CpuMeter, process_tree
 from _profile import profile_top
 from _service import Service, temporary_service
-from _wrk import ensure_wrk, parse_wrk
+from _wrk import ensure_wrk, parse_wrk, token_script
 
 BENCH_DB = "entitlements_bench"
 GOAL = 0.65
-FORM = "application/x-www-form-urlencoded"
-TOKEN_BODY = "grant_type=client_credentials&scope=tier%3Apublic"
 
 
 def main() -> None:
@@ -49,14 +46,12 @@ def main() -> None:
             ExitStack() as stack:
         client_id, secret = service.partner(tiers=("public", "restricted"))
         base, server = stack.enter_context(_serving(service, args))
-        legs = {"token": (f"{base}/oauth/token", _script(Path(scratch) / "token.lua", FORM,
-                                                         _basic(client_id, secret), TOKEN_BODY),
+        legs = {"token": (f"{base}/oauth/token", token_script(Path(scratch), client_id, secret),
                           server, True),
                 "healthz": (f"{base}/healthz", None, server, False)}
         if node_missing is None:
             node = stack.enter_context(_node_provider.node_provider(args.workers))
-            legs["node"] = (node.token_url, _script(Path(scratch) / "node.lua", FORM,
-                                                    node.authorization, node.body),
+            legs["node"] = (node.token_url, _node_provider.token_script(node, Path(scratch)),
                             node.pids, False)
         for url, lua, _, _ in legs.values():
             _run(wrk, url, lua, threads=1, connections=4, seconds=2)  # warm up
@@ -99,19 +94,6 @@ def _server_pids(port: int) -> list[int]:
     found = subprocess.run(["pgrep", "-o", "-f", f"entitlements.cli serve --port {port} "],
                            capture_output=True, text=True, check=True).stdout.split()
     return process_tree(int(found[0]))
-
-
-def _basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
-def _script(path: Path, content_type: str, authorization: str, body: str) -> Path:
-    path.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.body = "{body}"\n'
-        f'wrk.headers["Content-Type"] = "{content_type}"\n'
-        f'wrk.headers["Authorization"] = "{authorization}"\n')
-    return path
 
 
 def _run(wrk: str, url: str, lua: Path | None, *, threads: int, connections: int,
