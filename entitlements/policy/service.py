@@ -24,7 +24,7 @@ from . import changes
 from .approvals import Approval
 from .document import Policy, compile_policy
 from .models import PolicyActivation, PolicyVersion
-from .store import load_schedule
+from .store import activation_at
 
 ACTIONS = {"activate": "policy.activated", "rollback": "policy.rolled_back",
            "break_glass": "policy.break_glass", "lapse": "policy.lapsed"}
@@ -226,7 +226,8 @@ def activations(session: Session) -> list[PolicyActivation]:
 
 
 def active_version(session: Session, now: datetime) -> int | None:
-    return load_schedule(session).version_at(now)
+    found = activation_at(session, now)
+    return found.version if found is not None else None
 
 
 def active_policy(session: Session, now: datetime) -> Policy:

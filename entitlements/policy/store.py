@@ -52,6 +52,17 @@ def load_schedule(session: Session) -> Schedule:
     return Schedule(tuple(r[1] for r in rows), tuple(Activation(*r) for r in rows))
 
 
+def activation_at(session: Session, now: datetime) -> Activation | None:
+    """The activation in force at ``now``, read alone (``Schedule.activation_at`` without
+    reading the whole history): the latest due, by (``activate_at``, ``id``)."""
+    row = session.execute(
+        select(PolicyActivation.id, PolicyActivation.activate_at, PolicyActivation.version)
+        .where(PolicyActivation.cancelled_at.is_(None), PolicyActivation.activate_at <= now)
+        .order_by(PolicyActivation.activate_at.desc(), PolicyActivation.id.desc())
+        .limit(1)).first()
+    return Activation(*row) if row is not None else None
+
+
 class PolicyStore:
     def __init__(self, db: Database, ttl: float, maxsize: int = 32) -> None:
         self._db = db
