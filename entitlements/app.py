@@ -95,7 +95,7 @@ def build_services(settings: Settings, clock: Clock, db: Database, remote_jwks: 
     clients = ClientDirectory(db, settings.client_cache_ttl)
     resources = ResourceDirectory(db, settings.client_cache_ttl)
     policies = PolicyStore(db, settings.policy_cache_ttl)
-    ledger = TokenLedger(db, clock)
+    ledger = TokenLedger(db, clock, max_batch=settings.ledger_max_batch)
     issuance = Issuance(db=db, clock=clock, settings=settings, keys=keys, policies=policies,
                         ledger=ledger, status_slots=StatusIndexAllocator(db, clock),
                         remote_jwks=remote_jwks)

@@ -48,6 +48,8 @@ class Settings:
     body_timeout: float = 10.0
     #: Threads per server process that run requests (their bodies already read).
     server_threads: int = 8
+    #: Tokens written together at most, per ledger write (group commit; 1 turns it off).
+    ledger_max_batch: int = 64
     client_cache_ttl: float = 1.0
     policy_cache_ttl: float = 0.5
     assertion_max_lifetime: int = 3600
@@ -149,6 +151,7 @@ class _SettingsSchema(Schema):
     header_timeout = f.Float(validate=validate.Range(0.1, 300))
     body_timeout = f.Float(validate=validate.Range(0.1, 300))
     server_threads = f.Integer(strict=False, validate=validate.Range(1, 256))
+    ledger_max_batch = f.Integer(strict=False, validate=validate.Range(1, 256))
     client_cache_ttl = f.Float(validate=validate.Range(0, 60))
     policy_cache_ttl = f.Float(validate=validate.Range(0, 5))
     assertion_max_lifetime = f.Integer(strict=False, validate=validate.Range(10, 86400))

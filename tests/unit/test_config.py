@@ -62,6 +62,8 @@ def test_empty_values_mean_default_and_overrides_win():
     pytest.param("ACCESS_TOKEN_TTL", "86400", id="ttl-upper-bound"),
     pytest.param("SIGNING_ALG", "RS256", id="rs256"),
     pytest.param("DATABASE_URL", "sqlite:///:memory:", id="sqlite-memory"),
+    pytest.param("LEDGER_MAX_BATCH", "1", id="group-commit-off"),
+    pytest.param("LEDGER_MAX_BATCH", "256", id="group-commit-largest"),
 ])
 def test_accepted_values(name, value):
     settings = load_settings({f"ENTITLEMENTS_{name}": value})
@@ -111,6 +113,8 @@ def test_accepted_values(name, value):
                  id="jwks-max-age-above-prepublish"),
     pytest.param({"DATABASE_URL": "mysql://db/entitlements"}, "DATABASE_URL",
                  "sqlite:/// or postgresql:// URL", id="database-url-mysql"),
+    pytest.param({"LEDGER_MAX_BATCH": "0"}, "LEDGER_MAX_BATCH", "greater than or equal to 1",
+                 id="ledger-batch-zero"),
     pytest.param({"DATABASE_URL": "entitlements.sqlite3"}, "DATABASE_URL",
                  "sqlite:/// or postgresql:// URL", id="database-url-bare-path"),
     pytest.param({"DATABASE_URL": "postgresql+asyncpg://db/entitlements"}, "DATABASE_URL",
