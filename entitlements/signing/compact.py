@@ -22,6 +22,7 @@ from .keystore import PrivateKey
 
 #: The bytes of each coordinate of a P-256 signature (RFC 7518 3.4: r and s, 32 each).
 P256_BYTES = 32
+ES256 = ec.ECDSA(hashes.SHA256())
 
 
 def b64url(data: bytes) -> bytes:
@@ -44,7 +45,7 @@ def sign_compact(claims: dict[str, Any], key: PrivateKey, *, alg: str, kid: str,
 
 def _signature(data: bytes, key: PrivateKey, alg: str) -> bytes:
     if alg == "ES256" and isinstance(key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(key.sign(data, ES256))
         return r.to_bytes(P256_BYTES, "big") + s.to_bytes(P256_BYTES, "big")
     if alg == "EdDSA" and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)

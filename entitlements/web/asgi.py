@@ -70,8 +70,9 @@ class BufferedWsgi:
                 if not message.get("more_body"):
                     return None
 
-        try:
-            refused = await asyncio.wait_for(read(), self.body_timeout)
+        try:  # a deadline on this task, not a task of its own (asyncio.wait_for's cost)
+            async with asyncio.timeout(self.body_timeout):
+                refused = await read()
         except TimeoutError:
             refused = 408
         return (b"", refused) if refused else (b"".join(parts), None)
