@@ -13,6 +13,9 @@ from pathlib import Path
 
 RATE = 250  # samples per second and process
 TOP = 25
+#: Frames every sample passes through (threads, the event loop, the server's start-up).
+PLUMBING = ("threading.py", "concurrent/futures", "click/", "granian/", "multiprocessing/",
+            "runpy", "entitlements/cli/", "asyncio/base_events.py", "(<string>)")
 
 
 def profile_top(pids: list[int], load: Callable[[], object], top: int = TOP) -> str:
@@ -55,6 +58,6 @@ def _summary(lines: list[str], top: int) -> str:
             "  self  function"]
     rows += [f"{100 * n / total:5.1f}%  {name[:110]}" for name, n in own.most_common(top)]
     rows += ["  incl  function"]
-    rows += [f"{100 * n / total:5.1f}%  {name[:110]}" for name, n in inclusive.most_common(top * 2)
-             if "threading.py" not in name and "concurrent/futures" not in name]
+    rows += [f"{100 * n / total:5.1f}%  {name[:110]}"
+             for name, n in inclusive.most_common() if not any(f in name for f in PLUMBING)][:top]
     return "\n".join(rows)
