@@ -37,6 +37,8 @@ DISCOVERY = "/.well-known/oauth-authorization-server"
 MAX_STATUS_LISTS = 64
 #: Seconds between two reads of the issuer's index of status lists for an unknown one.
 INDEX_COOLDOWN = 1.0
+#: Spellings of status list URIs remembered (emptied when full).
+MAX_TRUSTED_URIS = 1024
 
 
 class Feed(Generic[T]):
@@ -64,6 +66,11 @@ class Feed(Generic[T]):
                 self.changes += 1
             self.checked_at = self._clock.monotonic()
             return fetched.body is not None
+
+    def settle(self) -> None:
+        """Wait for a refresh under way in another thread, if any."""
+        with self._lock:
+            pass
 
     def age(self) -> float:
         """Seconds since the document was last confirmed; infinite once it has expired."""
@@ -185,8 +192,11 @@ class Documents:
         self.status_lists_uri: str | None = None
         self.lists: dict[str, Feed[StatusList]] = {}
         self._known_lists: frozenset[str] = frozenset()
+        #: URIs as tokens spell them, of lists in ``_known_lists``: their normalized form.
+        self._trusted: dict[str, str] = {}
         self._index_read_at = float("-inf")
         self._lock = threading.Lock()
+        self._index_lock = threading.Lock()
 
     @property
     def discovered(self) -> bool:
@@ -234,12 +244,22 @@ class Documents:
         """The issuer's status list ``uri`` names, exactly once normalized (no ``..``, no
         query, the same scheme, host and port), or None. The issuer's index of lists is read
         again, at most once a second, for a list it did not name yet."""
+        found = self._trusted.get(uri)  # every token names one: a dictionary's look-up
+        if found is not None:
+            return found
         normalized = normalize_uri(uri)
         if normalized is None:
             return None
-        if normalized not in self._known_lists and self._may_read_index():
-            self._read_index()
-        return normalized if normalized in self._known_lists else None
+        if normalized not in self._known_lists:
+            with self._index_lock:  # callers meanwhile wait for the index being read
+                if normalized not in self._known_lists and self._may_read_index():
+                    self._read_index()
+            if normalized not in self._known_lists:
+                return None
+        if len(self._trusted) >= MAX_TRUSTED_URIS:
+            self._trusted.clear()
+        self._trusted[uri] = normalized
+        return normalized
 
     def _may_read_index(self) -> bool:
         now = self._clock.monotonic()
@@ -259,6 +279,7 @@ class Documents:
         if isinstance(listed, list):
             self._known_lists = frozenset(
                 n for n in (normalize_uri(u) for u in listed if isinstance(u, str)) if n)
+            self._trusted = {}  # the URIs found among the lists the index named before
 
     def status_list(self, uri: str) -> Feed[StatusList]:
         """The feed of the status list at ``uri`` (one of the issuer's), watched from now on."""
@@ -279,6 +300,7 @@ class Documents:
 
     def reset_after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._index_lock = threading.Lock()
         for feed in self.feeds():
             feed.reset_after_fork()
 

@@ -28,7 +28,7 @@ from ..kernel.status_list import INVALID, VALID, StatusList
 from . import http
 from .clock import Clock, SystemClock
 from .decisions import TOKEN_REASONS, GatewayDecision
-from .documents import Documents, Feed
+from .documents import MAX_STATUS_LISTS, Documents, Feed
 from .dpop import DpopOptions, ProofRefused, ProofVerifier
 from .jws import TokenRejected
 from .poller import Poller
@@ -40,6 +40,7 @@ DEFAULT_MAX_STALENESS = 10.0
 #: How long a decision is reused without a poller to bound it by its period (seconds).
 DEFAULT_HORIZON = 1.0
 _MISS = object()
+_new = tuple.__new__
 
 
 class Gateway:
@@ -73,6 +74,8 @@ class Gateway:
         self._decisions: dict[tuple[str, str],
                               tuple[GatewayDecision, float, int, str | None]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        #: A reader of each watched status list, made once per version of the list.
+        self._bits: dict[str, tuple[StatusList, Callable[[int], int]]] = {}
         self._generation = 0
         self._jwks_seen = -1
         self._lock = threading.Lock()
@@ -155,15 +158,13 @@ class Gateway:
                 return cached[0]  # the hot path: a bearer token seen before
             decision, jkt = cached[0], cached[3]
         else:
+            if jwks.feed.changes != self._jwks_seen:  # keys changed
+                self._keys_changed()
             try:
-                checked = self._verified(token)
+                checked = self.tokens.verify(token)
             except TokenRejected as rejected:
                 return GatewayDecision("deny", None, model, rejected.reason)
-            decision, valid_until = self._decide(checked, model)
-            jkt = checked.jkt
-            if len(self._decisions) >= self.cache_size:
-                self._decisions.clear()
-            self._decisions[key] = (decision, valid_until, self._generation, jkt)
+            decision, jkt = self._decide(checked, model, key), checked.jkt
         if jkt is None and scheme == "bearer":
             return decision
         refused = self._unproven(token, jkt, scheme, proofs, method, url)
@@ -204,38 +205,50 @@ class Gateway:
 
     def _key(self, kid: Any) -> Any:
         jwks = self.documents.jwks
-        return jwks.key(kid) if jwks is not None else None
+        if jwks is None:
+            return None
+        keys = jwks.feed.value
+        found = keys.get(kid) if keys is not None and type(kid) is str else None
+        return found if found is not None else jwks.key(kid)  # which may refetch
 
-    def _verified(self, token: str) -> Verified:
-        jwks = self.documents.jwks
-        if jwks is not None and jwks.feed.changes != self._jwks_seen:  # keys changed
-            self._keys_changed()
-        return self.tokens.verify(token)
+    def _decide(self, checked: Verified, model: str, key: tuple[str, str]
+                ) -> GatewayDecision:
+        """The decision for a verified token, cached under ``key`` until it stops holding
+        (the token expires, the policy's answer lapses or a document changes)."""
+        sub, expires_at, subject, tiers, status, jkt = checked  # fields, without lookups
+        if status is not None and self._status(status) != VALID:
+            decision = GatewayDecision("deny", None, model, "revoked", sub, subject[0])
+            valid_until = expires_at
+        else:
+            snapshot = self.documents.snapshot
+            policy = snapshot.value if snapshot is not None else None
+            if policy is None:
+                decision = GatewayDecision("deny", None, model, "stale_policy")
+                valid_until = self.clock.time() + 1
+            else:
+                facts = (subject, tiers, model, status is None or status[0])
+                found = self._verdicts.get(facts)
+                if (found is None or found[4] != self._generation
+                        or found[3] <= self.clock.time()):
+                    found = self._verdict(policy, checked, model, facts)
+                outcome, route_to, reason, valid_until, _ = found
+                # tuple.__new__: the named tuple without its __new__ in Python
+                decision = _new(GatewayDecision, (outcome, route_to, model, reason, sub,
+                                                  subject[0], policy.version))
+                if expires_at < valid_until:
+                    valid_until = expires_at
+        decisions = self._decisions
+        if len(decisions) >= self.cache_size:
+            decisions.clear()
+        decisions[key] = (decision, valid_until, self._generation, jkt)
+        return decision
 
-    def _decide(self, checked: Verified, model: str) -> tuple[GatewayDecision, float]:
-        subject = checked.subject
-        if checked.status is not None and self._status(checked.status) != VALID:
-            return (GatewayDecision("deny", None, model, "revoked", checked.sub,
-                                    subject.organization_id), checked.expires_at)
-        snapshot = self.documents.snapshot
-        policy = snapshot.value if snapshot is not None else None
-        if policy is None:
-            return GatewayDecision("deny", None, model, "stale_policy"), self.clock.time() + 1
-        outcome, route_to, reason, valid_until = self._verdict(policy, checked, model)
-        decision = GatewayDecision(outcome, route_to, model, reason, checked.sub,
-                                   subject.organization_id, policy.version)
-        return decision, min(checked.expires_at, valid_until)
-
-    def _verdict(self, policy: Policy, checked: Verified, model: str
-                 ) -> tuple[str, str | None, str | None, float]:
-        """The policy's answer for these facts; shared by every token with the same subject,
-        tiers and status-list freshness until a document changes or the horizon passes."""
-        key = (checked.subject, checked.tiers, model, checked.status is None or
-               checked.status[0])
-        found = self._verdicts.get(key)
+    def _verdict(self, policy: Policy, checked: Verified, model: str, key: tuple[Any, ...]
+                 ) -> tuple[str, str | None, str | None, float, int]:
+        """The policy's answer for these facts (``key``), and until when and for which
+        generation of the documents it holds; shared by every token with the same subject,
+        tiers and status list until a document changes or the horizon passes."""
         now = self.clock.time()
-        if found is not None and found[3] > now and found[4] == self._generation:
-            return found[:4]
         stale = self._staleness(checked)
 
         def usable(tier: str) -> bool:
@@ -246,10 +259,11 @@ class Gateway:
         reason = verdict.reason
         if reason == "tier_not_in_token" and verdict.tier in checked.tiers:
             reason = "stale_policy"
-        result = (verdict.outcome, verdict.route_to, reason, now + self._horizon)
+        result = (verdict.outcome, verdict.route_to, reason, now + self._horizon,
+                  self._generation)
         if len(self._verdicts) >= self.cache_size:
             self._verdicts.clear()
-        self._verdicts[key] = (*result, self._generation)
+        self._verdicts[key] = result
         return result
 
     def _staleness(self, checked: Verified) -> Any:
@@ -263,14 +277,23 @@ class Gateway:
 
     def _status(self, ref: tuple[str, int]) -> int:
         uri, idx = ref
-        watched = uri in self.documents.lists
-        bits: StatusList | None = self.documents.status_list(uri).value
-        if not watched:  # a list read for the first time: decisions made without it go
+        reader = self._bits.get(uri)
+        feed = self.documents.lists.get(uri)
+        if feed is None:  # a list read for the first time: decisions made without it go
+            feed = self.documents.status_list(uri)
             with self._lock:
                 self._generation += 1
-        if bits is None or idx >= bits.size:
-            return VALID if bits is None else INVALID  # unknown list: staleness decides
-        return bits.get(idx)
+        bits: StatusList | None = feed.value
+        if bits is None:
+            feed.settle()  # its first read may be under way in another thread
+            bits = feed.value
+            if bits is None:
+                return VALID  # a list that cannot be had: staleness decides
+        if reader is None or reader[0] is not bits:
+            if len(self._bits) >= MAX_STATUS_LISTS:
+                self._bits.clear()
+            reader = self._bits[uri] = (bits, status_reader(bits))
+        return reader[1](idx)
 
     def _keys_changed(self) -> None:
         """A withdrawn key must stop verifying at once: forget what it verified."""
@@ -289,6 +312,22 @@ class Gateway:
 
 
 _GATEWAYS: weakref.WeakSet[Gateway] = weakref.WeakSet()
+
+
+def status_reader(bits: StatusList) -> Callable[[int], int]:
+    """``status(idx)``: ``bits.get(idx)``, and INVALID past the list's end, read from a copy
+    of the list's bytes (the layout of the Token Status List draft, as ``StatusList``):
+    on every decision's path, without ``get``'s calls."""
+    data, width, size = bits.to_bytes(), bits.bits, bits.size
+    mask = (1 << width) - 1
+
+    def status(idx: int) -> int:
+        if idx >= size:
+            return INVALID
+        offset = idx * width
+        return data[offset >> 3] >> (offset & 7) & mask
+
+    return status
 
 
 def _after_fork_in_child() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -15,11 +14,14 @@ from ..kernel import claims as c
 from ..kernel import dpop
 from ..kernel.assurance import rank
 from ..kernel.policy import Citizenship, Subject
-from ..kernel.status_list import reference
+from ..kernel.status_list import IDX, STATUS_LIST, URI
 from .clock import Clock
-from .jws import PublicKey, TokenRejected, verified
+from .jws import PublicKey, Reader, TokenRejected
 
 _REQUIRED = frozenset(c.REQUIRED_CLAIMS)
+_new = tuple.__new__
+#: Claim shapes remembered per verifier (emptied when full); only signed tokens add one.
+MAX_SHAPES = 256
 
 
 class Verified(NamedTuple):
@@ -45,17 +47,24 @@ class TokenVerifier:
         self._keys, self._status_lists, self._clock = keys, status_lists, clock
         self.leeway, self.cache_size = leeway, cache_size
         self._tokens: OrderedDict[str, Verified] = OrderedDict()
+        self._read = Reader(c.ACCESS_TOKEN_TYP).verified
+        #: Claim shapes (names and their JSON types, in order) whose required claims and
+        #: types have passed: the issuer writes every token in one of a few.
+        self._shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()
+        self._last_shape: tuple[Any, Any] = (None, None)  # no shape yet: matches none
 
     def verify(self, token: str) -> Verified:
         found = self._tokens.get(token)
         if found is not None and self._clock.time() < found.expires_at:
             return found
-        _, claims = verified(token, self._keys, c.ACCESS_TOKEN_TYP)
-        checked = self._checked(claims)
-        if len(self._tokens) >= self.cache_size:
-            with suppress(KeyError):  # another thread may have emptied it meanwhile
-                self._tokens.popitem(last=False)  # the oldest, in O(1)
-        self._tokens[token] = checked
+        checked = self._checked(self._read(token, self._keys)[1])
+        tokens = self._tokens
+        if len(tokens) >= self.cache_size:
+            try:  # noqa: SIM105 - a with-statement costs more on this path
+                tokens.popitem(last=False)  # the oldest, in O(1)
+            except KeyError:  # another thread emptied it meanwhile
+                pass
+        tokens[token] = checked
         return checked
 
     def forget(self) -> None:
@@ -63,40 +72,71 @@ class TokenVerifier:
         self._tokens.clear()
 
     def _checked(self, claims: dict[str, Any]) -> Verified:
-        if not claims.keys() >= _REQUIRED:
-            raise TokenRejected("missing_claims")
-        _check_types(claims)
+        """The checks, in this order: the required claims and every claim's JSON type
+        (once per shape: names and types, in order), ``iss``, ``aud``, ``exp``, ``nbf``
+        (else ``iat``), ``ent_ver``, ``cnf``, ``org`` and ``citizenship``, then the status
+        list reference."""
+        names, types = tuple(claims), tuple(map(type, claims.values()))
+        last = self._last_shape
+        if types != last[1] or names != last[0]:  # not the shape of the last token
+            shape = (names, types)
+            if shape not in self._shapes:
+                _check_shape(claims)
+                if len(self._shapes) >= MAX_SHAPES:
+                    self._shapes.clear()
+                self._shapes.add(shape)
+            self._last_shape = shape  # one store: threads never see half of a shape
+        tiers = claims[c.ENTITLEMENTS]
+        for tier in tiers:
+            if type(tier) is not str:
+                raise TokenRejected("malformed", "entitlements must be tier names")
+        audience = claims[c.AUDIENCE]
+        if type(audience) is list and not all(type(a) is str for a in audience):
+            raise TokenRejected("malformed", "aud must hold strings")
         if claims[c.ISSUER] != self.issuer:
             raise TokenRejected("wrong_issuer")
-        audience = claims[c.AUDIENCE]
-        if audience != self.audience and not (isinstance(audience, list)
-                                              and self.audience in audience):
+        if audience != self.audience and (type(audience) is not list
+                                          or self.audience not in audience):
             raise TokenRejected("wrong_audience")
         now = self._clock.time()
-        exp, nbf = claims[c.EXPIRES_AT], claims.get(c.NOT_BEFORE, claims[c.ISSUED_AT])
-        if exp + self.leeway <= now:
+        leeway = self.leeway
+        exp = claims[c.EXPIRES_AT]
+        if exp + leeway <= now:
             raise TokenRejected("expired")
-        if nbf - self.leeway > now:
+        if claims.get(c.NOT_BEFORE, claims[c.ISSUED_AT]) - leeway > now:
             raise TokenRejected("not_yet_valid")
         if claims[c.CLAIMS_VERSION_CLAIM] != c.CLAIMS_VERSION:
             raise TokenRejected("unsupported_claims_version")
-        jkt = dpop.bound_thumbprint(claims)
-        if c.CONFIRMATION in claims and jkt is None:
+        cnf = claims.get(c.CONFIRMATION)  # a dict when present (its type is checked)
+        jkt = None if cnf is None else cnf.get(dpop.THUMBPRINT)
+        if cnf is not None and type(jkt) is not str:
             raise TokenRejected("malformed", "cnf must hold a jkt string")
-        return Verified(claims[c.SUBJECT], exp + self.leeway, _subject(claims, jkt is not None),
-                        tuple(claims[c.ENTITLEMENTS]), self._status_ref(claims), jkt)
-
-    def _status_ref(self, claims: dict[str, Any]) -> tuple[str, int] | None:
-        try:
-            ref = reference(claims)
-        except ValueError:
-            raise TokenRejected("malformed", "the status claim is invalid") from None
-        if ref is None:
-            return None
-        uri = self._status_lists(ref[0])
-        if uri is None:
-            raise TokenRejected("untrusted_status_list")
-        return uri, ref[1]
+        org = claims[c.ORGANIZATION]
+        if "id" not in org or "trust" not in org:
+            raise TokenRejected("missing_claims", "org needs id and trust")
+        organization, trust = org["id"], org["trust"]
+        if type(organization) is not str or type(trust) is not str:
+            raise TokenRejected("malformed", "org's id and trust must be strings")
+        sub = claims[c.SUBJECT]
+        is_person = sub != claims[c.CLIENT_ID]
+        held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
+        # tuple.__new__ builds the named tuples without their __new__ in Python
+        subject = _new(Subject, (organization, trust, is_person,
+                                 _citizenship(held) if held else (), jkt is not None))
+        status = claims.get(c.STATUS)  # a dict when present (its type is checked)
+        if status is not None:
+            # kernel.status_list.reference's rules, inlined
+            entry = status.get(STATUS_LIST)
+            if type(entry) is not dict:
+                raise TokenRejected("malformed", "the status claim is invalid")
+            idx, uri = entry.get(IDX), entry.get(URI)
+            if type(idx) is not int or idx < 0 or type(uri) is not str or not uri:
+                raise TokenRejected("malformed", "the status claim is invalid")
+            uri = self._status_lists(uri)
+            if uri is None:
+                raise TokenRejected("untrusted_status_list")
+            status = (uri, idx)
+        return _new(Verified, (sub, exp + leeway, subject, tuple(tiers), status, jkt))
 
 
 #: The JSON type every claim must have, when present: a claim of another type is a clean
@@ -115,28 +155,14 @@ _TYPES: dict[str, frozenset[type]] = {
 }
 
 
-def _check_types(claims: dict[str, Any]) -> None:
+def _check_shape(claims: dict[str, Any]) -> None:
+    """The required claims are present, and every claim ``_TYPES`` names has its type."""
+    if not claims.keys() >= _REQUIRED:
+        raise TokenRejected("missing_claims")
     for name, value in claims.items():
         types = _TYPES.get(name)
         if types is not None and type(value) not in types:
             raise TokenRejected("malformed", f"the {name} claim has the wrong type")
-    if not all(isinstance(tier, str) for tier in claims[c.ENTITLEMENTS]):
-        raise TokenRejected("malformed", "entitlements must be tier names")
-    audience = claims[c.AUDIENCE]
-    if isinstance(audience, list) and not all(isinstance(a, str) for a in audience):
-        raise TokenRejected("malformed", "aud must hold strings")
-
-
-def _subject(claims: dict[str, Any], dpop_bound: bool) -> Subject:
-    org = claims[c.ORGANIZATION]
-    if "id" not in org or "trust" not in org:
-        raise TokenRejected("missing_claims", "org needs id and trust")
-    if not isinstance(org["id"], str) or not isinstance(org["trust"], str):
-        raise TokenRejected("malformed", "org's id and trust must be strings")
-    is_person = claims[c.SUBJECT] != claims[c.CLIENT_ID]
-    held = claims.get(c.CITIZENSHIP) if is_person else org.get(c.CITIZENSHIP)
-    return Subject(org["id"], org["trust"], is_person, _citizenship(held) if held else (),
-                   dpop_bound)
 
 
 def _citizenship(entries: Any) -> tuple[Citizenship, ...]:

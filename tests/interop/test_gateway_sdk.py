@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import jwt
@@ -21,10 +22,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from entitlements.gateway import jws
 from entitlements.gateway.documents import parse_jwks
 from entitlements.gateway.gateway import Gateway
 from entitlements.gateway.http import FetchError
 from entitlements.gateway.poller import Poller
+from entitlements.kernel import jsonload
 from entitlements.signing import service as signing
 from entitlements.signing.keystore import FileKeyStore
 from entitlements.tokens import revocation
@@ -188,6 +191,51 @@ def test_every_bad_token_is_denied_with_its_reason(live_server, world, gateway, 
         decision = gateway.decide(bad, "base-1")
         assert (name, decision.outcome, decision.reason) == (name, "deny", reason)
         assert decision.token_problem
+
+
+def test_orjson_and_the_standard_library_decide_alike(live_server, world, clock, sdk_clock,
+                                                      monkeypatch):
+    """The SDK reads tokens with orjson when it is installed, else with the standard
+    library: every token, good or bad, gets the same decision either way."""
+    token = token_for(live_server, world)
+    signer = live_server.app.extensions["entitlements"].keys.get().signer(clock.now())
+    bad = _bad_tokens(live_server, token, signer, int(clock.now().timestamp()))
+    tokens = [token, *(bad_token for bad_token, _ in bad.values())]
+
+    def decisions() -> list:
+        sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None)
+        assert sdk.refresh()
+        try:
+            return [sdk.decide(t, model) for t in tokens for model in ("base-1", "frontier-2")]
+        finally:
+            sdk.close()
+
+    with_orjson = decisions()
+    assert jws.loads is jsonload.loads and jsonload.FAST
+    monkeypatch.setattr(jws, "loads", jsonload._standard)
+    assert decisions() == with_orjson
+    assert {d.reason for d in with_orjson} >= {None, "malformed", "bad_signature"}
+
+
+def test_first_decisions_at_once_wait_for_the_index_of_status_lists(live_server, world,
+                                                                    sdk_clock):
+    """A fresh gateway asked by many threads at once reads the issuer's index of lists once;
+    the others wait for it rather than call the token's list untrusted."""
+    token = token_for(live_server, world)
+    sdk = Gateway(live_server.url, GATEWAY, clock=sdk_clock, poll_interval=None)
+    assert sdk.refresh()
+    start = threading.Barrier(8)
+
+    def decide(model: str) -> str | None:
+        start.wait()
+        return sdk.decide(token, model).reason
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            reasons = list(pool.map(decide, ["base-1", "frontier-2"] * 4))
+    finally:
+        sdk.close()
+    assert reasons == [None] * 8
 
 
 def test_a_revoked_token_is_denied(live_server, world, gateway, db, admin):
