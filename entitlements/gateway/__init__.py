@@ -10,4 +10,5 @@ JWKs) and cryptography; never on Flask or SQLAlchemy. A gateway installs it alon
 - ``poller``: the background refresh thread
 - ``jws``, ``http``, ``clock``: signatures, conditional GETs, injected time
 - ``integrations``, ``authz``: WSGI/ASGI/Flask wrappers and the HTTP authorization service
+- ``httpd``: the authorization service's HTTP/1.1 server
 """

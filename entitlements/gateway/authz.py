@@ -25,18 +25,17 @@ trickle a byte at a time cannot hold the service.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import collections
 import json
 import os
-import socket
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..kernel import dpop
+from . import httpd
+from .decisions import GatewayDecision
 from .dpop import DEFAULT_MAX_AGE, DpopOptions, RedisReplayCache
 from .gateway import Gateway
 from .http import FetchError
@@ -49,100 +48,124 @@ READ_TIMEOUT = 5.0
 MAX_CONNECTIONS = 512
 HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")
 NONCE_SECRET_VARIABLE = "ENTITLEMENTS_GATEWAY_DPOP_NONCE_SECRET"
+#: Allow answers' header lines kept, by decision (emptied when full).
+MAX_ANSWERS = 4096
+_MODEL = MODEL_HEADER.lower()
 try:  # optional: the SDK itself needs only PyJWT and cryptography
     import prometheus_client
+    from prometheus_client.core import CounterMetricFamily
 except ImportError:  # pragma: no cover - exercised where the extra is not installed
     prometheus_client = None  # type: ignore[assignment]
-DECISIONS = prometheus_client.Counter(
-    "entitlements_gateway_decisions", "Decisions, by outcome and reason.",
-    ["outcome", "reason"]) if prometheus_client else None
 
 
-def handler_for(gateway: Gateway, read_timeout: float = READ_TIMEOUT
-                ) -> type[BaseHTTPRequestHandler]:
-    class Check(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = read_timeout  # each read waits at most this long, and ...
+class DecisionCounts:
+    """Decisions by outcome and reason, for ``/metrics``
+    (``entitlements_gateway_decisions_total``). Each connection's thread counts in a
+    dictionary of its own, with no lock on a request's path; ``/metrics`` adds them up with
+    what the connections already closed counted (``close``, called by each connection's
+    thread as it ends)."""
 
-        def handle_one_request(self) -> None:
-            """... the whole request at most this long (``_Deadlines``)."""
-            deadlines = self.server.deadlines  # type: ignore[attr-defined]
-            deadlines.arm(self.connection, read_timeout)
-            try:
-                super().handle_one_request()
-            finally:
-                deadlines.disarm(self.connection)
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._open: dict[int, dict[tuple[str, str | None], int]] = {}
+        self._closed: collections.Counter[tuple[str, str | None]] = collections.Counter()
+        self._lock = threading.Lock()
 
-        def _check(self) -> None:
-            keep_alive = self._discard_body()
-            path = urlsplit(self.path).path
-            if path in HEALTH_PATHS and "Authorization" not in self.headers:
-                status, headers, body = _health(gateway, path)
-            else:
-                status, headers, body = self._decide()
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            if not keep_alive:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            if self.command != "HEAD":  # HEAD answers carry the headers only
-                self.wfile.write(body)
+    def add(self, labels: tuple[str, str | None]) -> None:
+        counts = getattr(self._local, "counts", None)
+        if counts is None:
+            counts = self._local.counts = {}
+            ident = threading.get_ident()
+            with self._lock:  # a thread gone without ``close`` had this ident before
+                self._closed.update(self._open.get(ident, {}))
+                self._open[ident] = counts
+        counts[labels] = counts.get(labels, 0) + 1
 
-        def _decide(self) -> tuple[int, list[tuple[str, str]], bytes]:
-            model = self.headers.get(MODEL_HEADER) or parse_qs(
-                urlsplit(self.path).query).get("model", [""])[0]
-            headers = self.headers
+    def close(self) -> None:
+        counts = getattr(self._local, "counts", None)
+        if counts is not None:
+            with self._lock:
+                self._closed.update(counts)
+                del self._open[threading.get_ident()]
+            del self._local.counts
+
+    def totals(self) -> collections.Counter[tuple[str, str | None]]:
+        with self._lock:  # a connection closing waits: nothing is counted twice or lost
+            totals = collections.Counter(self._closed)
+            for counts in self._open.values():
+                totals.update(dict(list(counts.items())))  # its thread may be adding
+        return totals
+
+    def collect(self) -> Any:
+        """prometheus-client's collector protocol."""
+        family = CounterMetricFamily("entitlements_gateway_decisions",
+                                     "Decisions, by outcome and reason.",
+                                     labels=["outcome", "reason"])
+        for (outcome, reason), count in sorted(self.totals().items(),
+                                               key=lambda item: (item[0][0], item[0][1] or "")):
+            family.add_metric([outcome, reason or "none"], count)
+        yield family
+
+
+DECISIONS = DecisionCounts()
+if prometheus_client is not None:
+    prometheus_client.REGISTRY.register(DECISIONS)
+
+
+def app_for(gateway: Gateway) -> httpd.App:
+    """The service's answer to each request (``httpd.App``)."""
+    #: An allow decision's answer and its labels (emptied when full).
+    allowed: dict[GatewayDecision, tuple[tuple[int, bytes, bytes], tuple[str, None]]] = {}
+    count = DECISIONS.add
+
+    def answer(request: httpd.Request) -> tuple[int, bytes, bytes]:
+        fields = request.fields
+        authorization = fields.get("authorization")
+        if authorization is None and request.path in HEALTH_PATHS:
+            return httpd.answer_with(*_health(gateway, request.path))
+        model = fields.get(_MODEL) or parse_qs(urlsplit(request.target).query).get(
+            "model", [""])[0]
+        if authorization is not None and authorization[:7].lower() == "bearer ":
+            # decide_request's own reading of a bearer token, without its generality
+            decision = gateway.decide(authorization[7:].strip() or None, model)
+        else:
             decision = gateway.decide_request(
-                model, authorization=headers.get("Authorization"),
-                request=lambda: (headers.get_all(dpop.HEADER) or [],
-                                 original_method(headers, self.command),
-                                 original_url(headers, self.path)))
-            if DECISIONS is not None:
-                DECISIONS.labels(decision.outcome, decision.reason or "none").inc()
-            if decision.allowed:
-                return 200, [*decision_headers(decision), ("Content-Length", "0")], b""
-            return refusal_by(gateway, decision)
+                model, authorization=authorization,
+                request=lambda: (request.get_all(dpop.HEADER),
+                                 original_method(fields, request.method),
+                                 original_url(fields, request.target)))
+        found = allowed.get(decision)
+        if found is not None:  # an allow answered before: the same bytes
+            count(found[1])
+            return found[0]
+        count((decision.outcome, decision.reason))
+        if not decision.allowed:
+            return httpd.answer_with(*refusal_by(gateway, decision))
+        if len(allowed) >= MAX_ANSWERS:
+            allowed.clear()
+        answered = 200, httpd.header_lines(decision_headers(decision)), b""
+        allowed[decision] = (answered, (decision.outcome, decision.reason))
+        return answered
 
-        def _discard_body(self) -> bool:
-            """The decision never reads the body, but an unread one would be parsed as the
-            next request on a keep-alive connection."""
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return False
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                return False
-            if not 0 <= length <= MAX_DRAINED_BODY:
-                return False
-            if length:
-                self.rfile.read(length)
-            return True
-
-        do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _check  # noqa: N815
-
-        def log_message(self, format: str, *args: object) -> None:
-            """No per-request log lines: they would carry paths and timing, not tokens."""
-
-    return Check
+    return answer
 
 
 def original_method(headers: Any, method: str) -> str:
-    """The method of the request the proxy is asking about."""
-    return (headers.get("X-Forwarded-Method") or headers.get("X-Original-Method")
+    """The method of the request the proxy is asking about (``headers``: by lower-case
+    name, or any case)."""
+    return (headers.get("x-forwarded-method") or headers.get("x-original-method")
             or method).strip().upper()
 
 
 def original_url(headers: Any, path: str) -> str:
     """The URL (without its query) of the request the proxy is asking about."""
-    full = headers.get("X-Original-URL")
+    full = headers.get("x-original-url")
     if full:
         return full.strip()
-    scheme = (headers.get("X-Forwarded-Proto") or "http").split(",")[0].strip()
-    host = (headers.get("X-Forwarded-Host") or headers.get("Host") or "localhost").split(
+    scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip()
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "localhost").split(
         ",")[0].strip()
-    uri = headers.get("X-Forwarded-Uri") or headers.get("X-Original-URI") or path
+    uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri") or path
     return f"{scheme}://{host}{urlsplit(uri.strip()).path or '/'}"
 
 
@@ -187,87 +210,13 @@ def _metrics() -> tuple[int, list[tuple[str, str]], bytes]:
                  ("Content-Length", str(len(body)))], body
 
 
-class _Deadlines:
-    """One thread that shuts each connection down when its deadline passes (a timer per
-    connection would be a thread per connection)."""
-
-    TICK = 0.05
-
-    def __init__(self) -> None:
-        self._due: dict[socket.socket, float] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        threading.Thread(target=self._run, name="authz-deadlines", daemon=True).start()
-
-    def arm(self, connection: socket.socket, seconds: float) -> None:
-        with self._lock:
-            self._due[connection] = time.monotonic() + seconds
-
-    def disarm(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._due.pop(connection, None)
-
-    def close(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.TICK):
-            now = time.monotonic()
-            with self._lock:
-                expired = [c for c, due in self._due.items() if due <= now]
-                for connection in expired:
-                    del self._due[connection]
-            for connection in expired:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    #: The listen backlog (socketserver's default is 5): a burst of new connections waits
-    #: in the kernel instead of being dropped and retried a second later.
-    request_queue_size = 1024
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 max_connections: int) -> None:
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self.deadlines = _Deadlines()  # before binding: a failed bind calls server_close
-        super().__init__(address, handler)
-
-    def server_close(self) -> None:
-        super().server_close()
-        self.deadlines.close()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """A connection over the limit gets a 503 and is closed at once: no thread for it."""
-        if not self._slots.acquire(blocking=False):
-            _refuse_busy(request)
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up or too slow is not an error worth a traceback."""
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)
-
-
-def _refuse_busy(connection: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                           b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-
-
 def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 9191, *,
           read_timeout: float = READ_TIMEOUT, max_connections: int = MAX_CONNECTIONS
-          ) -> ThreadingHTTPServer:
-    return _Server((host, port), handler_for(gateway, read_timeout), max_connections)
+          ) -> httpd.Server:
+    """The service, bound (``serve_forever`` to answer, ``shutdown``, ``server_close``)."""
+    return httpd.Server((host, port), app_for(gateway), read_timeout=read_timeout,
+                        max_connections=max_connections, max_body=MAX_DRAINED_BODY,
+                        closing=DECISIONS.close)
 
 
 def run(issuer: str, audience: str, *, host: str, port: int, poll_interval: float,
