@@ -20,8 +20,10 @@ Needs wrk (Debian package `wrk`; installed with apt-get when missing and run as 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,7 +33,7 @@ import _node_provider
 import psycopg
 from _cpu import CpuMeter, process_tree
 from _profile import profile_top
-from _service import Service, temporary_service
+from _service import Service, free_port, running, temporary_service, wait_for
 from _wrk import ensure_wrk, parse_wrk, token_script
 
 BENCH_DB = "entitlements_bench"
@@ -49,6 +51,11 @@ def main() -> None:
         legs = {"token": (f"{base}/oauth/token", token_script(Path(scratch), client_id, secret),
                           server, True),
                 "healthz": (f"{base}/healthz", None, server, False)}
+        if args.gunicorn:
+            other, other_pids = stack.enter_context(_gunicorn(service, args))
+            legs["gunicorn token"] = (f"{other}/oauth/token", legs["token"][1], other_pids,
+                                      True)
+            legs["gunicorn healthz"] = (f"{other}/healthz", None, other_pids, False)
         if node_missing is None:
             node = stack.enter_context(_node_provider.node_provider(args.workers))
             legs["node"] = (node.token_url, _node_provider.token_script(node, Path(scratch)),
@@ -78,6 +85,8 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="request threads per worker")
     parser.add_argument("--no-node", action="store_true", help="skip oidc-provider")
+    parser.add_argument("--gunicorn", action="store_true",
+                        help="the same app under gunicorn (gthread) too, for comparison")
     parser.add_argument("--profile", action="store_true",
                         help="sample the workers with py-spy during one more token leg")
     return parser.parse_args()
@@ -88,6 +97,22 @@ def _serving(service: Service, args: argparse.Namespace) -> Iterator[tuple[str, 
     """The server's URL and process ids (the granian main process first)."""
     with service.serving(args.workers, args.threads) as base:
         yield base, _server_pids(service.port)
+
+
+@contextmanager
+def _gunicorn(service: Service, args: argparse.Namespace) -> Iterator[tuple[str, list[int]]]:
+    """The same application factory under gunicorn's threaded workers (as many workers and
+    threads), on another port of the same database: the WSGI server the issue compares
+    granian with. Not a dependency: ``pip install gunicorn``."""
+    if shutil.which("gunicorn") is None:
+        sys.exit("--gunicorn: gunicorn is not installed (pip install gunicorn)")
+    port = free_port()
+    argv = ["gunicorn", "-w", str(args.workers), "-k", "gthread", "--threads",
+            str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+            "entitlements.app:create_app()"]
+    with running(argv, service.env) as process:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", process_tree(process.pid)
 
 
 def _server_pids(port: int) -> list[int]:
@@ -124,13 +149,13 @@ def _report(args: argparse.Namespace, rounds: list[dict], recorded: int,
     print(f"bench_token: granian {args.workers} workers x {args.threads} threads, wrk "
           f"{args.connections} connections, {args.seconds}s per leg, {args.rounds} rounds, "
           "PostgreSQL on loopback")
-    print(f"{'round':>5} {'leg':8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} "
+    print(f"{'round':>5} {'leg':16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} "
           f"{'CPU ms/req':>10} {'+PG ms':>7}")
     for number, legs in enumerate(rounds, 1):
         for name, row in legs.items():
-            print(f"{number:5d} {name:8} {row['rps']:8.0f} {row['p50']:7.2f} {row['p99']:7.2f} "
+            print(f"{number:5d} {name:16} {row['rps']:8.0f} {row['p50']:7.2f} {row['p99']:7.2f} "
                   f"{row['failed']:7d} {row['cpu_ms']:10.3f} "
-                  f"{row['pg_ms'] if name == 'token' else float('nan'):7.3f}")
+                  f"{row['pg_ms'] if name.endswith('token') else float('nan'):7.3f}")
     median = {name: {key: statistics.median(r[name][key] for r in rounds)
                      for key in ("rps", "p50", "p99", "cpu_ms", "pg_ms")}
               for name in rounds[0]}
@@ -141,13 +166,26 @@ def _report(args: argparse.Namespace, rounds: list[dict], recorded: int,
           f"PostgreSQL {token['pg_ms']:.3f} ms; healthz {bare['rps']:.0f}/s")
     print(f"ratio token/healthz per round: {', '.join(f'{r:.2f}' for r in ratios)}; median "
           f"{statistics.median(ratios):.2f} (goal >= {GOAL})")
+    if "gunicorn token" in median:
+        _report_gunicorn(median, rounds)
     if "node" in median:
         _report_node(token, median["node"], rounds)
     else:
         print(f"oidc-provider leg skipped: {node_missing}")
-    ok_tokens = sum(r["token"]["requests"] - r["token"]["failed"] for r in rounds)
+    ok_tokens = sum(row["requests"] - row["failed"] for r in rounds for name, row in r.items()
+                    if name.endswith("token"))
     print(f"tokens answered 200: {ok_tokens}; rows recorded in PostgreSQL: {recorded} "
           f"({'all recorded' if recorded >= ok_tokens else 'MISSING ROWS'})")
+
+
+def _report_gunicorn(median: dict, rounds: list[dict]) -> None:
+    ours, theirs = median["token"], median["gunicorn token"]
+    per_round = ", ".join(f"{r['token']['rps'] / r['gunicorn token']['rps']:.2f}"
+                          for r in rounds)
+    print(f"gunicorn (gthread, same app): tokens {theirs['rps']:.0f}/s, p99 "
+          f"{theirs['p99']:.2f} ms, server CPU per token {theirs['cpu_ms']:.3f} ms; healthz "
+          f"{median['gunicorn healthz']['rps']:.0f}/s; granian/gunicorn tokens per round: "
+          f"{per_round}; CPU per token {ours['cpu_ms'] / theirs['cpu_ms']:.2f} of gunicorn's")
 
 
 def _report_node(token: dict, node: dict, rounds: list[dict]) -> None:
