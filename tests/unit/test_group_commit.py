@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
 from entitlements.base.errors import TemporarilyUnavailable
 from entitlements.tokens.group_commit import GroupCommit
+from tests.support.helpers import eventually
 
 
 class Store:
@@ -35,18 +38,26 @@ def queued(group: GroupCommit) -> int:
         return len(group._queue)
 
 
-def test_items_that_wait_behind_a_write_are_written_together():
-    store = Store()
+@contextmanager
+def behind_a_held_write(store: Store, group: GroupCommit, items: range
+                        ) -> Iterator[tuple[Future, dict[int, Future]]]:
+    """Item 0 submitted and its write held; ``items`` submitted behind it and all queued;
+    then the write released. Yields item 0's future and the others' by item."""
     store.hold = True
-    group = GroupCommit(store.write, max_batch=64)
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(len(items) + 1) as pool:
         first = pool.submit(group.submit, 0)
         assert store.entered.wait(5)
-        rest = [pool.submit(group.submit, i) for i in range(1, 8)]
-        while queued(group) < 7:
-            threading.Event().wait(0.001)
+        rest = {i: pool.submit(group.submit, i) for i in items}
+        assert eventually(lambda: queued(group) == len(items))
         store.release.set()
-        assert [f.result(5) for f in (first, *rest)] == [None] * 8
+        yield first, rest
+
+
+def test_items_that_wait_behind_a_write_are_written_together():
+    store = Store()
+    group = GroupCommit(store.write, max_batch=64)
+    with behind_a_held_write(store, group, range(1, 8)) as (first, rest):
+        assert [f.result(5) for f in (first, *rest.values())] == [None] * 8
     assert store.batches[0] == [0]
     assert sorted(store.batches[1]) == list(range(1, 8)), "one write for the seven queued"
     assert len(store.batches) == 2
@@ -54,16 +65,9 @@ def test_items_that_wait_behind_a_write_are_written_together():
 
 def test_a_batch_never_exceeds_its_bound():
     store = Store()
-    store.hold = True
     group = GroupCommit(store.write, max_batch=3)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(group.submit, 0)
-        assert store.entered.wait(5)
-        rest = [pool.submit(group.submit, i) for i in range(1, 8)]
-        while queued(group) < 7:
-            threading.Event().wait(0.001)
-        store.release.set()
-        for future in (first, *rest):
+    with behind_a_held_write(store, group, range(1, 8)) as (first, rest):
+        for future in (first, *rest.values()):
             future.result(5)
     assert [len(batch) for batch in store.batches] == [1, 3, 3, 1]
     assert sorted(i for batch in store.batches for i in batch) == list(range(8))
@@ -71,15 +75,8 @@ def test_a_batch_never_exceeds_its_bound():
 
 def test_a_refused_item_fails_its_own_request_only():
     store = Store(refuse=frozenset({3}))
-    store.hold = True
     group = GroupCommit(store.write)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(group.submit, 0)
-        assert store.entered.wait(5)
-        rest = {i: pool.submit(group.submit, i) for i in range(1, 6)}
-        while queued(group) < 5:
-            threading.Event().wait(0.001)
-        store.release.set()
+    with behind_a_held_write(store, group, range(1, 6)) as (first, rest):
         first.result(5)
         with pytest.raises(ValueError, match=r"refused \[3\]"):
             rest[3].result(5)
