@@ -130,28 +130,29 @@ def test_a_bad_request_of_a_matched_client_goes_back_with_its_error(
     assert answer["error"] == error and answer["state"] == "s-1"
 
 
-def test_a_tampered_upstream_state_is_refused(live_server, web_app, upstream):
+def back_from_upstream(live_server, web_app) -> tuple[Browser, str]:
+    """A sign-in sent to the organization's provider and answered: the browser, and the
+    callback URL (with the provider's code and state) it is about to follow."""
     browser = Browser(live_server.url)
     picker = start(browser, web_app.client_id, pkce()[1])
     page = browser.get(picker.location)
     sent = browser.post(picker.location, {"csrf_token": page.csrf, "by": "email",
                                           "email": "alice@acme.example"})
-    back = browser.get(sent.location)
-    forged = back.location.replace("state=", "state=x")
+    return browser, browser.get(sent.location).location
+
+
+def test_a_tampered_upstream_state_is_refused(live_server, web_app, upstream):
+    browser, callback = back_from_upstream(live_server, web_app)
+    forged = callback.replace("state=", "state=x")
     refused = browser.get(forged)
     assert refused.response.status_code == 400 and "state_mismatch" in refused.response.text
 
 
 def test_a_code_the_provider_refuses_stops_the_sign_in_with_a_page(live_server, web_app,
                                                                    upstream):
-    browser = Browser(live_server.url)
-    picker = start(browser, web_app.client_id, pkce()[1])
-    page = browser.get(picker.location)
-    sent = browser.post(picker.location, {"csrf_token": page.csrf, "by": "email",
-                                          "email": "alice@acme.example"})
-    back = browser.get(sent.location)
+    browser, callback = back_from_upstream(live_server, web_app)
     upstream.codes.clear()  # the provider no longer knows the code: invalid_grant
-    refused = browser.get(back.location)
+    refused = browser.get(callback)
     assert refused.response.status_code == 400 and "upstream_error" in refused.response.text
 
 
