@@ -165,8 +165,12 @@ def original_url(headers: Any, path: str) -> str:
     scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip()
     host = (headers.get("x-forwarded-host") or headers.get("host") or "localhost").split(
         ",")[0].strip()
-    uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri") or path
-    return f"{scheme}://{host}{urlsplit(uri.strip()).path or '/'}"
+    uri = (headers.get("x-forwarded-uri") or headers.get("x-original-uri") or path).strip()
+    try:
+        path = urlsplit(uri).path
+    except ValueError:  # not a URL urlsplit reads: its path as sent, for the proof to match
+        path = uri.partition("?")[0].partition("#")[0]
+    return f"{scheme}://{host}{path or '/'}"
 
 
 def dpop_options(*, public_url: str | None = None, require_nonce: bool = False,

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from time import monotonic, time
+from urllib.parse import urlsplit
 
 log = logging.getLogger("entitlements.gateway")
 
@@ -65,9 +66,7 @@ class Request:
         target = self.target
         if target.startswith("/") and not target.startswith("//"):
             return target.partition("?")[0].partition("#")[0]
-        from urllib.parse import urlsplit  # rare: absolute-form, or a path of '//'
-
-        return urlsplit(target).path
+        return urlsplit(target).path  # absolute-form: checked readable by parse_head
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name``, any case."""
@@ -107,6 +106,11 @@ def parse_head(head: bytes) -> Request:
                          and int(major) >= 2 else 400)
     if target.startswith("//"):  # as http.server: never a scheme-relative redirect target
         target = "/" + target.lstrip("/")
+    if not target.startswith("/"):  # absolute-form (or nonsense): a URL urlsplit can read
+        try:
+            urlsplit(target)
+        except ValueError:
+            raise BadRequest(400) from None
     fields: dict[str, str] = {}
     repeated: dict[str, list[str]] | None = None
     for line in lines[1:]:
@@ -257,24 +261,29 @@ class Server:
     def _serve(self, connection: socket.socket) -> None:
         due, timeout, app = self.deadlines.due, self.read_timeout, self.app
         recv, send = connection.recv, connection.sendall
-        pending = b""
+        pending = bytearray()
         while True:
             due[connection] = monotonic() + timeout  # idle, then reading: one deadline
+            scanned = 0  # bytes of ``pending`` already searched for the blank line
             while True:  # until the blank line: CRLF CRLF, or LF LF (LF alone throughout)
-                end = pending.find(b"\r\n\r\n")
-                bare = pending.find(b"\n\n", 0, len(pending) if end < 0 else end)
+                end = pending.find(b"\r\n\r\n", max(0, scanned - 3))
+                bare = pending.find(b"\n\n", max(0, scanned - 1),
+                                    len(pending) if end < 0 else end)
                 if bare >= 0:
-                    head, pending = pending[:bare], pending[bare + 2:]
+                    head = bytes(pending[:bare])
+                    del pending[:bare + 2]
                     if b"\r" in head:
                         send(self._error(400))
                         return
                     break
                 if end >= 0:
-                    head, pending = pending[:end], pending[end + 4:]
+                    head = bytes(pending[:end])
+                    del pending[:end + 4]
                     break
                 if len(pending) > MAX_HEAD:
                     send(self._error(431))
                     return
+                scanned = len(pending)
                 data = recv(RECV_SIZE)
                 if not data:
                     return
@@ -312,7 +321,7 @@ class Server:
                         if not data:
                             return
                         pending += data
-                    pending = pending[length:]  # read and dropped
+                    del pending[:length]  # read and dropped
             if request.method not in _METHODS:
                 send(self._error(501))
                 return
@@ -336,6 +345,10 @@ class Server:
 
 
 #: The methods answered (others get 501): what a proxy forwards for a decision.
+#: More digits than any body this server reads: the length is not converted (Python refuses
+#: integers of thousands of digits), only known to be too large.
+MAX_LENGTH_DIGITS = 18
+TOO_LONG = 10**MAX_LENGTH_DIGITS
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
@@ -346,7 +359,7 @@ def _content_length(request: Request) -> int | None:
     value = values[0]
     if not value.isdigit() or not value.isascii() or any(v != value for v in values):
         return None
-    return int(value)
+    return int(value) if len(value) <= MAX_LENGTH_DIGITS else TOO_LONG
 
 
 def _close(connection: socket.socket) -> None:

@@ -340,12 +340,13 @@ def test_the_status_reference_rules_are_the_kernels():
         assert (found if isinstance(found, str) else None) == kernel, entry
 
 
-@pytest.mark.parametrize("reader", list(READERS))
-def test_orjson_and_the_standard_library_read_tokens_alike(reader, monkeypatch):
-    """Every token above, with each JSON reader: the same facts or the same reason."""
+def test_orjson_and_the_standard_library_read_tokens_alike(monkeypatch):
+    """Every token above, read with orjson and then with the standard library's parser:
+    the same facts or the same reason."""
+    assert jws.loads is READERS["orjson"] and jsonload.FAST, "orjson is installed here"
     tokens = {**malformed_tokens(), **claim_tokens(), "good": (GOOD, None)}
     expected = {name: outcome(token) for name, (token, _) in tokens.items()}
-    monkeypatch.setattr(jws, "loads", READERS[reader])
+    monkeypatch.setattr(jws, "loads", READERS["standard"])
     assert {name: outcome(token) for name, (token, _) in tokens.items()} == expected
 
 
