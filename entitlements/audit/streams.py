@@ -36,6 +36,8 @@ EVENT_COLUMNS = ("stream", "seq", "at", "actor", "actor_role", "action", "target
                  "target_kind", "organization_id", "outcome", "reason", "details", "prev_hash",
                  "hash")
 _POSTGRES = postgresql.psycopg.dialect()
+#: Seconds to wait for a writer's connection (a database host that stopped answering).
+CONNECT_TIMEOUT = 5
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 
 
@@ -108,7 +110,8 @@ class PostgresStreamWriter(StreamWriter):
         try:
             if not self._reused:
                 self._connection = psycopg.connect(self._dsn, autocommit=True,
-                                                   cursor_factory=psycopg.RawCursor)
+                                                   cursor_factory=psycopg.RawCursor,
+                                                   connect_timeout=CONNECT_TIMEOUT)
             self._connection.execute(sql, [values[name] for name in names])
         except psycopg.Error:
             self.close()
@@ -146,8 +149,11 @@ def writer_for(db: Database, clock: Clock, owner: str) -> StreamWriter:
 
 @lru_cache(maxsize=64)
 def _event_statements(events: int) -> tuple[Executable, Executable]:
-    logged = insert(AuditEvent).values([{c: bindparam(f"e{i}_{c}") for c in EVENT_COLUMNS}
-                                        for i in range(events)])
+    # Typed: in a multi-row VALUES only the first row's parameters take the column's type
+    # from the table, and a JSON column's dict must be converted in every row.
+    columns = AuditEvent.__table__.c
+    logged = insert(AuditEvent).values([{c: bindparam(f"e{i}_{c}", type_=columns[c].type)
+                                         for c in EVENT_COLUMNS} for i in range(events)])
     tip = (update(AuditStream).where(AuditStream.id == bindparam("tip_stream"))
            .values(seq=bindparam("tip_seq"), hash=bindparam("tip_hash")))
     return logged, tip

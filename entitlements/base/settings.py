@@ -48,7 +48,7 @@ class Settings:
     body_timeout: float = 10.0
     #: Threads per server process that run requests (their bodies already read).
     server_threads: int = 8
-    #: Tokens written together at most, per ledger write (group commit; 1 turns it off).
+    #: Tokens written together at most, per ledger write (group commit; 1: one at a time).
     ledger_max_batch: int = 64
     client_cache_ttl: float = 1.0
     policy_cache_ttl: float = 0.5

@@ -6,8 +6,9 @@ requests with the outcome. Items that queued during that write are led by the fi
 woken to do so; no thread writes more than the one batch its own item is in, and no
 background thread or queue outlives a request. Under light load a batch is one item and
 costs what a plain write does; under heavy load one statement and one commit serve many
-requests, which is what makes durable issuance cheap. A batch that fails is written again
-an item at a time, so one item the store refuses fails its own request only.
+requests, which is what makes durable issuance cheap. A batch the store refuses is written
+again an item at a time, so one item it refuses fails its own request only; a store out of
+reach fails the batch at once.
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ class _Waiting(Generic[T]):
 
 class GroupCommit(Generic[T]):
     def __init__(self, write: Callable[[list[T]], None], *, max_batch: int = 64,
-                 wait: float = 10.0) -> None:
+                 wait: float = 10.0,
+                 item_refused: Callable[[Exception], bool] = lambda error: True) -> None:
+        """``item_refused(error)``: whether a failed write may have failed for one item's
+        sake, so that writing the batch again an item at a time is worth it (not when the
+        store is out of reach: then every item fails at once)."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._write, self._max_batch, self._wait = write, max_batch, wait
+        self._item_refused = item_refused
         self._lock = threading.Lock()
         self._queue: deque[_Waiting[T]] = deque()
         self._leading = False
@@ -70,16 +76,20 @@ class GroupCommit(Generic[T]):
         with self._lock:
             batch = [self._queue.popleft()
                      for _ in range(min(len(self._queue), self._max_batch))]
-        errors = self._written(batch)
-        with self._lock:
-            for waiting, error in zip(batch, errors, strict=True):
-                waiting.done, waiting.error = True, error
-                waiting.woken.set()
-            if self._queue:  # the next one leads the items that queued meanwhile
-                self._queue[0].leads = True
-                self._queue[0].woken.set()
-            else:
-                self._leading = False
+        unwritten = TemporarilyUnavailable("The write was interrupted; retry.")
+        errors: list[BaseException | None] = [unwritten] * len(batch)
+        try:
+            errors = self._written(batch)
+        finally:  # whatever happened, the waiters hear of it and someone leads next
+            with self._lock:
+                for waiting, error in zip(batch, errors, strict=True):
+                    waiting.done, waiting.error = True, error
+                    waiting.woken.set()
+                if self._queue:  # the next one leads the items that queued meanwhile
+                    self._queue[0].leads = True
+                    self._queue[0].woken.set()
+                else:
+                    self._leading = False
 
     def _written(self, batch: list[_Waiting[T]]) -> list[BaseException | None]:
         """Each item's outcome. A batch that fails is written again one item at a time, so
@@ -88,8 +98,8 @@ class GroupCommit(Generic[T]):
             self._write([waiting.item for waiting in batch])
             return [None] * len(batch)
         except Exception as failed:  # noqa: BLE001 - handed to the waiters, who raise it
-            if len(batch) == 1:
-                return [failed]
+            if len(batch) == 1 or not self._item_refused(failed):
+                return [failed] * len(batch)
         return [self._alone(waiting.item) for waiting in batch]
 
     def _alone(self, item: T) -> BaseException | None:

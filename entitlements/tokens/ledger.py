@@ -14,6 +14,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
+
 from ..audit import service as audit
 from ..audit import targets
 from ..audit.streams import WriterPool, writer_for
@@ -82,15 +85,24 @@ class TokenRecord:
 RECORD_FIELDS = tuple(field.name for field in fields(TokenRecord))
 
 
+def refused_rows(error: Exception) -> bool:
+    """Whether the database refused a row (a constraint, a value), as opposed to being out
+    of reach: only then is a failed batch worth writing again a token at a time."""
+    return isinstance(error, (psycopg.IntegrityError, psycopg.DataError,
+                              sqlalchemy.exc.IntegrityError, sqlalchemy.exc.DataError))
+
+
 class TokenLedger:
     """Records tokens, group-committed (``group_commit``): concurrent requests' tokens and
     their events go to the database in one statement and one transaction."""
 
-    def __init__(self, db: Database, clock: Clock, *, max_writers: int = 4,
-                 max_batch: int = 64, wait: float = 10.0) -> None:
-        self._pool = WriterPool(lambda: writer_for(db, clock, "ledger"),
-                                max_writers=max_writers, wait=wait)
-        self._group = GroupCommit(self._write, max_batch=max_batch, wait=wait)
+    def __init__(self, db: Database, clock: Clock, *, max_batch: int = 64,
+                 wait: float = 10.0) -> None:
+        # One batch is written at a time (group commit), so one writer serves them all.
+        self._pool = WriterPool(lambda: writer_for(db, clock, "ledger"), max_writers=1,
+                                wait=wait)
+        self._group = GroupCommit(self._write, max_batch=max_batch, wait=wait,
+                                  item_refused=refused_rows)
 
     def record(self, token: TokenRecord) -> None:
         """Return once the token's record and its ``grant.issued`` event are committed."""

@@ -31,6 +31,7 @@ def token_batch(tokens: list[dict[str, Any]]) -> tuple[tuple[Executable, ...], d
 def _insert(shapes: tuple[Shape, ...]) -> tuple[Executable, ...]:
     """Built once per batch shape: only the bind parameters vary."""
     return (insert(IssuedToken).values([
-        {**{c: bindparam(f"t{i}_{c}") for c in TOKEN_COLUMNS},
+        {**{c: bindparam(f"t{i}_{c}", type_=IssuedToken.__table__.c[c].type)
+            for c in TOKEN_COLUMNS},
          "revoked_at": revoked_unless_standing(f"t{i}_s_", shape)}
         for i, shape in enumerate(shapes)]),)

@@ -112,3 +112,29 @@ def test_an_item_that_waits_too_long_is_refused_and_never_written():
 def test_max_batch_must_be_positive():
     with pytest.raises(ValueError):
         GroupCommit(lambda items: None, max_batch=0)
+
+
+def test_a_store_out_of_reach_fails_the_batch_at_once():
+    store = Store(refuse=frozenset({3}))
+    group = GroupCommit(store.write, item_refused=lambda error: False)
+    with behind_a_held_write(store, group, range(1, 6)) as (first, rest):
+        first.result(5)
+        for future in rest.values():
+            with pytest.raises(ValueError, match=r"refused \[3\]"):
+                future.result(5)
+    assert store.batches == [[0], []], "no write item by item after the batch failed"
+
+
+def test_a_write_interrupted_by_a_base_exception_leaves_the_next_one_to_lead():
+    class Interrupted(BaseException):
+        pass
+
+    def write(items: list[int]) -> None:
+        if items == [1]:
+            raise Interrupted
+
+    group = GroupCommit(write, wait=5)
+    with pytest.raises(Interrupted):
+        group.submit(1)
+    group.submit(2)  # would wait for a leader that never comes, were leadership not handed on
+    assert queued(group) == 0 and not group._leading
