@@ -18,7 +18,8 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 _INT_RANGE = range(-(2**63), 2**64)
 
 
-def _no_constants(name: str) -> Any:
+def not_json(name: str) -> Any:
+    """The standard parser's ``parse_constant``: NaN and Infinity are refused."""
     raise ValueError(f"{name} is not JSON")
 
 
@@ -26,6 +27,12 @@ def _finite(number: float) -> float:
     if math.isinf(number):
         raise ValueError("number is infinity when parsed as double")
     return number
+
+
+def finite_float(text: str) -> float:
+    """The standard parser's ``parse_float``: a number past any float (``1e400``) is
+    refused, not read as infinity."""
+    return _finite(float(text))
 
 
 def _integer(text: str) -> int | float:
@@ -37,8 +44,8 @@ def _integer(text: str) -> int | float:
 
 def _standard(data: bytes | str) -> Any:
     text = data.decode() if isinstance(data, bytes) else data  # UTF-8 only, as orjson
-    return json.loads(text, parse_constant=_no_constants, parse_int=_integer,
-                      parse_float=lambda s: _finite(float(s)))
+    return json.loads(text, parse_constant=not_json, parse_int=_integer,
+                      parse_float=finite_float)
 
 
 #: ``loads(bytes or str)``: the document, or ValueError.

@@ -18,6 +18,7 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
 )
 
+from ..kernel.jsonload import finite_float, not_json
 from .asgi import BODY_REFUSED
 
 #: Answers after which the connection cannot be trusted to be at a request boundary.
@@ -33,13 +34,15 @@ MAX_URL_BYTES = 8 * 1024
 
 class StrictJSON(DefaultJSONProvider):
     """Request bodies read as JSON every reader after us agrees on (RFC 8259 section 6):
-    ``NaN`` and ``Infinity``, which Python's parser lets through, and integers past 64 bits,
-    which others read as floats, are refused (a malformed body). Answers are written with
-    orjson (UTF-8, keys sorted, Flask's conversions for dates and the like); the standard
-    library writes what orjson refuses, and indented output."""
+    ``NaN``, ``Infinity`` and numbers past any float (``1e400``), which Python's parser lets
+    through, and integers past 64 bits, which others read as floats, are refused (a
+    malformed body). Answers are written with orjson (UTF-8, keys sorted, Flask's
+    conversions for dates and the like); the standard library writes what orjson refuses,
+    and indented output."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return super().loads(s, parse_constant=_not_json, parse_int=_int64, **kwargs)
+        return super().loads(s, parse_constant=not_json, parse_float=finite_float,
+                             parse_int=_int64, **kwargs)
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         if kwargs.keys() - {"separators"}:
@@ -48,10 +51,6 @@ class StrictJSON(DefaultJSONProvider):
             return orjson.dumps(obj, default=self.default, option=ORJSON_OPTIONS).decode()
         except TypeError:
             return super().dumps(obj, **kwargs)
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
 
 
 def _int64(text: str) -> int:

@@ -50,3 +50,17 @@ def test_keys_are_sorted_and_the_text_is_compact_utf8(providers):
 def test_indented_output_is_the_standard_librarys(providers):
     ours, flasks = providers
     assert ours.dumps({"a": [1]}, indent=2) == flasks.dumps({"a": [1]}, indent=2)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400",
+                                    "18446744073709551616", "9" * 5000])
+def test_a_number_other_readers_would_read_otherwise_is_refused(providers, number):
+    ours, _ = providers
+    with pytest.raises(ValueError):
+        ours.loads(f'{{"a": {number}}}')
+
+
+def test_ordinary_numbers_are_read(providers):
+    ours, _ = providers
+    assert ours.loads('{"a": 1.5e300, "b": -9223372036854775808, "c": 0.1}') == {
+        "a": 1.5e300, "b": -(2**63), "c": 0.1}
