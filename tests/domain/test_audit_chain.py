@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from entitlements.audit import service as audit
 from entitlements.audit import targets
 from entitlements.audit.models import AuditEvent, AuditStream
-from entitlements.audit.streams import numbered
 from entitlements.base.actor import Actor
 from entitlements.base.errors import TemporarilyUnavailable
 from entitlements.organizations import service as organizations
@@ -278,12 +277,6 @@ def test_removing_a_whole_stream_is_detected(db, clock, partner, tokens):
             report = audit.verify_chain(session)
     assert (report.ok, report.problem, report.stream) == (False, "stream removed", stream)
     assert verify(db).ok, "the tampering was rolled back"
-
-
-def test_a_statement_is_sent_with_numbered_placeholders():
-    sql, names = numbered("SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'y%%'")
-    assert sql == "SELECT $1, $2, $1 WHERE x LIKE 'y%'"
-    assert names == ("a", "b")
 
 
 def test_a_batch_of_tokens_is_one_write_with_every_event(db, clock, partner, tokens):
