@@ -9,7 +9,6 @@ about ten times the raw signature; its ``decode`` reads these tokens unchanged (
 
 from __future__ import annotations
 
-import base64
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from ..kernel import base64url
 from .keystore import PrivateKey
 
 #: The bytes of each coordinate of a P-256 signature (RFC 7518 3.4: r and s, 32 each).
@@ -25,22 +25,18 @@ P256_BYTES = 32
 ES256 = ec.ECDSA(hashes.SHA256())
 
 
-def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
 @lru_cache(maxsize=64)
-def protected_header(alg: str, kid: str, typ: str | None) -> bytes:
+def protected_header(alg: str, kid: str, typ: str | None) -> str:
     """The header segment, encoded once per key and type."""
     header = {"alg": alg, "kid": kid, **({"typ": typ} if typ else {})}
-    return b64url(orjson.dumps(header))
+    return base64url.encode(orjson.dumps(header))
 
 
 def sign_compact(claims: dict[str, Any], key: PrivateKey, *, alg: str, kid: str,
                  typ: str | None = None) -> str:
     """``header.payload.signature`` of ``claims``, signed by ``key`` as ``alg``."""
-    signing_input = protected_header(alg, kid, typ) + b"." + b64url(orjson.dumps(claims))
-    return (signing_input + b"." + b64url(_signature(signing_input, key, alg))).decode()
+    signing_input = f"{protected_header(alg, kid, typ)}.{base64url.encode(orjson.dumps(claims))}"
+    return f"{signing_input}.{base64url.encode(_signature(signing_input.encode(), key, alg))}"
 
 
 def _signature(data: bytes, key: PrivateKey, alg: str) -> bytes:
