@@ -28,7 +28,7 @@ from ..kernel.status_list import INVALID, VALID, StatusList
 from . import http
 from .clock import Clock, SystemClock
 from .decisions import TOKEN_REASONS, GatewayDecision
-from .documents import MAX_STATUS_LISTS, Documents, Feed
+from .documents import Documents, Feed
 from .dpop import DpopOptions, ProofRefused, ProofVerifier
 from .jws import TokenRejected
 from .poller import Poller
@@ -75,7 +75,6 @@ class Gateway:
                               tuple[GatewayDecision, float, int, str | None]] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         #: A reader of each watched status list, made once per version of the list.
-        self._bits: dict[str, tuple[StatusList, Callable[[int], int]]] = {}
         self._generation = 0
         self._jwks_seen = -1
         self._lock = threading.Lock()
@@ -277,7 +276,6 @@ class Gateway:
 
     def _status(self, ref: tuple[str, int]) -> int:
         uri, idx = ref
-        reader = self._bits.get(uri)
         feed = self.documents.lists.get(uri)
         if feed is None:  # a list read for the first time: decisions made without it go
             feed = self.documents.status_list(uri)
@@ -289,11 +287,7 @@ class Gateway:
             bits = feed.value
             if bits is None:
                 return VALID  # a list that cannot be had: staleness decides
-        if reader is None or reader[0] is not bits:
-            if len(self._bits) >= MAX_STATUS_LISTS:
-                self._bits.clear()
-            reader = self._bits[uri] = (bits, status_reader(bits))
-        return reader[1](idx)
+        return INVALID if idx >= bits.size else bits.get(idx)
 
     def _keys_changed(self) -> None:
         """A withdrawn key must stop verifying at once: forget what it verified."""
@@ -312,22 +306,6 @@ class Gateway:
 
 
 _GATEWAYS: weakref.WeakSet[Gateway] = weakref.WeakSet()
-
-
-def status_reader(bits: StatusList) -> Callable[[int], int]:
-    """``status(idx)``: ``bits.get(idx)``, and INVALID past the list's end, read from a copy
-    of the list's bytes (the layout of the Token Status List draft, as ``StatusList``):
-    on every decision's path, without ``get``'s calls."""
-    data, width, size = bits.to_bytes(), bits.bits, bits.size
-    mask = (1 << width) - 1
-
-    def status(idx: int) -> int:
-        if idx >= size:
-            return INVALID
-        offset = idx * width
-        return data[offset >> 3] >> (offset & 7) & mask
-
-    return status
 
 
 def _after_fork_in_child() -> None:

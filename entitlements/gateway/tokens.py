@@ -14,7 +14,7 @@ from ..kernel import claims as c
 from ..kernel import dpop
 from ..kernel.assurance import rank
 from ..kernel.policy import Citizenship, Subject
-from ..kernel.status_list import IDX, STATUS_LIST, URI
+from ..kernel.status_list import reference as status_reference
 from .clock import Clock
 from .jws import PublicKey, Reader, TokenRejected
 
@@ -123,15 +123,12 @@ class TokenVerifier:
         # tuple.__new__ builds the named tuples without their __new__ in Python
         subject = _new(Subject, (organization, trust, is_person,
                                  _citizenship(held) if held else (), jkt is not None))
-        status = claims.get(c.STATUS)  # a dict when present (its type is checked)
-        if status is not None:
-            # kernel.status_list.reference's rules, inlined
-            entry = status.get(STATUS_LIST)
-            if type(entry) is not dict:
-                raise TokenRejected("malformed", "the status claim is invalid")
-            idx, uri = entry.get(IDX), entry.get(URI)
-            if type(idx) is not int or idx < 0 or type(uri) is not str or not uri:
-                raise TokenRejected("malformed", "the status claim is invalid")
+        status = None
+        if c.STATUS in claims:
+            try:
+                uri, idx = status_reference(claims)  # type: ignore[misc]
+            except ValueError:
+                raise TokenRejected("malformed", "the status claim is invalid") from None
             uri = self._status_lists(uri)
             if uri is None:
                 raise TokenRejected("untrusted_status_list")

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from entitlements.gateway import jws
 from entitlements.gateway.clock import ManualClock
-from entitlements.gateway.gateway import status_reader
 from entitlements.gateway.tokens import TokenVerifier
 from entitlements.kernel import base64url, jsonload
 from entitlements.kernel import status_list as sl
@@ -354,17 +353,3 @@ def test_documents_share_the_reader_of_their_typ():
     assert jws.verified(GOOD, key_for, "at+jwt")[1]["sub"] == "cli_a"
     with pytest.raises(jws.TokenRejected, match="wrong_typ"):
         jws.verified(GOOD, key_for, "statuslist+jwt")
-
-
-# -- status lists ------------------------------------------------------------------------
-
-@pytest.mark.parametrize("bits", [1, 2, 4, 8])
-def test_the_status_reader_reads_as_the_list_does(bits):
-    rng = random.Random(bits)
-    statuses = sl.StatusList(997, bits)
-    for index in range(statuses.size):
-        statuses.set(index, rng.randrange(1 << bits))
-    read = status_reader(statuses)
-    assert [read(i) for i in range(statuses.size)] == [statuses.get(i)
-                                                       for i in range(statuses.size)]
-    assert read(statuses.size) == read(10 ** 30) == sl.INVALID
