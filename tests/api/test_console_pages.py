@@ -113,7 +113,7 @@ def test_a_double_click_races_and_one_wins(live_server, db, clock):
     start = threading.Barrier(4)
 
     def click(_: int) -> int:
-        start.wait()
+        start.wait(timeout=30)
         return requests.post(f"{live_server.url}/console/organizations", cookies=cookies,
                              data={"name": "Acme Labs", **fields},
                              allow_redirects=False).status_code

@@ -227,7 +227,7 @@ def test_first_decisions_at_once_wait_for_the_index_of_status_lists(live_server,
     start = threading.Barrier(8)
 
     def decide(model: str) -> str | None:
-        start.wait()
+        start.wait(timeout=30)
         return sdk.decide(token, model).reason
 
     try:
