@@ -24,7 +24,6 @@ our end of its stdin closes, so even a killed Python leaves no Node process behi
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import json
@@ -44,8 +43,9 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlencode
 
+from _cpu import cpu_seconds
 from _service import free_port, wait_for
-from _wrk import ensure_wrk, parse_wrk, post_script
+from _wrk import basic, ensure_wrk, parse_wrk, post_script
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
     "entitlements-bench/node-oidc-provider")
@@ -151,8 +151,7 @@ class NodeProvider:
     @property
     def authorization(self) -> str:
         """The Authorization header's value (client_secret_basic)."""
-        pair = f"{self.client_id}:{self.client_secret}".encode()
-        return f"Basic {base64.b64encode(pair).decode()}"
+        return basic(self.client_id, self.client_secret)
 
 
 def available() -> str | None:
@@ -275,15 +274,6 @@ def _group_alive(process: subprocess.Popen[bytes]) -> bool:
     return True
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of ``pids`` so far, from /proc."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _check_token(provider: NodeProvider) -> dict:
     """One token request: 200, an ES256 JWT verified against the provider's JWKS."""
     import jwt
@@ -325,9 +315,9 @@ def main() -> None:
         print(f"token verified: ES256, aud {claims['aud']}, scope {claims.get('scope')}")
         lua = token_script(provider, Path(scratch))
         _run_wrk(wrk, provider, lua, 1, 4)  # warm-up (V8's JIT)
-        cpu = _cpu_seconds(provider.pids)
+        cpu = cpu_seconds(provider.pids)
         row = _run_wrk(wrk, provider, lua, 2, 16)
-        cpu = _cpu_seconds(provider.pids) - cpu
+        cpu = cpu_seconds(provider.pids) - cpu
     ok = row["requests"] - row["failed"]
     print(f"oidc-provider 2 workers, wrk 16 connections 2 s: {row['rps']:.0f} tokens/s, "
           f"p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms, non-2xx {row['failed']}, "

@@ -35,6 +35,12 @@ def fresh_database(name: str) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
+def count_tokens(url: str) -> int:
+    """Rows of ``issued_tokens`` in the database at ``url`` (a SQLAlchemy URL or not)."""
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        return connection.execute("SELECT count(*) FROM issued_tokens").fetchone()[0]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

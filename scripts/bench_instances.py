@@ -39,10 +39,17 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import jwt
-import psycopg
 import requests
 from _cpu import cpu_seconds, process_tree
-from _service import GATEWAY, Service, free_port, running, temporary_service, wait_for
+from _service import (
+    GATEWAY,
+    Service,
+    count_tokens,
+    free_port,
+    running,
+    temporary_service,
+    wait_for,
+)
 from _wrk import ensure_wrk, parse_wrk, token_script
 
 BENCH_DB = "entitlements_bench_instances"
@@ -161,26 +168,21 @@ def _token_round(wrk: str, first: str, second: str, database: str, servers: list
     legs: dict = {}
     for name, base in (("A", first), ("B", second)):
         _progress(f"issuance: instance {name} alone")
-        before, cpu = _count_tokens(database), cpu_seconds(servers)
+        before, cpu = count_tokens(database), cpu_seconds(servers)
         legs[name] = _wrk(wrk, f"{base}/oauth/token", args.wrk_threads, args.connections,
                           args.seconds, lua)
         legs[name]["cpu"] = cpu_seconds(servers) - cpu
-        legs[name]["recorded"] = _count_tokens(database) - before
+        legs[name]["recorded"] = count_tokens(database) - before
     _progress("issuance: A and B together")
-    before, cpu = _count_tokens(database), cpu_seconds(servers)
+    before, cpu = count_tokens(database), cpu_seconds(servers)
     both = _wrk_together(wrk, [(f"{base}/oauth/token", threads, half)
                                for base in (first, second)], args.seconds, lua)
-    recorded = _count_tokens(database) - before
+    recorded = count_tokens(database) - before
     legs["A+B"] = {"parts": both, "cpu": cpu_seconds(servers) - cpu,
                    "rps": sum(leg["rps"] for leg in both),
                    "requests": sum(leg["requests"] for leg in both),
                    "failed": sum(leg["failed"] for leg in both), "recorded": recorded}
     return legs
-
-
-def _count_tokens(url: str) -> int:
-    with psycopg.connect(url.replace("+psycopg", "")) as connection:
-        return connection.execute("SELECT count(*) FROM issued_tokens").fetchone()[0]
 
 
 def _shared_checks(first: str, second: str, client_id: str, secret: str) -> dict:

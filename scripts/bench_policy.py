@@ -285,7 +285,7 @@ def _decisions(rng: random.Random, policy: Any, subjects: list[Subject],
 
 # -- status list ------------------------------------------------------------------------
 
-def _median_time(call: Callable[[], Any], repeats: int) -> float:
+def median_time(call: Callable[[], Any], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -302,7 +302,7 @@ def _status_list(rng: random.Random, args: argparse.Namespace) -> dict[str, floa
     raw = status_list.to_bytes()
     claim = status_list.encode()
     compressed = len(zlib.compress(raw, 9))
-    encode_s = _median_time(status_list.encode, 5)
+    encode_s = median_time(status_list.encode, 5)
     key = ec.generate_private_key(ec.SECP256R1())
 
     def sign() -> str:
@@ -312,7 +312,7 @@ def _status_list(rng: random.Random, args: argparse.Namespace) -> dict[str, floa
                                         ttl=300)
 
     token = sign()
-    token_s = _median_time(sign, 5)
+    token_s = median_time(sign, 5)
     print(f"status list: {args.tokens:,} tokens, {len(revoked):,} revoked "
           f"({args.revoked:.1%}), 1 bit each")
     print(f"  raw {len(raw):,} B   zlib(9) {compressed:,} B   lst (base64url) "

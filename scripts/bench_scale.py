@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,9 +53,9 @@ from typing import Any
 
 import jwt
 import psycopg
-from _service import ADMIN_URL, GATEWAY, Service, temporary_service
+from _service import ADMIN_URL, GATEWAY, Service, count_tokens, temporary_service
 from _wrk import ensure_wrk, parse_wrk, token_script
-from bench_policy import model_draws, model_rates, policy_document, population
+from bench_policy import median_time, model_draws, model_rates, policy_document, population
 
 from entitlements.app import create_app
 from entitlements.audit import service as audit
@@ -423,11 +423,6 @@ def bench_issuance(service: Service, wrk: str, lua: Path, args: argparse.Namespa
     return {"rate": rate, "healthz": healthz, "ratio": rate / healthz}
 
 
-def count_tokens(url: str) -> int:
-    with psycopg.connect(url) as connection:
-        return connection.execute("SELECT count(*) FROM issued_tokens").fetchone()[0]
-
-
 # -- the status list --------------------------------------------------------------------------
 
 
@@ -474,15 +469,6 @@ def bench_status_list(found: Services, seeder: Seeder, args: argparse.Namespace
     return {"tokens": used, "revoked": revoked, "bytes": len(compressed),
             "rebuild_ms": rebuild_s * 1e3, "select_ms": select_s * 1e3,
             "zlib_ms": zlib_s * 1e3}
-
-
-def median_time(call: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 # -- policy decisions -------------------------------------------------------------------------

@@ -30,10 +30,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import _node_provider
-import psycopg
 from _cpu import CpuMeter, process_tree
 from _profile import profile_top
-from _service import Service, free_port, running, temporary_service, wait_for
+from _service import (
+    Service,
+    count_tokens,
+    free_port,
+    running,
+    temporary_service,
+    wait_for,
+)
 from _wrk import ensure_wrk, parse_wrk, token_script
 
 BENCH_DB = "entitlements_bench"
@@ -63,10 +69,10 @@ def main() -> None:
         for url, lua, _, _ in legs.values():
             _run(wrk, url, lua, threads=1, connections=4, seconds=2)  # warm up
         url = service.env["ENTITLEMENTS_DATABASE_URL"]
-        before = _count_tokens(url)
+        before = count_tokens(url)
         rounds = [{name: _leg(wrk, args, *leg) for name, leg in legs.items()}
                   for _ in range(args.rounds)]
-        recorded = _count_tokens(url) - before
+        recorded = count_tokens(url) - before
         top = (profile_top(server[1:], lambda: _run(wrk, *legs["token"][:2], threads=2,
                                                         connections=args.connections,
                                                         seconds=args.seconds))
@@ -137,11 +143,6 @@ def _leg(wrk: str, args: argparse.Namespace, url: str, lua: Path | None, pids: l
     server, postgres = meter.stop()
     answered = max(1, row["requests"] - row["failed"])
     return {**row, "cpu_ms": 1000 * server / answered, "pg_ms": 1000 * postgres / answered}
-
-
-def _count_tokens(url: str) -> int:
-    with psycopg.connect(url.replace("+psycopg", "")) as connection:
-        return connection.execute("SELECT count(*) FROM issued_tokens").fetchone()[0]
 
 
 def _report(args: argparse.Namespace, rounds: list[dict], recorded: int,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from _service import free_port
 from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -88,12 +88,6 @@ def service() -> Iterator[tuple[str, Database, Any]]:
             server.shutdown()
             app.extensions["entitlements"].close()
             db.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def staff(db: Database) -> tuple[str, str]:
